@@ -1,0 +1,147 @@
+"""The call log and the caller context a screen pop shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickets import lifecycle
+from tickets.customers import find_by_e164, in_warranty
+from tickets.models import CallLog, Customer, Order, Ticket, User
+from tickets.service import ticket_number
+
+CALL_FIELDS = ("pbx", "linkedid", "direction", "caller_number", "callee_number", "queue",
+               "agent_extension", "state", "started_at", "answered_at", "ended_at", "wait_s",
+               "talk_s", "hangup_cause", "recording_path")
+
+
+@dataclass
+class CallFilter:
+    customer_phone: str | None = None  # E.164
+    customer_id: int | None = None
+    call_id: str | None = None
+    agent_extension: str | None = None
+    queue: str | None = None
+    state: str | None = None
+    since: datetime | None = None
+
+
+async def upsert_call(session: AsyncSession, call_id: str, values: dict[str, Any]) -> CallLog:
+    """Insert or update one call's row; called at each milestone, safe to repeat.
+
+    A ``None`` never overwrites a known value, so a late or replayed milestone (for instance
+    after an AMI resync) cannot erase what an earlier one recorded.
+    """
+    row = await session.scalar(select(CallLog).where(CallLog.call_id == call_id)
+                               .with_for_update())
+    values = {k: v for k, v in values.items() if k in CALL_FIELDS or k == "extra"}
+    if row is None:
+        row = CallLog(call_id=call_id, extra={}, **{k: v for k, v in values.items()
+                                                     if k != "extra"})
+        row.extra = dict(values.get("extra") or {})
+        session.add(row)
+    else:
+        for key, value in values.items():
+            if key == "extra":
+                row.extra = {**(row.extra or {}), **(value or {})}
+            elif value is not None:
+                setattr(row, key, value)
+    if row.customer_id is None and row.caller_number:
+        found = await find_by_e164(session, row.caller_number)
+        if found:
+            row.customer_id = found[0].id
+    if row.agent_extension:
+        row.agent_id = await session.scalar(
+            select(User.id).where(User.extension == row.agent_extension))
+    await session.flush()
+    return row
+
+
+async def list_calls(session: AsyncSession, flt: CallFilter, limit: int = 50,
+                     offset: int = 0) -> list[CallLog]:
+    query = select(CallLog)
+    if flt.customer_phone:
+        query = query.where(CallLog.caller_number == flt.customer_phone)
+    if flt.customer_id is not None:
+        query = query.where(CallLog.customer_id == flt.customer_id)
+    if flt.call_id:
+        query = query.where(CallLog.call_id == flt.call_id)
+    if flt.agent_extension:
+        query = query.where(CallLog.agent_extension == flt.agent_extension)
+    if flt.queue:
+        query = query.where(CallLog.queue == flt.queue)
+    if flt.state:
+        query = query.where(CallLog.state == flt.state)
+    if flt.since:
+        query = query.where(CallLog.started_at >= flt.since)
+    rows = await session.scalars(query.order_by(CallLog.started_at.desc(), CallLog.id.desc())
+                                 .limit(limit).offset(offset))
+    return list(rows.all())
+
+
+def call_dict(call: CallLog) -> dict[str, Any]:
+    return {
+        "call_id": call.call_id, "pbx": call.pbx, "direction": call.direction,
+        "caller_number": call.caller_number, "queue": call.queue,
+        "agent_extension": call.agent_extension, "state": call.state,
+        "started_at": call.started_at.isoformat() if call.started_at else None,
+        "talk_s": call.talk_s, "wait_s": call.wait_s,
+    }
+
+
+def customer_dict(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.id, "name": customer.name, "tier": customer.tier,
+        "vip": customer.tier == "vip", "language": customer.language,
+        "email": customer.email, "company": customer.company, "notes": customer.notes,
+        "phones": [p.e164 for p in customer.phones],
+    }
+
+
+async def customer_tickets(session: AsyncSession, customer_id: int,
+                           limit: int = 10) -> list[dict[str, Any]]:
+    """The customer's open tickets first, then the most recent others: one query."""
+    is_open = Ticket.status.in_(sorted(lifecycle.OPEN_STATUSES))
+    rows = await session.execute(
+        select(Ticket.id, Ticket.title, Ticket.status, Ticket.priority, Ticket.created_at)
+        .where(Ticket.customer_id == customer_id)
+        .order_by(case((is_open, 0), else_=1), Ticket.created_at.desc())
+        .limit(limit))
+    return [{"id": row.id, "number": ticket_number(row.id), "title": row.title,
+             "status": row.status, "priority": row.priority,
+             "open": row.status in lifecycle.OPEN_STATUSES,
+             "created_at": row.created_at.isoformat()} for row in rows]
+
+
+async def caller_context(session: AsyncSession, e164: str | None, *, tickets_limit: int = 10,
+                         calls_limit: int = 5, orders_limit: int = 10) -> dict[str, Any]:
+    """What an agent needs the moment the phone rings: who, their orders, tickets and calls.
+
+    Open tickets come first (all of them, up to the limit), then the most recent others.
+    Four indexed queries (customer with phones, calls, tickets, orders); measured in
+    tests/bench/bench_core.py and, end to end, bench_pop.py.
+    """
+    if not e164:
+        return {"customer": None, "tickets": [], "calls": [], "orders": []}
+    customers = await find_by_e164(session, e164)
+    calls = await session.scalars(
+        select(CallLog).where(CallLog.caller_number == e164)
+        .order_by(CallLog.started_at.desc()).limit(calls_limit))
+    call_list = [call_dict(c) for c in calls]
+    if not customers:
+        return {"customer": None, "tickets": [], "calls": call_list, "orders": []}
+    customer = customers[0]
+    tickets = await customer_tickets(session, customer.id, tickets_limit)
+    orders = await session.scalars(select(Order).where(Order.customer_id == customer.id)
+                                   .order_by(Order.purchased_at.desc()).limit(orders_limit))
+    order_list = [{"number": o.number, "product": o.product_name,
+                   "purchased_at": o.purchased_at.isoformat(),
+                   "warranty_end": o.warranty_end.isoformat() if o.warranty_end else None,
+                   "in_warranty": in_warranty(o), "status": o.status} for o in orders]
+    info = customer_dict(customer)
+    info["other_matches"] = [c.id for c in customers[1:]]
+    return {"customer": info, "tickets": tickets, "calls": call_list, "orders": order_list}

@@ -1,0 +1,70 @@
+"""The ticket lifecycle as a pure state machine: which moves are legal, and why not.
+
+new → assigned → in_progress → pending_customer → resolved → closed; a resolved or closed
+ticket can be reopened (customer unsatisfied); anything open can be cancelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STATUSES = ("new", "assigned", "in_progress", "pending_customer", "resolved", "closed",
+            "cancelled")
+OPEN_STATUSES = frozenset({"new", "assigned", "in_progress", "pending_customer"})
+DONE_STATUSES = frozenset({"resolved", "closed", "cancelled"})
+
+_MOVES: dict[str, frozenset[str]] = {
+    "new": frozenset({"assigned", "in_progress", "resolved", "cancelled"}),
+    "assigned": frozenset({"new", "in_progress", "pending_customer", "resolved", "cancelled"}),
+    "in_progress": frozenset({"assigned", "pending_customer", "resolved", "cancelled"}),
+    "pending_customer": frozenset({"in_progress", "resolved", "cancelled"}),
+    # Moving a resolved/closed ticket back to work is a reopen.
+    "resolved": frozenset({"closed", "in_progress", "assigned"}),
+    "closed": frozenset({"in_progress", "assigned"}),
+    "cancelled": frozenset(),
+}
+
+
+class IllegalTransition(Exception):
+    """A status change the lifecycle does not allow; ``str()`` is the reason for the user."""
+
+
+@dataclass(frozen=True)
+class TicketState:
+    status: str
+    assignee_id: int | None
+    group_id: int | None
+
+
+def is_reopen(old: str, new: str) -> bool:
+    return old in ("resolved", "closed") and new in ("in_progress", "assigned")
+
+
+def check_transition(state: TicketState, new_status: str) -> None:
+    """Raise :class:`IllegalTransition` unless ``state.status → new_status`` is legal."""
+    if new_status not in STATUSES:
+        raise IllegalTransition(f"unknown status {new_status!r}; one of {', '.join(STATUSES)}")
+    old = state.status
+    if new_status == old:
+        raise IllegalTransition(f"ticket is already {old}")
+    if new_status not in _MOVES[old]:
+        allowed = ", ".join(sorted(_MOVES[old])) or "none (final state)"
+        raise IllegalTransition(
+            f"cannot move the ticket from {old} to {new_status}; allowed: {allowed}")
+    if new_status == "assigned" and state.assignee_id is None and state.group_id is None:
+        raise IllegalTransition("cannot mark assigned: the ticket has no assignee or group")
+    if new_status in ("in_progress", "pending_customer") and state.assignee_id is None:
+        raise IllegalTransition(f"cannot move to {new_status}: the ticket has no assignee")
+
+
+def status_after_assignment(status: str, assignee_id: int | None, group_id: int | None) -> str:
+    """A new ticket that gets an owner becomes assigned; losing all owners makes it new."""
+    if status == "new" and (assignee_id is not None or group_id is not None):
+        return "assigned"
+    if status == "assigned" and assignee_id is None and group_id is None:
+        return "new"
+    return status
+
+
+def allowed_moves(status: str) -> list[str]:
+    return sorted(_MOVES.get(status, frozenset()))

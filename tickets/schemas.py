@@ -1,0 +1,369 @@
+"""Pydantic shapes of what comes in and goes out; unknown fields are refused (422)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Priority = Literal["urgent", "high", "normal", "low"]
+Channel = Literal["phone", "email", "web", "ivr", "api"]
+Role = Literal["agent", "supervisor", "admin", "engineer", "customer"]
+Status = Literal["new", "assigned", "in_progress", "pending_customer", "resolved", "closed",
+                 "cancelled"]
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+Label = Annotated[str, StringConstraints(max_length=128)]  # names stored as VARCHAR(128)
+Key = Annotated[str, StringConstraints(max_length=64)]
+RequiredLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                 max_length=128)]
+LongText = Annotated[str, StringConstraints(max_length=20_000)]
+PhoneText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+OrderNumber = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+#: Ids fit PostgreSQL's INTEGER; a bigger one is a 422, not a database error.
+MAX_ID = 2_147_483_647
+DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+def _reject_nul(value: Any) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(key)
+            _reject_nul(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _reject_nul(item)
+
+
+class In(BaseModel):
+    """Input: unknown fields refused, and no NUL characters anywhere (PostgreSQL cannot
+    store them in text or JSON, SQLite would; refusing them keeps both backends alike)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        _reject_nul(data)
+        return data
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- users & groups -------------------------------------------------------------------------
+
+class LoginIn(In):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+class UserIn(In):
+    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{2,64}$")]
+    password: Annotated[str, StringConstraints(min_length=4, max_length=256)]
+    role: Role
+    display_name: Label = ""
+    extension: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_-]{1,32}$")] | None = None
+    email: ShortText | None = None
+    phone: Annotated[str, StringConstraints(max_length=32)] | None = None
+    locale: Literal["zh", "en"] = "zh"
+    skills: list[Tag] = Field(default_factory=list, max_length=50)
+    group_ids: list[DbId] = Field(default_factory=list, max_length=50)
+
+
+class UserPatch(In):
+    display_name: Label | None = None
+    extension: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_-]{1,32}$")] | None = None
+    password: Annotated[str, StringConstraints(min_length=4, max_length=256)] | None = None
+    role: Role | None = None
+    locale: Literal["zh", "en"] | None = None
+    skills: list[Tag] | None = Field(default=None, max_length=50)
+    group_ids: list[DbId] | None = Field(default=None, max_length=50)
+    is_active: bool | None = None
+
+
+class UserOut(Out):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    extension: str | None
+    email: str | None
+    locale: str
+    skills: list[str]
+    is_active: bool
+    group_ids: list[DbId] = Field(default_factory=list)
+
+
+class GroupIn(In):
+    key: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,64}$")]
+    name: RequiredLabel
+    name_zh: Label | None = None
+    skills: list[Tag] = Field(default_factory=list, max_length=50)
+    queue: Key | None = None
+    member_ids: list[DbId] = Field(default_factory=list, max_length=500)
+
+
+class GroupOut(Out):
+    id: int
+    key: str
+    name: str
+    name_zh: str | None
+    skills: list[str]
+    queue: str | None
+    member_ids: list[DbId] = Field(default_factory=list)
+
+
+# --- customers & orders ---------------------------------------------------------------------
+
+class PhoneIn(In):
+    number: PhoneText
+    label: ShortText | None = None
+
+
+class CustomerIn(In):
+    name: Name
+    phones: list[PhoneText | PhoneIn] = Field(default_factory=list, max_length=20)
+    email: ShortText | None = None
+    company: ShortText | None = None
+    tier: Literal["standard", "vip"] = "standard"
+    language: Literal["zh", "en", "ko"] = "zh"
+    address: LongText | None = None
+    notes: LongText | None = None
+
+
+class CustomerPatch(In):
+    name: Name | None = None
+    phones: list[PhoneText | PhoneIn] | None = Field(default=None, max_length=20)
+    email: ShortText | None = None
+    company: ShortText | None = None
+    tier: Literal["standard", "vip"] | None = None
+    language: Literal["zh", "en", "ko"] | None = None
+    address: LongText | None = None
+    notes: LongText | None = None
+
+
+class PhoneOut(Out):
+    e164: str
+    label: str | None
+
+
+class CustomerOut(Out):
+    id: int
+    name: str
+    email: str | None
+    company: str | None
+    tier: str
+    language: str
+    address: str | None
+    notes: str | None
+    phones: list[PhoneOut]
+    created_at: datetime
+
+
+class OrderIn(In):
+    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    customer_id: DbId
+    product_name: Name
+    product_sku: Key | None = None
+    quantity: int = Field(default=1, ge=1, le=100_000)
+    amount: float | None = Field(default=None, ge=0)
+    purchased_at: datetime
+    warranty_end: datetime | None = None
+    status: Annotated[str, StringConstraints(max_length=32)] = "delivered"
+
+
+class OrderOut(Out):
+    id: int
+    number: str
+    customer_id: int
+    product_name: str
+    quantity: int
+    amount: float | None
+    purchased_at: datetime
+    warranty_end: datetime | None
+    status: str
+    in_warranty: bool | None = None
+
+
+# --- ticket types ---------------------------------------------------------------------------
+
+class FieldSpec(In):
+    key: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
+    label: ShortText
+    label_zh: ShortText | None = None
+    type: Literal["text", "number", "date", "choice", "bool"] = "text"
+    required: bool = False
+    options: list[ShortText] = Field(default_factory=list, max_length=100)
+
+
+class TicketTypeIn(In):
+    key: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
+    name: RequiredLabel
+    name_zh: Label | None = None
+    default_priority: Priority = "normal"
+    fields: list[FieldSpec] = Field(default_factory=list, max_length=50)
+    flow: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list,
+                                                                          max_length=20)
+    keywords: dict[Literal["zh", "en", "ko"], list[ShortText]] = Field(default_factory=dict)
+
+
+class TicketTypeOut(Out):
+    id: int
+    key: str
+    name: str
+    name_zh: str | None
+    default_priority: str
+    fields: list[dict[str, Any]]
+    flow: list[str]
+    keywords: dict[str, list[str]]
+
+
+# --- tickets --------------------------------------------------------------------------------
+
+class TicketIn(In):
+    title: Name
+    description: LongText = ""
+    type: Annotated[str, StringConstraints(max_length=64)] | None = None
+    priority: Priority | None = None
+    channel: Channel = "phone"
+    customer_id: DbId | None = None
+    customer_phone: PhoneText | None = None
+    order_number: OrderNumber | None = None
+    call_id: Annotated[str, StringConstraints(max_length=96)] | None = None
+    assignee: DbId | Annotated[str, StringConstraints(max_length=64)] | None = None
+    group: DbId | Annotated[str, StringConstraints(max_length=64)] | None = None
+    fields: dict[Annotated[str, StringConstraints(max_length=41)], Any] = Field(
+        default_factory=dict, max_length=50)
+    tags: list[Tag] = Field(default_factory=list, max_length=30)
+
+
+class TicketPatch(In):
+    title: Name | None = None
+    description: LongText | None = None
+    type: Annotated[str, StringConstraints(max_length=64)] | None = None
+    priority: Priority | None = None
+    status: Status | None = None
+    assignee: DbId | Annotated[str, StringConstraints(max_length=64)] | None = None
+    group: DbId | Annotated[str, StringConstraints(max_length=64)] | None = None
+    order_number: OrderNumber | None = None
+    fields: dict[Annotated[str, StringConstraints(max_length=41)], Any] | None = Field(
+        default=None, max_length=50)
+    tags: list[Tag] | None = Field(default=None, max_length=30)
+    reason: ShortText | None = None
+    version: int | None = Field(default=None, ge=1)
+
+
+class TicketOut(Out):
+    id: int
+    number: str
+    title: str
+    description: str
+    type: str | None
+    priority: str
+    status: str
+    channel: str
+    customer_id: int | None
+    order_number: str | None
+    call_id: str | None
+    assignee_id: int | None
+    group_id: int | None
+    fields: dict[str, Any]
+    tags: list[str]
+    flow_step: int
+    first_response_due_at: datetime | None
+    due_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    reopen_count: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    allowed_status: list[str] = Field(default_factory=list)
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class TicketEventOut(Out):
+    id: int
+    at: datetime
+    actor_id: int | None
+    kind: str
+    data: dict[str, Any]
+
+
+class CommentIn(In):
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+    public: bool = False
+
+
+class CommentOut(Out):
+    id: int
+    ticket_id: int
+    author_id: int | None
+    body: str
+    public: bool
+    created_at: datetime
+
+
+class AttachmentOut(Out):
+    id: int
+    ticket_id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+class CallLogOut(Out):
+    call_id: str
+    pbx: str
+    direction: str
+    caller_number: str | None
+    callee_number: str | None
+    customer_id: int | None
+    queue: str | None
+    agent_extension: str | None
+    state: str
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    wait_s: float | None
+    talk_s: float | None
+    hangup_cause: str | None
+    recording_path: str | None
+
+
+class KbArticleIn(In):
+    title: Name
+    body: LongText
+    language: Literal["zh", "en", "ko"] = "zh"
+    tags: list[Tag] = Field(default_factory=list, max_length=30)
+    type_key: Key | None = None
+
+
+class KbArticleOut(Out):
+    id: int
+    title: str
+    body: str
+    language: str
+    tags: list[str]
+    type_key: str | None

@@ -1,0 +1,522 @@
+"""Ticket services: create, read, list, change, comment, attach, forward; each one transaction.
+
+Callers pass an open session inside a transaction (``tickets.db.transaction``); every change
+writes its history row in that same transaction, so a ticket and its history never disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, false, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+
+from tickets import lifecycle, sla
+from tickets.customers import customer_id_by_e164, find_by_e164, order_by_number
+from tickets.db import Base, utcnow
+from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
+from tickets.models import (
+    Attachment,
+    Comment,
+    Customer,
+    Group,
+    Order,
+    Ticket,
+    TicketCall,
+    TicketEvent,
+    TicketType,
+    User,
+)
+from tickets.phones import InvalidPhoneNumber, normalize
+from tickets.schemas import CommentIn, TicketIn, TicketPatch
+from tickets.templates import validate_fields
+from tickets.users import find_group, find_user
+
+_TICKET_NUMBER = re.compile(r"[Tt]-?0*(\d{1,12})")
+STAFF_ROLES = frozenset({"agent", "supervisor", "admin"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: enough to check rights and to sign history rows."""
+
+    id: int | None
+    role: str
+    customer_id: int | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+SYSTEM = Actor(id=None, role="admin")
+
+
+def ticket_number(ticket_id: int) -> str:
+    return f"T-{ticket_id:06d}"
+
+
+def parse_ticket_number(text: str) -> int | None:
+    """``T-000123`` / ``t123`` → 123; anything else → None."""
+    match = _TICKET_NUMBER.fullmatch(text.strip())
+    return int(match.group(1)) if match else None
+
+
+def _event(session: AsyncSession, ticket: Ticket, actor: Actor, kind: str,
+           **data: Any) -> None:
+    session.add(TicketEvent(ticket_id=ticket.id, actor_id=actor.id, kind=kind, data=data))
+
+
+def can_see(actor: Actor, ticket: Ticket) -> bool:
+    if actor.is_staff:
+        return True
+    if actor.role == "customer":
+        return actor.customer_id is not None and ticket.customer_id == actor.customer_id
+    if actor.role == "engineer":
+        return ticket.assignee_id == actor.id
+    return False
+
+
+def visible(query: Select[Any], actor: Actor) -> Select[Any]:
+    """Narrow a ticket query to what ``actor`` may see."""
+    if actor.is_staff:
+        return query
+    if actor.role == "customer":
+        return query.where(Ticket.customer_id == (actor.customer_id or -1))
+    if actor.role == "engineer":
+        return query.where(Ticket.assignee_id == actor.id)
+    return query.where(false())
+
+
+async def _type_and_first_group(session: AsyncSession,
+                                key: str) -> tuple[TicketType, int | None]:
+    """The type and the id of the first group of its flow, in one round trip (hot path)."""
+    first_group = Group.key == TicketType.flow[0].as_string()
+    row = (await session.execute(
+        select(TicketType, Group.id).outerjoin(Group, first_group)
+        .where(TicketType.key == key))).first()
+    if row is None or not row[0].active:
+        raise Invalid(f"unknown ticket type {key!r}")
+    return row[0], row[1]
+
+
+async def _type(session: AsyncSession, key: str) -> TicketType:
+    ticket_type = await session.scalar(select(TicketType).where(TicketType.key == key))
+    if ticket_type is None or not ticket_type.active:
+        raise Invalid(f"unknown ticket type {key!r}")
+    return ticket_type
+
+
+async def _resolve_customer(session: AsyncSession, data: TicketIn, region: str) -> int | None:
+    if data.customer_id is not None:
+        if await session.get(Customer, data.customer_id) is None:
+            raise Invalid(f"unknown customer {data.customer_id}")
+        return data.customer_id
+    if data.customer_phone:
+        try:
+            e164 = normalize(data.customer_phone, region)
+        except InvalidPhoneNumber as exc:
+            raise Invalid(str(exc)) from None
+        found = await customer_id_by_e164(session, e164)
+        if found is None:
+            raise Invalid(f"no customer has the number {e164}; create the customer first")
+        return found
+    return None
+
+
+async def _order(session: AsyncSession, number: str | None,
+                 customer_id: int | None) -> Order | None:
+    if not number:
+        return None
+    order = await order_by_number(session, number)
+    if order is not None and customer_id is not None and order.customer_id != customer_id:
+        raise Invalid(f"order {number} belongs to another customer")
+    return order
+
+
+_TABLES = Base.metadata.tables
+_INSERT_TICKET = insert(_TABLES["tickets"]).returning(_TABLES["tickets"].c.id)
+_INSERT_TICKET_CALL = insert(_TABLES["ticket_calls"])
+_INSERT_EVENT = insert(_TABLES["ticket_events"])
+
+
+async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
+                        region: str = "CN") -> Ticket:
+    if actor.role == "customer":
+        customer_id: int | None = actor.customer_id
+        if data.assignee is not None or data.group is not None:
+            raise Forbidden("customers cannot assign tickets")
+    elif actor.is_staff:
+        customer_id = await _resolve_customer(session, data, region)
+    else:
+        raise Forbidden(f"role {actor.role} cannot create tickets")
+    ticket_type, flow_group_id = (await _type_and_first_group(session, data.type)
+                                  if data.type else (None, None))
+    fields = validate_fields(ticket_type.fields if ticket_type else [], dict(data.fields))
+    order = await _order(session, data.order_number, customer_id)
+    if order is not None and customer_id is None:
+        customer_id = order.customer_id
+    assignee = await find_user(session, data.assignee) if data.assignee is not None else None
+    if assignee is not None and assignee.role == "customer":
+        raise Invalid("tickets cannot be assigned to customers")
+    group_id = (await find_group(session, data.group)).id if data.group is not None \
+        else flow_group_id
+    priority = data.priority or (ticket_type.default_priority if ticket_type else "normal")
+    now = utcnow()
+    first_due, due = sla.due_times(priority, now)
+    values: dict[str, Any] = {
+        "title": data.title, "description": data.description,
+        "type_id": ticket_type.id if ticket_type else None, "priority": priority,
+        "status": lifecycle.status_after_assignment(
+            "new", assignee.id if assignee else None, group_id),
+        "channel": data.channel, "customer_id": customer_id,
+        "order_id": order.id if order else None, "order_number": data.order_number,
+        "assignee_id": assignee.id if assignee else None,
+        "group_id": group_id, "fields": fields,
+        "tags": sorted(set(data.tags)), "call_id": data.call_id, "flow_step": 0,
+        "reopen_count": 0, "first_response_due_at": first_due, "due_at": due,
+        "created_by_id": actor.id, "created_at": now, "updated_at": now, "version": 1,
+    }
+    # Core inserts: creating tickets is the hot write path, and the ORM unit of work
+    # roughly doubled its cost (tests/bench/bench_core.py).
+    ticket_id = (await session.execute(_INSERT_TICKET, values)).scalar_one()
+    if data.call_id:
+        await session.execute(_INSERT_TICKET_CALL, {"ticket_id": ticket_id,
+                                                    "call_id": data.call_id, "linked_at": now})
+    await session.execute(_INSERT_EVENT, {
+        "ticket_id": ticket_id, "actor_id": actor.id, "kind": "created", "at": now,
+        "data": {"status": values["status"], "priority": priority, "type": data.type,
+                 "channel": data.channel, "assignee_id": values["assignee_id"],
+                 "group_id": values["group_id"], "call_id": data.call_id}})
+    ticket = Ticket(id=ticket_id, merged_into_id=None, first_responded_at=None,
+                    resolved_at=None, closed_at=None, **values)
+    ticket.type = ticket_type
+    make_transient_to_detached(ticket)  # a snapshot of the row; session.add() re-attaches it
+    return ticket
+
+
+async def get_ticket(session: AsyncSession, ticket_id: int, actor: Actor,
+                     *, for_update: bool = False) -> Ticket:
+    query = select(Ticket).where(Ticket.id == ticket_id)
+    if for_update:
+        query = query.with_for_update(of=Ticket)
+    ticket = await session.scalar(query)
+    if ticket is None or not can_see(actor, ticket):
+        # Not telling a customer that someone else's ticket exists.
+        raise NotFound(f"ticket {ticket_id} not found")
+    return ticket
+
+
+@dataclass
+class TicketFilter:
+    status: list[str] | None = None
+    customer_id: int | None = None
+    customer_phone: str | None = None
+    assignee_id: int | None = None
+    group_id: int | None = None
+    type: str | None = None
+    priority: str | None = None
+    call_id: str | None = None
+    q: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+async def list_tickets(session: AsyncSession, actor: Actor, flt: TicketFilter, *,
+                       limit: int = 50, offset: int = 0,
+                       region: str = "CN") -> tuple[list[Ticket], int]:
+    query = visible(select(Ticket), actor)
+    if flt.status:
+        unknown = set(flt.status) - set(lifecycle.STATUSES) - {"open"}
+        if unknown:
+            raise Invalid(f"unknown status {sorted(unknown)}")
+        wanted = set(flt.status)
+        if "open" in wanted:
+            wanted = (wanted - {"open"}) | lifecycle.OPEN_STATUSES
+        query = query.where(Ticket.status.in_(sorted(wanted)))
+    if flt.customer_phone:
+        try:
+            e164 = normalize(flt.customer_phone, region)
+        except InvalidPhoneNumber as exc:
+            raise Invalid(str(exc)) from None
+        ids = [c.id for c in await find_by_e164(session, e164)]
+        query = query.where(Ticket.customer_id.in_(ids or [-1]))
+    if flt.customer_id is not None:
+        query = query.where(Ticket.customer_id == flt.customer_id)
+    if flt.assignee_id is not None:
+        query = query.where(Ticket.assignee_id == flt.assignee_id)
+    if flt.group_id is not None:
+        query = query.where(Ticket.group_id == flt.group_id)
+    if flt.type:
+        query = query.join(TicketType, TicketType.id == Ticket.type_id).where(
+            TicketType.key == flt.type)
+    if flt.priority:
+        query = query.where(Ticket.priority == flt.priority)
+    if flt.call_id:
+        linked = select(TicketCall.ticket_id).where(TicketCall.call_id == flt.call_id)
+        query = query.where(or_(Ticket.call_id == flt.call_id, Ticket.id.in_(linked)))
+    if flt.q:
+        like = f"%{flt.q}%"
+        by_number = parse_ticket_number(flt.q)
+        query = query.where(or_(Ticket.title.ilike(like), Ticket.order_number == flt.q,
+                                Ticket.id == (by_number or -1)))
+    if flt.created_from:
+        query = query.where(Ticket.created_at >= flt.created_from)
+    if flt.created_to:
+        query = query.where(Ticket.created_at < flt.created_to)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(
+        query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset))
+    return list(rows.all()), total
+
+
+async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatch,
+                        actor: Actor) -> Ticket:
+    """Apply a patch; the row is locked so concurrent patches serialize, none is lost."""
+    if not actor.is_staff and actor.role != "engineer":
+        raise Forbidden("only staff and the assigned engineer can change tickets")
+    ticket = await get_ticket(session, ticket_id, actor, for_update=True)
+    if patch.version is not None and patch.version != ticket.version:
+        raise Conflict(f"ticket changed since version {patch.version} (now {ticket.version}); "
+                       "reload and retry")
+    changes = patch.model_dump(exclude_unset=True)
+    changes.pop("version", None)
+    reason = changes.pop("reason", None)
+    if actor.role == "engineer" and set(changes) - {"status", "fields"}:
+        raise Forbidden("engineers can only change status and fields of their work")
+    diff: dict[str, Any] = {}
+
+    def setattr_diff(name: str, value: Any) -> None:
+        old = getattr(ticket, name)
+        if old != value:
+            diff[name] = {"from": old, "to": value}
+            setattr(ticket, name, value)
+
+    if "type" in changes:
+        new_type = await _type(session, changes["type"]) if changes["type"] else None
+        if (new_type.id if new_type else None) != ticket.type_id:
+            diff["type"] = {"from": ticket.type.key if ticket.type else None,
+                            "to": new_type.key if new_type else None}
+            ticket.type_id = new_type.id if new_type else None
+            ticket.type = new_type
+            ticket.flow_step = 0
+    template = ticket.type.fields if ticket.type else []
+    if "fields" in changes or "type" in changes:
+        merged = {**ticket.fields, **(changes.get("fields") or {})}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        setattr_diff("fields", validate_fields(template, merged))
+    for name in ("title", "description", "priority"):
+        if name in changes:
+            if changes[name] is None:
+                raise Invalid(f"{name} cannot be null")
+            setattr_diff(name, changes[name])
+    if "priority" in diff:
+        ticket.first_response_due_at, ticket.due_at = sla.due_times(
+            ticket.priority, ticket.created_at)
+    if "tags" in changes:
+        setattr_diff("tags", sorted(set(changes["tags"] or [])))
+    if "order_number" in changes:
+        order = await _order(session, changes["order_number"], ticket.customer_id)
+        ticket.order_id = order.id if order else None
+        setattr_diff("order_number", changes["order_number"])
+    if "assignee" in changes:
+        user = await find_user(session, changes["assignee"]) if changes["assignee"] else None
+        if user is not None and user.role == "customer":
+            raise Invalid("tickets cannot be assigned to customers")
+        setattr_diff("assignee_id", user.id if user else None)
+    if "group" in changes:
+        group = await find_group(session, changes["group"]) if changes["group"] else None
+        setattr_diff("group_id", group.id if group else None)
+    if ("assignee_id" in diff or "group_id" in diff) and "status" not in changes:
+        setattr_diff("status", lifecycle.status_after_assignment(
+            ticket.status, ticket.assignee_id, ticket.group_id))
+    if "status" in changes and changes["status"] is not None:
+        await _move(ticket, changes["status"], diff)
+    if not diff:
+        return ticket
+    now = utcnow()
+    ticket.updated_at = now
+    if ticket.first_responded_at is None and actor.is_staff and actor.id != ticket.created_by_id:
+        ticket.first_responded_at = now
+    for kind in _event_kinds(diff):
+        _event(session, ticket, actor, kind, reason=reason,
+               **{k: v for k, v in diff.items() if kind == "updated" or k in _KIND_KEYS[kind]})
+    await session.flush()
+    return ticket
+
+
+_KIND_KEYS = {"status_changed": {"status"}, "reopened": {"status"},
+              "assigned": {"assignee_id", "group_id"}, "updated": set()}
+
+
+def _event_kinds(diff: dict[str, Any]) -> list[str]:
+    kinds = []
+    if "status" in diff:
+        old, new = diff["status"]["from"], diff["status"]["to"]
+        kinds.append("reopened" if lifecycle.is_reopen(old, new) else "status_changed")
+    if "assignee_id" in diff or "group_id" in diff:
+        kinds.append("assigned")
+    if set(diff) - {"status", "assignee_id", "group_id"}:
+        kinds.append("updated")
+    return kinds
+
+
+async def _move(ticket: Ticket, new_status: str, diff: dict[str, Any]) -> None:
+    state = lifecycle.TicketState(ticket.status, ticket.assignee_id, ticket.group_id)
+    if "status" in diff:  # already moved by an assignment in this patch
+        state = lifecycle.TicketState(diff["status"]["from"], ticket.assignee_id,
+                                      ticket.group_id)
+        if new_status == ticket.status:
+            return
+    try:
+        lifecycle.check_transition(state, new_status)
+    except lifecycle.IllegalTransition as exc:
+        raise Conflict(str(exc)) from None
+    old = state.status
+    diff["status"] = {"from": old, "to": new_status}
+    ticket.status = new_status
+    now = utcnow()
+    if new_status == "resolved":
+        ticket.resolved_at = now
+    elif new_status == "closed":
+        ticket.closed_at = now
+    elif lifecycle.is_reopen(old, new_status):
+        ticket.reopen_count += 1
+        ticket.resolved_at = None
+        ticket.closed_at = None
+
+
+async def forward(session: AsyncSession, ticket_id: int, actor: Actor,
+                  note: str | None = None) -> Ticket:
+    """Hand the ticket to the next department in its type's flow."""
+    if not actor.is_staff:
+        raise Forbidden("only staff can forward tickets")
+    ticket = await get_ticket(session, ticket_id, actor, for_update=True)
+    if ticket.status in lifecycle.DONE_STATUSES:
+        raise Conflict(f"a {ticket.status} ticket cannot be forwarded")
+    flow = ticket.type.flow if ticket.type else []
+    step = ticket.flow_step + 1
+    if step >= len(flow):
+        raise Conflict("the ticket is at the last department of its flow")
+    group = await find_group(session, flow[step])
+    diff = {"group_id": {"from": ticket.group_id, "to": group.id},
+            "assignee_id": {"from": ticket.assignee_id, "to": None},
+            "flow_step": {"from": ticket.flow_step, "to": step}}
+    ticket.group_id, ticket.assignee_id, ticket.flow_step = group.id, None, step
+    ticket.status = "assigned"
+    ticket.updated_at = utcnow()
+    _event(session, ticket, actor, "forwarded", note=note, group=group.key, **diff)
+    await session.flush()
+    return ticket
+
+
+async def link_call(session: AsyncSession, ticket_id: int, call_id: str, actor: Actor) -> None:
+    ticket = await get_ticket(session, ticket_id, actor)
+    exists = await session.get(TicketCall, (ticket_id, call_id))
+    if exists is None:
+        session.add(TicketCall(ticket_id=ticket_id, call_id=call_id))
+        _event(session, ticket, actor, "call_linked", call_id=call_id)
+        await session.flush()
+
+
+async def history(session: AsyncSession, ticket_id: int, actor: Actor) -> list[TicketEvent]:
+    await get_ticket(session, ticket_id, actor)
+    rows = await session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
+                                 .order_by(TicketEvent.id))
+    return list(rows.all())
+
+
+async def add_comment(session: AsyncSession, ticket_id: int, data: CommentIn,
+                      actor: Actor) -> Comment:
+    ticket = await get_ticket(session, ticket_id, actor)
+    public = data.public or actor.role == "customer"
+    comment = Comment(ticket_id=ticket_id, author_id=actor.id, body=data.body, public=public)
+    session.add(comment)
+    await session.flush()
+    if ticket.first_responded_at is None and actor.is_staff and public:
+        ticket.first_responded_at = utcnow()
+    _event(session, ticket, actor, "commented", comment_id=comment.id, public=public)
+    await session.flush()
+    return comment
+
+
+async def comments(session: AsyncSession, ticket_id: int, actor: Actor) -> list[Comment]:
+    await get_ticket(session, ticket_id, actor)
+    query = select(Comment).where(Comment.ticket_id == ticket_id).order_by(Comment.id)
+    if not actor.is_staff:
+        query = query.where(Comment.public.is_(True))
+    return list((await session.scalars(query)).all())
+
+
+_SAFE_NAME = re.compile(r"[^\w.\-]+")
+
+
+async def add_attachment(session: AsyncSession, ticket_id: int, actor: Actor, *,
+                         filename: str, content_type: str, content: bytes, store: Path,
+                         max_bytes: int, allowed_types: list[str]) -> Attachment:
+    ticket = await get_ticket(session, ticket_id, actor)
+    if len(content) > max_bytes:
+        raise TooLarge(f"attachment is {len(content)} bytes; the limit is {max_bytes}")
+    if not content:
+        raise Invalid("attachment is empty")
+    base_type = content_type.split(";")[0].strip().lower()
+    if base_type not in allowed_types:
+        raise Invalid(f"attachment type {base_type!r} is not allowed; allowed: {allowed_types}")
+    digest = hashlib.sha256(content).hexdigest()
+    safe = _SAFE_NAME.sub("_", Path(filename or "file").name)[:100] or "file"
+    key = f"{ticket_id}/{digest[:16]}-{safe}"
+    path = store / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    attachment = Attachment(ticket_id=ticket_id, filename=(filename or safe)[:255],
+                            content_type=base_type, size=len(content), sha256=digest,
+                            storage_key=key, uploaded_by_id=actor.id)
+    session.add(attachment)
+    await session.flush()
+    _event(session, ticket, actor, "attachment_added", attachment_id=attachment.id,
+           filename=attachment.filename, size=attachment.size)
+    await session.flush()
+    return attachment
+
+
+async def attachment(session: AsyncSession, ticket_id: int, attachment_id: int,
+                     actor: Actor) -> Attachment:
+    await get_ticket(session, ticket_id, actor)
+    found = await session.get(Attachment, attachment_id)
+    if found is None or found.ticket_id != ticket_id:
+        raise NotFound(f"attachment {attachment_id} not found")
+    return found
+
+
+async def attachments(session: AsyncSession, ticket_id: int, actor: Actor) -> list[Attachment]:
+    await get_ticket(session, ticket_id, actor)
+    rows = await session.scalars(select(Attachment).where(Attachment.ticket_id == ticket_id)
+                                 .order_by(Attachment.id))
+    return list(rows.all())
+
+
+def ticket_dict(ticket: Ticket) -> dict[str, Any]:
+    """The API shape of a ticket (also what bus events carry)."""
+    return {
+        "id": ticket.id, "number": ticket_number(ticket.id),
+        "title": ticket.title, "description": ticket.description,
+        "type": ticket.type.key if ticket.type else None, "priority": ticket.priority,
+        "status": ticket.status, "channel": ticket.channel, "customer_id": ticket.customer_id,
+        "order_number": ticket.order_number, "call_id": ticket.call_id,
+        "assignee_id": ticket.assignee_id, "group_id": ticket.group_id,
+        "fields": ticket.fields or {}, "tags": ticket.tags or [], "flow_step": ticket.flow_step,
+        "first_response_due_at": ticket.first_response_due_at, "due_at": ticket.due_at,
+        "resolved_at": ticket.resolved_at, "closed_at": ticket.closed_at,
+        "reopen_count": ticket.reopen_count, "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at, "version": ticket.version,
+        "allowed_status": lifecycle.allowed_moves(ticket.status),
+    }
+
+
+__all__ = ["SYSTEM", "Actor", "Group", "TicketFilter", "User"]

@@ -1,0 +1,152 @@
+"""Users, groups and password checks (argon2)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from tickets.errors import Conflict, Invalid, NotFound
+from tickets.models import Group, User
+from tickets.schemas import GroupIn, UserIn, UserPatch
+
+_hasher = PasswordHasher()
+# Verifying against this keeps unknown usernames as slow as wrong passwords.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
+    """The user if the password matches. argon2 is deliberately slow (tens of ms of CPU),
+    so it runs in a worker thread: the event loop also carries AMI events and websockets."""
+    user = await session.scalar(select(User).where(User.username == username))
+    if user is None or not user.is_active:
+        await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
+        return None
+    ok = await asyncio.to_thread(verify_password, user.password_hash, password)
+    return user if ok else None
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.scalar(
+        select(User).options(selectinload(User.groups)).where(User.id == user_id))
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+async def find_user(session: AsyncSession, ref: int | str) -> User:
+    """A user by id or username (tickets may be assigned either way)."""
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        user = await session.get(User, int(ref))
+    else:
+        user = await session.scalar(select(User).where(User.username == ref))
+    if user is None:
+        raise Invalid(f"unknown user {ref!r}")
+    return user
+
+
+async def user_by_extension(session: AsyncSession, extension: str) -> User | None:
+    return await session.scalar(select(User).where(User.extension == extension))
+
+
+async def _groups(session: AsyncSession, ids: list[int]) -> list[Group]:
+    if not ids:
+        return []
+    groups = list((await session.scalars(select(Group).where(Group.id.in_(ids)))).all())
+    missing = set(ids) - {g.id for g in groups}
+    if missing:
+        raise Invalid(f"unknown group ids: {sorted(missing)}")
+    return groups
+
+
+async def create_user(session: AsyncSession, data: UserIn) -> User:
+    if await session.scalar(select(User.id).where(User.username == data.username)):
+        raise Conflict(f"username {data.username!r} is taken")
+    if data.extension and await user_by_extension(session, data.extension):
+        raise Conflict(f"extension {data.extension} belongs to another user")
+    password_hash = await asyncio.to_thread(hash_password, data.password)
+    user = User(
+        username=data.username, display_name=data.display_name or data.username,
+        role=data.role, password_hash=password_hash, extension=data.extension,
+        email=data.email, phone=data.phone, locale=data.locale, skills=list(data.skills),
+    )
+    user.groups = await _groups(session, data.group_ids)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def update_user(session: AsyncSession, user_id: int, data: UserPatch) -> User:
+    user = await get_user(session, user_id)
+    changes = data.model_dump(exclude_unset=True)
+    # null means "clear" only where clearing makes sense (the extension); elsewhere it is
+    # a client sending every field, and leaves the value alone.
+    changes = {k: v for k, v in changes.items() if v is not None or k == "extension"}
+    if changes.get("extension"):
+        other = await user_by_extension(session, changes["extension"])
+        if other is not None and other.id != user.id:
+            raise Conflict(f"extension {changes['extension']} belongs to another user")
+    if "password" in changes:
+        user.password_hash = await asyncio.to_thread(hash_password, changes.pop("password"))
+    if "group_ids" in changes:
+        user.groups = await _groups(session, changes.pop("group_ids") or [])
+    for key, value in changes.items():
+        setattr(user, key, value)
+    await session.flush()
+    return user
+
+
+async def list_users(session: AsyncSession, role: str | None = None) -> list[User]:
+    query = select(User).options(selectinload(User.groups)).order_by(User.id)
+    if role:
+        query = query.where(User.role == role)
+    return list((await session.scalars(query)).all())
+
+
+async def create_group(session: AsyncSession, data: GroupIn) -> Group:
+    if await session.scalar(select(Group.id).where(Group.key == data.key)):
+        raise Conflict(f"group {data.key!r} exists")
+    group = Group(key=data.key, name=data.name, name_zh=data.name_zh, skills=list(data.skills),
+                  queue=data.queue)
+    if data.member_ids:
+        members = list((await session.scalars(
+            select(User).where(User.id.in_(data.member_ids)))).all())
+        missing = set(data.member_ids) - {u.id for u in members}
+        if missing:
+            raise Invalid(f"unknown user ids: {sorted(missing)}")
+        group.members = members
+    else:
+        group.members = []
+    session.add(group)
+    await session.flush()
+    return group
+
+
+async def list_groups(session: AsyncSession) -> list[Group]:
+    return list((await session.scalars(
+        select(Group).options(selectinload(Group.members)).order_by(Group.id))).all())
+
+
+async def find_group(session: AsyncSession, ref: int | str) -> Group:
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        group = await session.get(Group, int(ref))
+    else:
+        group = await session.scalar(select(Group).where(Group.key == ref))
+    if group is None:
+        raise Invalid(f"unknown group {ref!r}")
+    return group
