@@ -1,0 +1,73 @@
+"""Call log upserts and the screen-pop context, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from tickets import service
+from tickets.calls import caller_context, upsert_call
+from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from tickets.models import CallLog
+from tickets.schemas import TicketIn, TicketPatch
+from web.settings import to_async_url
+
+
+async def test_upsert_is_idempotent_and_never_erases(new_db) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(to_async_url(await new_db()))
+    sm = make_sessionmaker(engine)
+    t0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    start = {"pbx": "pbx1", "linkedid": "1.1", "caller_number": "+15551230001",
+             "state": "ringing", "started_at": t0, "queue": "support"}
+    try:
+        for values in [start, {**start, "state": "answered", "answered_at": t0,
+                               "agent_extension": "6001"},
+                       {**start, "state": "ended", "ended_at": t0 + timedelta(seconds=9),
+                        "talk_s": 9.0, "queue": None},
+                       start]:  # a replayed start after a resync
+            async with sm() as s, s.begin():
+                await upsert_call(s, "pbx1:1.1", values)
+        async with sm() as s:
+            assert await s.scalar(select(func.count()).select_from(CallLog)) == 1
+            row = await s.scalar(select(CallLog))
+            assert row is not None
+            assert row.queue == "support" and row.agent_extension == "6001"
+            assert row.talk_s == 9.0 and row.answered_at == t0
+            assert row.customer_id is not None and row.agent_id is not None
+            # a replayed milestone may re-set state; the final row keeps every time it saw
+            assert row.ended_at == t0 + timedelta(seconds=9)
+    finally:
+        await engine.dispose()
+
+
+async def test_pop_context_puts_open_tickets_first(new_db) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(to_async_url(await new_db()))
+    sm, read = make_sessionmaker(engine), make_read_sessionmaker(engine)
+    agent = service.Actor(id=2, role="agent")
+    try:
+        async with sm() as s, s.begin():
+            old_open = await service.create_ticket(
+                s, TicketIn(title="old open", customer_phone="+1 555 123 0002"), agent)
+            for n in range(12):
+                t = await service.create_ticket(
+                    s, TicketIn(title=f"done {n}", customer_phone="+1 555 123 0002",
+                                assignee="alice"), agent)
+                await service.update_ticket(s, t.id, TicketPatch(status="resolved"), agent)
+        async with read() as s:
+            ctx = await caller_context(s, "+15551230002")
+        assert ctx["customer"]["name"] == "Jane Abandon"
+        tickets = ctx["tickets"]
+        assert len(tickets) == 10
+        flags = [t["open"] for t in tickets]
+        assert flags == sorted(flags, reverse=True)  # every open ticket before any done one
+        assert f"T-{old_open.id:06d}" in [t["number"] for t in tickets if t["open"]]
+        first_done = flags.index(False)
+        assert tickets[first_done]["title"] == "done 11"  # then the newest first
+        assert ctx["orders"] and {"in_warranty", "warranty_end"} <= set(ctx["orders"][0])
+        async with read() as s:
+            assert await caller_context(s, "+8613700000000") == {
+                "customer": None, "tickets": [], "calls": [], "orders": []}
+            assert (await caller_context(s, None))["customer"] is None
+    finally:
+        await engine.dispose()

@@ -1,0 +1,66 @@
+"""The ``hotline`` command, run as a user would run it (a real subprocess)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.servers import free_port
+
+HOTLINE = [sys.executable, "-m", "web.cli"]
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HOTLINE, *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    return env
+
+
+def test_demo_user_add_and_serve_on_embedded_defaults(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    first = run(["demo"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "5 users" in first.stdout and (tmp_path / "hotline.db").exists()
+    again = run(["demo"], env, tmp_path)
+    assert "0 users, 0 groups, 0 types, 0 customers" in again.stdout
+
+    made = run(["user", "add", "carol", "--role", "agent", "--password", "pw1234",
+                "--extension", "6003"], env, tmp_path)
+    assert made.returncode == 0 and "created user carol" in made.stdout
+    dup = run(["user", "add", "carol", "--role", "agent", "--password", "pw1234"], env,
+              tmp_path)
+    assert dup.returncode == 1 and "taken" in dup.stderr
+    bad = run(["user", "add", "x y", "--role", "agent", "--password", "pw1234"], env,
+              tmp_path)
+    assert bad.returncode == 2 and "invalid user" in bad.stderr
+
+    port = free_port()
+    proc = subprocess.Popen([*HOTLINE, "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        token = httpx.post(f"{base}/api/v1/auth/login",
+                           json={"username": "carol", "password": "pw1234"}).json()
+        assert token["token_type"] == "bearer"
+        assert httpx.get(f"{base}/readyz").json()["database"]["backend"] == "sqlite"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,0 +1,167 @@
+"""Tickets: create, read, list, change, history, comments, attachments, forward."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi.responses import FileResponse
+
+from tickets import service
+from tickets.bus import TOPIC_TICKETS
+from tickets.models import Attachment, Comment, TicketEvent
+from tickets.schemas import (
+    AttachmentOut,
+    CommentIn,
+    CommentOut,
+    TicketEventOut,
+    TicketIn,
+    TicketOut,
+    TicketPage,
+    TicketPatch,
+)
+from web.deps import IdPath, IdQuery, PrincipalDep, ServicesDep, SessionDep, Staff
+
+router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+
+
+async def _publish(services: ServicesDep, kind: str, ticket: dict[str, Any],
+                   **extra: Any) -> None:
+    event = {"type": kind, "ticket": TicketOut.model_validate(ticket).model_dump(mode="json"),
+             **extra}
+    await services.bus.publish(TOPIC_TICKETS, event)
+
+
+@router.post("", status_code=201, response_model=TicketOut)
+async def create_ticket(data: TicketIn, principal: PrincipalDep, services: ServicesDep,
+                        session: SessionDep) -> dict[str, Any]:
+    ticket = await service.create_ticket(session, data, principal.actor,
+                                         services.settings.default_region)
+    out = service.ticket_dict(ticket)
+    await session.commit()
+    await _publish(services, "ticket_created", out)
+    return out
+
+
+@router.get("", response_model=TicketPage)
+async def list_tickets(
+    principal: PrincipalDep, services: ServicesDep, session: SessionDep,
+    status: Annotated[str | None, Query(max_length=200,
+                                        description="comma-separated; 'open' = all open")] = None,
+    customer_phone: Annotated[str | None, Query(max_length=40)] = None,
+    customer_id: IdQuery = None,
+    assignee: Annotated[str | None, Query(max_length=64, description="user id or 'me'")] = None,
+    group_id: IdQuery = None,
+    type: Annotated[str | None, Query(max_length=64)] = None,
+    priority: Annotated[str | None, Query(pattern="^(urgent|high|normal|low)$")] = None,
+    call_id: Annotated[str | None, Query(max_length=96)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    assignee_id: int | None = None
+    if assignee == "me":
+        assignee_id = principal.id
+    elif assignee:
+        if not assignee.isdigit():
+            raise HTTPException(422, "assignee must be a user id or 'me'")
+        assignee_id = int(assignee)
+    flt = service.TicketFilter(
+        status=[s.strip() for s in status.split(",") if s.strip()] if status else None,
+        customer_id=customer_id, customer_phone=customer_phone, assignee_id=assignee_id,
+        group_id=group_id, type=type, priority=priority, call_id=call_id, q=q,
+        created_from=created_from, created_to=created_to)
+    rows, total = await service.list_tickets(session, principal.actor, flt, limit=limit,
+                                             offset=offset,
+                                             region=services.settings.default_region)
+    return {"items": [service.ticket_dict(t) for t in rows], "total": total, "limit": limit,
+            "offset": offset}
+
+
+@router.get("/{ticket_id}", response_model=TicketOut)
+async def get_ticket(ticket_id: IdPath, principal: PrincipalDep,
+                     session: SessionDep) -> dict[str, Any]:
+    return service.ticket_dict(await service.get_ticket(session, ticket_id, principal.actor))
+
+
+@router.patch("/{ticket_id}", response_model=TicketOut)
+async def patch_ticket(ticket_id: IdPath, patch: TicketPatch, principal: PrincipalDep,
+                       services: ServicesDep, session: SessionDep) -> dict[str, Any]:
+    ticket = await service.update_ticket(session, ticket_id, patch, principal.actor)
+    out = service.ticket_dict(ticket)
+    await session.commit()
+    await _publish(services, "ticket_updated", out)
+    return out
+
+
+@router.post("/{ticket_id}/forward", response_model=TicketOut)
+async def forward_ticket(ticket_id: IdPath, principal: Staff, services: ServicesDep,
+                         session: SessionDep,
+                         note: Annotated[str | None, Query(max_length=500)] = None,
+                         ) -> dict[str, Any]:
+    ticket = await service.forward(session, ticket_id, principal.actor, note)
+    out = service.ticket_dict(ticket)
+    await session.commit()
+    await _publish(services, "ticket_updated", out)
+    return out
+
+
+@router.get("/{ticket_id}/history", response_model=list[TicketEventOut])
+async def ticket_history(ticket_id: IdPath, principal: PrincipalDep,
+                         session: SessionDep) -> list[TicketEvent]:
+    return await service.history(session, ticket_id, principal.actor)
+
+
+@router.get("/{ticket_id}/comments", response_model=list[CommentOut])
+async def list_comments(ticket_id: IdPath, principal: PrincipalDep,
+                        session: SessionDep) -> list[Comment]:
+    return await service.comments(session, ticket_id, principal.actor)
+
+
+@router.post("/{ticket_id}/comments", status_code=201, response_model=CommentOut)
+async def add_comment(ticket_id: IdPath, data: CommentIn, principal: PrincipalDep,
+                      session: SessionDep) -> Comment:
+    comment = await service.add_comment(session, ticket_id, data, principal.actor)
+    await session.commit()
+    return comment
+
+
+@router.post("/{ticket_id}/calls", status_code=204)
+async def link_call(ticket_id: IdPath, principal: Staff, session: SessionDep,
+                    call_id: Annotated[str, Form(max_length=96)]) -> None:
+    await service.link_call(session, ticket_id, call_id, principal.actor)
+    await session.commit()
+
+
+@router.get("/{ticket_id}/attachments", response_model=list[AttachmentOut])
+async def list_attachments(ticket_id: IdPath, principal: PrincipalDep,
+                           session: SessionDep) -> list[Attachment]:
+    return await service.attachments(session, ticket_id, principal.actor)
+
+
+@router.post("/{ticket_id}/attachments", status_code=201, response_model=AttachmentOut)
+async def upload_attachment(ticket_id: IdPath, principal: PrincipalDep, services: ServicesDep,
+                            session: SessionDep,
+                            file: Annotated[UploadFile, File()]) -> Attachment:
+    limit = services.settings.attachment_max_bytes
+    content = await file.read(limit + 1)
+    found = await service.add_attachment(
+        session, ticket_id, principal.actor, filename=file.filename or "file",
+        content_type=file.content_type or "application/octet-stream", content=content,
+        store=services.attachment_store, max_bytes=limit,
+        allowed_types=services.settings.attachment_types)
+    await session.commit()
+    return found
+
+
+@router.get("/{ticket_id}/attachments/{attachment_id}")
+async def download_attachment(ticket_id: IdPath, attachment_id: IdPath, principal: PrincipalDep,
+                              services: ServicesDep, session: SessionDep) -> FileResponse:
+    found = await service.attachment(session, ticket_id, attachment_id, principal.actor)
+    path = services.attachment_store / found.storage_key
+    if not path.is_file():
+        raise HTTPException(410, "the attachment's file is gone from storage")
+    return FileResponse(path, media_type=found.content_type, filename=found.filename)

@@ -1,0 +1,112 @@
+"""The ``hotline`` command: serve, db upgrade, demo, user add."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickets.db import make_engine, make_sessionmaker, transaction
+from tickets.errors import DomainError
+from tickets.schemas import UserIn
+from tickets.users import create_user
+from web.settings import Settings
+
+log = logging.getLogger("hotline")
+T = TypeVar("T")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="web, websocket, AMI bridges and ASR in one process")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-migrate", action="store_true",
+                       help="do not bring the database schema up to date first")
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply Alembic migrations")
+
+    sub.add_parser("demo", help="load demo data (idempotent)")
+
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create a user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True,
+                     choices=["agent", "supervisor", "admin", "engineer"])
+    add.add_argument("--password", required=True)
+    add.add_argument("--extension")
+    add.add_argument("--display-name", default="")
+    return parser
+
+
+async def _with_session(settings: Settings,
+                        work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    engine = make_engine(settings.async_database_url)
+    try:
+        async with transaction(make_sessionmaker(engine)) as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    from web.migrate import upgrade
+
+    if args.command == "db":
+        upgrade(settings.database_url)
+        print("database is at the latest schema")
+        return 0
+    if args.command == "demo":
+        from web.demo import load_demo
+
+        upgrade(settings.database_url)
+        added = asyncio.run(_with_session(
+            settings, lambda s: load_demo(s, settings.default_region)))
+        print("demo data:", ", ".join(f"{v} {k}" for k, v in added.items()),
+              "added (users admin, alice/6001, bob/6002, sue, eric; password 'demo')")
+        return 0
+    if args.command == "user":
+        try:
+            data = UserIn(username=args.name, password=args.password, role=args.role,
+                          extension=args.extension, display_name=args.display_name)
+        except ValidationError as exc:
+            print(f"hotline: invalid user: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}",
+                  file=sys.stderr)
+            return 2
+        try:
+            user = asyncio.run(_with_session(settings, lambda s: create_user(s, data)))
+        except DomainError as exc:
+            print(f"hotline: {exc.message}", file=sys.stderr)
+            return 1
+        print(f"created user {user.username} (id {user.id}, role {user.role})")
+        return 0
+    if args.command == "serve":
+        import uvicorn
+
+        from web.app import create_app
+
+        if not args.no_migrate:
+            upgrade(settings.database_url)
+        uvicorn.run(create_app(settings), host=args.host, port=args.port,
+                    log_level="info", ws_ping_interval=None)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

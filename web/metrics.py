@@ -1,0 +1,85 @@
+"""Prometheus metrics at ``/metrics`` (supervisors and admins; Prometheus sends a bearer).
+
+Live figures (PBX links, calls, queues, websockets, ASR streams) are read from the running
+parts at scrape time by a collector, so nothing on the hot paths updates gauges.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from web.deps import Manager
+from web.services import Services
+
+
+class LiveCollector(Collector):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[Any]:
+        s = self.services
+        pbx_up = GaugeMetricFamily("hotline_pbx_connected", "AMI link up and logged in",
+                                   labels=["pbx"])
+        pbx_events = CounterMetricFamily("hotline_pbx_events", "AMI events processed",
+                                         labels=["pbx"])
+        calls = GaugeMetricFamily("hotline_live_calls", "calls in progress", labels=["pbx"])
+        for pbx in (s.telephony.state() if s.telephony else []):
+            pbx_up.add_metric([pbx["name"]], 1.0 if pbx.get("connected") else 0.0)
+            pbx_events.add_metric([pbx["name"]], float(pbx.get("events", 0)))
+            calls.add_metric([pbx["name"]], float(pbx.get("live_calls", 0)))
+        yield from (pbx_up, pbx_events, calls)
+        waiting = GaugeMetricFamily("hotline_queue_waiting", "callers waiting",
+                                    labels=["queue"])
+        longest = GaugeMetricFamily("hotline_queue_longest_wait_seconds",
+                                    "longest current wait", labels=["queue"])
+        for q in (s.telephony.queues() if s.telephony else []):
+            waiting.add_metric([q["queue"]], float(q.get("waiting", 0)))
+            longest.add_metric([q["queue"]], float(q.get("longest_wait_s") or 0))
+        yield from (waiting, longest)
+        if s.hub is not None:
+            hub = s.hub.stats()
+            yield GaugeMetricFamily("hotline_ws_connections", "open websocket consoles",
+                                    value=hub["connections"])
+            yield CounterMetricFamily("hotline_ws_messages", "messages queued to consoles",
+                                      value=hub["delivered"])
+            yield CounterMetricFamily("hotline_ws_slow_disconnects",
+                                      "consoles dropped for falling behind",
+                                      value=hub["disconnected_slow"])
+        if s.asr is not None:
+            asr = s.asr.state()
+            yield GaugeMetricFamily("hotline_asr_streams", "active AudioSocket streams",
+                                    value=asr.get("active_streams", 0))
+
+
+def install(app: Any, services: Services) -> None:
+    registry = CollectorRegistry()
+    registry.register(LiveCollector(services))
+    latency = Histogram("hotline_http_request_seconds", "HTTP request latency",
+                        ["method", "route", "status"], registry=registry,
+                        buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+
+    @app.middleware("http")
+    async def timing(request: Request,
+                     call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")  # templated: no ids in label values
+        latency.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - start)
+        return response
+
+    router = APIRouter(include_in_schema=False)  # per app: each has its own registry
+
+    @router.get("/metrics")
+    async def metrics(_: Manager) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(router)

@@ -1,0 +1,76 @@
+"""Settings from the environment (``HOTLINE_*``), with the embedded defaults of DESIGN.md."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+
+    database_url: str = "sqlite:///./hotline.db"
+    redis_url: str | None = None
+    ami_url: str | None = None
+    vosk_model: str | None = None
+    audiosocket: str = "127.0.0.1:9092"
+    # Keyword mode: the recognizer only hears the ticket types' phrases (vosk grammar).
+    # Far more robust than free-form for spotting the problem type on poor audio or a
+    # model of another language; free-form (the default) also transcribes everything said.
+    asr_grammar: bool = False
+    default_region: str = "CN"
+    secret_key: str | None = None
+    ivr_sip_server: str = "127.0.0.1:5060"
+    ivr_sip_port: int = 5080
+    ivr_user: str = "ivr"
+    ivr_password: str | None = None
+
+    # Not in DESIGN.md's table, but settable the same way.
+    data_dir: Path = Path("./var")
+    token_ttl_s: int = 12 * 3600
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_types: list[str] = Field(default_factory=lambda: [
+        "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
+        "text/csv", "audio/wav", "audio/x-wav", "audio/mpeg", "application/zip",
+    ])
+    db_pool_size: int = 10
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper_region(cls, v: str) -> str:
+        return v.upper()
+
+    @property
+    def async_database_url(self) -> str:
+        return to_async_url(self.database_url)
+
+    def resolved_secret_key(self) -> str:
+        """The signing key: the setting, else one generated on first run and kept in data_dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+    @property
+    def audiosocket_host_port(self) -> tuple[str, int]:
+        host, _, port = self.audiosocket.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+
+def to_async_url(url: str) -> str:
+    """Map the plain SQLAlchemy URLs users write to the async drivers we ship."""
+    if url.startswith("sqlite:"):
+        return "sqlite+aiosqlite:" + url[len("sqlite:"):]
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    return url
