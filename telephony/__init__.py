@@ -1,0 +1,29 @@
+"""Telephony: the AMI bridge, the live call model and call actions (see DESIGN.md)."""
+
+from .ports import (
+    ActionFailed,
+    ActionTimeout,
+    CallDirectory,
+    CallRecord,
+    InMemoryCallDirectory,
+    PbxConfig,
+    PbxUnavailable,
+    TelephonyError,
+    parse_ami_urls,
+)
+from .service import Telephony
+from .tracker import CallTracker
+
+__all__ = [
+    "ActionFailed",
+    "ActionTimeout",
+    "CallDirectory",
+    "CallRecord",
+    "CallTracker",
+    "InMemoryCallDirectory",
+    "PbxConfig",
+    "PbxUnavailable",
+    "Telephony",
+    "TelephonyError",
+    "parse_ami_urls",
+]

@@ -1,0 +1,171 @@
+"""The edges of telephony: what it needs from the rest of Hotline, and its settings.
+
+``web/`` (the composition root) implements :class:`CallDirectory` over the ticket database;
+``telephony`` never imports ``web`` or the database. :class:`InMemoryCallDirectory` is a
+real, small implementation used by our tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+
+class TelephonyError(Exception):
+    """Base of every error an action can raise."""
+
+
+class PbxUnavailable(TelephonyError):
+    """The PBX is unknown, not connected or not logged in: the action was not sent."""
+
+
+class ActionFailed(TelephonyError):
+    """Asterisk answered ``Response: Error`` (or a failed OriginateResponse).
+
+    ``message`` is Asterisk's own text, e.g. ``No such channel``.
+    """
+
+    def __init__(self, action: str, message: str) -> None:
+        super().__init__(f"{action} failed: {message}")
+        self.action = action
+        self.message = message
+
+
+class ActionTimeout(TelephonyError):
+    """No reply from Asterisk within the timeout (the link may be dying)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One row of the call log, written (upserted by ``call_id``) at start, answer and end.
+
+    ``caller_number`` is the customer's side of the call: the caller for inbound calls, the
+    dialed number for outbound ones; E.164 when it parses, else the raw text Asterisk sent.
+    Times are timezone-aware UTC. ``state`` is the call's state when written; the final
+    write has ``ended`` or ``abandoned`` and ``ended_at`` set.
+    """
+
+    call_id: str
+    pbx: str
+    linkedid: str
+    direction: str  # inbound | outbound | internal
+    caller_number: str
+    caller_name: str
+    queue: str | None
+    agent_extension: str | None  # the agent handling the call last (after transfers)
+    agents: tuple[str, ...]  # every agent who answered, in order
+    state: str
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    wait_s: float | None  # queue join (or call start) -> answer / abandon
+    talk_s: float | None  # answer -> end
+    hangup_cause: str | None  # e.g. "16 Normal Clearing"
+    recording_path: str | None
+    dtmf: str  # digits the caller keyed (DTMFEnd, direction Received)
+    order_number: str | None  # ORDER / HOTLINE_ORDER variable set by the IVR dialplan
+    transferred_to: str | None
+    asr_uuid: str | None
+    variables: dict[str, str] = field(default_factory=dict)  # other HOTLINE_* variables
+
+
+class CallDirectory(Protocol):
+    """What telephony needs from the ticket side (implemented in ``web/``)."""
+
+    async def lookup_caller(self, caller_e164: str | None, raw_number: str) -> dict[str, Any]:
+        """``{"customer": dict | None, "tickets": list[dict], "calls": list[dict]}``."""
+        ...
+
+    async def record_call(self, record: CallRecord) -> None:
+        """Idempotent upsert keyed by ``record.call_id``."""
+        ...
+
+
+class InMemoryCallDirectory:
+    """A dict-backed :class:`CallDirectory` (tests, benchmark, running without a database).
+
+    ``customers`` maps E.164 numbers to customer dicts and ``tickets`` customer ids to
+    ticket lists. ``delay`` simulates a slow database for latency tests.
+    """
+
+    def __init__(self, customers: dict[str, dict[str, Any]] | None = None,
+                 tickets: dict[Any, list[dict[str, Any]]] | None = None,
+                 delay: float = 0.0) -> None:
+        self.customers = customers or {}
+        self.tickets = tickets or {}
+        self.delay = delay
+        self.calls: dict[str, CallRecord] = {}
+        self.writes: list[CallRecord] = []
+        self.lookups = 0
+
+    async def lookup_caller(self, caller_e164: str | None, raw_number: str) -> dict[str, Any]:
+        self.lookups += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        customer = self.customers.get(caller_e164 or raw_number)
+        tickets = list(self.tickets.get(customer["id"], [])) if customer else []
+        calls = [
+            {"call_id": r.call_id, "state": r.state,
+             "started_at": r.started_at.isoformat(), "agent_extension": r.agent_extension}
+            for r in self.calls.values()
+            if r.caller_number in {caller_e164, raw_number} and r.ended_at is not None
+        ][-5:]
+        return {"customer": customer, "tickets": tickets, "calls": calls}
+
+    async def record_call(self, record: CallRecord) -> None:
+        self.writes.append(record)
+        self.calls[record.call_id] = replace(record)
+
+
+@dataclass(frozen=True, slots=True)
+class PbxConfig:
+    """One AMI connection from ``HOTLINE_AMI_URL``."""
+
+    name: str
+    host: str
+    port: int
+    username: str
+    secret: str = field(repr=False)  # never logged
+
+    def __str__(self) -> str:
+        return f"{self.name} (ami://{self.username}@{self.host}:{self.port})"
+
+
+def parse_ami_urls(value: str) -> list[PbxConfig]:
+    """Parse ``ami://user:secret@host:port?name=pbx1,ami://...``.
+
+    Unnamed entries are ``pbx1``, ``pbx2``, … by position. Port defaults to 5038. Secrets
+    may be percent-encoded. Raises ``ValueError`` naming the entry (without its secret).
+    """
+    out: list[PbxConfig] = []
+    names: set[str] = set()
+    parts = [p.strip() for p in value.split(",")] if value and value.strip() else []
+    for i, part in enumerate(parts, start=1):
+        if not part:
+            raise ValueError(f"HOTLINE_AMI_URL entry {i} is empty")
+        shown = part.split("@")[-1]
+        try:
+            url = urlsplit(part)
+            port = url.port or 5038
+        except ValueError as exc:
+            raise ValueError(f"HOTLINE_AMI_URL entry {i} (…@{shown}): {exc}") from None
+        if url.scheme != "ami":
+            raise ValueError(f"HOTLINE_AMI_URL entry {i} (…@{shown}): scheme must be ami://")
+        if not url.hostname:
+            raise ValueError(f"HOTLINE_AMI_URL entry {i} (…@{shown}): missing host")
+        if not url.username or url.password is None:
+            raise ValueError(
+                f"HOTLINE_AMI_URL entry {i} (…@{shown}): needs user:secret@ before the host")
+        query = parse_qs(url.query)
+        name = (query.get("name") or [f"pbx{i}"])[0].strip()
+        if not name or ":" in name:
+            raise ValueError(f"HOTLINE_AMI_URL entry {i}: invalid name {name!r}")
+        if name in names:
+            raise ValueError(f"HOTLINE_AMI_URL: duplicate PBX name {name!r}")
+        names.add(name)
+        out.append(PbxConfig(name=name, host=url.hostname, port=port,
+                             username=unquote(url.username), secret=unquote(url.password)))
+    return out

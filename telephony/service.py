@@ -1,0 +1,245 @@
+"""``Telephony``: the facade the web layer builds from settings and calls.
+
+It owns one :class:`~telephony.bridge.PbxBridge` per configured PBX, merges their live views,
+and turns user intents (click-to-call, transfer, spy, record...) into AMI actions on the
+right PBX and channel. Every action has a reply timeout and raises :class:`PbxUnavailable`,
+:class:`ActionFailed` (with Asterisk's message) or :class:`ActionTimeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import time
+from typing import Any
+
+from tickets.bus import Bus
+
+from .ami import first
+from .bridge import PbxBridge
+from .ports import ActionFailed, CallDirectory, PbxConfig, PbxUnavailable, parse_ami_urls
+from .tracker import Call
+
+_EXT_RE = re.compile(r"^\d{2,10}$")
+_NUMBER_RE = re.compile(r"^\+?[0-9*#]{2,32}$")
+_SPY_OPTIONS = {"listen": "qE", "whisper": "qwE", "barge": "qBE"}
+_ORIGINATE_REASONS = {"0": "failed (no such extension or number)", "1": "hung up",
+                      "3": "no answer", "4": "answered", "5": "busy", "8": "congestion"}
+_ids = itertools.count(1)
+
+
+def _check_ext(extension: str) -> str:
+    if not _EXT_RE.match(str(extension)):
+        raise ValueError(f"not an extension: {extension!r}")
+    return str(extension)
+
+
+class Telephony:
+    """All PBXs of ``HOTLINE_AMI_URL`` behind one object.
+
+    ``agent_context`` is the dialplan context used to reach an extension or an outside
+    number (``asterisk_conf/extensions.conf``: ``hotline-agents``); the lab captures used
+    ``internal``.
+    """
+
+    def __init__(self, pbxs: list[PbxConfig], bus: Bus, directory: CallDirectory,
+                 default_region: str = "CN", *, agent_context: str = "hotline-agents",
+                 outbound_context: str | None = None, originate_timeout: float = 30.0,
+                 recording_dir: str = "/var/spool/asterisk/monitor/hotline",
+                 **bridge_options: Any) -> None:
+        self.bus = bus
+        self.directory = directory
+        self.region = default_region
+        self.agent_context = agent_context
+        self.outbound_context = outbound_context or agent_context
+        self.originate_timeout = originate_timeout
+        self.recording_dir = recording_dir.rstrip("/")
+        self.bridges: dict[str, PbxBridge] = {
+            p.name: PbxBridge(p, bus, directory, region=default_region, **bridge_options)
+            for p in pbxs}
+
+    @classmethod
+    def from_url(cls, ami_url: str | None, bus: Bus, directory: CallDirectory,
+                 default_region: str = "CN", **options: Any) -> Telephony:
+        """Build from ``HOTLINE_AMI_URL`` (unset or empty: no PBX, every action raises
+        PbxUnavailable). A malformed URL raises ValueError at startup, not at first call."""
+        return cls(parse_ami_urls(ami_url or ""), bus, directory, default_region, **options)
+
+    async def start(self) -> None:
+        for b in self.bridges.values():
+            await b.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(b.stop() for b in self.bridges.values()))
+
+    # ------------------------------------------------------------------ views
+    def live_calls(self) -> list[dict[str, Any]]:
+        now = time.time()
+        return [c for b in self.bridges.values() for c in b.tracker.live_calls(now)]
+
+    def queues(self) -> list[dict[str, Any]]:
+        now = time.time()
+        return [q for b in self.bridges.values() for q in b.tracker.queue_stats(now)]
+
+    def state(self) -> list[dict[str, Any]]:
+        return [b.status() for b in self.bridges.values()]
+
+    # ------------------------------------------------------------------ lookup helpers
+    def bridge(self, pbx: str | None = None) -> PbxBridge:
+        if pbx is None:
+            if not self.bridges:
+                raise PbxUnavailable("no PBX configured (HOTLINE_AMI_URL is unset)")
+            connected = [b for b in self.bridges.values() if b.logged_in]
+            return connected[0] if connected else next(iter(self.bridges.values()))
+        try:
+            return self.bridges[pbx]
+        except KeyError:
+            raise PbxUnavailable(f"unknown PBX {pbx!r}") from None
+
+    def _call(self, call_id: str) -> tuple[PbxBridge, Call]:
+        pbx, sep, linkedid = call_id.partition(":")
+        if not sep:
+            raise ActionFailed("lookup", f"not a call id: {call_id!r}")
+        b = self.bridge(pbx)
+        call = b.tracker.calls.get(linkedid)
+        if call is None:
+            raise ActionFailed("lookup", f"no live call {call_id}")
+        return b, call
+
+    def _channel(self, target: str, role: str) -> tuple[PbxBridge, str]:
+        """A channel name from a call id (``role``: agent | caller) or a channel name."""
+        if "/" in target:  # already a channel, e.g. PJSIP/6001-0000000d[@pbx]
+            channel, _, pbx = target.partition("@")
+            return self.bridge(pbx or None), channel
+        b, call = self._call(target)
+        legs = call.live_legs()
+        if role == "caller":
+            leg = call.legs.get(call.linkedid)
+            if leg is not None and leg.alive:
+                return b, leg.channel
+            legs = [x for x in legs if x.extension is None] or legs
+        else:
+            mine = [x for x in legs if x.extension and x.extension == call.agent]
+            legs = mine or [x for x in legs if x.extension] or legs
+        if not legs:
+            raise ActionFailed("lookup", f"call {target} has no live channel")
+        return b, legs[-1].channel
+
+    # ------------------------------------------------------------------ actions
+    async def originate(self, extension: str, number: str, pbx: str | None = None, *,
+                        wait: bool = False, caller_id: str | None = None) -> dict[str, Any]:
+        """Click-to-call: ring ``extension``'s phone, then dial ``number`` from it.
+
+        Returns once Asterisk has queued the call (``wait=False``) or once the agent's
+        phone answered (``wait=True``; a busy/unanswered phone raises ActionFailed).
+        """
+        ext = _check_ext(extension)
+        num = str(number).replace(" ", "").replace("-", "")
+        if not _NUMBER_RE.match(num):
+            raise ValueError(f"not a dialable number: {number!r}")
+        b = self.bridge(pbx)
+        aid = f"hotline-originate-{next(_ids)}"
+        done = b.expect_originate(aid) if wait else None
+        context = self.agent_context if _EXT_RE.match(num) and len(num) <= 6 \
+            else self.outbound_context
+        try:
+            await b.action({"Action": "Originate", "ActionID": aid,
+                            "Channel": f"PJSIP/{ext}", "Context": context, "Exten": num,
+                            "Priority": "1", "Async": "true",
+                            "Timeout": str(int(self.originate_timeout * 1000)),
+                            "CallerID": caller_id or f"Hotline <{num}>",
+                            "Variable": f"HOTLINE_ORIGINATED_BY={ext}"},
+                           as_list=False)
+        except BaseException:
+            if done is not None:
+                b._originates.pop(aid, None)
+            raise
+        result: dict[str, Any] = {"pbx": b.name, "action_id": aid, "extension": ext,
+                                  "number": num}
+        if done is None:
+            return result
+        try:
+            event = await asyncio.wait_for(done, self.originate_timeout + 10)
+        except TimeoutError:
+            b._originates.pop(aid, None)
+            raise ActionFailed("Originate", "no OriginateResponse from Asterisk") from None
+        if first(event.get("Response")) != "Success":
+            reason = first(event.get("Reason"))
+            raise ActionFailed("Originate",
+                               f"{ext}: {_ORIGINATE_REASONS.get(reason, 'failed')} "
+                               f"(reason {reason})")
+        uid = first(event.get("Uniqueid"))
+        result.update(channel=first(event.get("Channel")), uniqueid=uid,
+                      call_id=f"{b.name}:{uid}")
+        return result
+
+    async def blind_transfer(self, target: str, extension: str,
+                             context: str | None = None) -> None:
+        """Transfer the customer to ``extension``: the agent's channel is the transferer."""
+        b, channel = self._channel(target, "agent")
+        await b.action({"Action": "BlindTransfer", "Channel": channel,
+                        "Context": context or self.agent_context,
+                        "Exten": _check_ext(extension)})
+
+    async def attended_transfer(self, target: str, extension: str,
+                                context: str | None = None) -> None:
+        """Consult ``extension`` first (Atxfer); the agent completes by hanging up."""
+        b, channel = self._channel(target, "agent")
+        await b.action({"Action": "Atxfer", "Channel": channel,
+                        "Context": context or self.agent_context,
+                        "Exten": _check_ext(extension)})
+
+    async def hangup(self, target: str, cause: int = 16) -> None:
+        b, channel = self._channel(target, "caller")
+        await b.action({"Action": "Hangup", "Channel": channel, "Cause": str(cause)})
+
+    async def queue_add(self, queue: str, interface: str, *, paused: bool = False,
+                        member_name: str | None = None, penalty: int = 0,
+                        pbx: str | None = None) -> None:
+        fields = {"Action": "QueueAdd", "Queue": queue, "Interface": interface,
+                  "Penalty": str(penalty), "Paused": "true" if paused else "false"}
+        if member_name:
+            fields["MemberName"] = member_name
+        await self.bridge(pbx).action(fields)
+
+    async def queue_remove(self, queue: str, interface: str, pbx: str | None = None) -> None:
+        await self.bridge(pbx).action({"Action": "QueueRemove", "Queue": queue,
+                                       "Interface": interface})
+
+    async def queue_pause(self, interface: str, paused: bool, reason: str | None = None, *,
+                          queue: str | None = None, pbx: str | None = None) -> None:
+        fields = {"Action": "QueuePause", "Interface": interface,
+                  "Paused": "true" if paused else "false"}
+        if queue:
+            fields["Queue"] = queue
+        if reason and paused:
+            fields["Reason"] = reason
+        await self.bridge(pbx).action(fields)
+
+    async def spy(self, supervisor_extension: str, target_extension: str,
+                  mode: str = "listen", pbx: str | None = None) -> dict[str, Any]:
+        """ChanSpy from the supervisor's phone on the agent's channel (listen/whisper/barge)."""
+        if mode not in _SPY_OPTIONS:
+            raise ValueError(f"spy mode must be one of {sorted(_SPY_OPTIONS)}: {mode!r}")
+        sup = _check_ext(supervisor_extension)
+        tgt = _check_ext(target_extension)
+        b = self.bridge(pbx)
+        await b.action({"Action": "Originate", "Channel": f"PJSIP/{sup}",
+                        "Application": "ChanSpy", "Data": f"PJSIP/{tgt}-,{_SPY_OPTIONS[mode]}",
+                        "Async": "true", "CallerID": f"Spy {mode} <{tgt}>",
+                        "Timeout": str(int(self.originate_timeout * 1000))}, as_list=False)
+        return {"pbx": b.name, "supervisor": sup, "target": tgt, "mode": mode}
+
+    async def start_recording(self, target: str, filename: str | None = None) -> str:
+        """MixMonitor the call (both directions); returns the recording path on the PBX."""
+        b, channel = self._channel(target, "caller")
+        name = filename or re.sub(r"[^A-Za-z0-9_.-]", "_", target) + ".wav"
+        path = f"{self.recording_dir}/{name}"
+        await b.action({"Action": "MixMonitor", "Channel": channel, "File": path,
+                        "Options": "b"})
+        return path
+
+    async def stop_recording(self, target: str) -> None:
+        b, channel = self._channel(target, "caller")
+        await b.action({"Action": "StopMixMonitor", "Channel": channel})

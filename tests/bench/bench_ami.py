@@ -1,0 +1,221 @@
+"""AMI benchmark: events/s through the bridge vs bare panoramisk, and screen-pop latency.
+
+Run: ``.venv/bin/python tests/bench/bench_ami.py [--calls N] [--runs R] [--pop-seconds S]``
+
+1. Throughput. One byte stream made of the real capture ``a_inbound_queue_answered``
+   repeated as distinct calls (ids rewritten). *Bare*: panoramisk's ``AMIProtocol`` parses it
+   and dispatches to a Manager with no callbacks. *Bridge*: our protocol parses it, the
+   ordered queue feeds the CallTracker, the effects run (bus publish, call-log upserts into
+   the in-memory directory). Same chunks (64 KiB, like TCP reads), one core, R runs.
+2. Pop latency over real TCP: the fake Asterisk plays inbound queue calls at ~20 calls/s; the
+   latency is from the moment it writes the AgentCalled bytes to the moment the
+   ``screen_pop`` reaches a bus subscriber (the websocket hop is web/'s and not included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from panoramisk import Manager  # noqa: E402
+from panoramisk.ami_protocol import AMIProtocol  # noqa: E402
+
+from telephony import InMemoryCallDirectory, PbxConfig, Telephony  # noqa: E402
+from telephony.ami import encode_action  # noqa: E402
+from telephony.bridge import HotlineAMIProtocol, PbxBridge  # noqa: E402
+from tests.bench.common import machine  # noqa: E402
+from tests.telephony.amiserver import FakeAsterisk  # noqa: E402
+from tickets.bus import TOPIC_CALLS, InProcessBus  # noqa: E402
+
+CHUNK = 65536
+
+
+def build_stream(calls: int) -> tuple[bytes, int]:
+    """The capture's events repeated as ``calls`` distinct calls, as one byte stream."""
+    fake = FakeAsterisk()
+    script = [m for _, m in fake.script("a_inbound_queue_answered") if "Event" in m]
+    parts = [b"Asterisk Call Manager/11.0.0\r\n"]
+    n = 0
+    for _ in range(calls):
+        rewrite, _ids = fake._rewriter(None)
+        for m in script:
+            parts.append(encode_action(rewrite(m)))
+            n += 1
+    return b"".join(parts), n
+
+
+def chunks(stream: bytes) -> list[bytes]:
+    return [stream[i:i + CHUNK] for i in range(0, len(stream), CHUNK)]
+
+
+def bench_bare(parts: list[bytes]) -> tuple[float, list[float]]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    manager = Manager(loop=loop)
+    proto = AMIProtocol()
+    proto.connection_made(_NullTransport())
+    proto.factory = manager
+    lat = []
+    t0 = time.perf_counter()
+    for c in parts:
+        s = time.perf_counter()
+        proto.data_received(c)
+        lat.append(time.perf_counter() - s)
+    total = time.perf_counter() - t0
+    loop.close()
+    return total, lat
+
+
+async def _bench_bridge(parts: list[bytes]) -> tuple[float, list[float], int]:
+    bus = InProcessBus()
+    directory = InMemoryCallDirectory()
+    bridge = PbxBridge(PbxConfig("pbx1", "127.0.0.1", 1, "u", "p"), bus, directory,
+                       region="US", queue_high=10**9)
+    bridge.manager.loop = asyncio.get_running_loop()
+    bridge._consumer = asyncio.create_task(bridge._consume())
+    proto = HotlineAMIProtocol(bridge._sink)
+    proto.connection_made(_NullTransport())
+    proto.factory = bridge.manager
+    bridge.protocol = proto
+    lat = []
+    t0 = time.perf_counter()
+    for c in parts:
+        s = time.perf_counter()
+        proto.data_received(c)
+        await bridge.drain()  # parse + tracker + effects for this read, before the next
+        lat.append(time.perf_counter() - s)
+    total = time.perf_counter() - t0
+    bridge._consumer.cancel()
+    for t in list(bridge._lane_tasks.values()):
+        t.cancel()
+    return total, lat, len(directory.calls)
+
+
+def bench_bridge(parts: list[bytes]) -> tuple[float, list[float], int]:
+    return asyncio.run(_bench_bridge(parts))
+
+
+class _NullTransport:
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+async def pop_latency(seconds: float, rate: float, lookup_delay: float) -> list[float]:
+    server = FakeAsterisk()
+    await server.start()
+    sent: dict[tuple[str, str], float] = {}
+    orig_broadcast = server.broadcast
+
+    async def broadcast(data: bytes) -> None:
+        await orig_broadcast(data)
+        if data.startswith(b"Event: AgentCalled\r\n"):
+            head = dict(line.split(": ", 1) for line in data.decode().split("\r\n")
+                        if ": " in line)
+            sent[(head["Linkedid"], head["Interface"].split("/")[1])] = time.perf_counter()
+
+    server.broadcast = broadcast  # type: ignore[method-assign]
+    bus = InProcessBus()
+    customers = {f"+1555{n:07d}": {"id": n, "name": f"C{n}"} for n in range(100_000)}
+    directory = InMemoryCallDirectory(customers=customers, delay=lookup_delay)
+    tel = Telephony([PbxConfig("pbx1", "127.0.0.1", server.port, "bridge", "bridgepass")],
+                    bus, directory, "US")
+    sub = bus.subscribe(TOPIC_CALLS)
+    lat: list[float] = []
+
+    async def collect() -> None:
+        async for _, e in sub:
+            if e.get("type") == "screen_pop":
+                key = (e["call_id"].split(":", 1)[1], e["extension"])
+                if key in sent:
+                    lat.append(time.perf_counter() - sent[key])
+
+    collector = asyncio.create_task(collect())
+    await tel.start()
+    await server.wait_logged_in()
+    plays = []
+    t_end = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < t_end:
+        caller = f"+1555{i % 100_000:07d}"
+        plays.append(server.start_play("a_inbound_queue_answered", speed=20.0,
+                                       caller=caller)[1])
+        i += 1
+        await asyncio.sleep(1 / rate)
+    for r in plays:
+        await r.done.wait()
+    await asyncio.sleep(0.2)
+    await tel.stop()
+    await server.stop()
+    collector.cancel()
+    return lat
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=int, default=800)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--pop-seconds", type=float, default=8.0)
+    ap.add_argument("--rate", type=float, default=20.0)
+    args = ap.parse_args()
+    print(f"machine: {machine()}")
+    stream, n_events = build_stream(args.calls)
+    parts = chunks(stream)
+    print(f"stream: {n_events} events, {len(stream) / 1e6:.1f} MB, {len(parts)} reads of "
+          f"{CHUNK} B, {args.calls} calls")
+    bare_rates, bridge_rates = [], []
+    bare_lat: list[float] = []
+    bridge_lat: list[float] = []
+    for _ in range(args.runs):
+        t, lat = bench_bare(parts)
+        bare_rates.append(n_events / t)
+        bare_lat += lat
+        t, lat, logged = bench_bridge(parts)
+        assert logged == args.calls, f"bridge logged {logged} calls, expected {args.calls}"
+        bridge_rates.append(n_events / t)
+        bridge_lat += lat
+    bm, gm = statistics.median(bare_rates), statistics.median(bridge_rates)
+    per_read = n_events / len(parts)
+    print(f"bare panoramisk parse : median {bm:>9,.0f} ev/s  (min {min(bare_rates):,.0f}); "
+          f"per 64 KiB read: median {statistics.median(bare_lat) * 1e3:.2f} ms, "
+          f"p99 {pct(bare_lat, 99) * 1e3:.2f} ms (~{per_read:.0f} events)")
+    print(f"bridge parse+tracker  : median {gm:>9,.0f} ev/s  (min {min(bridge_rates):,.0f}); "
+          f"per 64 KiB read: median {statistics.median(bridge_lat) * 1e3:.2f} ms, "
+          f"p99 {pct(bridge_lat, 99) * 1e3:.2f} ms")
+    print(f"ratio bridge/bare     : {gm / bm:.2f}x   (targets: >= 20,000 ev/s, >= 0.5x)")
+    for delay in (0.0, 0.005):
+        lat = asyncio.run(pop_latency(args.pop_seconds, args.rate, delay))
+        if not lat:
+            print("pop latency: no pops measured")
+            continue
+        print(f"pop latency AMI bytes -> bus ({args.rate:g} calls/s, {len(lat)} pops, "
+              f"100k customers, lookup delay {delay * 1e3:g} ms): median "
+              f"{statistics.median(lat) * 1e3:.2f} ms, p99 {pct(lat, 99) * 1e3:.2f} ms, "
+              f"max {max(lat) * 1e3:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

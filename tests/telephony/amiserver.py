@@ -1,0 +1,712 @@
+"""A fake Asterisk AMI server over real TCP that replays the real captures.
+
+It is a small PBX simulation rather than a byte player: playing a capture applies its events
+to a channel/queue table (so CoreShowChannels, QueueStatus and Command answer with the state
+*now*, like Asterisk after a reconnect), calls go on while no client is connected, and ids
+are rewritten per play so one capture can be many distinct calls. Actions are answered the
+way Asterisk 22 answered them in tests/fixtures/ami/d_actions.log; a play can wait at a
+recorded action response (e.g. BlindTransfer) until a client sends that action.
+
+Faults: :meth:`cut` (drop every connection), :meth:`restart` (listener down and up, calls
+lost like an Asterisk restart), :meth:`send_raw` (garbage, half frames, huge headers),
+``silent`` (stop writing: a dead link that stays open), ``fragment`` (split every write in
+tiny TCP pieces), :meth:`flood`.
+
+Used by tests/telephony, the web/console tests and tests/bench/bench_ami.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from telephony.ami import encode_action
+
+from .captures import timed_messages
+
+_UID_RE = re.compile(r"\b17954\d{5}\.\d+\b")
+_CHAN_RE = re.compile(r"\b(PJSIP/[A-Za-z0-9_]+)-([0-9a-f]{8})\b")
+_UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+_CAPTURE_CALLERS = ("+15551230001", "+15551230002", "+15551230004", "+15551230005")
+
+CAPTURE_GATES = {
+    # capture -> {recorded ActionID: action name to wait for}
+    "e_queue_blind_transfer": {"xfer-1": "BlindTransfer"},
+    "d_actions": {"hangup-1": "Hangup"},
+}
+TRIGGERS = {"c_originate_click_to_call": "c2c-0001", "c2_originate_busy": "c2c-0002"}
+
+
+def _msg_bytes(msg: dict[str, Any]) -> bytes:
+    return encode_action(msg)
+
+
+def _parse_action(raw: bytes) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for line in raw.decode("utf-8", "replace").split("\r\n"):
+        k, sep, v = line.partition(": ")
+        if not sep:
+            k, sep, v = line.partition(":")
+            if not sep:
+                continue
+        if k in out:
+            prev = out[k]
+            out[k] = [*prev, v] if isinstance(prev, list) else [prev, v]
+        else:
+            out[k] = v
+    return out
+
+
+class _Session:
+    def __init__(self, server: FakeAsterisk, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.logged_in = False
+        self.events = True
+        self.lock = asyncio.Lock()
+        self.closed = False
+
+    async def send(self, data: bytes) -> None:
+        if self.closed or self.server.silent:
+            return
+        async with self.lock:
+            try:
+                frag = self.server.fragment
+                if frag:
+                    for i in range(0, len(data), frag):
+                        self.writer.write(data[i:i + frag])
+                        await asyncio.sleep(0.0002)
+                else:
+                    self.writer.write(data)
+                if self.writer.transport.get_write_buffer_size() > 1 << 20:
+                    await self.writer.drain()
+            except (ConnectionError, RuntimeError):
+                self.abort()
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            with contextlib.suppress(Exception):
+                self.writer.transport.abort()
+
+
+@dataclass
+class PlayResult:
+    """What a play created: the rewritten Linkedids (call ids are ``pbx:<linkedid>``)."""
+
+    linkedids: list[str] = field(default_factory=list)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class FakeAsterisk:
+    """Fake AMI server. ``await start()``, ``port``, ``await play(name)``, ``await stop()``."""
+
+    banner = b"Asterisk Call Manager/11.0.0\r\n"
+
+    def __init__(self, username: str = "bridge", secret: str = "bridgepass") -> None:
+        self.username = username
+        self.secret = secret
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self.sessions: list[_Session] = []
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.members: dict[str, dict[str, dict[str, Any]]] = {"support": {
+            iface: {"Name": f"Agent {iface[-4:]}", "Location": iface, "StateInterface": iface,
+                    "Membership": "static", "Penalty": "0", "CallsTaken": "0",
+                    "LastCall": "0", "LastPause": "0", "LoginTime": "1795407630",
+                    "InCall": "0", "Status": "1", "Paused": "0", "PausedReason": "",
+                    "Wrapuptime": "0"}
+            for iface in ("PJSIP/6001", "PJSIP/6002")}}
+        self.entries: dict[str, dict[str, dict[str, Any]]] = {"support": {}}
+        self.silent = False
+        self.fragment = 0
+        self.originate_outcome = "answer"  # or "busy"
+        self.logins = 0
+        self.failed_logins = 0
+        self.actions: list[dict[str, Any]] = []
+        self._counter = itertools.count(5000)
+        self._chan_counter = itertools.count(0x1000)
+        self._gates: dict[str, list[asyncio.Future[tuple[_Session, str]]]] = {}
+        self._early: dict[str, list[tuple[_Session, str]]] = {}
+        self._expected: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._epoch = int(time.time())
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, port: int | None = None) -> int:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1",
+                                                  port if port is not None else self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1)
+            self._server = None
+
+    async def restart(self, down_for: float = 0.0, lose_calls: bool = True) -> None:
+        """Like an Asterisk restart: every session dropped, listener gone, calls lost."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        self.cut()
+        if lose_calls:
+            for t in list(self._tasks):
+                t.cancel()
+            self.channels.clear()
+            for q in self.entries.values():
+                q.clear()
+        await asyncio.sleep(down_for)
+        await self.start(self.port)
+
+    def cut(self) -> None:
+        """Drop every client connection (RST), calls continue."""
+        for s in self.sessions:
+            s.abort()
+        self.sessions.clear()
+
+    async def wait_logged_in(self, n: int = 1, within: float = 5.0) -> None:
+        deadline = time.monotonic() + within
+        while sum(1 for s in self.sessions if s.logged_in and not s.closed) < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {n} logged-in AMI session(s) within {within}s")
+            await asyncio.sleep(0.005)
+
+    # ------------------------------------------------------------------ output
+    async def broadcast(self, data: bytes) -> None:
+        for s in list(self.sessions):
+            if s.logged_in and s.events:
+                await s.send(data)
+
+    async def send_raw(self, data: bytes) -> None:
+        """Write bytes as-is to every logged-in session (garbage, half frames...)."""
+        for s in list(self.sessions):
+            if s.logged_in:
+                await s.send(data)
+
+    async def flood(self, n: int, channel: str = "PJSIP/customer-0000ffff") -> None:
+        """``n`` noise events (RTCPSent-like), as fast as the socket takes them."""
+        chunk = []
+        for i in range(n):
+            chunk.append(_msg_bytes({"Event": "RTCPSent", "Privilege": "reporting,all",
+                                     "Channel": channel, "SSRC": str(i), "PT": "200(SR)"}))
+            if len(chunk) == 200:
+                await self.broadcast(b"".join(chunk))
+                chunk.clear()
+        if chunk:
+            await self.broadcast(b"".join(chunk))
+
+    # ------------------------------------------------------------------ playing captures
+    def _rewriter(self, caller: str | None):
+        uids: dict[str, str] = {}
+        chans: dict[str, str] = {}
+        bridges: dict[str, str] = {}
+
+        def uid(m: re.Match[str]) -> str:
+            if m.group(0) not in uids:
+                uids[m.group(0)] = f"{self._epoch}.{next(self._counter)}"
+            return uids[m.group(0)]
+
+        def chan(m: re.Match[str]) -> str:
+            key = m.group(0)
+            if key not in chans:
+                chans[key] = f"{m.group(1)}-{next(self._chan_counter):08x}"
+            return chans[key]
+
+        def br(m: re.Match[str]) -> str:
+            if m.group(0) not in bridges:
+                bridges[m.group(0)] = str(uuid.uuid4())
+            return bridges[m.group(0)]
+
+        def rewrite(msg: dict[str, Any]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for k, v in msg.items():
+                if isinstance(v, str):
+                    v = _UID_RE.sub(uid, v)
+                    v = _CHAN_RE.sub(chan, v)
+                    v = _UUID_RE.sub(br, v)
+                    if caller and v in _CAPTURE_CALLERS:
+                        v = caller
+                out[k] = v
+            return out
+
+        return rewrite, uids
+
+    def script(self, name: str) -> list[tuple[float, dict[str, Any]]]:
+        """The capture's messages a PBX would emit by itself (+ gated action responses)."""
+        gates = CAPTURE_GATES.get(name, {})
+        trig = TRIGGERS.get(name)
+        out = []
+        for t, m in timed_messages(name):
+            aid = m.get("ActionID")
+            if "Event" in m:
+                if m["Event"] in ("FullyBooted", "SuccessfulAuth", "InvalidPassword"):
+                    continue  # session events, not part of the call
+                if aid is None or m["Event"] == "OriginateResponse":
+                    out.append((t, m))
+            elif aid in gates or (trig and aid == trig):
+                out.append((t, m))
+        return out
+
+    async def play(self, name: str, *, speed: float = 0.0, caller: str | None = None,
+                   trigger: tuple[_Session, str] | None = None,
+                   originator: str | None = None, cut_at: int | None = None,
+                   down_events: int = 0, extra: dict[int, bytes] | None = None) -> PlayResult:
+        """Play a capture to completion.
+
+        ``speed`` is the playback rate against the capture's real timing: 1.0 = real time,
+        50.0 = fifty times faster, 0 (default) = no delays at all.
+
+        ``cut_at``: drop every connection just before script message ``cut_at``, play
+        ``down_events`` more messages while nobody listens (the PBX goes on), then wait for a
+        client to log in again and continue. ``extra``: raw bytes sent before message i.
+        """
+        result = PlayResult()
+        await self._play(name, speed, caller, trigger, result, originator, cut_at,
+                         down_events, extra)
+        return result
+
+    def start_play(self, name: str, *, speed: float = 0.0, caller: str | None = None,
+                   trigger: tuple[_Session, str] | None = None, originator: str | None = None,
+                   cut_at: int | None = None, down_events: int = 0,
+                   extra: dict[int, bytes] | None = None,
+                   ) -> tuple[asyncio.Task[Any], PlayResult]:
+        """:meth:`play` in the background; returns (task, result); ``result.done`` is set
+        at the end (the call's last event) or when the task is cancelled."""
+        result = PlayResult()
+        task = asyncio.ensure_future(self._play(name, speed, caller, trigger, result,
+                                                originator, cut_at, down_events, extra))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task, result
+
+    async def _play(self, name: str, speed: float, caller: str | None,
+                    trigger: tuple[_Session, str] | None, result: PlayResult,
+                    originator: str | None, cut_at: int | None = None,
+                    down_events: int = 0, extra: dict[int, bytes] | None = None) -> None:
+        rewrite, uids = self._rewriter(caller)
+        gates = CAPTURE_GATES.get(name, {})
+        pending = list(gates.values())
+        for gname in pending:
+            self._expected[gname] = self._expected.get(gname, 0) + 1
+        trig = TRIGGERS.get(name)
+        prev_t: float | None = None
+        try:
+            for i, (t, raw) in enumerate(self.script(name)):
+                if cut_at is not None and i == cut_at:
+                    self.cut()
+                if cut_at is not None and i == cut_at + down_events:
+                    await self.wait_logged_in(1, within=10)
+                if extra and i in extra:
+                    await self.send_raw(extra[i])
+                if speed and prev_t is not None and t > prev_t:
+                    await asyncio.sleep((t - prev_t) / speed)
+                else:
+                    await asyncio.sleep(0)
+                prev_t = t
+                msg = rewrite(raw)
+                if originator and originator != "PJSIP/6001":
+                    msg = {k: (v.replace("PJSIP/6001", originator) if isinstance(v, str)
+                               else v) for k, v in msg.items()}
+                aid = raw.get("ActionID")
+                if "Event" not in msg:
+                    if trig and aid == trig and trigger is not None:
+                        sess, their_id = trigger
+                        await sess.send(_msg_bytes({**msg, "ActionID": their_id}))
+                    elif aid in gates:
+                        gname = gates[aid]
+                        early = self._early.get(gname)
+                        if early:  # the action came before the play got here
+                            sess, their_id = early.pop(0)
+                        else:
+                            fut: asyncio.Future[tuple[_Session, str]] = \
+                                asyncio.get_running_loop().create_future()
+                            self._gates.setdefault(gname, []).append(fut)
+                            sess, their_id = await fut
+                        self._expected[gname] -= 1
+                        pending.remove(gname)
+                        await sess.send(_msg_bytes({**msg, "ActionID": their_id}))
+                    continue
+                if msg["Event"] == "OriginateResponse" and trigger is not None:
+                    msg["ActionID"] = trigger[1]
+                if msg["Event"] == "Newchannel" and msg.get("Uniqueid") == msg.get("Linkedid"):
+                    result.linkedids.append(msg["Uniqueid"])
+                self._apply(msg)
+                await self.broadcast(_msg_bytes(msg))
+        finally:
+            for gname in pending:  # a play cut short no longer expects its actions
+                self._expected[gname] -= 1
+            result.done.set()
+            del uids
+
+    def _apply(self, e: dict[str, Any]) -> None:
+        """Keep the PBX tables in step with the events it emits."""
+        ev = e["Event"]
+        uid = e.get("Uniqueid", "")
+        if ev == "Newchannel":
+            self.channels[uid] = {k: e.get(k, "") for k in (
+                "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
+                "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode",
+                "Context", "Exten", "Priority", "Uniqueid", "Linkedid")}
+            self.channels[uid].update(Application="", ApplicationData="", BridgeId="",
+                                      _start=time.time())
+        elif uid in self.channels and ev in ("Newstate", "NewConnectedLine", "NewCallerid"):
+            for k in ("ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
+                      "ConnectedLineNum", "ConnectedLineName"):
+                if k in e:
+                    self.channels[uid][k] = e[k]
+        elif ev == "Newexten" and uid in self.channels:
+            self.channels[uid].update(Application=e.get("Application", ""),
+                                      ApplicationData=e.get("AppData", ""),
+                                      Context=e.get("Context", ""), Exten=e.get("Exten", ""))
+        elif ev == "AgentCalled" and e.get("DestUniqueid") in self.channels:
+            self.channels[e["DestUniqueid"]].update(Application="AppQueue",
+                                                    ApplicationData="(Outgoing Line)")
+        elif ev == "BridgeEnter" and uid in self.channels:
+            self.channels[uid]["BridgeId"] = e.get("BridgeUniqueid", "")
+        elif ev == "BridgeLeave" and uid in self.channels:
+            self.channels[uid]["BridgeId"] = ""
+        elif ev == "Hangup":
+            self.channels.pop(uid, None)
+            for q in self.entries.values():
+                q.pop(uid, None)
+        elif ev == "QueueCallerJoin":
+            self.entries.setdefault(e.get("Queue", ""), {})[uid] = {
+                "CallerIDNum": e.get("CallerIDNum", ""),
+                "CallerIDName": e.get("CallerIDName", ""), "Channel": e.get("Channel", ""),
+                "Uniqueid": uid, "_join": time.time()}
+        elif ev in ("QueueCallerLeave", "QueueCallerAbandon"):
+            self.entries.get(e.get("Queue", ""), {}).pop(uid, None)
+        elif ev in ("QueueMemberStatus", "QueueMemberPause"):
+            m = self.members.get(e.get("Queue", ""), {}).get(e.get("Interface", ""))
+            if m is not None:
+                for k in ("Status", "Paused", "PausedReason", "InCall"):
+                    if k in e:
+                        m[k] = e[k]
+
+    # ------------------------------------------------------------------ sessions
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        s = _Session(self, reader, writer)
+        self.sessions.append(s)
+        try:
+            await s.send(self.banner)
+            buf = b""
+            while not s.closed:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                buf += data
+                while b"\r\n\r\n" in buf:
+                    raw, buf = buf.split(b"\r\n\r\n", 1)
+                    await self._on_action(s, _parse_action(raw))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            s.abort()
+            if s in self.sessions:
+                self.sessions.remove(s)
+
+    async def _reply(self, s: _Session, aid: str | None, response: str = "Success",
+                     **fields: Any) -> None:
+        msg: dict[str, Any] = {"Response": response}
+        if aid is not None:
+            msg["ActionID"] = aid
+        msg.update(fields)
+        await s.send(_msg_bytes(msg))
+
+    async def _on_action(self, s: _Session, a: dict[str, Any]) -> None:
+        aid = a.get("ActionID")
+        name = a.get("Action")
+        self.actions.append(a)
+        if not name:
+            await self._reply(s, aid, "Error", Message="Missing action in request")
+            return
+        lname = str(name).lower()
+        if lname == "login":
+            if a.get("Username") == self.username and a.get("Secret") == self.secret:
+                s.logged_in = True
+                s.events = str(a.get("Events", "on")).lower() not in ("off", "no")
+                self.logins += 1
+                await self._reply(s, aid, Message="Authentication accepted")
+                await s.send(_msg_bytes({"Event": "FullyBooted", "Privilege": "system,all",
+                                         "Uptime": "8", "LastReload": "8",
+                                         "Status": "Fully Booted"}))
+            else:
+                self.failed_logins += 1
+                await self._reply(s, aid, "Error", Message="Authentication failed")
+                await asyncio.sleep(0.01)
+                s.abort()
+            return
+        if not s.logged_in:
+            await self._reply(s, aid, "Error", Message="Permission denied")
+            return
+        handler = getattr(self, f"_act_{lname}", None)
+        if handler is None:
+            await self._reply(s, aid, "Error", Message=f"Invalid/unknown command: {name}. "
+                              "Use Action: ListCommands to show available commands.")
+            return
+        await handler(s, aid, a)
+
+    def _gate(self, name: str, s: _Session, aid: str) -> bool:
+        waiting = self._gates.get(name)
+        while waiting:
+            fut = waiting.pop(0)
+            if not fut.done():
+                fut.set_result((s, aid))
+                return True
+        early = self._early.setdefault(name, [])
+        if self._expected.get(name, 0) > len(early):
+            early.append((s, aid))  # a running play will answer it when it gets there
+            return True
+        return False
+
+    async def _act_ping(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        await self._reply(s, aid, Ping="Pong", Timestamp=f"{time.time():.6f}")
+
+    async def _act_coresettings(self, s: _Session, aid: str | None,
+                                a: dict[str, Any]) -> None:
+        await self._reply(s, aid, AMIversion="11.0.0", AsteriskVersion="22.10.1",
+                          SystemName="", CoreMaxCalls="0", CoreMaxLoadAvg="0.000000",
+                          CoreRunUser="", CoreRunGroup="", CoreMaxFilehandles="0",
+                          CoreRealTimeEnabled="No", CoreCDRenabled="Yes",
+                          CoreHTTPenabled="No", SoundsSearchCustomDir="No")
+
+    async def _act_logoff(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        await self._reply(s, aid, "Goodbye", Message="Thanks for all the fish.")
+        s.abort()
+
+    async def _act_coreshowchannels(self, s: _Session, aid: str | None,
+                                    a: dict[str, Any]) -> None:
+        await self._reply(s, aid, EventList="start", Message="Channels will follow")
+        chunks = []
+        now = time.time()
+        for ch in self.channels.values():
+            d = int(now - ch["_start"])
+            item = {"Event": "CoreShowChannel", "ActionID": aid,
+                    **{k: v for k, v in ch.items() if not k.startswith("_")},
+                    "Duration": f"{d // 3600:02d}:{d // 60 % 60:02d}:{d % 60:02d}"}
+            chunks.append(_msg_bytes(item))
+        chunks.append(_msg_bytes({"Event": "CoreShowChannelsComplete", "ActionID": aid,
+                                  "EventList": "Complete", "ListItems": len(self.channels)}))
+        await s.send(b"".join(chunks))
+
+    async def _act_queuestatus(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        await self._reply(s, aid, EventList="start", Message="Queue status will follow")
+        chunks = []
+        n = 0
+        now = time.time()
+        for q, members in self.members.items():
+            if a.get("Queue") and a["Queue"] != q:
+                continue
+            entries = self.entries.get(q, {})
+            chunks.append(_msg_bytes({"Event": "QueueParams", "Queue": q, "Max": "0",
+                                      "Strategy": "ringall", "Calls": len(entries),
+                                      "Holdtime": "0", "TalkTime": "0", "Completed": "0",
+                                      "Abandoned": "0", "ServiceLevel": "0",
+                                      "ServicelevelPerf": "0.0", "ServicelevelPerf2": "0.0",
+                                      "Weight": "0", "ActionID": aid}))
+            n += 1
+            for m in members.values():
+                chunks.append(_msg_bytes({"Event": "QueueMember", "Queue": q, **m,
+                                          "ActionID": aid}))
+                n += 1
+            for pos, ent in enumerate(entries.values(), 1):
+                chunks.append(_msg_bytes({
+                    "Event": "QueueEntry", "Queue": q, "Position": pos,
+                    "Channel": ent["Channel"], "Uniqueid": ent["Uniqueid"],
+                    "CallerIDNum": ent["CallerIDNum"], "CallerIDName": ent["CallerIDName"],
+                    "ConnectedLineNum": "<unknown>", "ConnectedLineName": "<unknown>",
+                    "Wait": int(now - ent["_join"]), "Priority": "0", "ActionID": aid}))
+                n += 1
+        chunks.append(_msg_bytes({"Event": "QueueStatusComplete", "ActionID": aid,
+                                  "EventList": "Complete", "ListItems": n}))
+        await s.send(b"".join(chunks))
+
+    async def _act_queuesummary(self, s: _Session, aid: str | None,
+                                a: dict[str, Any]) -> None:
+        await self._reply(s, aid, EventList="start", Message="Queue summary will follow")
+        chunks = []
+        for q, members in self.members.items():
+            avail = sum(1 for m in members.values() if m["Paused"] == "0" and m["Status"] == "1")
+            chunks.append(_msg_bytes({"Event": "QueueSummary", "Queue": q,
+                                      "LoggedIn": len(members), "Available": avail,
+                                      "Callers": len(self.entries.get(q, {})), "HoldTime": "0",
+                                      "TalkTime": "0", "LongestHoldTime": "0",
+                                      "ActionID": aid}))
+        chunks.append(_msg_bytes({"Event": "QueueSummaryComplete", "ActionID": aid,
+                                  "EventList": "Complete", "ListItems": len(chunks)}))
+        await s.send(b"".join(chunks))
+
+    async def _act_command(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        if a.get("Command") == "core show channels concise":
+            out = [f"{c['Channel']}!{c['Context']}!{c['Exten']}!{c['Priority']}!"
+                   f"{c['ChannelStateDesc']}!{c['Application']}!{c['ApplicationData']}!"
+                   f"{c['CallerIDNum']}!!!3!0!{c['BridgeId']}!{c['Uniqueid']}"
+                   for c in self.channels.values()]
+        else:
+            out = [f"No such command '{a.get('Command')}' (type 'core show help "
+                   f"{a.get('Command')}' for other possible commands)"]
+        await self._reply(s, aid, Message="Command output follows", Output=out)
+
+    def _find_channel(self, name: str | None) -> dict[str, Any] | None:
+        return next((c for c in self.channels.values() if c["Channel"] == name), None)
+
+    async def _act_hangup(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        if not a.get("Channel"):
+            await self._reply(s, aid, "Error", Message="No channel specified")
+            return
+        ch = self._find_channel(a["Channel"])
+        if ch is None:
+            await self._reply(s, aid, "Error", Message="No such channel")
+            return
+        if self._gate("Hangup", s, aid or ""):
+            return
+        await self._reply(s, aid, Message="Channel Hungup")
+        ev = {"Event": "Hangup", "Privilege": "call,all",
+              **{k: v for k, v in ch.items() if not k.startswith("_") and k not in (
+                  "Application", "ApplicationData", "BridgeId")},
+              "Cause": a.get("Cause", "16"), "Cause-txt": "Normal Clearing"}
+        self._apply(ev)
+        await self.broadcast(_msg_bytes(ev))
+
+    async def _act_blindtransfer(self, s: _Session, aid: str | None,
+                                 a: dict[str, Any]) -> None:
+        if self._find_channel(a.get("Channel")) is None:
+            await self._reply(s, aid, "Error", Message="No such channel")
+            return
+        if not self._gate("BlindTransfer", s, aid or ""):
+            await self._reply(s, aid, Message="Transfer succeeded")
+
+    async def _act_atxfer(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        if self._find_channel(a.get("Channel")) is None:
+            await self._reply(s, aid, "Error", Message="No such channel")
+            return
+        await self._reply(s, aid, Message="Atxfer successfully queued")
+
+    async def _act_redirect(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        if self._find_channel(a.get("Channel")) is None:
+            await self._reply(s, aid, "Error", Message="Channel specified does not exist")
+            return
+        await self._reply(s, aid, Message="Redirect successful")
+
+    async def _act_mixmonitor(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        ch = self._find_channel(a.get("Channel"))
+        if ch is None:
+            await self._reply(s, aid, "Error", Message="No such channel")
+            return
+        await self._reply(s, aid)
+        ev = {"Event": "VarSet", "Privilege": "dialplan,all",
+              **{k: v for k, v in ch.items() if not k.startswith("_") and k not in (
+                  "Application", "ApplicationData", "BridgeId")},
+              "Variable": "MIXMONITOR_FILENAME", "Value": a.get("File", "")}
+        await self.broadcast(_msg_bytes(ev))
+
+    async def _act_stopmixmonitor(self, s: _Session, aid: str | None,
+                                  a: dict[str, Any]) -> None:
+        if self._find_channel(a.get("Channel")) is None:
+            await self._reply(s, aid, "Error", Message="No such channel")
+            return
+        await self._reply(s, aid)
+
+    async def _act_queuepause(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        iface = a.get("Interface")
+        if not iface or "Paused" not in a:
+            await self._reply(s, aid, "Error",
+                              Message="Need 'Interface' and 'Paused' parameters.")
+            return
+        paused = str(a["Paused"]).lower() in ("true", "1", "yes")
+        found = False
+        for q, members in self.members.items():
+            if (a.get("Queue") and a["Queue"] != q) or iface not in members:
+                continue
+            found = True
+            m = members[iface]
+            m["Paused"] = "1" if paused else "0"
+            m["PausedReason"] = a.get("Reason", "") if paused else ""
+            await self.broadcast(_msg_bytes({"Event": "QueueMemberPause",
+                                             "Privilege": "agent,all", "Queue": q,
+                                             "MemberName": m["Name"], "Interface": iface,
+                                             **{k: m[k] for k in ("StateInterface",
+                                                                  "Membership", "Penalty",
+                                                                  "CallsTaken", "LastCall",
+                                                                  "InCall", "Status",
+                                                                  "Paused", "PausedReason")}}))
+        if not found:
+            await self._reply(s, aid, "Error", Message="Interface not found")
+            return
+        await self._reply(s, aid, Message="Interface paused successfully" if paused
+                          else "Interface unpaused successfully")
+
+    async def _act_queueadd(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        q, iface = a.get("Queue"), a.get("Interface")
+        if not q or not iface:
+            await self._reply(s, aid, "Error", Message="'Queue' or 'Interface' not set.")
+            return
+        if q not in self.members:
+            await self._reply(s, aid, "Error", Message="Unable to add interface to queue: "
+                              "No such queue")
+            return
+        if iface in self.members[q]:
+            await self._reply(s, aid, "Error",
+                              Message="Unable to add interface: Already there")
+            return
+        m = {"Name": a.get("MemberName", iface), "Location": iface, "StateInterface": iface,
+             "Membership": "dynamic", "Penalty": a.get("Penalty", "0"), "CallsTaken": "0",
+             "LastCall": "0", "LastPause": "0", "LoginTime": str(int(time.time())),
+             "InCall": "0", "Status": "1",
+             "Paused": "1" if str(a.get("Paused", "")).lower() in ("true", "1") else "0",
+             "PausedReason": "", "Wrapuptime": "0"}
+        self.members[q][iface] = m
+        await self._reply(s, aid, Message="Added interface to queue")
+        await self.broadcast(_msg_bytes({"Event": "QueueMemberAdded", "Queue": q,
+                                         "MemberName": m["Name"], "Interface": iface,
+                                         "Status": "1", "Paused": m["Paused"],
+                                         "PausedReason": ""}))
+
+    async def _act_queueremove(self, s: _Session, aid: str | None,
+                               a: dict[str, Any]) -> None:
+        q, iface = a.get("Queue"), a.get("Interface")
+        if not q or not iface or iface not in self.members.get(q, {}):
+            await self._reply(s, aid, "Error", Message="Unable to remove interface: Not there")
+            return
+        m = self.members[q].pop(iface)
+        await self._reply(s, aid, Message="Removed interface from queue")
+        await self.broadcast(_msg_bytes({"Event": "QueueMemberRemoved", "Queue": q,
+                                         "MemberName": m["Name"], "Interface": iface}))
+
+    async def _act_originate(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        channel = a.get("Channel")
+        if not channel:
+            await self._reply(s, aid, "Error", Message="Channel not specified")
+            return
+        if str(a.get("Async", "false")).lower() != "true":
+            await self._reply(s, aid, "Error", Message="This fake PBX only does Async")
+            return
+        if a.get("Application"):
+            # ChanSpy & co.: queued, then a successful OriginateResponse.
+            await self._reply(s, aid, Message="Originate successfully queued")
+            await self.broadcast(_msg_bytes({
+                "Event": "OriginateResponse", "Privilege": "call,all", "ActionID": aid,
+                "Response": "Success", "Channel": f"{channel}-{next(self._chan_counter):08x}",
+                "Context": "", "Exten": "", "Application": a["Application"],
+                "Data": a.get("Data", ""), "Reason": "4",
+                "Uniqueid": f"{self._epoch}.{next(self._counter)}",
+                "CallerIDNum": "<unknown>", "CallerIDName": "<unknown>"}))
+            return
+        name = "c_originate_click_to_call" if self.originate_outcome == "answer" \
+            else "c2_originate_busy"
+        self.start_play(name, trigger=(s, aid or ""), originator=channel)
+

@@ -1,0 +1,76 @@
+"""The ports other domains define, implemented over the ticket database.
+
+``telephony.ports.CallDirectory`` (screen-pop lookups, call log) and
+``asr.context.PrefillContext`` (ticket-type phrases, the caller's real orders).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from asr.context import DEFAULT_TICKET_TYPES, CallContext
+from telephony.ports import CallRecord
+from tickets.calls import caller_context, upsert_call
+from tickets.models import CallLog, Customer, Order, TicketType
+
+log = logging.getLogger(__name__)
+
+_EXTRA_FIELDS = ("caller_name", "agents", "dtmf", "order_number", "transferred_to",
+                 "asr_uuid", "variables")
+
+
+class DbCallDirectory:
+    """Screen-pop context and the call log, for the AMI bridges."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession],
+                 db_read: async_sessionmaker[AsyncSession]) -> None:
+        self.db = db
+        self.db_read = db_read
+
+    async def lookup_caller(self, caller_e164: str | None, raw_number: str) -> dict[str, Any]:
+        async with self.db_read() as session:
+            return await caller_context(session, caller_e164)
+
+    async def record_call(self, record: CallRecord) -> None:
+        values = asdict(record)
+        extra = {k: values.pop(k) for k in _EXTRA_FIELDS}
+        extra["agents"] = list(extra["agents"])
+        values["extra"] = {k: v for k, v in extra.items() if v not in (None, "", [], {})}
+        async with self.db() as session, session.begin():
+            await upsert_call(session, record.call_id, values)
+
+
+class DbPrefillContext:
+    """Ticket types' phrases from the database, and the caller's orders via the call log."""
+
+    def __init__(self, db: async_sessionmaker[AsyncSession], default_region: str,
+                 keyword_grammar: bool = False) -> None:
+        self.db = db
+        self.region = default_region
+        self.keyword_grammar = keyword_grammar
+
+    async def for_call(self, call_id: str) -> CallContext:
+        async with self.db() as session:
+            types = (await session.scalars(
+                select(TicketType).where(TicketType.active.is_(True)))).all()
+            phrases = {t.key: t.keywords for t in types if t.keywords} or DEFAULT_TICKET_TYPES
+            call = await session.scalar(select(CallLog).where(CallLog.call_id == call_id))
+            orders: list[str] = []
+            language = "zh"
+            if call is not None and call.customer_id is not None:
+                orders = list((await session.scalars(
+                    select(Order.number).where(Order.customer_id == call.customer_id)
+                    .order_by(Order.purchased_at.desc()).limit(50))).all())
+                customer = await session.get(Customer, call.customer_id)
+                language = customer.language if customer else language
+        grammar = None
+        if self.keyword_grammar:
+            grammar = sorted({p for by_lang in phrases.values() for ps in by_lang.values()
+                              for p in ps})
+        return CallContext(ticket_types=phrases, known_orders=tuple(orders), language=language,
+                           default_region=self.region, grammar=grammar)

@@ -1,0 +1,57 @@
+"""Starting and stopping the optional parts: AMI bridges and the ASR server.
+
+Each part gets the ports it needs (``web.adapters``) over the ticket database. A part that
+cannot start (bad URL, missing model) is logged and left out; the web keeps serving and
+``/readyz`` says what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from asr.audiosocket import AsrServer
+from asr.engine import AsrError, VoskEngine
+from asr.models import ModelError
+from telephony.ports import parse_ami_urls
+from telephony.service import Telephony
+from web.adapters import DbCallDirectory, DbPrefillContext
+from web.services import Services
+
+log = logging.getLogger(__name__)
+
+
+async def start_components(services: Services) -> None:
+    settings = services.settings
+    if settings.ami_url:
+        try:
+            pbxs = parse_ami_urls(settings.ami_url)
+        except ValueError as exc:
+            log.error("HOTLINE_AMI_URL is invalid, no PBX connected: %s", exc)
+            services.extras["pbx_error"] = str(exc)
+        else:
+            directory = DbCallDirectory(services.db, services.db_read)
+            services.telephony = Telephony(pbxs, services.bus, directory,
+                                           settings.default_region)
+            await services.telephony.start()
+    if settings.vosk_model:
+        try:
+            engine = await VoskEngine.load(settings.vosk_model)
+        except (AsrError, ModelError, OSError) as exc:
+            log.error("speech recognition is off: %s", exc)
+            services.extras["asr_error"] = str(exc)
+        else:
+            host, port = settings.audiosocket_host_port
+            services.asr = AsrServer(engine, services.bus,
+                                     DbPrefillContext(services.db_read, settings.default_region,
+                                                      settings.asr_grammar),
+                                     host=host, port=port)
+            await services.asr.start()
+
+
+async def stop_components(services: Services) -> None:
+    if services.asr is not None:
+        await services.asr.stop()
+        services.asr = None
+    if services.telephony is not None:
+        await services.telephony.stop()
+        services.telephony = None
