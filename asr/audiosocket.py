@@ -1,0 +1,647 @@
+"""Asterisk AudioSocket server: live call audio in, ``asr`` and ``ticket_prefill`` out.
+
+Protocol (Asterisk ``res_audiosocket``): frames of a 1-byte kind, a 2-byte big-endian
+payload length, the payload. ``0x01`` carries the stream's 16-byte UUID (first frame),
+``0x10`` 8 kHz 16-bit signed linear mono audio (usually 320 bytes = 20 ms), ``0x00`` is the
+hang-up, ``0xff`` an error (1-byte code).
+
+Per connection: read the UUID, wait for the telephony bridge to link it to a ``call_id``
+(bus event ``asr_link`` on TOPIC_ASR, or :meth:`AsrServer.link`), then feed the call's own
+recognizer. Decoding runs in a thread pool (vosk releases the GIL) one batch at a time per
+call, so the event loop never blocks and one slow call only delays itself. Each call's
+audio buffer is bounded: when the decoder falls behind, the reader stops reading and TCP
+pushes back on the sender. Every failure (bad frame, oversized frame, stalled client,
+unlinked UUID, limits) is logged with the UUID and ends only that connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import struct
+import time
+import uuid as uuidlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from asr.context import CallContext, PrefillContext, StaticPrefillContext
+from asr.engine import AsrError, AsrResult, Engine, Recognizer
+from asr.extract import Extractor, Prefill
+from tickets.bus import TOPIC_ASR, Bus, Subscription
+
+log = logging.getLogger(__name__)
+
+KIND_HANGUP = 0x00
+KIND_UUID = 0x01
+KIND_SILENCE = 0x02  # sent by some AudioSocket versions; carries no audio
+KIND_AUDIO = 0x10
+KIND_ERROR = 0xFF
+_HEADER = struct.Struct(">BH")
+
+SAMPLE_RATE = 8000
+BYTES_PER_SECOND = SAMPLE_RATE * 2
+#: Transcript characters kept for extraction (older numbers survive in the merged prefill).
+TRANSCRIPT_WINDOW = 8000
+
+
+class FrameError(ValueError):
+    """A frame that breaks the AudioSocket protocol; the stream is closed."""
+
+
+def encode_frame(kind: int, payload: bytes = b"") -> bytes:
+    """One AudioSocket frame (used by clients, tests and the benchmark)."""
+    if not 0 <= kind <= 0xFF:
+        raise ValueError(f"frame kind {kind} out of range")
+    if len(payload) > 0xFFFF:
+        raise ValueError(f"payload of {len(payload)} bytes does not fit a frame")
+    return _HEADER.pack(kind, len(payload)) + payload
+
+
+def decode_header(header: bytes) -> tuple[int, int]:
+    """``(kind, payload length)`` of a 3-byte frame header."""
+    if len(header) != _HEADER.size:
+        raise FrameError(f"frame header needs 3 bytes, got {len(header)}")
+    kind, length = _HEADER.unpack(header)
+    return kind, length
+
+
+def parse_address(text: str, default_port: int = 9092) -> tuple[str, int]:
+    """``"127.0.0.1:9092"`` → ``("127.0.0.1", 9092)``; ``[::1]:9092`` works too."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.lstrip(":")
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, ""
+    try:
+        number = int(port) if port else default_port
+    except ValueError:
+        raise ValueError(f"bad AudioSocket address {text!r}: port must be a number") from None
+    if not 0 <= number <= 65535:
+        raise ValueError(f"bad AudioSocket address {text!r}: port out of range")
+    return host or "127.0.0.1", number
+
+
+@dataclass(frozen=True)
+class AsrLimits:
+    """Limits that keep one call, or too many calls, from hurting the rest.
+
+    ``buffer_seconds`` bounds each call's undecoded audio (and the audio held while its
+    UUID is not linked); ``idle_timeout`` closes a client that stops mid-stream;
+    ``link_wait`` is how long audio of an unknown UUID is held before the stream is
+    dropped; ``partial_interval`` throttles partial transcripts per call.
+    """
+
+    max_streams: int = 32
+    max_call_seconds: float = 4 * 3600.0
+    max_frame_bytes: int = 4096
+    buffer_seconds: float = 10.0
+    idle_timeout: float = 10.0
+    link_wait: float = 5.0
+    partial_interval: float = 0.3
+    decode_batch_ms: int = 100
+    workers: int = field(default_factory=lambda: os.cpu_count() or 2)
+    max_links: int = 10_000
+    link_ttl: float = 3600.0
+
+
+class _StreamClosed(Exception):
+    """The stream is over (hang-up, error, limit); buffered audio is still decoded."""
+
+
+class _AudioBuffer:
+    """Bounded byte buffer between a call's socket reader and its decoder."""
+
+    def __init__(self, limit: int, batch: int) -> None:
+        self._data = bytearray()
+        self._limit = limit
+        self._batch = batch
+        self._closed = False
+        self._cond = asyncio.Condition()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    @property
+    def full(self) -> bool:
+        return len(self._data) >= self._limit
+
+    async def put(self, chunk: bytes) -> None:
+        async with self._cond:
+            if len(self._data) >= self._limit and not self._closed:
+                await self._cond.wait_for(lambda: len(self._data) < self._limit or self._closed)
+            if self._closed:
+                raise _StreamClosed
+            self._data += chunk
+            self._cond.notify_all()
+
+    async def get(self, max_bytes: int) -> bytes | None:
+        """At least one batch (or what is left after close); ``None`` once drained."""
+        async with self._cond:
+            await self._cond.wait_for(lambda: len(self._data) >= self._batch or self._closed)
+            if not self._data:
+                return None
+            n = min(len(self._data), max_bytes)
+            n -= n % 2
+            if n == 0:  # a lone odd byte after close
+                n = len(self._data)
+            out = bytes(self._data[:n])
+            del self._data[:n]
+            self._cond.notify_all()
+            return out
+
+    def drop(self) -> int:
+        """Discard what is buffered (unlinked audio); returns the bytes dropped."""
+        n = len(self._data)
+        self._data.clear()
+        return n
+
+    async def close(self) -> None:
+        async with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+@dataclass
+class _Stream:
+    uuid: str
+    peer: str
+    buffer: _AudioBuffer
+    started: float = field(default_factory=time.monotonic)
+    call_id: str | None = None
+    linked: asyncio.Event = field(default_factory=asyncio.Event)
+    audio_bytes: int = 0
+    writer: asyncio.StreamWriter | None = None
+    failed: str | None = None
+    behind_logged: bool = False
+
+
+class AsrServer:
+    """The AudioSocket server. ``await start()``, ``await stop()``, ``state()`` for /readyz.
+
+    ``engine`` is shared by all calls (one model); ``context`` supplies each call's ticket
+    types, known orders and grammar; events go to ``bus`` on TOPIC_ASR.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        bus: Bus,
+        context: PrefillContext | None = None,
+        host: str = "127.0.0.1",
+        port: int = 9092,
+        limits: AsrLimits | None = None,
+    ) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.context: PrefillContext = context or StaticPrefillContext()
+        self.host = host
+        self.port = port
+        self.limits = limits or AsrLimits()
+        self._server: asyncio.Server | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._sub: Subscription | None = None
+        self._sub_task: asyncio.Task[None] | None = None
+        self._streams: dict[str, _Stream] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._handshaking = 0  # connections that have not sent their UUID yet
+        self._links: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self.counters = {
+            "streams_total": 0, "rejected": 0, "errors": 0, "unlinked_dropped": 0,
+            "finals": 0, "partials": 0, "prefills": 0, "publish_errors": 0,
+        }
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen, and follow ``asr_link`` events on the bus.
+
+        Raises OSError (with the address in the message) when the port cannot be bound.
+        """
+        if self._server is not None:
+            return
+        try:
+            server = await asyncio.start_server(self._handle, self.host, self.port)
+        except OSError as exc:
+            raise OSError(exc.errno, f"AudioSocket server cannot listen on "
+                                     f"{self.host}:{self.port}: {exc.strerror or exc}") from exc
+        self._pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="asr")
+        self._sub = self.bus.subscribe(TOPIC_ASR)
+        self._sub_task = asyncio.create_task(self._follow_links(self._sub), name="asr-links")
+        self._server = server
+        sock = server.sockets[0].getsockname()
+        self.port = sock[1]
+        log.info("AudioSocket ASR server listening on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        """Stop listening, end every stream (publishing their finals), release threads."""
+        if self._server is not None:
+            self._server.close()
+        for stream in list(self._streams.values()):
+            await stream.buffer.close()
+            if stream.writer is not None:
+                stream.writer.close()
+        if self._tasks:
+            _, pending = await asyncio.wait(list(self._tasks), timeout=5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+            self._server = None
+        if self._sub is not None:
+            await self._sub.close()
+            self._sub = None
+        if self._sub_task is not None:
+            self._sub_task.cancel()
+            await asyncio.gather(self._sub_task, return_exceptions=True)
+            self._sub_task = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def state(self) -> dict[str, Any]:
+        """For /readyz: engine and model, listening address, streams, limits, counters."""
+        engine_state: dict[str, Any]
+        try:
+            engine_state = dict(self.engine.state())
+        except Exception as exc:  # a broken engine must not break /readyz
+            engine_state = {"model_loaded": False, "error": str(exc)}
+        return {
+            **engine_state,
+            "listening": self._server is not None,
+            "address": f"{self.host}:{self.port}",
+            "active_streams": len(self._streams),
+            "linked_streams": sum(1 for s in self._streams.values() if s.call_id),
+            "known_links": len(self._links),
+            "handshaking": self._handshaking,
+            "limits": asdict(self.limits),
+            **self.counters,
+        }
+
+    # -- linking -------------------------------------------------------------------------
+
+    def link(self, stream_uuid: str, call_id: str) -> None:
+        """Tie an AudioSocket UUID to a call; works before or after the stream connects."""
+        try:
+            key = str(uuidlib.UUID(str(stream_uuid)))
+        except ValueError:
+            log.warning("asr_link ignored: %r is not a UUID (call %s)", stream_uuid, call_id)
+            return
+        if not call_id:
+            log.warning("asr_link ignored: no call_id for UUID %s", key)
+            return
+        now = time.monotonic()
+        self._links[key] = (call_id, now)
+        self._links.move_to_end(key)
+        while len(self._links) > self.limits.max_links:
+            self._links.popitem(last=False)
+        while self._links:
+            oldest = next(iter(self._links))
+            if now - self._links[oldest][1] <= self.limits.link_ttl:
+                break
+            del self._links[oldest]
+        stream = self._streams.get(key)
+        if stream is not None:
+            if stream.call_id and stream.call_id != call_id:
+                log.warning("AudioSocket %s relinked from %s to %s", key, stream.call_id, call_id)
+            stream.call_id = call_id
+            stream.linked.set()
+
+    async def _follow_links(self, sub: Subscription) -> None:
+        async for _topic, event in sub:
+            if event.get("type") != "asr_link":
+                continue
+            try:
+                self.link(str(event.get("uuid", "")), str(event.get("call_id") or ""))
+            except Exception:  # a bad event must not stop link handling
+                log.exception("bad asr_link event: %r", event)
+
+    # -- connections ---------------------------------------------------------------------
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        peer = _peer(writer)
+        stream: _Stream | None = None
+        try:
+            stream = await self._open(reader, writer, peer)
+            if stream is not None:
+                await self._run(stream, reader)
+        except Exception:
+            self.counters["errors"] += 1
+            log.exception("AudioSocket connection from %s failed", peer)
+        finally:
+            if stream is not None:
+                self._streams.pop(stream.uuid, None)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1)
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _open(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> _Stream | None:
+        """Read the UUID frame and admit the stream, or log why not."""
+        lim = self.limits
+        # Connections that never say who they are must not pile up either.
+        if self._handshaking >= lim.max_streams:
+            self._reject(peer, "?", f"too many connections without a UUID yet "
+                                    f"({self._handshaking})")
+            return None
+        self._handshaking += 1
+        try:
+            kind, payload = await self._read_frame(reader)
+        except (FrameError, _StreamClosed, TimeoutError) as exc:
+            self._reject(peer, "?", f"no valid UUID frame: {_why(exc)}")
+            return None
+        finally:
+            self._handshaking -= 1
+        if kind != KIND_UUID or len(payload) != 16:
+            self._reject(peer, "?", f"first frame must be a 16-byte UUID (kind 0x01), "
+                         f"got kind 0x{kind:02x} with {len(payload)} bytes")
+            return None
+        key = str(uuidlib.UUID(bytes=payload))
+        if len(self._streams) >= lim.max_streams:
+            self._reject(peer, key, f"stream limit reached ({lim.max_streams} active)")
+            return None
+        if key in self._streams:
+            self._reject(peer, key, "a stream with this UUID is already active")
+            return None
+        buffer = _AudioBuffer(
+            max(int(lim.buffer_seconds * BYTES_PER_SECOND), lim.max_frame_bytes),
+            max(2, lim.decode_batch_ms * BYTES_PER_SECOND // 1000),
+        )
+        stream = _Stream(key, peer, buffer, writer=writer)
+        link = self._links.get(key)
+        if link is not None:
+            stream.call_id = link[0]
+            stream.linked.set()
+        self._streams[key] = stream
+        self.counters["streams_total"] += 1
+        log.info("AudioSocket %s from %s started (%s)", key, peer,
+                 f"call {stream.call_id}" if stream.call_id else "not linked yet")
+        return stream
+
+    def _reject(self, peer: str, key: str, why: str) -> None:
+        self.counters["rejected"] += 1
+        log.warning("AudioSocket from %s (UUID %s) rejected: %s", peer, key, why)
+
+    async def _read_frame(self, reader: asyncio.StreamReader) -> tuple[int, bytes]:
+        """One frame, within ``idle_timeout``; FrameError for anything malformed."""
+        lim = self.limits
+        try:
+            async with asyncio.timeout(lim.idle_timeout):
+                header = await reader.readexactly(3)
+                kind, length = decode_header(header)
+                if length > lim.max_frame_bytes:
+                    raise FrameError(
+                        f"frame of {length} bytes exceeds the limit of {lim.max_frame_bytes}"
+                    )
+                payload = await reader.readexactly(length) if length else b""
+        except asyncio.IncompleteReadError as exc:
+            if not exc.partial:
+                raise _StreamClosed("connection closed") from None
+            raise FrameError(f"connection closed inside a frame ({len(exc.partial)} bytes)") \
+                from None
+        except TimeoutError:
+            raise TimeoutError(f"no complete frame for {lim.idle_timeout:g} s") from None
+        except (ConnectionError, OSError) as exc:
+            raise _StreamClosed(f"connection lost: {exc}") from None
+        return kind, payload
+
+    async def _run(self, stream: _Stream, reader: asyncio.StreamReader) -> None:
+        """Read frames into the buffer while the decoder task consumes it."""
+        decoder = asyncio.create_task(self._decode(stream), name=f"asr-{stream.uuid}")
+        lim = self.limits
+        max_bytes = int(lim.max_call_seconds * BYTES_PER_SECOND)
+        reason = "hang-up"
+        try:
+            while True:
+                try:
+                    kind, payload = await self._read_frame(reader)
+                except _StreamClosed as exc:
+                    reason = str(exc) or "connection closed"
+                    break
+                except (FrameError, TimeoutError) as exc:
+                    self.counters["errors"] += 1
+                    reason = f"error: {_why(exc)}"
+                    log.warning("AudioSocket %s from %s closed: %s", stream.uuid,
+                                stream.peer, _why(exc))
+                    break
+                if kind == KIND_AUDIO:
+                    if stream.audio_bytes + len(payload) > max_bytes:
+                        reason = f"max call length {lim.max_call_seconds:g} s reached"
+                        log.warning("AudioSocket %s (call %s) closed: %s", stream.uuid,
+                                    stream.call_id, reason)
+                        break
+                    stream.audio_bytes += len(payload)
+                    if stream.buffer.full and not stream.behind_logged:
+                        stream.behind_logged = True
+                        log.warning("AudioSocket %s (call %s): decoder %.1f s behind, reading "
+                                    "paused (back-pressure)", stream.uuid, stream.call_id,
+                                    len(stream.buffer) / BYTES_PER_SECOND)
+                    await stream.buffer.put(payload)
+                elif kind == KIND_HANGUP:
+                    break
+                elif kind == KIND_ERROR:
+                    code = payload[0] if payload else None
+                    reason = f"peer error code {code}"
+                    log.warning("AudioSocket %s: peer sent error frame (code %s)",
+                                stream.uuid, code)
+                    break
+                elif kind in (KIND_UUID, KIND_SILENCE):
+                    continue  # a repeated UUID or a silence marker carries nothing new
+                else:
+                    self.counters["errors"] += 1
+                    reason = f"error: unknown frame kind 0x{kind:02x}"
+                    log.warning("AudioSocket %s closed: unknown frame kind 0x%02x",
+                                stream.uuid, kind)
+                    break
+        except _StreamClosed:
+            reason = stream.failed or "closed"
+        finally:
+            await stream.buffer.close()
+            try:
+                await decoder
+            except Exception:
+                self.counters["errors"] += 1
+                log.exception("AudioSocket %s (call %s): decoder failed", stream.uuid,
+                              stream.call_id)
+        log.info("AudioSocket %s (call %s) ended after %.1f s of audio: %s", stream.uuid,
+                 stream.call_id, stream.audio_bytes / BYTES_PER_SECOND, stream.failed or reason)
+
+    # -- decoding ------------------------------------------------------------------------
+
+    async def _decode(self, stream: _Stream) -> None:
+        """Wait for the link, then feed the recognizer and publish what it hears."""
+        lim = self.limits
+        try:
+            await asyncio.wait_for(stream.linked.wait(), lim.link_wait)
+        except TimeoutError:
+            dropped = stream.buffer.drop()
+            self.counters["unlinked_dropped"] += 1
+            stream.failed = (f"UUID not linked to a call within {lim.link_wait:g} s; "
+                             f"{dropped / BYTES_PER_SECOND:.1f} s of audio dropped")
+            log.warning("AudioSocket %s from %s: %s", stream.uuid, stream.peer, stream.failed)
+            await self._abort(stream)
+            return
+        call_id = stream.call_id or ""
+        try:
+            ctx = await asyncio.wait_for(self.context.for_call(call_id), 5)
+        except Exception as exc:
+            log.warning("call %s: prefill context unavailable (%s); using defaults",
+                        call_id, _why(exc))
+            ctx = CallContext()
+        loop = asyncio.get_running_loop()
+        try:
+            rec: Recognizer = await loop.run_in_executor(
+                self._pool, self._new_recognizer, ctx.grammar
+            )
+        except AsrError as exc:
+            stream.failed = f"no recognizer: {exc}"
+            log.error("AudioSocket %s (call %s): %s", stream.uuid, call_id, stream.failed)
+            await self._abort(stream)
+            return
+        session = _CallSession(self, call_id, Extractor(ctx))
+        max_batch = max(2, BYTES_PER_SECOND // 2)  # at most 0.5 s per decode step
+        try:
+            while True:
+                data = await stream.buffer.get(max_batch)
+                if data is None:
+                    break
+                want_partial = session.partial_due()
+                result = await loop.run_in_executor(self._pool, rec.accept_audio, data,
+                                                    want_partial)
+                await session.handle(result)
+            await session.handle(await loop.run_in_executor(self._pool, rec.final))
+            rec.close()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The engine failed on this call's audio (or the pool is gone because the
+            # server is stopping): end this call only, say why.
+            self.counters["errors"] += 1
+            stream.failed = f"decoding failed: {_why(exc)}"
+            log.error("AudioSocket %s (call %s): %s", stream.uuid, call_id, stream.failed)
+            await self._abort(stream)
+
+    def _new_recognizer(self, grammar: Sequence[str] | None) -> Recognizer:
+        return self.engine.new_recognizer(SAMPLE_RATE, list(grammar) if grammar else None)
+
+    async def _abort(self, stream: _Stream) -> None:
+        await stream.buffer.close()
+        if stream.writer is not None:
+            stream.writer.close()
+
+
+class _CallSession:
+    """One call's transcript and prefill; publishes what changed."""
+
+    def __init__(self, server: AsrServer, call_id: str, extractor: Extractor) -> None:
+        self.server = server
+        self.call_id = call_id
+        self.extractor = extractor
+        self.transcript = ""
+        self.prefill = Prefill()
+        self.last_partial = ""
+        self.last_partial_at = 0.0
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        """Publish, or log and go on: a bus outage loses events, never the call."""
+        try:
+            await self.server.bus.publish(TOPIC_ASR, event)
+        except Exception as exc:
+            self.server.counters["publish_errors"] += 1
+            n = self.server.counters["publish_errors"]
+            if n in (1, 10, 100) or n % 1000 == 0:
+                log.warning("call %s: could not publish %s (%s); %d events lost so far",
+                            self.call_id, event.get("type"), _why(exc), n)
+
+    def partial_due(self) -> bool:
+        return time.monotonic() - self.last_partial_at >= self.server.limits.partial_interval
+
+    async def handle(self, result: AsrResult) -> None:
+        if result.final:
+            self.last_partial = ""
+            if not result.text:
+                return
+            self.server.counters["finals"] += 1
+            await self.publish({"type": "asr", "call_id": self.call_id, "final": True,
+                                "text": result.text})
+            self.transcript = f"{self.transcript} {result.text}".strip()[-TRANSCRIPT_WINDOW:]
+            merged = self.prefill.merge(self.extractor.extract(self.transcript))
+            if merged != self.prefill:
+                self.prefill = merged
+                self.server.counters["prefills"] += 1
+                await self.publish(merged.to_event(self.call_id))
+        elif result.text and result.text != self.last_partial:
+            self.last_partial = result.text
+            self.last_partial_at = time.monotonic()
+            self.server.counters["partials"] += 1
+            await self.publish({"type": "asr", "call_id": self.call_id, "final": False,
+                                "text": result.text})
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    info = writer.get_extra_info("peername")
+    if isinstance(info, tuple) and len(info) >= 2:
+        return f"{info[0]}:{info[1]}"
+    return str(info)
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+async def send_call(
+    host: str,
+    port: int,
+    stream_uuid: str,
+    pcm: bytes,
+    *,
+    frame_bytes: int = 320,
+    realtime: bool = True,
+    hangup: bool = True,
+) -> None:
+    """Play ``pcm`` (8 kHz s16le mono) to an AudioSocket server like Asterisk does.
+
+    20 ms frames, paced in real time unless ``realtime=False``. For tests, the benchmark
+    and demos (``hotline`` e2e): a real TCP client, not a mock.
+    """
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(encode_frame(KIND_UUID, uuidlib.UUID(stream_uuid).bytes))
+        await writer.drain()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        seconds_per_byte = 1 / BYTES_PER_SECOND
+        for i in range(0, len(pcm), frame_bytes):
+            chunk = pcm[i : i + frame_bytes]
+            writer.write(encode_frame(KIND_AUDIO, chunk))
+            await writer.drain()
+            if realtime:
+                due = start + (i + len(chunk)) * seconds_per_byte
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        if hangup:
+            writer.write(encode_frame(KIND_HANGUP))
+            await writer.drain()
+            # Wait for the server to finish the stream (it closes the connection).
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
