@@ -1,0 +1,557 @@
+"""The websocket hub: fans bus events out to the consoles that should see them.
+
+Why it is shaped this way:
+
+* One bus subscription feeds the whole hub, so it works the same with the in-process bus and
+  with Redis (it only uses the :class:`tickets.bus.Bus` interface).
+* Who gets an event is decided by pure code (:class:`CallIndex`, :func:`select_recipients`)
+  that knows nothing of sockets, so it is unit-tested without any I/O.
+* Every connection owns a bounded queue and its own sender task. Fan-out only appends to
+  queues (and serializes the event once), so one slow browser never delays the others. A
+  client that falls behind loses its oldest messages; one that stays behind (a whole outbox
+  dropped without a send completing), or whose socket does not take a message within
+  ``send_timeout_s`` (a watchdog, not a timer per message), is disconnected with a log line
+  naming it.
+* Heartbeats: the hub pings every console at an interval and closes those it has not heard
+  from for too long (a laptop lid closed mid-call leaves a half-open TCP connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tickets.bus import (
+    TOPIC_ASR,
+    TOPIC_CALLS,
+    TOPIC_PBX,
+    TOPIC_QUEUES,
+    TOPIC_TICKETS,
+    TOPIC_WORK_ORDERS,
+    Bus,
+    Event,
+    Subscription,
+)
+
+log = logging.getLogger(__name__)
+
+#: Roles that see the whole floor (queue stats, agent states, PBX status).
+SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
+#: Roles allowed to follow a call they are not ringing (its transcript, its state).
+CALL_ROLES = frozenset({"agent", "supervisor", "admin"})
+#: The topics the hub listens to.
+HUB_TOPICS = (TOPIC_CALLS, TOPIC_ASR, TOPIC_QUEUES, TOPIC_TICKETS, TOPIC_WORK_ORDERS, TOPIC_PBX)
+
+#: Websocket close codes used by the hub.
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TRY_AGAIN = 1013
+
+
+def normalize_extension(value: Any) -> str | None:
+    """``"PJSIP/6001"``, ``"SIP/6001-0000001"``, ``"6001"`` → ``"6001"``; junk → None.
+
+    Publishers may name the rung device or the bare extension; consoles know the bare one.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if "/" in text:
+        text = text.split("/", 1)[1]
+    # A channel name carries a unique suffix after the last '-' (PJSIP/6001-00000012).
+    if "-" in text:
+        head, _, tail = text.rpartition("-")
+        if head and len(tail) == 8 and all(c in "0123456789abcdefABCDEF" for c in tail):
+            text = head
+    return text or None
+
+
+@dataclass(frozen=True)
+class ConsoleView:
+    """What routing needs to know about one connected console."""
+
+    conn_id: int
+    user_id: int
+    role: str
+    extension: str | None
+    group_ids: tuple[int, ...] = ()
+    watched_calls: frozenset[str] = frozenset()
+
+
+class CallIndex:
+    """Which extensions are on which call, learned from ``screen_pop`` and ``call_update``.
+
+    ``asr`` and ``ticket_prefill`` only carry a ``call_id``; this index lets the hub send them
+    to the agents on that call. Bounded (LRU) so it cannot grow without limit; an ended call
+    stays a while because the last transcript can arrive after the hang-up.
+    """
+
+    def __init__(self, max_calls: int = 10_000) -> None:
+        self._calls: OrderedDict[str, set[str]] = OrderedDict()
+        self._max = max_calls
+
+    def observe(self, topic: str, event: Event) -> None:
+        """Update the index from a bus event (call events only; others are ignored)."""
+        if topic != TOPIC_CALLS:
+            return
+        call_id = event.get("call_id")
+        if not isinstance(call_id, str) or not call_id:
+            return
+        kind = event.get("type")
+        found: list[str] = []
+        if kind == "screen_pop":
+            ext = normalize_extension(event.get("extension"))
+            if ext:
+                found.append(ext)
+        elif kind == "call_update":
+            exts = event.get("extensions")
+            if isinstance(exts, list):
+                found.extend(e for e in map(normalize_extension, exts) if e)
+        else:
+            return
+        entry = self._calls.get(call_id)
+        if entry is None:
+            entry = self._calls[call_id] = set()
+        else:
+            self._calls.move_to_end(call_id)
+        entry.update(found)
+        while len(self._calls) > self._max:
+            self._calls.popitem(last=False)
+
+    def extensions(self, call_id: str) -> frozenset[str]:
+        return frozenset(self._calls.get(call_id, ()))
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+
+def _ints(value: Any) -> set[int]:
+    """An id or list of ids from an event, as ints; anything else is ignored."""
+    values = value if isinstance(value, list | tuple) else [value]
+    out: set[int] = set()
+    for v in values:
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int):
+            out.add(v)
+        elif isinstance(v, str) and v.isdigit():
+            out.add(int(v))
+    return out
+
+
+def select_recipients(
+    topic: str, event: Event, consoles: Iterable[ConsoleView], calls: CallIndex
+) -> set[int]:
+    """The connection ids that should receive ``event`` (pure; the routing table lives here).
+
+    Call ``calls.observe(topic, event)`` first so an event that names new extensions reaches
+    them too.
+    """
+    kind = event.get("type")
+    call_id = event.get("call_id") if isinstance(event.get("call_id"), str) else None
+    exts: set[str] = set()
+    users: set[int] = set()
+    groups: set[int] = set()
+    supervisors = False
+    watchers = False
+
+    if topic == TOPIC_CALLS:
+        if kind == "screen_pop":
+            ext = normalize_extension(event.get("extension"))
+            if ext:
+                exts.add(ext)
+        elif kind == "call_update":
+            raw = event.get("extensions")
+            if isinstance(raw, list):
+                exts.update(e for e in map(normalize_extension, raw) if e)
+            if call_id:
+                exts |= calls.extensions(call_id)
+            watchers = True
+        else:
+            return set()
+    elif topic == TOPIC_ASR:
+        if kind not in ("asr", "ticket_prefill") or not call_id:
+            return set()
+        exts |= calls.extensions(call_id)
+        watchers = True
+    elif topic == TOPIC_QUEUES:
+        if kind == "queue_stats":
+            supervisors = True
+        elif kind == "agent_state":
+            # The floor sees it, and the agent's own consoles follow a change made elsewhere.
+            supervisors = True
+            users |= _ints(event.get("user_id"))
+            ext = normalize_extension(event.get("extension"))
+            if ext:
+                exts.add(ext)
+        else:
+            return set()
+    elif topic == TOPIC_WORK_ORDERS:
+        if kind != "work_order":
+            return set()
+        users |= _ints(event.get("engineer_id"))
+    elif topic == TOPIC_TICKETS:
+        if kind == "ticket_transfer":
+            ext = normalize_extension(event.get("to_extension"))
+            if ext:
+                exts.add(ext)
+        elif kind in ("ticket_updated", "ticket_created"):
+            nested = event.get("ticket")
+            ticket: Event = nested if isinstance(nested, dict) else event
+            users |= _ints(ticket.get("assignee_id"))
+            groups |= _ints(ticket.get("group_id"))
+        else:
+            return set()
+    elif topic == TOPIC_PBX:
+        if kind != "pbx_status":
+            return set()
+        supervisors = True
+    else:
+        return set()
+
+    out: set[int] = set()
+    for c in consoles:
+        if (
+            (c.extension is not None and c.extension in exts)
+            or c.user_id in users
+            or (groups and not groups.isdisjoint(c.group_ids))
+            or (supervisors and c.role in SUPERVISOR_ROLES)
+            or (watchers and call_id is not None and call_id in c.watched_calls)
+        ):
+            out.add(c.conn_id)
+    return out
+
+
+SendText = Callable[[str], Awaitable[None]]
+CloseFn = Callable[[int, str], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class Connection:
+    """One console: its identity, its bounded outbox and its sender task."""
+
+    conn_id: int
+    user_id: int
+    username: str
+    role: str
+    extension: str | None
+    group_ids: tuple[int, ...]
+    send_text: SendText
+    close_fn: CloseFn
+    queue_size: int
+    watched_calls: set[str] = field(default_factory=set)
+    outbox: deque[str] = field(default_factory=deque)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    dropped: int = 0
+    dropped_since_send: int = 0
+    sent: int = 0
+    last_seen: float = field(default_factory=time.monotonic)
+    #: monotonic time the send in progress started (None: idle); the watchdog reads it.
+    sending_since: float | None = None
+    closed: bool = False
+    task: asyncio.Task[None] | None = None
+    _view: ConsoleView | None = None
+
+    def view(self) -> ConsoleView:
+        """The routing view, cached: fan-out to 1,000 consoles must not rebuild 1,000."""
+        if self._view is None:
+            self._view = ConsoleView(self.conn_id, self.user_id, self.role, self.extension,
+                                     self.group_ids, frozenset(self.watched_calls))
+        return self._view
+
+    def label(self) -> str:
+        return f"console #{self.conn_id} of {self.username} (ext {self.extension or '-'})"
+
+    def offer(self, text: str) -> bool:
+        """Queue ``text``; when full, drop the oldest. False once the client is hopeless."""
+        if self.closed:
+            return False
+        if len(self.outbox) >= self.queue_size:
+            self.outbox.popleft()
+            self.dropped += 1
+            self.dropped_since_send += 1
+            if self.dropped_since_send == 1:
+                log.warning("%s is behind: outbox full (%d), dropping oldest messages",
+                            self.label(), self.queue_size)
+        self.outbox.append(text)
+        self.wakeup.set()
+        # A whole outbox dropped without a single send completing: it is not reading.
+        return self.dropped_since_send < self.queue_size
+
+
+class Hub:
+    """Registry of consoles and the router between the bus and them.
+
+    Lifecycle: ``await hub.start()`` subscribes to the bus and starts the heartbeat;
+    ``await hub.stop()`` closes every console. ``connect``/``disconnect`` are called by the
+    websocket endpoint; ``deliver`` can also be called directly (tests, local events).
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        queue_size: int = 256,
+        heartbeat_s: float = 20.0,
+        dead_after_s: float = 60.0,
+        send_timeout_s: float = 10.0,
+    ) -> None:
+        self.bus = bus
+        self.queue_size = queue_size
+        self.heartbeat_s = heartbeat_s
+        self.dead_after_s = dead_after_s
+        self.send_timeout_s = send_timeout_s
+        self.calls = CallIndex()
+        self._conns: dict[int, Connection] = {}
+        self._by_user: dict[int, set[int]] = {}
+        self._ids = itertools.count(1)
+        self._sub: Subscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._bg: set[asyncio.Task[None]] = set()
+        self.delivered = 0
+        self.disconnected_slow = 0
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        """Run a fire-and-forget close, keeping a reference so it is not collected."""
+        task = asyncio.ensure_future(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._sub is not None:
+            return
+        self._sub = self.bus.subscribe(*HUB_TOPICS)
+        self._tasks = [
+            asyncio.create_task(self._pump(self._sub), name="hub-pump"),
+            asyncio.create_task(self._heartbeat(), name="hub-heartbeat"),
+            asyncio.create_task(self._watchdog(), name="hub-watchdog"),
+        ]
+
+    async def stop(self) -> None:
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            await sub.close()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+        await asyncio.gather(
+            *(self._close(c, CLOSE_GOING_AWAY, "server shutting down")
+              for c in list(self._conns.values())),
+            return_exceptions=True,
+        )
+
+    async def _pump(self, sub: Subscription) -> None:
+        """Bus → consoles. A bad event is logged and skipped; the pump never dies of one."""
+        while True:
+            try:
+                async for topic, event in sub:
+                    try:
+                        self.deliver(topic, event)
+                    except Exception:
+                        log.exception("hub could not route %r event on %s",
+                                      event.get("type") if isinstance(event, dict) else event,
+                                      topic)
+                    # Let the sender tasks run between events of a burst, so a burst is
+                    # spread over the consoles' queues instead of piling into them.
+                    await asyncio.sleep(0)
+                return  # subscription closed
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("hub bus subscription failed; resubscribing in 1 s")
+                await asyncio.sleep(1.0)
+                with contextlib.suppress(Exception):
+                    await sub.close()
+                if self._sub is not sub:
+                    return
+                sub = self._sub = self.bus.subscribe(*HUB_TOPICS)
+
+    async def _heartbeat(self) -> None:
+        ping = json.dumps({"type": "ping"})
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            now = time.monotonic()
+            for conn in list(self._conns.values()):
+                if now - conn.last_seen > self.dead_after_s:
+                    log.info("%s silent for %.0f s: closing", conn.label(),
+                             now - conn.last_seen)
+                    self._spawn(self._close(conn, CLOSE_GOING_AWAY, "heartbeat timeout"))
+                else:
+                    self._offer(conn, ping)
+
+    async def _watchdog(self) -> None:
+        """Disconnect consoles whose socket has not taken a message for send_timeout_s."""
+        period = max(0.01, min(1.0, self.send_timeout_s / 4))
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for conn in list(self._conns.values()):
+                since = conn.sending_since
+                if since is not None and now - since > self.send_timeout_s:
+                    log.warning("%s did not take a message in %.0f s: disconnecting it",
+                                conn.label(), now - since)
+                    self.disconnected_slow += 1
+                    self._forget(conn)
+                    self._spawn(self._close_socket(conn, CLOSE_TRY_AGAIN, "too slow"))
+
+    # -- registry ----------------------------------------------------------------------
+    def connect(
+        self,
+        *,
+        user_id: int,
+        username: str,
+        role: str,
+        extension: str | None,
+        group_ids: Iterable[int] = (),
+        send_text: SendText,
+        close: CloseFn,
+    ) -> Connection:
+        """Register a console and start its sender task."""
+        conn = Connection(
+            conn_id=next(self._ids), user_id=user_id, username=username, role=role,
+            extension=normalize_extension(extension), group_ids=tuple(group_ids),
+            send_text=send_text, close_fn=close, queue_size=self.queue_size,
+        )
+        self._conns[conn.conn_id] = conn
+        self._by_user.setdefault(user_id, set()).add(conn.conn_id)
+        conn.task = asyncio.create_task(self._sender(conn), name=f"hub-send-{conn.conn_id}")
+        return conn
+
+    async def disconnect(self, conn: Connection) -> None:
+        """Forget a console (its socket is already gone or being closed by the caller)."""
+        self._forget(conn)
+        task = conn.task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _forget(self, conn: Connection) -> None:
+        conn.closed = True
+        conn.wakeup.set()
+        self._conns.pop(conn.conn_id, None)
+        ids = self._by_user.get(conn.user_id)
+        if ids is not None:
+            ids.discard(conn.conn_id)
+            if not ids:
+                del self._by_user[conn.user_id]
+
+    async def _close(self, conn: Connection, code: int, reason: str) -> None:
+        """Forget the console and close its socket (bounded in time: the peer may be stuck)."""
+        if conn.closed:
+            return
+        self._forget(conn)
+        await self._close_socket(conn, code, reason)
+
+    async def _close_socket(self, conn: Connection, code: int, reason: str) -> None:
+        if conn.task is not None and conn.task is not asyncio.current_task():
+            conn.task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.close_fn(code, reason), timeout=self.send_timeout_s)
+
+    async def close(self, conn: Connection, code: int, reason: str) -> None:
+        """Close one console from outside the hub (e.g. its login expired)."""
+        await self._close(conn, code, reason)
+
+    def touch(self, conn: Connection) -> None:
+        """The client said something: it is alive."""
+        conn.last_seen = time.monotonic()
+
+    def watch_call(self, conn: Connection, call_id: str) -> bool:
+        """Let a console follow a call it was not rung for (e.g. after a transfer)."""
+        if conn.role not in CALL_ROLES:
+            return False
+        if len(conn.watched_calls) >= 32:  # bounded: a console follows a handful of calls
+            conn.watched_calls.pop()
+        conn.watched_calls.add(call_id)
+        conn._view = None
+        return True
+
+    def unwatch_call(self, conn: Connection, call_id: str) -> None:
+        conn.watched_calls.discard(call_id)
+        conn._view = None
+
+    def connections(self, user_id: int | None = None) -> list[Connection]:
+        if user_id is None:
+            return list(self._conns.values())
+        return [self._conns[i] for i in self._by_user.get(user_id, ()) if i in self._conns]
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "connections": len(self._conns),
+            "users": len(self._by_user),
+            "calls_tracked": len(self.calls),
+            "delivered": self.delivered,
+            "disconnected_slow": self.disconnected_slow,
+        }
+
+    # -- delivery ----------------------------------------------------------------------
+    def deliver(self, topic: str, event: Event) -> int:
+        """Route one bus event to its consoles; returns how many it was queued for."""
+        if not isinstance(event, dict):
+            return 0
+        self.calls.observe(topic, event)
+        targets = select_recipients(topic, event, (c.view() for c in self._conns.values()),
+                                    self.calls)
+        if not targets:
+            return 0
+        text = json.dumps(event, ensure_ascii=False, default=str)  # once for all consoles
+        n = 0
+        for cid in targets:
+            conn = self._conns.get(cid)
+            if conn is not None and self._offer(conn, text):
+                n += 1
+        self.delivered += n
+        return n
+
+    def send_to(self, conn: Connection, message: dict[str, Any]) -> None:
+        """Queue a direct reply (pong, error, hello) for one console."""
+        self._offer(conn, json.dumps(message, ensure_ascii=False, default=str))
+
+    def _offer(self, conn: Connection, text: str) -> bool:
+        if conn.offer(text):
+            return True
+        if not conn.closed:
+            self.disconnected_slow += 1
+            log.warning("%s dropped %d messages without reading: disconnecting it",
+                        conn.label(), conn.dropped_since_send)
+            self._forget(conn)  # at once, so later events skip it and log nothing more
+            self._spawn(self._close_socket(conn, CLOSE_TRY_AGAIN, "too slow"))
+        return False
+
+    async def _sender(self, conn: Connection) -> None:
+        """Drain one console's outbox. Its own task: a stuck socket blocks only itself."""
+        try:
+            while not conn.closed:
+                if not conn.outbox:
+                    conn.wakeup.clear()
+                    await conn.wakeup.wait()
+                    continue
+                text = conn.outbox.popleft()
+                # No per-message timer (it costs more than the send): the watchdog task
+                # cancels a send stuck longer than send_timeout_s.
+                conn.sending_since = time.monotonic()
+                try:
+                    await conn.send_text(text)
+                except Exception as exc:  # the socket is gone
+                    log.info("%s send failed (%s): dropping it", conn.label(),
+                             type(exc).__name__)
+                    self._forget(conn)
+                    return
+                conn.sending_since = None
+                conn.sent += 1
+                conn.dropped_since_send = 0
+        except asyncio.CancelledError:
+            pass

@@ -1,0 +1,134 @@
+"""HTML pages and their static assets: ``/login``, ``/console``, ``/wallboard``, ``/engineer``,
+``/portal`` and ``/static/…``.
+
+The pages are plain HTML shells; their ES modules fetch data from the REST API and the
+websocket. No build step. Every page is served with a strict Content-Security-Policy (no
+inline script, no third-party origin), a second line of defence behind the scripts' rule of
+never putting outside text into markup.
+
+A page that needs a login checks the ``hotline_token`` cookie server-side and redirects to
+``/login?next=…`` instead of rendering an empty shell; a page for another role gets a 403.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from web.security import COOKIE_NAME, Principal, principal_from_token
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+#: page path → (html file, roles allowed; None = anyone logged in)
+PAGES: dict[str, tuple[str, frozenset[str] | None]] = {
+    "/console": ("console.html", frozenset({"agent", "supervisor", "admin"})),
+    "/wallboard": ("wallboard.html", frozenset({"supervisor", "admin"})),
+    "/engineer": ("engineer.html", frozenset({"engineer", "supervisor", "admin"})),
+    "/portal": ("portal.html", frozenset({"customer", "admin"})),
+}
+#: where each role lands after logging in
+HOME_BY_ROLE = {"agent": "/console", "supervisor": "/wallboard", "admin": "/console",
+                "engineer": "/engineer", "customer": "/portal"}
+
+
+def _html(name: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse((STATIC_DIR / name).read_text(encoding="utf-8"), status_code=status,
+                        headers=SECURITY_HEADERS)
+
+
+async def _cookie_principal(request: Request) -> Principal | None:
+    token = request.cookies.get(COOKIE_NAME)
+    if not token:
+        return None
+    try:
+        return await principal_from_token(request.app.state.services, token)
+    except Exception:  # e.g. the database is down: show the login page, not a 500
+        log.exception("page auth failed")
+        return None
+
+
+async def _page(request: Request, path: str) -> Response:
+    name, roles = PAGES[path]
+    principal = await _cookie_principal(request)
+    if principal is None:
+        return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+    if roles is not None and principal.role not in roles:
+        return _html("forbidden.html", status=403)
+    return _html(name)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page() -> Response:
+    return _html("login.html")
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> Response:
+    """Send a logged-in user to their role's page, anyone else to the login form."""
+    principal = await _cookie_principal(request)
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(HOME_BY_ROLE.get(principal.role, "/login"), status_code=303)
+
+
+@router.get("/console", response_class=HTMLResponse)
+async def console_page(request: Request) -> Response:
+    return await _page(request, "/console")
+
+
+@router.get("/wallboard", response_class=HTMLResponse)
+async def wallboard_page(request: Request) -> Response:
+    return await _page(request, "/wallboard")
+
+
+@router.get("/engineer", response_class=HTMLResponse)
+async def engineer_page(request: Request) -> Response:
+    return await _page(request, "/engineer")
+
+
+@router.get("/portal", response_class=HTMLResponse)
+async def portal_page(request: Request) -> Response:
+    return await _page(request, "/portal")
+
+
+def resolve_static(rel: str) -> Path | None:
+    """The file under ``static/`` that ``rel`` names, or None (missing, or outside it)."""
+    try:
+        path = (STATIC_DIR / rel).resolve()
+    except (OSError, ValueError):
+        return None
+    if not path.is_relative_to(STATIC_DIR) or not path.is_file():
+        return None
+    return path
+
+
+@router.get("/static/{rel:path}")
+async def static_file(rel: str) -> Response:
+    """Static assets. A route rather than a mount, so including this router is enough."""
+    path = resolve_static(rel)
+    if path is None:
+        raise HTTPException(404, "no such file")
+    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if path.suffix == ".js":
+        media = "text/javascript"
+    return FileResponse(path, media_type=media, headers={
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})

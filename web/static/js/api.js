@@ -1,0 +1,54 @@
+// REST client: same-origin fetch with the session cookie, plus the bearer token when the login
+// page kept one for this tab. Errors become ApiError with the server's `detail` text.
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(typeof detail === "string" ? detail : JSON.stringify(detail));
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+export function token() {
+  try { return sessionStorage.getItem("hotline_token"); } catch { return null; }
+}
+
+export async function api(method, path, body, { form = false } = {}) {
+  const headers = { Accept: "application/json" };
+  const t = token();
+  if (t) headers.Authorization = `Bearer ${t}`;
+  const init = { method, headers, credentials: "same-origin" };
+  if (body !== undefined) {
+    if (form) init.body = body;
+    else { headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
+  }
+  let res;
+  try {
+    res = await fetch(`/api/v1/${path.replace(/^\//, "")}`, init);
+  } catch (err) {
+    throw new ApiError(0, `network: ${err.message}`);
+  }
+  if (res.status === 401) {
+    location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+    throw new ApiError(401, "not logged in");
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) { try { data = JSON.parse(text); } catch { data = text; } }
+  if (!res.ok) {
+    let detail = data && typeof data === "object" && "detail" in data ? data.detail : data;
+    if (Array.isArray(detail)) detail = detail.map((d) => d.msg || JSON.stringify(d)).join("; ");
+    throw new ApiError(res.status, detail || res.statusText);
+  }
+  return data;
+}
+
+/** A list endpoint may answer a bare array or a page {items,total}. */
+export const items = (data) => (Array.isArray(data) ? data : (data && data.items) || []);
+
+export async function logout() {
+  try { sessionStorage.removeItem("hotline_token"); } catch { /* ignore */ }
+  try { await fetch("/api/v1/auth/logout", { method: "POST", credentials: "same-origin" }); } catch { /* ignore */ }
+  document.cookie = "hotline_token=; Max-Age=0; path=/";
+  location.assign("/login");
+}

@@ -1,0 +1,34 @@
+// Field engineer page (mobile): the work orders the hub sends this engineer, as they arrive.
+// The dispatch REST API is not there yet, so this page shows live assignments only.
+import { api, logout } from "./api.js";
+import { $, fill, fmtTime, h } from "./dom.js";
+import { applyStatic, getLang, langSwitch, t } from "./i18n.js";
+import { HubSocket } from "./socket.js";
+
+const orders = new Map();
+
+function render() {
+  const list = [...orders.values()].reverse();
+  fill($("#orders"), list.length ? list.map((w) => h("article", { class: "card" },
+    h("header", {}, h("strong", {}, w.number || `#${w.id ?? "?"}`), " ", h("span", { class: "badge" }, w.status || "")),
+    h("p", {}, w.title || w.summary || ""),
+    w.address ? h("p", { class: "muted" }, w.address) : null,
+    w.scheduled_at ? h("p", {}, fmtTime(w.scheduled_at, getLang())) : null))
+    : h("p", { class: "muted" }, t("no_work_orders")));
+}
+
+async function main() {
+  applyStatic();
+  $("#lang-slot").appendChild(langSwitch(render));
+  $("#logout").addEventListener("click", logout);
+  const me = await api("GET", "auth/me");
+  $("#me").textContent = me.display_name || me.username;
+  new HubSocket((msg) => {
+    if (msg.type !== "work_order") return;
+    const w = msg.work_order || msg;
+    orders.set(String(w.id ?? w.number ?? orders.size), w);
+    render();
+  }, (status) => { const el = $("#conn"); el.textContent = t(status); el.className = `conn ${status}`; }).connect();
+}
+
+main();

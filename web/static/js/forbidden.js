@@ -1,0 +1,3 @@
+import { applyStatic } from "./i18n.js";
+
+applyStatic();

@@ -1,0 +1,131 @@
+// Chinese and English UI text. Chinese for a zh browser unless the user picked a language.
+
+const STRINGS = {
+  zh: {
+    app: "Hotline 呼叫中心", console: "坐席工作台", wallboard: "监控大屏", engineer: "工程师", portal: "客户服务",
+    login: "登录", username: "用户名", password: "密码", signin: "登录", logout: "退出",
+    login_failed: "登录失败", language: "语言",
+    online: "已连接", offline: "已断开，正在重连…", connecting: "连接中…", unauthorized: "登录已过期",
+    state: "状态", available: "空闲", paused: "暂停", wrapup: "话后整理", pause_reason: "暂停原因",
+    reason_break: "休息", reason_meeting: "会议", reason_training: "培训", reason_lunch: "午餐",
+    no_call: "暂无来电。来电时这里会弹出客户资料。",
+    incoming: "来电", caller: "主叫号码", queue: "队列", unknown_caller: "未知来电",
+    new_customer: "新建客户", customer_name: "客户名称", create: "创建", cancel: "取消",
+    vip: "VIP", tier: "等级", orders: "订单", in_warranty: "保修期内", out_of_warranty: "已过保",
+    warranty_unknown: "保修未知", warranty_until: "保修至", open_tickets: "工单", recent_calls: "最近通话",
+    none: "无", new_ticket: "新建工单", hangup: "挂断", dismiss: "关闭",
+    st_ringing: "振铃中", st_answered: "通话中", st_held: "保持", st_transferred: "已转接",
+    st_ended: "已结束", st_abandoned: "已放弃", st_elsewhere: "已由其他坐席接听", st_left: "已离开通话", st_queued: "排队中",
+    ticket_form: "工单", title: "标题", type: "类型", priority: "优先级", description: "描述",
+    order_number: "订单号", customer: "客户", call: "通话", group: "处理组", assignee: "处理人",
+    unassigned: "未分配", save_ticket: "创建工单", prefilled: "语音预填", transcript: "实时转写",
+    no_transcript: "通话开始后显示转写文本", kb: "知识库建议", no_kb: "暂无建议",
+    p_urgent: "紧急", p_high: "高", p_normal: "普通", p_low: "低",
+    my_tickets: "我的工单", group_queue: "组队列", all_status: "全部状态", search: "搜索", refresh: "刷新",
+    number: "编号", status: "状态", updated: "更新时间", due: "到期", empty: "没有工单",
+    s_new: "新建", s_assigned: "已分配", s_in_progress: "处理中", s_pending_customer: "待客户",
+    s_resolved: "已解决", s_closed: "已关闭", s_cancelled: "已取消",
+    detail: "工单详情", history: "历史", comments: "评论", attachments: "附件", add_comment: "添加评论",
+    public: "对客户可见", send: "发送", upload: "上传", change_status: "变更状态", apply: "应用",
+    route: "流转", assign: "分配", forward: "转下一部门", transfer: "转接通话并附工单",
+    transfer_to: "转接给", call_customer: "呼叫客户", dial: "拨号", dial_placeholder: "电话号码",
+    calling: "正在呼叫…", created: "已创建工单", saved: "已保存", transferred_in: "转接来的工单",
+    from: "来自", open: "打开", error: "错误", shortcuts: "快捷键: Alt+N 新建工单 · Alt+T 我的工单 · Alt+Q 组队列 · Alt+H 挂断 · Alt+K 拨号",
+    fields: "附加字段", tags: "标签", version: "版本", confirm_hangup: "确认挂断？",
+    queues: "队列", waiting: "等待", longest_wait: "最长等待", service_level: "服务水平",
+    abandon_rate: "放弃率", agents: "坐席", agent: "坐席", extension: "分机", since: "更新于",
+    no_queue_data: "尚无队列数据", work_orders: "工单派工", no_work_orders: "暂无派工；新派工会实时出现在这里。",
+    my_requests: "我的服务请求", forbidden: "无权访问此页面", to_description: "填入描述",
+  },
+  en: {
+    app: "Hotline", console: "Agent console", wallboard: "Wallboard", engineer: "Engineer", portal: "Customer portal",
+    login: "Log in", username: "Username", password: "Password", signin: "Sign in", logout: "Log out",
+    login_failed: "Login failed", language: "Language",
+    online: "Connected", offline: "Disconnected, reconnecting…", connecting: "Connecting…", unauthorized: "Session expired",
+    state: "State", available: "Available", paused: "Paused", wrapup: "Wrap-up", pause_reason: "Pause reason",
+    reason_break: "Break", reason_meeting: "Meeting", reason_training: "Training", reason_lunch: "Lunch",
+    no_call: "No call. The caller's history pops here when the phone rings.",
+    incoming: "Incoming call", caller: "Caller", queue: "Queue", unknown_caller: "Unknown caller",
+    new_customer: "New customer", customer_name: "Customer name", create: "Create", cancel: "Cancel",
+    vip: "VIP", tier: "Tier", orders: "Orders", in_warranty: "In warranty", out_of_warranty: "Out of warranty",
+    warranty_unknown: "Warranty unknown", warranty_until: "until", open_tickets: "Tickets", recent_calls: "Recent calls",
+    none: "None", new_ticket: "New ticket", hangup: "Hang up", dismiss: "Dismiss",
+    st_ringing: "Ringing", st_answered: "Answered", st_held: "On hold", st_transferred: "Transferred",
+    st_ended: "Ended", st_abandoned: "Abandoned", st_elsewhere: "Answered by", st_left: "Left the call", st_queued: "Queued",
+    ticket_form: "Ticket", title: "Title", type: "Type", priority: "Priority", description: "Description",
+    order_number: "Order number", customer: "Customer", call: "Call", group: "Group", assignee: "Assignee",
+    unassigned: "Unassigned", save_ticket: "Create ticket", prefilled: "from speech", transcript: "Live transcript",
+    no_transcript: "The transcript shows here during a call", kb: "Knowledge base", no_kb: "No suggestions",
+    p_urgent: "Urgent", p_high: "High", p_normal: "Normal", p_low: "Low",
+    my_tickets: "My tickets", group_queue: "Group queue", all_status: "All statuses", search: "Search", refresh: "Refresh",
+    number: "Number", status: "Status", updated: "Updated", due: "Due", empty: "No tickets",
+    s_new: "New", s_assigned: "Assigned", s_in_progress: "In progress", s_pending_customer: "Pending customer",
+    s_resolved: "Resolved", s_closed: "Closed", s_cancelled: "Cancelled",
+    detail: "Ticket detail", history: "History", comments: "Comments", attachments: "Attachments", add_comment: "Add comment",
+    public: "Visible to customer", send: "Send", upload: "Upload", change_status: "Change status", apply: "Apply",
+    route: "Route", assign: "Assign", forward: "Forward to next department", transfer: "Transfer call with ticket",
+    transfer_to: "Transfer to", call_customer: "Call customer", dial: "Dial", dial_placeholder: "Phone number",
+    calling: "Calling…", created: "Ticket created", saved: "Saved", transferred_in: "Transferred ticket",
+    from: "from", open: "Open", error: "Error", shortcuts: "Keys: Alt+N new ticket · Alt+T my tickets · Alt+Q group queue · Alt+H hang up · Alt+K dial",
+    fields: "Fields", tags: "Tags", version: "Version", confirm_hangup: "Hang up this call?",
+    queues: "Queues", waiting: "Waiting", longest_wait: "Longest wait", service_level: "Service level",
+    abandon_rate: "Abandon rate", agents: "Agents", agent: "Agent", extension: "Extension", since: "Updated",
+    no_queue_data: "No queue data yet", work_orders: "Work orders", no_work_orders: "No work orders yet; new ones appear here live.",
+    my_requests: "My requests", forbidden: "You may not open this page", to_description: "→ description",
+  },
+};
+
+export function detectLang() {
+  try {
+    const saved = localStorage.getItem("hotline_lang");
+    if (saved === "zh" || saved === "en") return saved;
+  } catch { /* storage blocked */ }
+  const nav = (navigator.languages && navigator.languages[0]) || navigator.language || "";
+  return nav.toLowerCase().startsWith("zh") ? "zh" : "en";
+}
+
+let lang = detectLang();
+
+export const getLang = () => lang;
+
+export function setLang(next) {
+  lang = next === "zh" ? "zh" : "en";
+  try { localStorage.setItem("hotline_lang", lang); } catch { /* ignore */ }
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  applyStatic();
+}
+
+/** Text for key in the current language (falls back to English, then to the key). */
+export function t(key) {
+  return STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+}
+
+/** Text for a key built from outside data (a state, a status): the raw value if unknown. */
+export function tOr(prefix, value) {
+  const key = `${prefix}${value}`;
+  const text = t(key);
+  return text === key ? String(value ?? "") : text;
+}
+
+/** Re-label elements carrying data-i18n / data-i18n-placeholder / data-i18n-title. */
+export function applyStatic(root = document) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+}
+
+/** A <select> that switches language and calls onChange after re-labelling. */
+export function langSwitch(onChange) {
+  const sel = document.createElement("select");
+  sel.className = "lang";
+  sel.setAttribute("aria-label", "Language / 语言");
+  for (const [v, label] of [["zh", "中文"], ["en", "English"]]) {
+    const o = document.createElement("option");
+    o.value = v; o.textContent = label; sel.appendChild(o);
+  }
+  sel.value = lang;
+  sel.addEventListener("change", () => { setLang(sel.value); if (onChange) onChange(); });
+  return sel;
+}
+
+document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";

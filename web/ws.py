@@ -1,0 +1,173 @@
+"""``/ws``: the console's websocket, authenticated, attached to the hub.
+
+Auth is the bearer token in ``?token=`` or the ``hotline_token`` session cookie. Without a
+valid one the socket is accepted and at once closed with 1008 (policy violation), so a
+browser sees the code (a refusal before accept is only an HTTP 403 it cannot read). A cookie
+is only honoured from a same-origin page: otherwise any site the agent visits could open a
+socket riding on the cookie and read screen pops (cross-site websocket hijacking).
+
+Client messages are small JSON objects; anything malformed gets an ``error`` message back
+and the connection carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from web.hub import CLOSE_POLICY, Hub
+from web.security import COOKIE_NAME, principal_from_token
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+#: The console never needs to send more than a few hundred bytes.
+MAX_CLIENT_MESSAGE = 16 * 1024
+MAX_CALL_ID = 128
+
+
+@dataclass(frozen=True)
+class ClientMessage:
+    """A validated client → server message."""
+
+    type: str
+    call_id: str | None = None
+
+
+class BadMessage(ValueError):
+    """A client message we cannot act on; ``code`` goes back to the client."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def parse_client_message(text: str) -> ClientMessage:
+    """Validate one client frame (pure). Raises :class:`BadMessage` with a clear reason."""
+    if len(text) > MAX_CLIENT_MESSAGE:
+        raise BadMessage("too_large", f"message over {MAX_CLIENT_MESSAGE} bytes")
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadMessage("bad_json", f"not JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise BadMessage("bad_message", "a message is a JSON object with a 'type'")
+    kind = data.get("type")
+    if kind in ("ping", "pong"):
+        return ClientMessage(kind)
+    if kind in ("watch_call", "unwatch_call"):
+        call_id = data.get("call_id")
+        if not isinstance(call_id, str) or not call_id or len(call_id) > MAX_CALL_ID:
+            raise BadMessage("bad_message", f"{kind} needs a 'call_id' string")
+        return ClientMessage(kind, call_id)
+    if not isinstance(kind, str):
+        raise BadMessage("bad_message", "a message needs a string 'type'")
+    raise BadMessage("unknown_type", f"unknown message type {kind[:40]!r}")
+
+
+def token_expiry(token: str) -> float | None:
+    """The ``exp`` of an already verified token, so the socket can end when the login does."""
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return None
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
+def same_origin(websocket: WebSocket) -> bool:
+    """True when the Origin header (if any) names the host the socket was opened on."""
+    origin = websocket.headers.get("origin")
+    if origin is None:  # not a browser: a cookie there was put by hand
+        return True
+    host = websocket.headers.get("host", "")
+    return urlsplit(origin).netloc.lower() == host.lower()
+
+
+@router.websocket("/ws")
+async def console_socket(websocket: WebSocket) -> None:
+    """One console connection: auth, register with the hub, read client messages."""
+    services = websocket.app.state.services
+    hub: Hub = services.hub
+    token = websocket.query_params.get("token")
+    if not token and same_origin(websocket):
+        token = websocket.cookies.get(COOKIE_NAME)
+    principal = None
+    if token:
+        try:
+            principal = await principal_from_token(services, token)
+        except Exception:
+            log.exception("websocket auth failed")
+    await websocket.accept()
+    if principal is None:
+        await websocket.close(code=CLOSE_POLICY, reason="authentication required")
+        return
+
+    async def close(code: int, reason: str) -> None:
+        if websocket.application_state != WebSocketState.DISCONNECTED:
+            await websocket.close(code=code, reason=reason)
+
+    conn = hub.connect(
+        user_id=principal.id, username=principal.username, role=principal.role,
+        extension=principal.extension, group_ids=principal.group_ids,
+        send_text=websocket.send_text, close=close,
+    )
+    expiry: asyncio.Task[None] | None = None
+    exp = token_expiry(token) if token else None
+    if exp is not None:
+        async def expire(at: float) -> None:
+            await asyncio.sleep(max(0.0, at - time.time()))
+            log.info("%s: login expired, closing", conn.label())
+            await hub.close(conn, CLOSE_POLICY, "token expired")
+
+        expiry = asyncio.create_task(expire(exp), name=f"ws-expiry-{conn.conn_id}")
+    hub.send_to(conn, {
+        "type": "hello",
+        "user": {"id": principal.id, "username": principal.username, "role": principal.role,
+                 "extension": principal.extension, "display_name": principal.display_name},
+        "heartbeat_s": hub.heartbeat_s,
+    })
+    try:
+        while not conn.closed:
+            frame = await websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
+            hub.touch(conn)
+            text = frame.get("text")
+            if text is None:
+                raw = frame.get("bytes") or b""
+                text = raw.decode("utf-8", "replace")
+            try:
+                msg = parse_client_message(text)
+            except BadMessage as exc:
+                hub.send_to(conn, {"type": "error", "error": exc.code, "detail": exc.detail})
+                continue
+            if msg.type == "ping":
+                hub.send_to(conn, {"type": "pong"})
+            elif msg.type == "watch_call" and msg.call_id:
+                if hub.watch_call(conn, msg.call_id):
+                    hub.send_to(conn, {"type": "watching", "call_id": msg.call_id})
+                else:
+                    hub.send_to(conn, {"type": "error", "error": "forbidden",
+                                       "detail": "your role cannot follow calls"})
+            elif msg.type == "unwatch_call" and msg.call_id:
+                hub.unwatch_call(conn, msg.call_id)
+    except (WebSocketDisconnect, RuntimeError):
+        pass  # the peer went away, or the hub closed the socket under us
+    finally:
+        if expiry is not None:
+            expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await expiry
+        await hub.disconnect(conn)
