@@ -135,8 +135,17 @@ async def test_calls_survive_link_cuts_exactly_once(stack: Stack) -> None:
     """Cut the AMI link in the middle of calls; each call is logged exactly once."""
     ids = []
     for n in range(5):
-        task, result = stack.ami.start_play("a_inbound_queue_answered", speed=50.0)
-        await asyncio.sleep(0.05 + 0.03 * n)
+        await stack.ami.wait_logged_in()
+        task, result = stack.ami.start_play("a_inbound_queue_answered", speed=20.0)
+        # Cut only once the bridge has seen the call: a call that starts and ends entirely
+        # while the link is down leaves no trace in Asterisk's state to resync from.
+        # (An RST also discards bytes the client had not read yet.)
+        for _ in range(200):
+            if result.linkedids and await stack.call_log_count(
+                    f"pbx1:{result.linkedids[0]}"):
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.03 * n)  # before answer, during talk, after hangup...
         stack.ami.cut()
         await task
         ids.append(f"pbx1:{result.linkedids[0]}")
