@@ -146,6 +146,10 @@ async def main() -> None:
     with postgres_server() as server:
         base = server.rsplit("/", 1)[0]
         admin = await asyncpg.connect(server)
+        # Durability decides commit cost: say which kind of server the figures are from.
+        print("postgres:", await admin.fetchval("SHOW server_version"),
+              "fsync=" + await admin.fetchval("SHOW fsync"),
+              "synchronous_commit=" + await admin.fetchval("SHOW synchronous_commit"))
         await admin.execute("DROP DATABASE IF EXISTS hotline_bench")
         await admin.execute("CREATE DATABASE hotline_bench")
         await admin.close()
