@@ -455,7 +455,7 @@ class PbxBridge:
                     self._resync_step(payload[0])
                 elif kind == "resync_error":
                     log.warning("AMI %s: resync action failed: %s", self.name, payload[1])
-                    effects = []
+                    effects = tracker.settle_unknown(t)
                     self._resync_step(payload[0])
                 else:
                     effects = []

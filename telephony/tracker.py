@@ -150,6 +150,7 @@ class Member:
     paused_reason: str = ""
     status: str = "unknown"
     in_call: bool = False
+    calls_taken: int | None = None  # Asterisk's CallsTaken: counts calls that ended
 
     @property
     def state(self) -> str:
@@ -230,6 +231,10 @@ class CallTracker:
         self.queues_: dict[str, Queue] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
         self._ended_memory = ended_memory
+        # Queued, unanswered calls a channel snapshot showed gone: answered or abandoned
+        # while we were away? The queue snapshot that follows tells (see resync_queues).
+        self._unsettled: dict[str, list[Call]] = {}
+        self._settling = False
         self.events_seen = 0
         self._handlers = {
             "Newchannel": self._on_newchannel,
@@ -284,11 +289,16 @@ class CallTracker:
         inbound calls pop unless already popped; bridged agents answer.
         """
         out: list[Effect] = []
+        self.settle_unknown(now, out)  # a queue snapshot that never came
         items = sorted(items, key=lambda e: uniqueid_sort_key(first(e.get("Uniqueid"))))
         present = {first(e.get("Uniqueid")) for e in items}
-        for uid in [u for u in self.channels if u not in present]:
-            leg = self.channels[uid]
-            self._hangup_leg(leg, now, out, cause="0", cause_txt=GONE_CAUSE)
+        self._settling = True
+        try:
+            for uid in [u for u in self.channels if u not in present]:
+                leg = self.channels[uid]
+                self._hangup_leg(leg, now, out, cause="0", cause_txt=GONE_CAUSE)
+        finally:
+            self._settling = False
         for e in items:
             self._on_coreshowchannel(e, now, out)
         # Calls first seen by a later leg whose first channel is gone: trust the guess now
@@ -326,6 +336,7 @@ class CallTracker:
             q = self._queue(qname)
             for uid in [u for u in q.waiting if u not in uids]:
                 del q.waiting[uid]
+        self._settle(items, now, out)  # before QueueMember rows update CallsTaken
         for e in items:
             handler = self._handlers.get(first(e.get("Event")))
             if handler is not None:
@@ -333,6 +344,49 @@ class CallTracker:
         for qname in seen_entries:
             out.append(self._queue_stats(qname, now))
         return out
+
+    def settle_unknown(self, now: float, out: list[Effect] | None = None) -> list[Effect]:
+        """Log still-unsettled calls as abandoned (no queue snapshot to tell otherwise)."""
+        out = [] if out is None else out
+        for qname in list(self._unsettled):
+            for call in self._unsettled.pop(qname):
+                self._finish(call, now, out, answered=False)
+        return out
+
+    def _settle(self, items: list[Mapping[str, Any]], now: float, out: list[Effect]) -> None:
+        """Decide the calls that left a queue while the link was down.
+
+        Asterisk raises a member's ``CallsTaken`` when a queue call it answered ends, so the
+        rise between our last sight of a member and this snapshot counts the calls answered
+        in the gap. The earliest-queued unsettled calls took those (queues are FIFO); the
+        rest hung up waiting. One call and one rise also names the agent. Calls that began
+        and ended entirely in the gap take rises too: then fewer calls count as answered.
+        """
+        if not self._unsettled:
+            return
+        rises: dict[str, list[str]] = {}  # queue -> one extension per call taken
+        for e in items:
+            if first(e.get("Event")) != "QueueMember":
+                continue
+            qname = first(e.get("Queue"))
+            iface = first(e.get("Interface")) or first(e.get("Location"))
+            m = self._queue(qname).members.get(iface)
+            taken = _num(e.get("CallsTaken"))
+            if m is None or m.calls_taken is None or taken is None:
+                continue
+            rises.setdefault(qname, []).extend(
+                [agent_extension(iface) or iface] * max(0, int(taken) - m.calls_taken))
+        for qname in [q for q in self._unsettled if q in rises]:
+            calls = sorted(self._unsettled.pop(qname),
+                           key=lambda c: c.queued_at or c.started_at)
+            agents = rises[qname]
+            for i, call in enumerate(calls):
+                if i < len(agents) and len(calls) == len(agents) == 1:
+                    call.agent = agents[0]
+                    call.agents.append(agents[0])
+                    self._involve(call, agents[0])
+                self._finish(call, now, out, answered=i < len(agents))
+        # A queue whose members the snapshot did not list keeps its calls for the fallback.
 
     def live_calls(self, now: float) -> list[dict[str, Any]]:
         return [self._call_view(c, now) for c in self.calls.values()]
@@ -592,28 +646,41 @@ class CallTracker:
     def _end(self, call: Call, now: float, out: list[Effect]) -> None:
         call.ended_at = now
         never_answered = call.answered_at is None
-        if call.abandoned or (never_answered and call.was_queued):
-            call.state = "abandoned"
-            if not call.abandoned and call.queue:
-                call.abandoned = True
-                q = self._queue(call.queue)
-                q.abandoned += 1
-                out.append(self._queue_stats(call.queue, now))
-        else:
-            call.state = "ended"
+        unsettled = (self._settling and never_answered and call.was_queued
+                     and not call.abandoned and call.queue)
         closed = list(call.open_pops)
         call.open_pops.clear()
         if call.queue:
             self._queue(call.queue).waiting.pop(call.linkedid, None)
-        self._update(call, out, closed_for=closed, cause=call.hangup_cause,
-                     talk_s=self._talk(call, now), wait_s=self._wait(call))
-        out.append(Persist(self.record(call)))
         del self.calls[call.linkedid]
         for uid in call.legs:
             self.channels.pop(uid, None)
         self._ended[call.linkedid] = None
         while len(self._ended) > self._ended_memory:
             self._ended.popitem(last=False)
+        if unsettled:
+            assert call.queue is not None
+            if closed:  # the ringing consoles close now, whatever the outcome turns out to be
+                self._update(call, out, closed_for=closed)
+            self._unsettled.setdefault(call.queue, []).append(call)
+            return
+        self._finish(call, now, out, closed=closed,
+                     answered=not (call.abandoned or (never_answered and call.was_queued)))
+
+    def _finish(self, call: Call, now: float, out: list[Effect], *, answered: bool,
+                closed: list[str] | None = None) -> None:
+        """Publish and log an ended call: ``ended``, or ``abandoned`` (counted once)."""
+        if not answered:
+            call.state = "abandoned"
+            if not call.abandoned and call.queue:
+                call.abandoned = True
+                self._queue(call.queue).abandoned += 1
+                out.append(self._queue_stats(call.queue, now))
+        else:
+            call.state = "ended"
+        self._update(call, out, closed_for=closed or [], cause=call.hangup_cause,
+                     talk_s=self._talk(call, call.ended_at), wait_s=self._wait(call))
+        out.append(Persist(self.record(call)))
 
     # ------------------------------------------------------------------ event handlers
     def _on_newchannel(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
@@ -886,6 +953,9 @@ class CallTracker:
             m.status = _DEVICE_STATUS.get(first(e.get("Status")), first(e.get("Status")))
         if "InCall" in e:
             m.in_call = first(e.get("InCall")) == "1"
+        taken = _num(e.get("CallsTaken"))
+        if taken is not None:
+            m.calls_taken = int(taken)
         if (m.name, m.paused, m.paused_reason, m.status, m.in_call) != before:
             self._member_status_changed(qname, m, now, out)
 

@@ -126,6 +126,10 @@ class FakeAsterisk:
                     "Wrapuptime": "0"}
             for iface in ("PJSIP/6001", "PJSIP/6002")}}
         self.entries: dict[str, dict[str, dict[str, Any]]] = {"support": {}}
+        # Queue counters as app_queue keeps them: Completed rises when an answered call
+        # ends (with AgentComplete and the member's CallsTaken), Abandoned on abandon.
+        self.completed: dict[str, int] = {}
+        self.abandoned: dict[str, int] = {}
         self.silent = False
         self.fragment = 0
         self.originate_outcome = "answer"  # or "busy"
@@ -353,7 +357,8 @@ class FakeAsterisk:
             del uids
 
     def _apply(self, e: dict[str, Any]) -> None:
-        """Keep the PBX tables in step with the events it emits."""
+        """Keep the PBX tables in step with the events it emits (whose member counters
+        are the fake's own, not the capture's)."""
         ev = e["Event"]
         uid = e.get("Uniqueid", "")
         if ev == "Newchannel":
@@ -390,12 +395,25 @@ class FakeAsterisk:
                 "Uniqueid": uid, "_join": time.time()}
         elif ev in ("QueueCallerLeave", "QueueCallerAbandon"):
             self.entries.get(e.get("Queue", ""), {}).pop(uid, None)
+            if ev == "QueueCallerAbandon":
+                q = e.get("Queue", "")
+                self.abandoned[q] = self.abandoned.get(q, 0) + 1
+        elif ev == "AgentComplete":
+            q = e.get("Queue", "")
+            self.completed[q] = self.completed.get(q, 0) + 1
+            m = self.members.get(q, {}).get(e.get("Interface", ""))
+            if m is not None:
+                m["CallsTaken"] = str(int(m["CallsTaken"]) + 1)
+                m["LastCall"] = str(int(time.time()))
         elif ev in ("QueueMemberStatus", "QueueMemberPause"):
             m = self.members.get(e.get("Queue", ""), {}).get(e.get("Interface", ""))
             if m is not None:
                 for k in ("Status", "Paused", "PausedReason", "InCall"):
                     if k in e:
                         m[k] = e[k]
+                for k in ("CallsTaken", "LastCall"):  # ours, not the capture's
+                    if k in e:
+                        e[k] = m[k]
 
     # ------------------------------------------------------------------ sessions
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -514,8 +532,10 @@ class FakeAsterisk:
             entries = self.entries.get(q, {})
             chunks.append(_msg_bytes({"Event": "QueueParams", "Queue": q, "Max": "0",
                                       "Strategy": "ringall", "Calls": len(entries),
-                                      "Holdtime": "0", "TalkTime": "0", "Completed": "0",
-                                      "Abandoned": "0", "ServiceLevel": "0",
+                                      "Holdtime": "0", "TalkTime": "0",
+                                      "Completed": str(self.completed.get(q, 0)),
+                                      "Abandoned": str(self.abandoned.get(q, 0)),
+                                      "ServiceLevel": "0",
                                       "ServicelevelPerf": "0.0", "ServicelevelPerf2": "0.0",
                                       "Weight": "0", "ActionID": aid}))
             n += 1

@@ -58,6 +58,42 @@ async def test_cut_mid_call(rig, where):
     assert list(rig.directory.calls) == [call_id]
 
 
+async def test_queue_call_answered_and_ended_while_down_is_not_abandoned(rig):
+    # Both phones ring, then the link drops: the answer, the talk and the hangup all
+    # happen while we are away. The channels are gone at resync, but 6001's CallsTaken
+    # rose by one: the call was answered (by 6001), not abandoned.
+    first_call = await rig.server.play(A)  # CallsTaken is known before the cut
+    cut = index_of(rig, A, lambda m: m.get("DialStatus") == "ANSWER")
+    result = await rig.server.play(A, cut_at=cut, down_events=10_000)
+    await rig.server.wait_logged_in()
+    await rig.wait_idle()
+    call_id = f"pbx1:{result.linkedids[0]}"
+    assert final_writes(rig)[call_id] == 1
+    rec = rig.directory.calls[call_id]
+    assert rec.state == "ended" and rec.agent_extension == "6001", rec
+    assert rec.answered_at is None  # when it was answered is not knowable
+    assert "hangup event missed" in rec.hangup_cause
+    closed = [x for u in rig.rec.of("call_update") if u["call_id"] == call_id
+              for x in (u.get("closed_for") or [])]
+    assert Counter(closed) == {"6001": 1, "6002": 1}  # both ringing cards closed
+    stats = [e for e in rig.rec.of("queue_stats") if e["queue"] == "support"][-1]
+    assert stats["abandoned"] == 0 and stats["completed"] == 2
+    assert rig.directory.calls[f"pbx1:{first_call.linkedids[0]}"].state == "ended"
+
+
+async def test_queue_call_abandoned_while_down_is_abandoned(rig):
+    await rig.server.play(A)
+    join = index_of(rig, "b_queue_abandon", lambda m: m.get("Event") == "QueueCallerJoin")
+    result = await rig.server.play("b_queue_abandon", cut_at=join + 2, down_events=10_000)
+    await rig.server.wait_logged_in()
+    await rig.wait_idle()
+    rec = rig.directory.calls[f"pbx1:{result.linkedids[0]}"]
+    assert rec.state == "abandoned" and rec.agent_extension is None
+    assert final_writes(rig)[rec.call_id] == 1
+    stats = [e for e in rig.rec.of("queue_stats") if e["queue"] == "support"][-1]
+    assert stats["abandoned"] == 1
+
+
 async def test_server_restart_loses_calls_and_bridge_recovers(rig):
     _task, result = rig.server.start_play(A, speed=3.0)
     await rig.rec.wait_for(lambda e: e.get("answered_by") == "6001", within=10)

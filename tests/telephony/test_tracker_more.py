@@ -190,3 +190,58 @@ def test_inbound_call_first_seen_by_agent_leg_pops_after_the_snapshot():
     pops = [e for e in eff if isinstance(e, ScreenPop)]
     assert [(p.extension, p.caller_number, p.queue) for p in pops] == [
         ("6002", "+15551230001", "support")]
+
+
+def _queued_call(suffix: str) -> list[dict[str, Any]]:
+    """Capture A up to the agents ringing, with its ids made unique by ``suffix``."""
+    msgs = base()
+    stop = next(i for i, m in enumerate(msgs) if m["Event"] == "AgentCalled")
+    uids = {m["Uniqueid"] for m in msgs[:stop] if "Uniqueid" in m}
+    out = []
+    for m in msgs[:stop + 1]:
+        m = dict(m)
+        for k, v in m.items():
+            if isinstance(v, str):
+                for uid in uids:
+                    v = v.replace(uid, uid + suffix)
+                m[k] = v
+        out.append(m)
+    return out
+
+
+def _members(taken_6001: int) -> list[dict[str, Any]]:
+    return [{"Event": "QueueParams", "Queue": "support"},
+            *({"Event": "QueueMember", "Queue": "support", "Interface": f"PJSIP/{ext}",
+               "Name": ext, "Status": "1", "Paused": "0", "InCall": "0",
+               "CallsTaken": str(n)} for ext, n in (("6001", taken_6001), ("6002", 5)))]
+
+
+def test_calls_gone_at_resync_are_settled_by_callstaken_rises():
+    tracker = CallTracker("pbx1", region="US")
+    tracker.resync_queues(_members(3), T0)
+    for i, m in enumerate(_queued_call("2")):  # the later caller's legs come first
+        tracker.feed(m, T0 + 100 + i)
+    feed_all(tracker, _queued_call("1"))
+    assert len(tracker.calls) == 2
+    first_id, second_id = (c.call_id for c in sorted(tracker.calls.values(),
+                                                      key=lambda c: c.started_at))
+    assert first_id.endswith("1") and second_id.endswith("2")
+    gone = tracker.resync_channels([], T0 + 500)  # both calls left while we were away
+    assert not tracker.calls and not [e for e in gone if isinstance(e, Persist)]
+    eff = tracker.resync_queues(_members(4), T0 + 501)  # 6001 took one call meanwhile
+    logged = {e.record.call_id: e.record for e in eff if isinstance(e, Persist)}
+    assert logged[first_id].state == "ended"  # the earlier caller was served first
+    assert logged[first_id].agent_extension is None  # two calls, one rise: whose is unsure
+    assert logged[second_id].state == "abandoned"
+    assert tracker.queue_stats(T0)[0]["abandoned"] == 1
+
+
+def test_calls_gone_at_resync_without_a_queue_snapshot_count_as_abandoned():
+    tracker = CallTracker("pbx1", region="US")
+    tracker.resync_queues(_members(3), T0)
+    feed_all(tracker, _queued_call("1"))
+    tracker.resync_channels([], T0 + 500)
+    eff = tracker.settle_unknown(T0 + 501)  # QueueStatus failed
+    [record] = [e.record for e in eff if isinstance(e, Persist)]
+    assert record.state == "abandoned"
+    assert tracker.settle_unknown(T0 + 502) == []  # settled once
