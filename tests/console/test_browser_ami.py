@@ -19,6 +19,7 @@ from tickets.bus import TOPIC_ASR
 
 from .conftest import LiveServer
 from .test_browser import login
+from .test_browser_hangup import watch
 
 pytestmark = pytest.mark.browser
 
@@ -131,7 +132,7 @@ async def test_agent_state_drives_queue_pause_and_the_wallboard(
 async def test_hang_up_from_the_call_card(browser: Any, pbx_server: LiveServer,
                                           fake_pbx: Any) -> None:
     alice = await login(browser, pbx_server, "alice", "en-US")
-    alice.on("dialog", lambda d: asyncio.ensure_future(d.accept()))  # "Hang up this call?"
+    dialogs, hangup_requests = watch(alice)  # the confirmation is in the page, no dialog
     task, result = fake_pbx.start_play("d_actions", caller="+15551230002")
     try:
         card = alice.locator(".call-card").first
@@ -140,15 +141,34 @@ async def test_hang_up_from_the_call_card(browser: Any, pbx_server: LiveServer,
         assert await card.get_attribute("data-call-id") == call_id
         await expect(card.locator(".cust-name")).to_have_text("Jane Abandon", timeout=5000)
         await expect(card.locator(".state.st-answered")).to_have_count(1, timeout=10_000)
-        await card.get_by_role("button", name="Hang up").click()
+        before = len([a for a in fake_pbx.actions if a.get("Action") == "Hangup"])
+        button = card.get_by_role("button", name="Hang up", exact=True)
+        ask = card.locator(".hangup-confirm")
+        # Asked, then cancelled: nothing reaches the server or the PBX, the call goes on.
+        await button.click()
+        await expect(ask).to_contain_text("Hang up this call?")
+        await ask.get_by_role("button", name="Cancel").click()
+        await expect(ask).to_have_count(0)
+        await button.press("Enter")
+        await expect(ask.get_by_role("button", name="Yes, hang up")).to_be_focused()
+        await alice.keyboard.press("Escape")
+        await expect(ask).to_have_count(0)
+        await asyncio.sleep(0.3)
+        assert hangup_requests == []
+        assert len([a for a in fake_pbx.actions if a.get("Action") == "Hangup"]) == before
+        assert not result.done.is_set()  # the capture still waits for its Hangup
+        # Asked and confirmed: the PBX gets the Hangup.
+        await button.click()
+        await ask.get_by_role("button", name="Yes, hang up").click()
         await asyncio.wait_for(result.done.wait(), 15)  # the PBX got Hangup and ended it
+        assert len(hangup_requests) == 1
         hangups = [a for a in fake_pbx.actions if a.get("Action") == "Hangup"]
         # The caller's channel is hung up (normal clearing), not the agent's.
         assert hangups and hangups[-1]["Cause"] == "16"
         assert not hangups[-1]["Channel"].startswith(("PJSIP/6001", "PJSIP/6002"))
         await expect(card.locator(".state.st-ended")).to_have_count(1, timeout=10_000)
         await expect(card.get_by_role("button", name="Dismiss")).to_be_visible()
-        assert alice.errors == []
+        assert dialogs == [] and alice.errors == []
     finally:
         task.cancel()
         await alice.context.close()

@@ -3,7 +3,7 @@
 // textContent (see dom.js h/fill); nothing here builds HTML from strings.
 import { api, ApiError, items, logout } from "./api.js";
 import { $, $$, fill, fmtDate, fmtDuration, fmtTime, h } from "./dom.js";
-import { applyStatic, getLang, langSwitch, t, tOr } from "./i18n.js";
+import { applyStatic, getLang, langSwitch, t, tf, tOr } from "./i18n.js";
 import { HubSocket } from "./socket.js";
 
 const S = {
@@ -18,6 +18,7 @@ const S = {
   form: null, // {callId, customer, caller, el}
   ticket: null, // ticket shown in detail
   tab: "form",
+  hangupAsk: null, // {callId, where, until, timer}: a hang-up waiting for the agent's confirmation
 };
 const PRIORITIES = ["urgent", "high", "normal", "low"];
 const STATUSES = ["new", "assigned", "in_progress", "pending_customer", "resolved", "closed", "cancelled"];
@@ -136,10 +137,12 @@ function renderCard(callId) {
     } }, t("new_ticket")),
     isOver(entry)
       ? h("button", { type: "button", onclick: () => dismissCall(callId) }, t("dismiss"))
-      : h("button", { type: "button", class: "danger", onclick: () => hangup(callId) }, t("hangup"))));
+      : hangupSlot(callId, "card")));
+  const refocus = focusedKey(entry.el);
   if (entry.el && entry.el.isConnected) entry.el.replaceWith(card);
   else $("#call-cards").prepend(card);
   entry.el = card;
+  refocusKey(card, refocus);
   $("#call-empty").hidden = S.calls.size > 0;
 }
 
@@ -148,6 +151,7 @@ function section(title, body) {
 }
 
 function dismissCall(callId) {
+  if (S.hangupAsk && S.hangupAsk.callId === callId) clearHangupAsk();
   const entry = S.calls.get(callId);
   if (entry && entry.el) entry.el.remove();
   S.calls.delete(callId);
@@ -185,12 +189,89 @@ function onCallUpdate(ev) {
     entry.answeredBy = ev.answered_by && ev.answered_by !== mine ? ev.answered_by : null;
     entry.closedAs = entry.answeredBy ? "elsewhere" : "left";
   }
+  if (isOver(entry) && S.hangupAsk && S.hangupAsk.callId === ev.call_id) clearHangupAsk();
   renderCard(ev.call_id);
   if (S.ticket && S.ticket.call_id === ev.call_id && S.tab === "detail") renderDetail();
 }
 
+// -- hang-up, confirmed in the page ----------------------------------------------------------
+// "Hang up" turns into "Hang up this call? [Yes, hang up] [Cancel]" for a few seconds; Escape,
+// Cancel or the timeout put the button back. No blocking dialog: calls keep popping meanwhile.
+// The pending confirmation lives in S.hangupAsk so that re-renders (call updates) keep it.
+const HANGUP_CONFIRM_MS = 5000;
+
+/** A stable key for the focused control inside root (data-hk), to restore after a re-render. */
+function focusedKey(root) {
+  const el = document.activeElement;
+  return root && el && root.contains(el) && el.dataset && el.dataset.hk ? el.dataset.hk : null;
+}
+
+function refocusKey(root, key) {
+  if (!key) return;
+  const el = $(`[data-hk="${key}"]`, root);
+  if (el) el.focus();
+}
+
+/** The hang-up control for callId at a place ("card" or "detail"): a button, or the question. */
+function hangupSlot(callId, where) {
+  return h("span", { class: "hangup-slot", dataset: { hangupFor: callId, where } }, hangupControl(callId, where));
+}
+
+function hangupControl(callId, where) {
+  const ask = S.hangupAsk;
+  if (!ask || ask.callId !== callId || ask.where !== where) {
+    return h("button", { type: "button", class: "danger", dataset: { hk: "hangup" },
+      onclick: () => askHangup(callId, where) }, t("hangup"));
+  }
+  const bar = h("span", { class: "countdown", "aria-hidden": "true" });
+  bar.style.animationDuration = `${HANGUP_CONFIRM_MS}ms`; // CSSOM, allowed by the CSP
+  bar.style.animationDelay = `${Math.min(0, ask.until - Date.now() - HANGUP_CONFIRM_MS)}ms`;
+  return h("span", { class: "hangup-confirm", role: "group", "aria-label": t("confirm_hangup") },
+    h("span", { class: "prompt" }, t("confirm_hangup")),
+    h("button", { type: "button", class: "danger solid", dataset: { hk: "confirm" }, onclick: () => hangup(callId) }, t("hangup_yes")),
+    h("button", { type: "button", dataset: { hk: "cancel" }, onclick: () => cancelHangup() }, t("cancel")),
+    bar);
+}
+
+/** Swap the hang-up controls of callId in place (no re-render of the card or detail). */
+function redrawHangup(callId) {
+  for (const slot of $$(".hangup-slot")) {
+    if (slot.dataset.hangupFor !== callId) continue;
+    const key = focusedKey(slot);
+    fill(slot, hangupControl(callId, slot.dataset.where));
+    // Focus inside the question goes back to the button when the question goes away.
+    refocusKey(slot, key && !$(`[data-hk="${key}"]`, slot) ? "hangup" : key);
+  }
+}
+
+function askHangup(callId, where) {
+  const entry = S.calls.get(callId);
+  if (!entry || isOver(entry)) return;
+  if (S.hangupAsk) cancelHangup();
+  S.hangupAsk = { callId, where, until: Date.now() + HANGUP_CONFIRM_MS,
+    timer: setTimeout(() => cancelHangup(), HANGUP_CONFIRM_MS) };
+  redrawHangup(callId);
+  const slot = $$(".hangup-slot").find((x) => x.dataset.hangupFor === callId && x.dataset.where === where);
+  const yes = slot && $("[data-hk=confirm]", slot);
+  if (yes) yes.focus();
+}
+
+function clearHangupAsk() {
+  const ask = S.hangupAsk;
+  if (!ask) return null;
+  clearTimeout(ask.timer);
+  S.hangupAsk = null;
+  return ask;
+}
+
+function cancelHangup() {
+  const ask = clearHangupAsk();
+  if (ask) redrawHangup(ask.callId);
+}
+
 async function hangup(callId) {
-  if (!confirm(t("confirm_hangup"))) return;
+  clearHangupAsk();
+  redrawHangup(callId);
   try { await api("POST", `calls/${encodeURIComponent(callId)}/hangup`); } catch (err) { fail(err); }
 }
 
@@ -391,13 +472,21 @@ async function submitTicket(ev) {
 }
 
 // -- ticket lists ----------------------------------------------------------------------------
+// A list shows a page of PAGE rows; "load more" appends the next page (offset = rows received
+// so far) until the server's total is reached. A new query (tab opened, filter changed,
+// refresh) starts again at one page; a live refresh (a ticket changed, language switch) keeps
+// as many rows as were loaded.
+const PAGE = 50;
+const API_MAX_LIMIT = 200; // GET /api/v1/tickets caps limit at 200
+const KEEP_MAX = 1000; // a live refresh reloads at most this many rows
 const listSeq = { mine: 0, queue: 0 };
 const listState = { mine: { status: "", q: "" }, queue: { status: "", q: "", group: "" } };
+/** What each list shows: {params, ids, offset, total, tbody, more, count, loading}. */
+const lists = { mine: null, queue: null };
 
-async function loadList(which) {
-  const box = $(`#tab-${which}`);
+function listParams(which) {
   const st = listState[which];
-  const params = new URLSearchParams({ limit: "50" });
+  const params = new URLSearchParams();
   if (which === "mine") params.set("assignee", "me");
   else {
     const gid = st.group || (S.me.group_ids && S.me.group_ids[0]) || "";
@@ -405,6 +494,60 @@ async function loadList(which) {
   }
   if (st.status) params.set("status", st.status);
   if (st.q) params.set("q", st.q);
+  return params;
+}
+
+/** One page of tickets: {rows, total}. A bare-array answer counts as complete. */
+async function fetchTickets(params, offset, limit) {
+  const p = new URLSearchParams(params);
+  p.set("limit", String(limit));
+  p.set("offset", String(offset));
+  const data = await api("GET", `tickets?${p}`);
+  const rows = items(data);
+  const total = data && !Array.isArray(data) && Number.isFinite(data.total) ? data.total : offset + rows.length;
+  return { rows, total };
+}
+
+function ticketRow(tk) {
+  const tr = h("tr", { tabindex: 0, class: "clickable", dataset: { id: tk.id } },
+    h("td", {}, h("code", {}, tk.number)), h("td", {}, tk.title),
+    h("td", {}, h("span", { class: `badge s-${tk.status}` }, tOr("s_", tk.status))),
+    h("td", {}, tOr("p_", tk.priority)), h("td", {}, fmtTime(tk.due_at, getLang())),
+    h("td", {}, fmtTime(tk.updated_at, getLang())));
+  tr.addEventListener("click", () => openTicket(tk.id));
+  tr.addEventListener("keydown", (e) => { if (e.key === "Enter") openTicket(tk.id); });
+  return tr;
+}
+
+/** Show the list's "N of TOTAL" and the load-more button while rows remain. */
+function renderListMore(which) {
+  const L = lists[which];
+  if (!L || !L.count) return;
+  const shown = L.ids.size;
+  L.count.textContent = tf("list_count", { n: shown, total: Math.max(L.total, shown) });
+  const more = !L.exhausted && L.offset < L.total;
+  if (!more) { if (L.more) L.more.remove(); L.more = null; return; }
+  if (!L.more) {
+    L.more = h("button", { type: "button", class: "load-more", dataset: { hk: "more" }, onclick: () => loadMore(which) });
+    L.count.after(L.more);
+  }
+  // Not disabled while loading: a disabled button would drop the keyboard focus.
+  L.more.setAttribute("aria-busy", String(!!L.loading));
+  L.more.textContent = L.loading ? t("loading") : t("load_more");
+}
+
+async function loadList(which, { keep = false } = {}) {
+  const box = $(`#tab-${which}`);
+  const st = listState[which];
+  const params = listParams(which);
+  const prev = lists[which];
+  // A live refresh of the same query keeps what was loaded, focus and scroll included.
+  const same = keep && prev && prev.params === params.toString();
+  const want = same ? Math.min(KEEP_MAX, Math.max(PAGE, prev.ids.size)) : PAGE;
+  const active = document.activeElement;
+  const focusId = same && box.contains(active) ? (active.dataset.hk ? `hk:${active.dataset.hk}` : active.dataset.id) : null;
+  const scroll = same ? box.scrollTop : 0;
+  const oldQ = same ? $("input[name=q]", box) : null; // search text typed but not yet submitted
   const filters = h("form", { class: "row filters" },
     which === "queue" ? (() => {
       const mine = S.groups.filter((g) => !S.me.group_ids || !S.me.group_ids.length || S.me.group_ids.includes(g.id));
@@ -423,22 +566,72 @@ async function loadList(which) {
     h("button", { type: "submit" }, t("refresh")));
   filters.addEventListener("submit", (e) => { e.preventDefault(); st.q = filters.elements.q.value.trim(); loadList(which); });
   const seq = ++listSeq[which];
-  let rows;
-  try { rows = items(await api("GET", `tickets?${params}`)); } catch (err) { fail(err); rows = []; }
-  if (seq !== listSeq[which]) return; // a newer load (filter change) is under way
-  const table = rows.length ? h("table", { class: "list" },
+  const rows = [];
+  const ids = new Set();
+  let offset = 0;
+  let total = 0;
+  let exhausted = false;
+  try {
+    do {
+      const page = await fetchTickets(params, offset, Math.min(API_MAX_LIMIT, want - rows.length));
+      if (seq !== listSeq[which]) return; // a newer load (filter change) is under way
+      offset += page.rows.length;
+      total = page.total;
+      for (const tk of page.rows) if (!ids.has(tk.id)) { ids.add(tk.id); rows.push(tk); }
+      if (!page.rows.length) exhausted = true;
+    } while (!exhausted && rows.length < want && offset < total);
+  } catch (err) { fail(err); }
+  if (seq !== listSeq[which]) return;
+  if (oldQ) filters.elements.q.value = oldQ.value;
+  const L = { params: params.toString(), ids, offset, total, exhausted, tbody: null, more: null, count: null, loading: false };
+  lists[which] = L;
+  if (!rows.length) { fill(box, filters, h("p", { class: "muted" }, t("empty"))); return; }
+  L.tbody = h("tbody", {}, rows.map(ticketRow));
+  const table = h("table", { class: "list" },
     h("thead", {}, h("tr", {}, [t("number"), t("title"), t("status"), t("priority"), t("due"), t("updated")].map((x) => h("th", {}, x)))),
-    h("tbody", {}, rows.map((tk) => {
-      const tr = h("tr", { tabindex: 0, class: "clickable", dataset: { id: tk.id } },
-        h("td", {}, h("code", {}, tk.number)), h("td", {}, tk.title),
-        h("td", {}, h("span", { class: `badge s-${tk.status}` }, tOr("s_", tk.status))),
-        h("td", {}, tOr("p_", tk.priority)), h("td", {}, fmtTime(tk.due_at, getLang())),
-        h("td", {}, fmtTime(tk.updated_at, getLang())));
-      tr.addEventListener("click", () => openTicket(tk.id));
-      tr.addEventListener("keydown", (e) => { if (e.key === "Enter") openTicket(tk.id); });
-      return tr;
-    }))) : h("p", { class: "muted" }, t("empty"));
-  fill(box, filters, table);
+    L.tbody);
+  L.count = h("span", { class: "list-count muted", role: "status", "aria-live": "polite", tabindex: -1 });
+  fill(box, filters, table, h("div", { class: "row list-more" }, L.count));
+  renderListMore(which);
+  if (same) {
+    box.scrollTop = scroll;
+    const back = focusId && (focusId.startsWith("hk:")
+      ? $(`[data-hk="${focusId.slice(3)}"]`, box) : $(`tr[data-id="${CSS.escape(focusId)}"]`, box));
+    if (back) back.focus({ preventScroll: true });
+    else if (oldQ && active === oldQ) {
+      filters.elements.q.focus({ preventScroll: true });
+      filters.elements.q.setSelectionRange(oldQ.selectionStart, oldQ.selectionEnd);
+    }
+  }
+}
+
+/** Append the next page; keyboard focus moves to the first new row. */
+async function loadMore(which) {
+  const L = lists[which];
+  if (!L || L.loading || !L.tbody) return;
+  const seq = listSeq[which];
+  const hadFocus = !!L.more && document.activeElement === L.more;
+  L.loading = true;
+  renderListMore(which);
+  let page = null;
+  try { page = await fetchTickets(new URLSearchParams(L.params), L.offset, PAGE); } catch (err) { fail(err); }
+  if (seq !== listSeq[which] || lists[which] !== L) return; // the list was reloaded meanwhile
+  L.loading = false;
+  let first = null;
+  if (page) {
+    L.offset += page.rows.length;
+    L.total = page.total;
+    if (!page.rows.length) L.exhausted = true;
+    const fresh = page.rows.filter((tk) => !L.ids.has(tk.id)); // rows shifted by new tickets
+    for (const tk of fresh) L.ids.add(tk.id);
+    const trs = fresh.map(ticketRow);
+    L.tbody.append(...trs);
+    first = trs[0] || null;
+  }
+  renderListMore(which);
+  if (first && hadFocus) first.focus();
+  else if (hadFocus && L.more) L.more.focus();
+  else if (hadFocus) L.count.focus();
 }
 
 // -- ticket detail ---------------------------------------------------------------------------
@@ -465,6 +658,7 @@ function renderDetail(note) {
   const kept = same ? ["comments", "attachments", "history"]
     .map((id) => [id, $(`#${id}`, box)]).filter(([, el]) => el).map(([id, el]) => [id, [...el.childNodes]]) : [];
   box.dataset.ticketId = String(tk.id);
+  const refocus = focusedKey(box);
   const type = typeByKey(tk.type);
   const statusSel = options((tk.allowed_status || []).map((s) => [s, t(`s_${s}`)]), null, t("change_status"));
   statusSel.setAttribute("aria-label", t("change_status"));
@@ -523,13 +717,14 @@ function renderDetail(note) {
         h("button", { type: "button", onclick: forwardTicket, disabled: !(type && type.flow && type.flow.length) }, t("forward")),
         h("button", { type: "button", id: "call-customer", disabled: !phone, onclick: () => dial(phone) }, t("call_customer")),
         tk.call_id && S.calls.has(tk.call_id) && !isOver(S.calls.get(tk.call_id))
-          ? h("button", { type: "button", class: "danger", onclick: () => hangup(tk.call_id) }, t("hangup")) : null),
+          ? hangupSlot(tk.call_id, "detail") : null),
       xferForm),
     h("div", { class: "detail-cols" },
       h("section", {}, h("h3", {}, t("comments")), h("div", { id: "comments" }), commentForm()),
       h("section", {}, h("h3", {}, t("attachments")), h("div", { id: "attachments" }), uploadForm(),
         h("h3", {}, t("history")), h("ol", { id: "history", class: "history" }))));
   if (draft) $(".comment-form textarea", box).value = draft;
+  refocusKey(box, refocus);
   for (const [id, nodes] of kept) $(`#${id}`, box).append(...nodes);
   if (tk.customer_id) {
     quiet(api("GET", `customers/${tk.customer_id}`), null).then((c) => {
@@ -662,7 +857,14 @@ function onTicketUpdated(ev) {
       && !S.mutating) {
     openTicket(tk.id);
   }
-  if (S.tab === "mine" || S.tab === "queue") loadList(S.tab);
+  if (S.tab === "mine" || S.tab === "queue") refreshListSoon();
+}
+
+/** Live refresh of the list on screen; a burst of ticket events makes one reload. */
+let refreshTimer = null;
+function refreshListSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => { if (S.tab === "mine" || S.tab === "queue") loadList(S.tab, { keep: true }); }, 200);
 }
 
 // -- calls, KB, state -------------------------------------------------------------------------
@@ -786,19 +988,20 @@ function relabel() {
   for (const id of S.calls.keys()) renderCard(id);
   renderTranscript();
   if (S.ticket && S.tab === "detail") renderDetail();
-  if (S.tab === "mine" || S.tab === "queue") loadList(S.tab);
+  if (S.tab === "mine" || S.tab === "queue") loadList(S.tab, { keep: true });
   const conn = $("#conn");
   conn.textContent = t(document.body.dataset.ws || "connecting");
 }
 
 function keys(ev) {
+  if (ev.key === "Escape" && S.hangupAsk) { ev.preventDefault(); cancelHangup(); return; }
   if (!ev.altKey || ev.ctrlKey || ev.metaKey) return;
   const k = ev.key.toLowerCase();
   const act = {
     n: () => { if (!S.form) openForm(S.activeCall); showTab("form"); S.form.el.elements.title.focus(); },
     t: () => showTab("mine"),
     q: () => showTab("queue"),
-    h: () => { const live = [...S.calls.entries()].find(([, e]) => !isOver(e)); if (live) hangup(live[0]); },
+    h: () => { const live = [...S.calls.entries()].find(([, e]) => !isOver(e)); if (live) askHangup(live[0], "card"); },
     k: () => $("#dial-to").focus(),
   }[k];
   if (act) { ev.preventDefault(); act(); }

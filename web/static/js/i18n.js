@@ -31,7 +31,8 @@ const STRINGS = {
     transfer_to: "转接给", call_customer: "呼叫客户", dial: "拨号", dial_placeholder: "电话号码",
     calling: "正在呼叫…", created: "已创建工单", saved: "已保存", transferred_in: "转接来的工单",
     from: "来自", open: "打开", error: "错误", shortcuts: "快捷键: Alt+N 新建工单 · Alt+T 我的工单 · Alt+Q 组队列 · Alt+H 挂断 · Alt+K 拨号",
-    fields: "附加字段", tags: "标签", version: "版本", confirm_hangup: "确认挂断？",
+    fields: "附加字段", tags: "标签", version: "版本", confirm_hangup: "挂断此通话？", hangup_yes: "确认挂断",
+    load_more: "加载更多", loading: "加载中…", list_count: "已显示 {n} 条，共 {total} 条",
     queues: "队列", waiting: "等待", longest_wait: "最长等待", service_level: "服务水平",
     abandon_rate: "放弃率", agents: "坐席", agent: "坐席", extension: "分机", since: "更新于",
     no_queue_data: "尚无队列数据", work_orders: "工单派工", no_work_orders: "暂无派工；新派工会实时出现在这里。",
@@ -67,7 +68,8 @@ const STRINGS = {
     transfer_to: "Transfer to", call_customer: "Call customer", dial: "Dial", dial_placeholder: "Phone number",
     calling: "Calling…", created: "Ticket created", saved: "Saved", transferred_in: "Transferred ticket",
     from: "from", open: "Open", error: "Error", shortcuts: "Keys: Alt+N new ticket · Alt+T my tickets · Alt+Q group queue · Alt+H hang up · Alt+K dial",
-    fields: "Fields", tags: "Tags", version: "Version", confirm_hangup: "Hang up this call?",
+    fields: "Fields", tags: "Tags", version: "Version", confirm_hangup: "Hang up this call?", hangup_yes: "Yes, hang up",
+    load_more: "Load more", loading: "Loading…", list_count: "{n} of {total}",
     queues: "Queues", waiting: "Waiting", longest_wait: "Longest wait", service_level: "Service level",
     abandon_rate: "Abandon rate", agents: "Agents", agent: "Agent", extension: "Extension", since: "Updated",
     no_queue_data: "No queue data yet", work_orders: "Work orders", no_work_orders: "No work orders yet; new ones appear here live.",
@@ -98,6 +100,11 @@ export function setLang(next) {
 /** Text for key in the current language (falls back to English, then to the key). */
 export function t(key) {
   return STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+}
+
+/** Text for key with {name} placeholders filled from vars (values go in as plain text). */
+export function tf(key, vars) {
+  return t(key).replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
 }
 
 /** Text for a key built from outside data (a state, a status): the raw value if unknown. */
