@@ -188,6 +188,8 @@ async def test_click_to_call_and_language_switch(browser: Any, pbx_server: LiveS
     # Switching the UI language relabels the page without a reload, and sticks.
     await alice.select_option("select.lang", "zh")
     await expect(alice.locator("#tab-btn-mine")).to_have_text("我的工单")
+    await expect(alice.locator("#me")).to_contain_text("分机 6001")  # built by script, too
+    await expect(alice.locator("#kb")).to_contain_text("暂无建议")
     await alice.reload()
     await alice.wait_for_selector("body[data-ready='1']")
     await expect(alice.locator("#tab-btn-mine")).to_have_text("我的工单")

@@ -983,8 +983,14 @@ const socket = new HubSocket((msg) => {
   document.body.dataset.ws = status;
 });
 
+function renderMe() {
+  fill($("#me"), S.me.display_name || S.me.username, S.me.extension ? h("span", { class: "muted" }, ` · ${t("extension")} ${S.me.extension}`) : null);
+}
+
 function relabel() {
   applyStatic();
+  if (S.me) renderMe();
+  suggestKb(); // its "no suggestions" line is in the old language otherwise
   for (const id of S.calls.keys()) renderCard(id);
   renderTranscript();
   if (S.ticket && S.tab === "detail") renderDetail();
@@ -1018,7 +1024,7 @@ async function main() {
   $("#dial-form").addEventListener("submit", (e) => { e.preventDefault(); dial($("#dial-to").value.trim()); });
   document.addEventListener("keydown", keys);
   try { S.me = await api("GET", "auth/me"); } catch (err) { fail(err); return; }
-  fill($("#me"), S.me.display_name || S.me.username, S.me.extension ? h("span", { class: "muted" }, ` · ${t("extension")} ${S.me.extension}`) : null);
+  renderMe();
   const [types, groups, users] = await Promise.all([
     quiet(api("GET", "ticket-types"), []), quiet(api("GET", "groups"), []), quiet(api("GET", "users"), [])]);
   S.types = items(types);
