@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import base64
+import gc
 import json
 import os
 import socket
