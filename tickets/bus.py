@@ -23,6 +23,7 @@ TOPIC_QUEUES = "queues"  # queue_stats, agent_state
 TOPIC_TICKETS = "tickets"  # ticket_created, ticket_updated, ticket_transfer
 TOPIC_WORK_ORDERS = "work_orders"  # work_order
 TOPIC_PBX = "pbx"  # pbx_status
+TOPIC_SESSIONS = "sessions"  # session_revoked (consoles of a logged-out token close)
 
 
 class Subscription(Protocol):

@@ -52,8 +52,21 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Tokens issued before this are void: set by "log out everywhere" and by an admin
+    #: changing the password or role, or disabling the user.
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     groups: Mapped[list[Group]] = relationship(secondary=group_members, back_populates="members")
+
+
+class RevokedToken(Base):
+    """A logged-out token (its JWT ``jti``), kept until it would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Group(Base):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from tickets.db import utcnow
 from tickets.errors import Conflict, Invalid, NotFound
-from tickets.models import Group, User
+from tickets.models import Group, RevokedToken, User
 from tickets.schemas import GroupIn, UserIn, UserPatch
 
 _hasher = PasswordHasher()
@@ -101,6 +103,9 @@ async def update_user(session: AsyncSession, user_id: int, data: UserPatch) -> U
         other = await user_by_extension(session, changes["extension"])
         if other is not None and other.id != user.id:
             raise Conflict(f"extension {changes['extension']} belongs to another user")
+    if "password" in changes or changes.get("is_active") is False or \
+            changes.get("role", user.role) != user.role:
+        user.sessions_valid_after = utcnow()  # the old logins no longer speak for the user
     if "password" in changes:
         user.password_hash = await asyncio.to_thread(hash_password, changes.pop("password"))
     if "group_ids" in changes:
@@ -109,6 +114,28 @@ async def update_user(session: AsyncSession, user_id: int, data: UserPatch) -> U
         setattr(user, key, value)
     await session.flush()
     return user
+
+
+async def revoke_token(session: AsyncSession, jti: str, user_id: int,
+                       expires_at: datetime) -> None:
+    """Log one token out (until it would have expired anyway); purges the expired ones."""
+    await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < utcnow()))
+    if await session.get(RevokedToken, jti) is None:
+        session.add(RevokedToken(jti=jti, user_id=user_id, expires_at=expires_at))
+    await session.flush()
+
+
+async def end_sessions(session: AsyncSession, user_id: int) -> datetime:
+    """Void every token of the user issued until now ("log out everywhere")."""
+    user = await get_user(session, user_id)
+    user.sessions_valid_after = cutoff = utcnow()
+    await session.flush()
+    return cutoff
+
+
+async def token_revoked(session: AsyncSession, jti: str) -> bool:
+    return await session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == jti)) \
+        is not None
 
 
 async def list_users(session: AsyncSession, role: str | None = None) -> list[User]:

@@ -34,6 +34,7 @@ from tickets.bus import (
     TOPIC_CALLS,
     TOPIC_PBX,
     TOPIC_QUEUES,
+    TOPIC_SESSIONS,
     TOPIC_TICKETS,
     TOPIC_WORK_ORDERS,
     Bus,
@@ -48,7 +49,8 @@ SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
 #: Roles allowed to follow a call they are not ringing (its transcript, its state).
 CALL_ROLES = frozenset({"agent", "supervisor", "admin"})
 #: The topics the hub listens to.
-HUB_TOPICS = (TOPIC_CALLS, TOPIC_ASR, TOPIC_QUEUES, TOPIC_TICKETS, TOPIC_WORK_ORDERS, TOPIC_PBX)
+HUB_TOPICS = (TOPIC_CALLS, TOPIC_ASR, TOPIC_QUEUES, TOPIC_TICKETS, TOPIC_WORK_ORDERS, TOPIC_PBX,
+              TOPIC_SESSIONS)
 
 #: Websocket close codes used by the hub.
 CLOSE_GOING_AWAY = 1001
@@ -258,6 +260,9 @@ class Connection:
     sending_since: float | None = None
     closed: bool = False
     task: asyncio.Task[None] | None = None
+    #: The login behind the socket (JWT ``jti``, issue time): a logout closes the socket.
+    token_id: str | None = None
+    issued_ms: int | None = None
     _view: ConsoleView | None = None
 
     def view(self) -> ConsoleView:
@@ -417,12 +422,15 @@ class Hub:
         group_ids: Iterable[int] = (),
         send_text: SendText,
         close: CloseFn,
+        token_id: str | None = None,
+        issued_ms: int | None = None,
     ) -> Connection:
         """Register a console and start its sender task."""
         conn = Connection(
             conn_id=next(self._ids), user_id=user_id, username=username, role=role,
             extension=normalize_extension(extension), group_ids=tuple(group_ids),
             send_text=send_text, close_fn=close, queue_size=self.queue_size,
+            token_id=token_id, issued_ms=issued_ms,
         )
         self._conns[conn.conn_id] = conn
         self._by_user.setdefault(user_id, set()).add(conn.conn_id)
@@ -502,6 +510,8 @@ class Hub:
         """Route one bus event to its consoles; returns how many it was queued for."""
         if not isinstance(event, dict):
             return 0
+        if topic == TOPIC_SESSIONS:
+            return self._end_sessions(event)
         self.calls.observe(topic, event)
         targets = select_recipients(topic, event, (c.view() for c in self._conns.values()),
                                     self.calls)
@@ -514,6 +524,25 @@ class Hub:
             if conn is not None and self._offer(conn, text):
                 n += 1
         self.delivered += n
+        return n
+
+    def _end_sessions(self, event: Event) -> int:
+        """``session_revoked``: close the user's consoles opened with the logged-out token
+        (``token_id``) or with any token issued before ``before_ms``."""
+        if event.get("type") != "session_revoked":
+            return 0
+        token_id, before = event.get("token_id"), event.get("before_ms")
+        n = 0
+        conn_ids = [c for uid in _ints(event.get("user_id")) for c in self._by_user.get(uid, ())]
+        for cid in conn_ids:
+            conn = self._conns.get(cid)
+            if conn is None:
+                continue
+            if (token_id and conn.token_id == token_id) or (
+                    isinstance(before, int) and (conn.issued_ms or 0) < before):
+                log.info("%s: logged out, closing", conn.label())
+                self._spawn(self._close(conn, CLOSE_POLICY, "logged out"))
+                n += 1
         return n
 
     def send_to(self, conn: Connection, message: dict[str, Any]) -> None:

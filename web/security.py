@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import jwt
@@ -12,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from tickets.models import User
 from tickets.service import Actor
+from tickets.users import token_revoked
 
 if TYPE_CHECKING:
     from web.services import Services
@@ -32,45 +35,70 @@ class Principal:
     group_ids: tuple[int, ...]
     customer_id: int | None = None
     locale: str = "zh"
+    #: The login this request or socket rides on (JWT ``jti`` and issue time in ms).
+    token_id: str | None = None
+    issued_ms: int = 0
 
     @property
     def actor(self) -> Actor:
         return Actor(id=self.id, role=self.role, customer_id=self.customer_id)
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    token_id: str | None  # tokens from before revocation existed have none
+    issued_ms: int
+    expires_at: datetime
+
+
 def create_token(secret: str, user: User, ttl_s: int) -> str:
-    now = int(time.time())
-    claims = {"sub": str(user.id), "role": user.role, "iat": now, "exp": now + ttl_s}
+    now_ms = int(time.time() * 1000)
+    now = now_ms // 1000
+    claims = {"sub": str(user.id), "role": user.role, "iat": now, "exp": now + ttl_s,
+              "jti": secrets.token_hex(16), "iat_ms": now_ms}
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
-def decode_token(secret: str, token: str) -> int | None:
-    """The user id in a valid, unexpired token; ``None`` for anything else."""
+def decode_token(secret: str, token: str) -> TokenClaims | None:
+    """The claims of a valid, unexpired token; ``None`` for anything else."""
     try:
         claims = jwt.decode(token, secret, algorithms=[_ALGORITHM],
                             options={"require": ["sub", "exp"]})
-        return int(claims["sub"])
-    except (jwt.PyJWTError, ValueError, TypeError):
+        issued_ms = claims.get("iat_ms", int(claims.get("iat", 0)) * 1000)
+        jti = claims.get("jti")
+        return TokenClaims(user_id=int(claims["sub"]),
+                           token_id=jti if isinstance(jti, str) and jti else None,
+                           issued_ms=int(issued_ms),
+                           expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC))
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
         return None
 
 
-def principal_of(user: User) -> Principal:
+def principal_of(user: User, claims: TokenClaims | None = None) -> Principal:
     return Principal(id=user.id, username=user.username, role=user.role,
                      extension=user.extension, display_name=user.display_name or user.username,
                      group_ids=tuple(g.id for g in user.groups), customer_id=user.customer_id,
-                     locale=user.locale)
+                     locale=user.locale, token_id=claims.token_id if claims else None,
+                     issued_ms=claims.issued_ms if claims else 0)
 
 
 async def principal_from_token(services: Services, token: str | None) -> Principal | None:
-    """Who holds ``token``: checked against the database so disabled users are out at once."""
+    """Who holds ``token``: checked against the database, so a disabled user, a logged-out
+    token or one issued before "log out everywhere" is out at once."""
     if not token:
         return None
-    user_id = decode_token(services.secret_key, token)
-    if user_id is None:
+    claims = decode_token(services.secret_key, token)
+    if claims is None:
         return None
     async with services.db() as session:
         user = await session.scalar(select(User).options(selectinload(User.groups))
-                                    .where(User.id == user_id))
-    if user is None or not user.is_active:
-        return None
-    return principal_of(user)
+                                    .where(User.id == claims.user_id))
+        if user is None or not user.is_active:
+            return None
+        cutoff = user.sessions_valid_after
+        if cutoff is not None and claims.issued_ms < cutoff.timestamp() * 1000:
+            return None
+        if claims.token_id and await token_revoked(session, claims.token_id):
+            return None
+    return principal_of(user, claims)

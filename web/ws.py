@@ -122,6 +122,7 @@ async def console_socket(websocket: WebSocket) -> None:
         user_id=principal.id, username=principal.username, role=principal.role,
         extension=principal.extension, group_ids=principal.group_ids,
         send_text=websocket.send_text, close=close,
+        token_id=principal.token_id, issued_ms=principal.issued_ms,
     )
     expiry: asyncio.Task[None] | None = None
     exp = token_expiry(token) if token else None

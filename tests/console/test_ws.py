@@ -175,3 +175,26 @@ async def test_same_routing_through_the_redis_bus(demo_db_url, console_tmp):
         finally:
             await other.close()
             await asyncio.to_thread(server.stop)
+
+
+async def test_logout_closes_that_logins_sockets_and_logout_all_closes_every_one(live_server):
+    import httpx
+    first, second = await live_server.login("alice"), await live_server.login("alice")
+    async with websockets.connect(f"{live_server.ws_url}?token={first}") as ws1, \
+            websockets.connect(f"{live_server.ws_url}?token={second}") as ws2:
+        await recv(ws1, "hello")
+        await recv(ws2, "hello")
+        async with httpx.AsyncClient(base_url=live_server.url) as c:
+            resp = await c.post("/api/v1/auth/logout",
+                                headers={"Authorization": f"Bearer {first}"})
+            assert resp.status_code == 204
+        assert await closed_code(ws1) == 1008 and ws1.close_reason == "logged out"
+        await ws2.send(json.dumps({"type": "ping"}))
+        assert (await recv(ws2, "pong"))["type"] == "pong"  # the other login stays
+        async with httpx.AsyncClient(base_url=live_server.url) as c:
+            resp = await c.post("/api/v1/auth/logout-all",
+                                headers={"Authorization": f"Bearer {second}"})
+            assert resp.status_code == 204
+        assert await closed_code(ws2) == 1008
+    async with websockets.connect(f"{live_server.ws_url}?token={second}") as ws:
+        assert await closed_code(ws) == 1008  # and it cannot come back

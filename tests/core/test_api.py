@@ -331,3 +331,51 @@ async def test_text_postgres_cannot_store_is_422_on_both_backends(
         "username": "longname", "password": "pass1234", "role": "agent",
         "display_name": "d" * 129})
     assert resp.status_code == 422
+
+
+async def test_logout_voids_the_token_and_only_that_one(client: httpx.AsyncClient) -> None:
+    first, second = await login(client, "alice"), await login(client, "alice")
+    assert first != second  # every login is its own token (jti)
+    assert (await client.post("/api/v1/auth/logout", headers=first)).status_code == 204
+    assert (await client.get("/api/v1/auth/me", headers=first)).status_code == 401
+    assert (await client.get("/api/v1/auth/me", headers=second)).status_code == 200
+    # Logging out again, or with garbage, is harmless.
+    assert (await client.post("/api/v1/auth/logout", headers=first)).status_code == 204
+    assert (await client.post("/api/v1/auth/logout",
+                              headers={"Authorization": "Bearer x.y.z"})).status_code == 204
+    # The cookie login is logged out the same way (and the cookie is cleared).
+    resp = await client.post("/api/v1/auth/login", json={"username": "bob", "password": "demo"})
+    cookie = resp.cookies["hotline_token"]
+    client.cookies.set("hotline_token", cookie)
+    assert (await client.get("/api/v1/auth/me")).json()["username"] == "bob"
+    resp = await client.post("/api/v1/auth/logout")
+    assert resp.status_code == 204 and "hotline_token=" in resp.headers["set-cookie"]
+    client.cookies.set("hotline_token", cookie)  # a client that kept it anyway
+    assert (await client.get("/api/v1/auth/me")).status_code == 401
+    client.cookies.clear()
+
+
+async def test_logout_everywhere_and_admin_changes_void_older_tokens(
+        client: httpx.AsyncClient) -> None:
+    a1, a2 = await login(client, "alice"), await login(client, "alice")
+    assert (await client.post("/api/v1/auth/logout-all", headers=a1)).status_code == 204
+    for h in (a1, a2):
+        assert (await client.get("/api/v1/tickets", headers=h)).status_code == 401
+    a3 = await login(client, "alice")  # a new login right after works
+    assert (await client.get("/api/v1/auth/me", headers=a3)).status_code == 200
+    client.cookies.clear()  # login() left a3's cookie in the jar
+    assert (await client.post("/api/v1/auth/logout-all")).status_code == 401  # anonymous
+
+    admin = await login(client, "admin")
+    me = (await client.get("/api/v1/auth/me", headers=a3)).json()
+    # Changing the display name keeps the login; a new password ends it.
+    resp = await client.patch(f"/api/v1/users/{me['id']}", headers=admin,
+                              json={"display_name": "Alice L."})
+    assert resp.status_code == 200
+    assert (await client.get("/api/v1/auth/me", headers=a3)).status_code == 200
+    resp = await client.patch(f"/api/v1/users/{me['id']}", headers=admin,
+                              json={"password": "new-secret"})
+    assert resp.status_code == 200
+    assert (await client.get("/api/v1/auth/me", headers=a3)).status_code == 401
+    assert (await client.post("/api/v1/auth/login", json={
+        "username": "alice", "password": "new-secret"})).status_code == 200

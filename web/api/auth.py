@@ -1,13 +1,27 @@
-"""Login, logout and who-am-I."""
+"""Login, logout and who-am-I.
+
+A token is a signed JWT, checked against the database on every request: logging out puts
+its ``jti`` on a revocation list (until it would expire anyway); "log out everywhere" voids
+every older token of the user. Either way the consoles riding on it are closed through the
+bus, so this works across processes too.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+import logging
 
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tickets.bus import TOPIC_SESSIONS
 from tickets.schemas import LoginIn, TokenOut
-from tickets.users import authenticate
+from tickets.users import authenticate, end_sessions, revoke_token
 from web.deps import PrincipalDep, ServicesDep, SessionDep
-from web.security import COOKIE_NAME, create_token
+from web.security import COOKIE_NAME, create_token, decode_token, principal_from_token
+from web.services import Services
+
+log = logging.getLogger(__name__)
+_bearer = HTTPBearer(auto_error=False)
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -25,8 +39,43 @@ async def login(data: LoginIn, request: Request, response: Response, services: S
     return TokenOut(access_token=token)
 
 
+async def publish_session_end(services: Services, user_id: int, *,
+                              token_id: str | None = None, before_ms: int | None = None) -> None:
+    """Tell every process's hub to close the consoles of a revoked login."""
+    try:
+        await services.bus.publish(TOPIC_SESSIONS, {
+            "type": "session_revoked", "user_id": user_id, "token_id": token_id,
+            "before_ms": before_ms})
+    except Exception as exc:  # the revocation itself is stored: sockets end at expiry
+        log.warning("could not announce the logout of user %s: %s", user_id, exc)
+
+
 @router.post("/logout", status_code=204)
-async def logout(response: Response) -> Response:
+async def logout(request: Request, response: Response, services: ServicesDep,
+                 session: SessionDep,
+                 creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Response:
+    """End this login: the token (bearer or cookie) stops working. Always 204, so a
+    client can log out whatever state its token is in."""
+    token = creds.credentials if creds else request.cookies.get(COOKIE_NAME)
+    claims = decode_token(services.secret_key, token) if token else None
+    if claims is not None and claims.token_id and \
+            await principal_from_token(services, token) is not None:
+        await revoke_token(session, claims.token_id, claims.user_id, claims.expires_at)
+        await session.commit()
+        await publish_session_end(services, claims.user_id, token_id=claims.token_id)
+    response.delete_cookie(COOKIE_NAME)
+    response.status_code = 204
+    return response
+
+
+@router.post("/logout-all", status_code=204)
+async def logout_everywhere(principal: PrincipalDep, response: Response,
+                            services: ServicesDep, session: SessionDep) -> Response:
+    """End every login of the caller (a lost laptop, a shared password)."""
+    cutoff = await end_sessions(session, principal.id)
+    await session.commit()
+    await publish_session_end(services, principal.id,
+                              before_ms=int(cutoff.timestamp() * 1000) + 1)
     response.delete_cookie(COOKIE_NAME)
     response.status_code = 204
     return response
