@@ -121,6 +121,7 @@ async def test_pop_prefill_create_transfer(browser: Any, live_server: LiveServer
     await live_server.publish(TOPIC_CALLS, {**pop, "calls": [{"state": "ended",
                                                               "started_at": None}]})
     await expect(card.locator(".calls li")).to_have_count(1, timeout=5000)
+    await expect(card.locator(".calls li")).to_contain_text("已结束")  # state in alice's zh
     assert await alice.input_value("#ticket-form [name=title]") == "客户要求退款 (alice)"
     assert await alice.input_value("#ticket-form [name=priority]") == "urgent"
     # Knowledge-base suggestions for the ticket at hand (the refund article, in Chinese).

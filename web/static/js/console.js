@@ -128,7 +128,7 @@ function renderCard(callId) {
     h("li", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); openTicket(tk.id); } },
       tk.number || `#${tk.id}`), " ", h("span", { class: `badge s-${tk.status}` }, tOr("s_", tk.status)), " ", tk.title || ""))) : null),
   section(t("recent_calls"), calls.length ? h("ul", { class: "calls" }, calls.slice(0, 4).map((c) =>
-    h("li", {}, fmtTime(c.started_at, getLang()), " · ", c.state || "", c.talk_s != null ? ` · ${fmtDuration(c.talk_s)}` : ""))) : null),
+    h("li", {}, fmtTime(c.started_at, getLang()), " · ", c.state ? tOr("st_", c.state) : "", c.talk_s != null ? ` · ${fmtDuration(c.talk_s)}` : ""))) : null),
   h("footer", { class: "row" },
     h("button", { type: "button", class: "primary", onclick: () => {
       if (!S.form || S.form.callId !== callId) openForm(callId);
