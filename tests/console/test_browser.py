@@ -280,6 +280,10 @@ async def test_ticket_detail_queue_assign_status_comment_attachment(
         "button").click()
     await expect(detail.locator("#attachments")).to_contain_text("leak.txt", timeout=5000)
     await expect(detail.locator("#history")).to_contain_text("comment", timeout=5000)
+    # History in words: the status move by label, the group by name, no raw ids.
+    await expect(detail.locator("#history")).to_contain_text("Status: ", timeout=5000)
+    await expect(detail.locator("#history")).to_contain_text("→ In progress")
+    assert "group_id" not in await detail.locator("#history").inner_text()
     # And it is in "my tickets" now.
     await alice.keyboard.press("Alt+t")
     mine = alice.locator(f"#tab-mine tr[data-id='{ticket['id']}']")

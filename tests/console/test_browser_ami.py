@@ -75,7 +75,7 @@ async def test_replayed_call_pop_ticket_transfer(browser: Any, pbx_server: LiveS
         # alice's leg closed with the transfer; the call went on to bob and ended.
         await expect(card.first).to_have_class(re.compile(r"\bended\b"), timeout=10_000)
         # Call updates re-render alice's ticket view without losing what it had loaded.
-        await expect(alice.locator("#history")).to_contain_text("created")
+        await expect(alice.locator("#history")).to_contain_text("创建")  # zh console
         await bob.screenshot(path=str(artifacts / "ami_bob_transfer.png"))
         await alice.screenshot(path=str(artifacts / "ami_alice_after_transfer.png"))
         token = await pbx_server.login("bob")

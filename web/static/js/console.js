@@ -795,13 +795,38 @@ async function loadDetailExtras(id) {
     ` (${Math.ceil((a.size || 0) / 1024)} KB)`))) : h("p", { class: "muted" }, t("none")));
   fill($("#history"), items(history).map((e) => h("li", {},
     h("span", { class: "muted" }, fmtTime(e.at, getLang()), " · ", userName(e.actor_id), " · "),
-    h("strong", {}, e.kind), " ", summarize(e.data))));
+    h("strong", {}, tOr("ev_", e.kind)), " ", summarize(e.data, userName))));
 }
 
-function summarize(data) {
+// History entries in words: field names and values in the UI language, people and groups by
+// name. Updates are {field: {from, to}}; "created" lists the first values.
+const HISTORY_SKIP = new Set(["call_id", "comment_id", "attachment_id", "reason", "note"]);
+function historyValue(key, v, userName) {
+  if (v === null || v === undefined || v === "") return "—";
+  if (key === "status") return tOr("s_", v);
+  if (key === "priority") return tOr("p_", v);
+  if (key === "assignee_id") return userName(v);
+  if (key === "group_id") return nameOf(S.groups.find((g) => g.id === v)) || `#${v}`;
+  if (key === "type" || key === "type_key") return nameOf(typeByKey(v)) || String(v);
+  if (key === "channel") return tOr("ch_", v);
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
+function summarize(data, userName) {
   if (!data || typeof data !== "object") return "";
-  return Object.entries(data).slice(0, 6)
-    .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ").slice(0, 300);
+  const label = (k) => tOr("f_", k.replace(/_id$/, ""));
+  const parts = [];
+  for (const [k, v] of Object.entries(data)) {
+    if (HISTORY_SKIP.has(k)) continue;
+    if (v && typeof v === "object" && "to" in v) {
+      parts.push(`${label(k)}: ${historyValue(k, v.from, userName)} → ${historyValue(k, v.to, userName)}`);
+    } else if (v !== null && v !== undefined && v !== "") {
+      parts.push(`${label(k)}: ${historyValue(k, v, userName)}`);
+    }
+  }
+  if (data.reason) parts.push(`${t("reason")}: ${data.reason}`);
+  if (data.note) parts.push(String(data.note));
+  return parts.join(" · ").slice(0, 400);
 }
 
 async function patchTicket(changes) {

@@ -37,6 +37,13 @@ const STRINGS = {
     abandon_rate: "放弃率", agents: "坐席", agent: "坐席", extension: "分机", since: "更新于",
     no_queue_data: "尚无队列数据", work_orders: "工单派工", no_work_orders: "暂无派工；新派工会实时出现在这里。",
     my_requests: "我的服务请求", forbidden: "无权访问此页面", to_description: "填入描述",
+    ev_created: "创建", ev_status_changed: "状态变更", ev_reopened: "重新打开", ev_assigned: "分配",
+    ev_updated: "修改", ev_forwarded: "转下一部门", ev_call_linked: "关联通话", ev_commented: "评论",
+    ev_attachment_added: "添加附件", reason: "原因",
+    f_status: "状态", f_priority: "优先级", f_type: "类型", f_channel: "渠道", f_assignee: "处理人",
+    f_group: "处理组", f_title: "标题", f_description: "描述", f_tags: "标签", f_fields: "附加字段",
+    f_order: "订单", f_customer: "客户", f_due_at: "到期", f_public: "对客户可见", f_filename: "文件",
+    ch_phone: "电话", ch_email: "邮件", ch_web: "网页", ch_ivr: "IVR", ch_api: "API",
   },
   en: {
     app: "Hotline", console: "Agent console", wallboard: "Wallboard", engineer: "Engineer", portal: "Customer portal",
@@ -74,6 +81,13 @@ const STRINGS = {
     abandon_rate: "Abandon rate", agents: "Agents", agent: "Agent", extension: "Extension", since: "Updated",
     no_queue_data: "No queue data yet", work_orders: "Work orders", no_work_orders: "No work orders yet; new ones appear here live.",
     my_requests: "My requests", forbidden: "You may not open this page", to_description: "→ description",
+    ev_created: "created", ev_status_changed: "status changed", ev_reopened: "reopened", ev_assigned: "assigned",
+    ev_updated: "edited", ev_forwarded: "forwarded", ev_call_linked: "call linked", ev_commented: "commented",
+    ev_attachment_added: "attachment added", reason: "Reason",
+    f_status: "Status", f_priority: "Priority", f_type: "Type", f_channel: "Channel", f_assignee: "Assignee",
+    f_group: "Group", f_title: "Title", f_description: "Description", f_tags: "Tags", f_fields: "Fields",
+    f_order: "Order", f_customer: "Customer", f_due_at: "Due", f_public: "Public", f_filename: "File",
+    ch_phone: "Phone", ch_email: "Email", ch_web: "Web", ch_ivr: "IVR", ch_api: "API",
   },
 };
 
