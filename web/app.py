@@ -24,6 +24,7 @@ from web.bus import make_bus
 from web.hub import Hub
 from web.services import Services
 from web.settings import Settings
+from web.throttle import LoginThrottle
 from web.wiring import start_components, stop_components
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,10 @@ def build_services(settings: Settings) -> Services:
     return Services(settings=settings, engine=engine, db=make_sessionmaker(engine),
                     db_read=make_read_sessionmaker(engine),
                     bus=make_bus(settings.redis_url),
-                    secret_key=settings.resolved_secret_key())
+                    secret_key=settings.resolved_secret_key(),
+                    login_throttle=LoginThrottle(settings.login_max_failures,
+                                                 settings.login_max_failures * 10,
+                                                 settings.login_window_s))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tickets.bus import Bus
 from web.settings import Settings
+from web.throttle import LoginThrottle
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Services:
     telephony: Any = None
     asr: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     @property
     def attachment_store(self) -> Path:

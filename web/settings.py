@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # Not in DESIGN.md's table, but settable the same way.
     data_dir: Path = Path("./var")
     token_ttl_s: int = 12 * 3600
+    # Failed logins allowed per username (and ×10 per client address) within the window.
+    login_max_failures: int = 10
+    login_window_s: float = 300.0
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachment_types: list[str] = Field(default_factory=lambda: [
         "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",

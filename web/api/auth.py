@@ -9,6 +9,7 @@ bus, so this works across processes too.
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -26,12 +27,24 @@ _bearer = HTTPBearer(auto_error=False)
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/login", response_model=TokenOut)
+@router.post("/login", response_model=TokenOut,
+             responses={429: {"description": "too many failed logins (see Retry-After)"}})
 async def login(data: LoginIn, request: Request, response: Response, services: ServicesDep,
                 session: SessionDep) -> TokenOut:
+    throttle = services.login_throttle
+    address = request.client.host if request.client else None
+    wait = throttle.retry_after(data.username, address)
+    if wait > 0:
+        log.warning("login for %r from %s refused: too many failed attempts",
+                    data.username, address)
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"too many failed logins; try again in {math.ceil(wait)} s",
+                            headers={"Retry-After": str(math.ceil(wait))})
     user = await authenticate(session, data.username, data.password)
     if user is None:
+        throttle.failed(data.username, address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+    throttle.succeeded(data.username)
     token = create_token(services.secret_key, user, services.settings.token_ttl_s)
     response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="lax",
                         secure=request.url.scheme == "https",
