@@ -76,6 +76,7 @@ async def test_replayed_call_pop_ticket_transfer(browser: Any, pbx_server: LiveS
         await expect(card.first).to_have_class(re.compile(r"\bended\b"), timeout=10_000)
         # Call updates re-render alice's ticket view without losing what it had loaded.
         await expect(alice.locator("#history")).to_contain_text("创建")  # zh console
+        await expect(alice.locator(".file-pick")).to_have_text("选择文件")  # not Chromium's
         await bob.screenshot(path=str(artifacts / "ami_bob_transfer.png"))
         await alice.screenshot(path=str(artifacts / "ami_alice_after_transfer.png"))
         token = await pbx_server.login("bob")

@@ -759,8 +759,13 @@ function commentForm() {
 }
 
 function uploadForm() {
-  const input = h("input", { type: "file", name: "file", required: true, "aria-label": t("upload") });
-  const form = h("form", { class: "row" }, input, h("button", { type: "submit" }, t("upload")));
+  // The browser's own file button speaks the browser's language; this one speaks the UI's.
+  const input = h("input", { type: "file", name: "file", required: true, "aria-label": t("choose_file") });
+  const picked = h("span", { class: "muted file-name" }, t("no_file"));
+  input.addEventListener("change", () => { picked.textContent = input.files.length ? input.files[0].name : t("no_file"); });
+  const form = h("form", { class: "row" },
+    h("label", { class: "file-pick" }, input, h("span", { class: "button" }, t("choose_file"))),
+    picked, h("button", { type: "submit" }, t("upload")));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (!input.files.length) return;
@@ -769,6 +774,7 @@ function uploadForm() {
     try {
       await api("POST", `tickets/${S.ticket.id}/attachments`, data, { form: true });
       input.value = "";
+      picked.textContent = t("no_file");
       loadDetailExtras(S.ticket.id);
     } catch (err) { fail(err); }
   });
