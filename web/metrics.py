@@ -52,6 +52,9 @@ class LiveCollector(Collector):
             yield CounterMetricFamily("hotline_ws_slow_disconnects",
                                       "consoles dropped for falling behind",
                                       value=hub["disconnected_slow"])
+        yield CounterMetricFamily("hotline_login_refused",
+                                  "logins refused for too many failed attempts",
+                                  value=s.login_throttle.refused)
         if s.asr is not None:
             asr = s.asr.state()
             yield GaugeMetricFamily("hotline_asr_streams", "active AudioSocket streams",

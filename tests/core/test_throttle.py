@@ -64,3 +64,8 @@ async def test_login_endpoint_answers_429_with_retry_after(client: httpx.AsyncCl
     resp = await client.post("/api/v1/auth/login",
                              json={"username": "alice", "password": "demo"})
     assert resp.status_code == 200  # other users log in as usual
+    admin = await client.post("/api/v1/auth/login",
+                              json={"username": "admin", "password": "demo"})
+    metrics = await client.get("/metrics", headers={
+        "Authorization": f"Bearer {admin.json()['access_token']}"})
+    assert "hotline_login_refused_total 1.0" in metrics.text  # for the dashboards
