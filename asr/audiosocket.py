@@ -591,6 +591,23 @@ class _CallSession:
             self.server.counters["partials"] += 1
             await self.publish({"type": "asr", "call_id": self.call_id, "final": False,
                                 "text": result.text})
+            await self._early_orders(result.text)
+
+    async def _early_orders(self, partial: str) -> None:
+        """Prefill the caller's *real* order numbers as soon as a partial says them.
+
+        Partials change under the speaker's feet, so nothing else is taken from them: a
+        guessed type or number waits for the final. A match against the caller's own
+        orders is safe to show early (and the agent sees it while the caller still talks).
+        """
+        if not self.extractor.context.known_orders:
+            return
+        found = self.extractor.extract(f"{self.transcript} {partial}").known_orders
+        if not found or set(found) <= set(self.prefill.known_orders):
+            return
+        self.prefill = self.prefill.merge(Prefill(order_numbers=found, known_orders=found))
+        self.server.counters["prefills"] += 1
+        await self.publish(self.prefill.to_event(self.call_id))
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:
