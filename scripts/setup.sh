@@ -11,9 +11,9 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 need=()
 want_pkgs=(python3 python3-venv python3-dev gcc)
 if [ "$MODE" = test ]; then
-  # real servers and peers the tests talk to: PostgreSQL, Redis, Chromium, speech, SIP
+  # real servers and peers the tests talk to: PostgreSQL, Redis, Chromium, speech
   # (fonts-wqy-microhei: Chinese glyphs in Chromium screenshots)
-  want_pkgs+=(postgresql redis-server chromium fonts-wqy-microhei espeak-ng sox sip-tester)
+  want_pkgs+=(postgresql redis-server chromium fonts-wqy-microhei espeak-ng sox)
 fi
 for pkg in "${want_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite: lint, types, then pytest against real SQLite,
-# PostgreSQL, Redis, vosk, sipp and Chromium (servers are started by the tests themselves).
+# PostgreSQL, Redis, vosk and Chromium (servers are started by the tests themselves).
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
