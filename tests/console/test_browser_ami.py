@@ -225,3 +225,38 @@ async def test_a_console_opened_mid_call_shows_the_call(browser: Any, pbx_server
     finally:
         task.cancel()
         await first.context.close()
+
+
+async def test_wallboard_shows_live_calls_and_the_supervisor_steps_in(
+        browser: Any, pbx_server: LiveServer, fake_pbx: Any, artifacts: Path) -> None:
+    ctx = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    sue = await ctx.new_page()
+    errors: list[str] = []
+    sue.on("pageerror", lambda exc: errors.append(str(exc)))
+    await sue.goto(f"{pbx_server.url}/login?next=/wallboard")
+    await sue.fill("#username", "sue")
+    await sue.fill("#password", "demo")
+    await sue.click("#login-submit")
+    await sue.wait_for_url("**/wallboard")
+    await sue.wait_for_selector("body[data-ready='1'][data-ws='online']")
+    await expect(sue.locator("#calls")).to_contain_text("当前没有通话")
+    task, result = fake_pbx.start_play("a_inbound_queue_answered", speed=2.0)
+    try:
+        row = sue.locator("#calls tr[data-call-id]")
+        await expect(row).to_contain_text("通话中", timeout=15_000)  # answered
+        await expect(row).to_contain_text("Alice 王丽 6001")  # the agent by name
+        await expect(row).to_contain_text("+15551230001")
+        await expect(sue.locator("#agents tr", has_text="6001")).to_contain_text("通话中")
+        before = len(fake_pbx.actions)
+        await row.get_by_role("button", name="耳语").click()
+        await expect(sue.locator("#board-status")).to_contain_text("正在呼叫您的分机")
+        spies = [a for a in fake_pbx.actions[before:] if a.get("Application") == "ChanSpy"]
+        assert spies and spies[-1]["Channel"] == "PJSIP/6010"  # sue's phone rings
+        assert spies[-1]["Data"].startswith("PJSIP/6001-,")  # on alice's call
+        await sue.screenshot(path=str(artifacts / "wallboard_live_call.png"))
+        await asyncio.wait_for(result.done.wait(), 30)
+        await expect(sue.locator("#calls")).to_contain_text("当前没有通话", timeout=10_000)
+    finally:
+        task.cancel()
+    assert errors == []
+    await ctx.close()
