@@ -502,6 +502,15 @@ class PbxBridge:
                 continue
             self._lane(key or "__pbx__").put_nowait(eff)
 
+    def known_customer(self, call_id: str) -> dict[str, Any] | None:
+        """The customer the pop's lookup found for a live call (``None``: unknown caller,
+        or no lookup finished yet). Never waits and never queries."""
+        fut = self._lookups.get(call_id)
+        if fut is None or not fut.done() or fut.cancelled() or fut.exception() is not None:
+            return None
+        customer = fut.result().get("customer")
+        return customer if isinstance(customer, dict) else None
+
     def _lookup(self, call_id: str, e164: str | None, raw: str,
                 max_age: float | None = None) -> asyncio.Future[Any]:
         """One caller lookup per call, started when the call appears (prefetch) and shared

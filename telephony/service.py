@@ -75,8 +75,16 @@ class Telephony:
 
     # ------------------------------------------------------------------ views
     def live_calls(self) -> list[dict[str, Any]]:
+        """Every live call, with the customer its pop found (name, tier) when known."""
         now = time.time()
-        return [c for b in self.bridges.values() for c in b.tracker.live_calls(now)]
+        out = []
+        for b in self.bridges.values():
+            for call in b.tracker.live_calls(now):
+                found = b.known_customer(call["call_id"])
+                call["customer"] = None if found is None else {
+                    k: found.get(k) for k in ("id", "name", "tier", "vip")}
+                out.append(call)
+        return out
 
     def queues(self) -> list[dict[str, Any]]:
         now = time.time()

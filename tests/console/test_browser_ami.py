@@ -246,6 +246,8 @@ async def test_wallboard_shows_live_calls_and_the_supervisor_steps_in(
         await expect(row).to_contain_text("通话中", timeout=15_000)  # answered
         await expect(row).to_contain_text("Alice 王丽 6001")  # the agent by name
         await expect(row).to_contain_text("+15551230001")
+        await expect(row.locator("strong")).to_have_text("John Caller")  # the customer...
+        await expect(row.locator(".badge.vip")).to_be_visible()  # ...and a VIP
         await expect(sue.locator("#agents tr", has_text="6001")).to_contain_text("通话中")
         before = len(fake_pbx.actions)
         await row.get_by_role("button", name="耳语").click()

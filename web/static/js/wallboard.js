@@ -42,7 +42,9 @@ function renderCalls() {
   fill($("#calls"), h("table", { class: "list" },
     h("thead", {}, h("tr", {}, [t("caller"), t("queue"), t("state"), t("agent"), t("wait"), t("talk"), t("actions")].map((x) => h("th", {}, x)))),
     h("tbody", {}, calls.map((c) => h("tr", { dataset: { callId: c.call_id } },
-      h("td", {}, c.caller_number || "—", c.caller_name && c.caller_name !== c.caller_number ? h("span", { class: "muted" }, ` ${c.caller_name}`) : null),
+      h("td", {}, c.caller_number || "—", " ", c.customer
+        ? [h("strong", {}, c.customer.name || ""), c.customer.vip ? [" ", h("span", { class: "badge vip" }, t("vip"))] : null]
+        : c.caller_name && c.caller_name !== c.caller_number ? h("span", { class: "muted" }, c.caller_name) : null),
       h("td", {}, c.queue || "—"),
       h("td", {}, tOr("st_", c.state)),
       h("td", {}, c.agent_extension ? `${people.get(c.agent_extension) || ""} ${c.agent_extension}`.trim()
