@@ -133,11 +133,6 @@ async def end_sessions(session: AsyncSession, user_id: int) -> datetime:
     return cutoff
 
 
-async def token_revoked(session: AsyncSession, jti: str) -> bool:
-    return await session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == jti)) \
-        is not None
-
-
 async def list_users(session: AsyncSession, role: str | None = None) -> list[User]:
     query = select(User).options(selectinload(User.groups)).order_by(User.id)
     if role:

@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import exists, false, select
 from sqlalchemy.orm import selectinload
 
-from tickets.models import User
+from tickets.models import RevokedToken, User
 from tickets.service import Actor
-from tickets.users import token_revoked
 
 if TYPE_CHECKING:
     from web.services import Services
@@ -91,14 +90,15 @@ async def principal_from_token(services: Services, token: str | None) -> Princip
     claims = decode_token(services.secret_key, token)
     if claims is None:
         return None
-    async with services.db() as session:
-        user = await session.scalar(select(User).options(selectinload(User.groups))
-                                    .where(User.id == claims.user_id))
-        if user is None or not user.is_active:
-            return None
-        cutoff = user.sessions_valid_after
-        if cutoff is not None and claims.issued_ms < cutoff.timestamp() * 1000:
-            return None
-        if claims.token_id and await token_revoked(session, claims.token_id):
-            return None
+    revoked = exists().where(RevokedToken.jti == claims.token_id) if claims.token_id \
+        else false()
+    async with services.db() as session:  # the revocation check rides on the user query
+        row = (await session.execute(select(User, revoked).options(selectinload(User.groups))
+                                     .where(User.id == claims.user_id))).first()
+    if row is None or row[1] or not row[0].is_active:
+        return None
+    user = row[0]
+    cutoff = user.sessions_valid_after
+    if cutoff is not None and claims.issued_ms < cutoff.timestamp() * 1000:
+        return None
     return principal_of(user, claims)
