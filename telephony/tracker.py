@@ -381,7 +381,7 @@ class CallTracker:
                            key=lambda c: c.queued_at or c.started_at)
             agents = rises[qname]
             for i, call in enumerate(calls):
-                if i < len(agents) and len(calls) == len(agents) == 1:
+                if len(calls) == len(agents) == 1:
                     call.agent = agents[0]
                     call.agents.append(agents[0])
                     self._involve(call, agents[0])

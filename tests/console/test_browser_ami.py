@@ -24,6 +24,21 @@ from .test_browser_hangup import watch
 pytestmark = pytest.mark.browser
 
 
+async def supervisor_login(browser: Any, server: LiveServer) -> Any:
+    """sue (zh) logged in: a supervisor lands on the wallboard."""
+    ctx = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = await ctx.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    await page.goto(f"{server.url}/login")
+    await page.fill("#username", "sue")
+    await page.fill("#password", "demo")
+    await page.click("#login-submit")
+    await page.wait_for_url("**/wallboard")
+    await page.wait_for_selector("body[data-ready='1'][data-ws='online']")
+    return page
+
+
 async def test_replayed_call_pop_ticket_transfer(browser: Any, pbx_server: LiveServer,
                                                  fake_pbx: Any, artifacts: Path) -> None:
     alice = await login(browser, pbx_server, "alice", "zh-CN")
@@ -94,16 +109,7 @@ async def test_replayed_call_pop_ticket_transfer(browser: Any, pbx_server: LiveS
 async def test_agent_state_drives_queue_pause_and_the_wallboard(
         browser: Any, pbx_server: LiveServer, fake_pbx: Any, artifacts: Path) -> None:
     alice = await login(browser, pbx_server, "alice", "en-US")
-    ctx = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-    sue = await ctx.new_page()
-    sue_errors: list[str] = []
-    sue.on("pageerror", lambda exc: sue_errors.append(str(exc)))
-    await sue.goto(f"{pbx_server.url}/login")
-    await sue.fill("#username", "sue")
-    await sue.fill("#password", "demo")
-    await sue.click("#login-submit")
-    await sue.wait_for_url("**/wallboard")  # a supervisor lands on the wallboard
-    await sue.wait_for_selector("body[data-ready='1'][data-ws='online']")
+    sue = await supervisor_login(browser, pbx_server)
     # The live queue from the PBX (QueueStatus at the bridge's resync).
     await expect(sue.locator("#queues")).to_contain_text("support", timeout=5000)
 
@@ -125,9 +131,9 @@ async def test_agent_state_drives_queue_pause_and_the_wallboard(
     await expect(row).to_contain_text("空闲", timeout=5000)
     assert fake_pbx.actions[-1].get("Paused") == "false" or any(
         a.get("Paused") == "false" for a in fake_pbx.actions[before:])
-    assert alice.errors == [] and sue_errors == []
+    assert alice.errors == [] and sue.errors == []
     await alice.context.close()
-    await ctx.close()
+    await sue.context.close()
 
 
 async def test_hang_up_from_the_call_card(browser: Any, pbx_server: LiveServer,
@@ -229,16 +235,7 @@ async def test_a_console_opened_mid_call_shows_the_call(browser: Any, pbx_server
 
 async def test_wallboard_shows_live_calls_and_the_supervisor_steps_in(
         browser: Any, pbx_server: LiveServer, fake_pbx: Any, artifacts: Path) -> None:
-    ctx = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-    sue = await ctx.new_page()
-    errors: list[str] = []
-    sue.on("pageerror", lambda exc: errors.append(str(exc)))
-    await sue.goto(f"{pbx_server.url}/login?next=/wallboard")
-    await sue.fill("#username", "sue")
-    await sue.fill("#password", "demo")
-    await sue.click("#login-submit")
-    await sue.wait_for_url("**/wallboard")
-    await sue.wait_for_selector("body[data-ready='1'][data-ws='online']")
+    sue = await supervisor_login(browser, pbx_server)
     await expect(sue.locator("#calls")).to_contain_text("当前没有通话")
     task, result = fake_pbx.start_play("a_inbound_queue_answered", speed=2.0)
     try:
@@ -260,5 +257,5 @@ async def test_wallboard_shows_live_calls_and_the_supervisor_steps_in(
         await expect(sue.locator("#calls")).to_contain_text("当前没有通话", timeout=10_000)
     finally:
         task.cancel()
-    assert errors == []
-    await ctx.close()
+    assert sue.errors == []
+    await sue.context.close()
