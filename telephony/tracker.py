@@ -5,7 +5,7 @@ wire order and executes the returned effects (publish on the bus, look the calle
 upsert the call log). Keeping the decisions here lets the captures from a real Asterisk be
 replayed in unit tests, and lets a resynchronisation after a reconnect reuse the same rules.
 
-Rules that make it idempotent and order-tolerant (see tests/fixtures/ami/README.md):
+Rules that make it idempotent and order-tolerant (see telephony/captures/README.md):
 - calls are keyed by Linkedid, channels by Uniqueid; events for an unknown channel of a known
   call create the leg; events for a call that already ended are ignored (bounded memory);
 - a screen pop is decided once per agent *leg* (``Leg.popped``) whatever mix of AgentCalled,

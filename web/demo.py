@@ -1,7 +1,7 @@
 """Demo data: the users of DESIGN.md, departments, ticket types, ~50 customers with orders,
 tickets and KB articles. Idempotent: running it again adds nothing that is already there.
 
-The first customers carry the caller numbers of the AMI captures in tests/fixtures, so a
+The first customers carry the caller numbers of the AMI captures in telephony/captures, so a
 replayed call pops a real record.
 """
 

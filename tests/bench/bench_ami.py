@@ -30,8 +30,8 @@ from panoramisk.ami_protocol import AMIProtocol  # noqa: E402
 from telephony import InMemoryCallDirectory, PbxConfig, Telephony  # noqa: E402
 from telephony.ami import encode_action  # noqa: E402
 from telephony.bridge import HotlineAMIProtocol, PbxBridge  # noqa: E402
+from telephony.simulator import FakeAsterisk  # noqa: E402
 from tests.bench.common import machine  # noqa: E402
-from tests.telephony.amiserver import FakeAsterisk  # noqa: E402
 from tickets.bus import TOPIC_CALLS, InProcessBus  # noqa: E402
 
 CHUNK = 65536

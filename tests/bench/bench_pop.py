@@ -200,7 +200,7 @@ def fake_pbx(conn: Connection) -> None:
 
 async def _fake_pbx(conn: Connection) -> None:
     """Serve AMI; on ("go", params) play the calls; send back when each leg rang."""
-    from tests.telephony.amiserver import FakeAsterisk
+    from telephony.simulator import FakeAsterisk
 
     server = FakeAsterisk()
     port = await server.start()

@@ -273,7 +273,7 @@ async def pop_to_paint(calls: int) -> None:
     """
     from playwright.async_api import async_playwright
 
-    from tests.telephony.amiserver import FakeAsterisk
+    from telephony.simulator import FakeAsterisk
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-paint-"))
     fake = FakeAsterisk()

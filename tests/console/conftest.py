@@ -142,7 +142,7 @@ async def browser() -> AsyncIterator[Any]:
 @pytest.fixture(scope="session")
 async def fake_pbx() -> AsyncIterator[Any]:
     """The telephony tests' fake Asterisk (real TCP, replays the real AMI captures)."""
-    from tests.telephony.amiserver import FakeAsterisk
+    from telephony.simulator import FakeAsterisk
 
     fake = FakeAsterisk()
     await fake.start()

@@ -17,9 +17,9 @@ import pytest
 import websockets
 from sqlalchemy import func, select
 
+from telephony.simulator import FakeAsterisk
 from tests.conftest import make_settings
 from tests.integration.conftest import serving
-from tests.telephony.amiserver import FakeAsterisk
 from tickets.models import CallLog
 from web.app import create_app
 

@@ -24,10 +24,10 @@ import websockets
 
 from asr.audiosocket import send_call
 from asr.models import find_packaged_model
+from telephony.simulator import FakeAsterisk
 from tests.conftest import make_settings
 from tests.integration.conftest import serving
 from tests.support.servers import free_port
-from tests.telephony.amiserver import FakeAsterisk
 from web.app import create_app
 
 

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from telephony import InMemoryCallDirectory, PbxConfig, Telephony
+from telephony.simulator import FakeAsterisk
 from tickets.bus import TOPIC_ASR, TOPIC_CALLS, TOPIC_PBX, TOPIC_QUEUES, InProcessBus
-
-from .amiserver import FakeAsterisk
 
 CUSTOMERS = {
     "+15551230001": {"id": 1, "name": "Jane Doe"},

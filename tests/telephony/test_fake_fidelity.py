@@ -10,9 +10,8 @@ import asyncio
 from typing import Any
 
 from telephony.ami import FrameParser, encode_action
-
-from .amiserver import FakeAsterisk
-from .captures import FIXTURES, timed_messages
+from telephony.captures import FIXTURES, timed_messages
+from telephony.simulator import FakeAsterisk
 
 
 class RawClient:

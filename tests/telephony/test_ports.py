@@ -14,9 +14,9 @@ from telephony import (
     Telephony,
     parse_ami_urls,
 )
+from telephony.simulator import FakeAsterisk
 from tickets.bus import InProcessBus
 
-from .amiserver import FakeAsterisk
 from .conftest import FAST, Recorder
 
 

@@ -6,10 +6,9 @@ import random
 from typing import Any
 
 from telephony.ami import FrameParser, classify, iter_messages
+from telephony.captures import capture_bytes, events, timed_messages
 from telephony.tracker import CallTracker, Persist, Prefetch, Publish, ScreenPop
 from tickets.bus import TOPIC_ASR, TOPIC_CALLS
-
-from .captures import capture_bytes, events, timed_messages
 
 T0 = 1_795_407_600.0
 

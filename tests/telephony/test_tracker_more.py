@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from telephony.captures import events
 from telephony.tracker import CallTracker, Persist, Publish, ScreenPop
 from tickets.bus import TOPIC_CALLS
-
-from .captures import events
 
 T0 = 1_795_407_600.0
 A = "a_inbound_queue_answered"

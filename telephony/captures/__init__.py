@@ -1,4 +1,8 @@
-"""Load the real Asterisk captures in tests/fixtures/ami/ (copied from the lab recordings)."""
+"""The real Asterisk 22 AMI captures (this folder, README.md says what each holds) and their loader.
+
+They ship with the product: the demo PBX replays them, and the tests replay them through the
+tracker and the bridge.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 from telephony.ami import FrameParser
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
+FIXTURES = Path(__file__).resolve().parent
 
 
 def capture_bytes(name: str) -> bytes:

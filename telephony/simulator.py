@@ -4,7 +4,7 @@ It is a small PBX simulation rather than a byte player: playing a capture applie
 to a channel/queue table (so CoreShowChannels, QueueStatus and Command answer with the state
 *now*, like Asterisk after a reconnect), calls go on while no client is connected, and ids
 are rewritten per play so one capture can be many distinct calls. Actions are answered the
-way Asterisk 22 answered them in tests/fixtures/ami/d_actions.log; a play can wait at a
+way Asterisk 22 answered them in telephony/captures/d_actions.log; a play can wait at a
 recorded action response (e.g. BlindTransfer) until a client sends that action.
 
 Faults: :meth:`cut` (drop every connection), :meth:`restart` (listener down and up, calls
@@ -12,7 +12,8 @@ lost like an Asterisk restart), :meth:`send_raw` (garbage, half frames, huge hea
 ``silent`` (stop writing: a dead link that stays open), ``fragment`` (split every write in
 tiny TCP pieces), :meth:`flood`.
 
-Used by tests/telephony, the web/console tests and tests/bench/bench_ami.py.
+Used by the demo PBX (no real PBX configured), tests/telephony, the web/console tests and
+tests/bench/bench_ami.py.
 """
 
 from __future__ import annotations
