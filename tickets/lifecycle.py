@@ -2,6 +2,11 @@
 
 new → assigned → in_progress → pending_customer → resolved → closed; a resolved or closed
 ticket can be reopened (customer unsatisfied); anything open can be cancelled.
+
+"Assigned" means a person owns the ticket: a ticket that only sits in a group's queue is
+still new (the queue is where it waits for a person). The moves a ticket may make depend
+on its owner too, so clients ask :func:`allowed_moves` for a ticket's state rather than
+repeating these rules.
 """
 
 from __future__ import annotations
@@ -40,6 +45,14 @@ def is_reopen(old: str, new: str) -> bool:
     return old in ("resolved", "closed") and new in ("in_progress", "assigned")
 
 
+def _needs_owner(state: TicketState, new_status: str) -> str | None:
+    """Why ``new_status`` is out of reach for lack of an assignee, or None."""
+    if new_status in ("assigned", "in_progress", "pending_customer") \
+            and state.assignee_id is None:
+        return f"cannot move to {new_status}: the ticket has no assignee"
+    return None
+
+
 def check_transition(state: TicketState, new_status: str) -> None:
     """Raise :class:`IllegalTransition` unless ``state.status → new_status`` is legal."""
     if new_status not in STATUSES:
@@ -48,23 +61,25 @@ def check_transition(state: TicketState, new_status: str) -> None:
     if new_status == old:
         raise IllegalTransition(f"ticket is already {old}")
     if new_status not in _MOVES[old]:
-        allowed = ", ".join(sorted(_MOVES[old])) or "none (final state)"
+        allowed = ", ".join(allowed_moves(state)) or "none (final state)"
         raise IllegalTransition(
             f"cannot move the ticket from {old} to {new_status}; allowed: {allowed}")
-    if new_status == "assigned" and state.assignee_id is None and state.group_id is None:
-        raise IllegalTransition("cannot mark assigned: the ticket has no assignee or group")
-    if new_status in ("in_progress", "pending_customer") and state.assignee_id is None:
-        raise IllegalTransition(f"cannot move to {new_status}: the ticket has no assignee")
+    why = _needs_owner(state, new_status)
+    if why:
+        raise IllegalTransition(why)
 
 
-def status_after_assignment(status: str, assignee_id: int | None, group_id: int | None) -> str:
-    """A new ticket that gets an owner becomes assigned; losing all owners makes it new."""
-    if status == "new" and (assignee_id is not None or group_id is not None):
+def status_after_assignment(status: str, assignee_id: int | None) -> str:
+    """A new ticket that gets an assignee becomes assigned; losing the assignee makes an
+    assigned ticket new again (a group alone does not count as an owner)."""
+    if status == "new" and assignee_id is not None:
         return "assigned"
-    if status == "assigned" and assignee_id is None and group_id is None:
+    if status == "assigned" and assignee_id is None:
         return "new"
     return status
 
 
-def allowed_moves(status: str) -> list[str]:
-    return sorted(_MOVES.get(status, frozenset()))
+def allowed_moves(state: TicketState) -> list[str]:
+    """The statuses ``state`` may move to now, sorted (what a status menu should offer)."""
+    return [target for target in sorted(_MOVES.get(state.status, frozenset()))
+            if _needs_owner(state, target) is None]

@@ -174,7 +174,7 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         "title": data.title, "description": data.description,
         "type_id": ticket_type.id if ticket_type else None, "priority": priority,
         "status": lifecycle.status_after_assignment(
-            "new", assignee.id if assignee else None, group_id),
+            "new", assignee.id if assignee else None),
         "channel": data.channel, "customer_id": customer_id,
         "order_id": order.id if order else None, "order_number": data.order_number,
         "assignee_id": assignee.id if assignee else None,
@@ -219,6 +219,7 @@ class TicketFilter:
     customer_id: int | None = None
     customer_phone: str | None = None
     assignee_id: int | None = None
+    unassigned: bool = False  # only tickets nobody owns (with or without a group)
     group_id: int | None = None
     type: str | None = None
     priority: str | None = None
@@ -251,6 +252,8 @@ async def list_tickets(session: AsyncSession, actor: Actor, flt: TicketFilter, *
         query = query.where(Ticket.customer_id == flt.customer_id)
     if flt.assignee_id is not None:
         query = query.where(Ticket.assignee_id == flt.assignee_id)
+    if flt.unassigned:
+        query = query.where(Ticket.assignee_id.is_(None))
     if flt.group_id is not None:
         query = query.where(Ticket.group_id == flt.group_id)
     if flt.type:
@@ -335,7 +338,7 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
         setattr_diff("group_id", group.id if group else None)
     if ("assignee_id" in diff or "group_id" in diff) and "status" not in changes:
         setattr_diff("status", lifecycle.status_after_assignment(
-            ticket.status, ticket.assignee_id, ticket.group_id))
+            ticket.status, ticket.assignee_id))
     if "status" in changes and changes["status"] is not None:
         await _move(ticket, changes["status"], diff)
     if not diff:
@@ -515,7 +518,8 @@ def ticket_dict(ticket: Ticket) -> dict[str, Any]:
         "resolved_at": ticket.resolved_at, "closed_at": ticket.closed_at,
         "reopen_count": ticket.reopen_count, "created_at": ticket.created_at,
         "updated_at": ticket.updated_at, "version": ticket.version,
-        "allowed_status": lifecycle.allowed_moves(ticket.status),
+        "allowed_status": lifecycle.allowed_moves(lifecycle.TicketState(
+            ticket.status, ticket.assignee_id, ticket.group_id)),
     }
 
 

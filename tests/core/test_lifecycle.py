@@ -38,8 +38,13 @@ def test_illegal_moves_say_why(old: str, new: str, why: str) -> None:
 def test_work_needs_an_assignee() -> None:
     with pytest.raises(IllegalTransition, match="no assignee"):
         lifecycle.check_transition(state("assigned", assignee=None, group=3), "in_progress")
-    with pytest.raises(IllegalTransition, match="no assignee or group"):
+    with pytest.raises(IllegalTransition, match="no assignee"):
         lifecycle.check_transition(state("new", assignee=None), "assigned")
+    # A group's queue is not an owner: "assigned" means a person.
+    with pytest.raises(IllegalTransition, match="no assignee"):
+        lifecycle.check_transition(state("new", assignee=None, group=3), "assigned")
+    with pytest.raises(IllegalTransition, match="no assignee"):
+        lifecycle.check_transition(state("closed", assignee=None, group=3), "assigned")
 
 
 def test_reopen_is_detected() -> None:
@@ -49,10 +54,31 @@ def test_reopen_is_detected() -> None:
 
 
 def test_assignment_moves_new_and_back() -> None:
-    assert lifecycle.status_after_assignment("new", 5, None) == "assigned"
-    assert lifecycle.status_after_assignment("new", None, 2) == "assigned"
-    assert lifecycle.status_after_assignment("assigned", None, None) == "new"
-    assert lifecycle.status_after_assignment("in_progress", None, None) == "in_progress"
+    assert lifecycle.status_after_assignment("new", 5) == "assigned"
+    assert lifecycle.status_after_assignment("new", None) == "new"  # a group alone: still new
+    assert lifecycle.status_after_assignment("assigned", None) == "new"
+    assert lifecycle.status_after_assignment("in_progress", None) == "in_progress"
+
+
+@pytest.mark.parametrize(("status", "assignee", "expected"), [
+    ("new", None, ["cancelled", "resolved"]),
+    ("new", 7, ["assigned", "cancelled", "in_progress", "resolved"]),
+    ("assigned", 7, ["cancelled", "in_progress", "new", "pending_customer", "resolved"]),
+    ("in_progress", None, ["cancelled", "resolved"]),
+    ("resolved", None, ["closed"]),
+    ("resolved", 7, ["assigned", "closed", "in_progress"]),
+    ("cancelled", 7, []),
+])
+def test_allowed_moves_are_the_legal_ones_for_this_ticket(
+        status: str, assignee: int | None, expected: list[str]) -> None:
+    assert lifecycle.allowed_moves(state(status, assignee=assignee, group=2)) == expected
+    for target in lifecycle.STATUSES:  # the menu and the server agree on every status
+        legal = True
+        try:
+            lifecycle.check_transition(state(status, assignee=assignee, group=2), target)
+        except IllegalTransition:
+            legal = False
+        assert legal == (target in expected), target
 
 
 def test_every_status_has_a_rule() -> None:

@@ -52,6 +52,7 @@ async def list_tickets(
     customer_phone: Annotated[str | None, Query(max_length=40)] = None,
     customer_id: IdQuery = None,
     assignee: Annotated[str | None, Query(max_length=64, description="user id or 'me'")] = None,
+    unassigned: Annotated[bool, Query(description="only tickets with no assignee")] = False,
     group_id: IdQuery = None,
     type: Annotated[str | None, Query(max_length=64)] = None,
     priority: Annotated[str | None, Query(pattern="^(urgent|high|normal|low)$")] = None,
@@ -72,7 +73,8 @@ async def list_tickets(
     flt = service.TicketFilter(
         status=[s.strip() for s in status.split(",") if s.strip()] if status else None,
         customer_id=customer_id, customer_phone=customer_phone, assignee_id=assignee_id,
-        group_id=group_id, type=type, priority=priority, call_id=call_id, q=q,
+        unassigned=unassigned, group_id=group_id, type=type, priority=priority,
+        call_id=call_id, q=q,
         created_from=created_from, created_to=created_to)
     rows, total = await service.list_tickets(session, principal.actor, flt, limit=limit,
                                              offset=offset,
