@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -87,12 +88,29 @@ async def find_by_e164(session: AsyncSession, e164: str) -> list[Customer]:
 
 async def search_customers(session: AsyncSession, q: str | None, limit: int,
                            offset: int) -> tuple[list[Customer], int]:
+    """Customers whose name contains ``q``, who have an order numbered ``q``, or a phone
+    number containing its digits (4 or more, written any way: ``021-6123 4567`` finds
+    +862161234567). Returns (page, total), oldest customer first."""
     query = select(Customer)
-    if q:
-        query = query.where(Customer.name.ilike(f"%{q}%"))
+    if q and q.strip():
+        query = query.where(or_(*_search_terms(q.strip())))
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.scalars(query.order_by(Customer.id).limit(limit).offset(offset))
     return list(rows.all()), total
+
+
+def _search_terms(q: str) -> list[ColumnElement[bool]]:
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    terms: list[ColumnElement[bool]] = [
+        Customer.name.ilike(f"%{escaped}%", escape="\\"),
+        Customer.id.in_(select(Order.customer_id).where(func.upper(Order.number) == q.upper())),
+    ]
+    # A national number's trunk 0 and an international 00 are not in E.164's digits.
+    digits = re.sub(r"\D", "", q).lstrip("0")
+    if len(digits) >= 4 and not re.search(r"[^\d\s+()./-]", q):
+        terms.append(Customer.id.in_(select(CustomerPhone.customer_id)
+                                     .where(CustomerPhone.e164.contains(digits))))
+    return terms
 
 
 def in_warranty(order: Order, now: datetime | None = None) -> bool | None:
