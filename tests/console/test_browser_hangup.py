@@ -23,7 +23,7 @@ from .test_browser import login
 
 pytestmark = pytest.mark.browser
 
-CONFIRM_S = 5  # HANGUP_CONFIRM_MS in web/static/js/console.js
+CONFIRM_S = 5  # HANGUP_CONFIRM_MS in web/static/js/console/hangup.js
 
 
 def watch(page: Any) -> tuple[list[str], list[str]]:
