@@ -28,7 +28,13 @@ async function main() {
     const w = msg.work_order || msg;
     orders.set(String(w.id ?? w.number ?? orders.size), w);
     render();
-  }, (status) => { const el = $("#conn"); el.textContent = t(status); el.className = `conn ${status}`; }).connect();
+  }, (status) => {
+    const el = $("#conn");
+    el.textContent = t(status);
+    el.className = `conn ${status}`;
+    document.body.dataset.ws = status;
+  }).connect();
+  document.body.dataset.ready = "1";
 }
 
 main();
