@@ -1,6 +1,7 @@
 // Supervisor wallboard: queue figures and agent states, live from the hub.
 import { api, items, logout } from "./api.js";
 import { $, fill, fmtDuration, fmtTime, h } from "./dom.js";
+import { describeError } from "./errors.js";
 import { applyStatic, getLang, langSwitch, t, tOr } from "./i18n.js";
 import { HubSocket } from "./socket.js";
 
@@ -60,7 +61,8 @@ async function spy(call, mode) {
     await api("POST", `calls/${encodeURIComponent(call.call_id)}/spy`, { extension: call.agent_extension, mode });
     status(t("spying"));
   } catch (err) {
-    status(`${t("error")}: ${err.message}`, true);
+    const { headline, detail } = describeError(err);
+    status(`${t(`spy_${mode}`)}: ${headline} (${detail})`, true);
   }
 }
 
