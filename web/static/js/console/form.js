@@ -172,12 +172,13 @@ function formFields(form) {
 }
 
 /** The customer the ticket is for: the known one; the one owning the typed number; or, for a
- * number nobody has, a new customer named as typed (or by the number) — created now. */
+ * number nobody has (or a name without a number), a new customer named as typed (or by the
+ * number) — created now. Neither number nor name: no customer. */
 async function customerFor(phone, name) {
   if (S.form.customer && S.form.customer.id) return S.form.customer;
-  if (!phone) return null;
-  const found = items(await api("GET", `customers?phone=${encodeURIComponent(phone)}`));
-  const cust = found[0] || await api("POST", "customers", { name: name || phone, phones: [phone] });
+  if (!phone && !name) return null;
+  const found = phone ? items(await api("GET", `customers?phone=${encodeURIComponent(phone)}`)) : [];
+  const cust = found[0] || await api("POST", "customers", { name: name || phone, phones: phone ? [phone] : [] });
   if (!found[0]) toast(`${t("customer_created")}: ${cust.name}`);
   S.form.customer = cust;
   if (S.form.callId) callCustomerCreated(S.form.callId, cust);
