@@ -125,10 +125,11 @@ export function renderCard(callId) {
   $("#call-empty").hidden = S.calls.size > 0;
 }
 
+/** Every card again (a language switch); a half-typed new customer's labels would stay in
+ * the old language, so that little form closes. */
 export function renderAllCards() {
-  for (const id of S.calls.keys()) {
-    const slot = $(".new-customer-slot", S.calls.get(id).el || document.createElement("div"));
-    if (slot) slot.replaceChildren(); // its labels are in the old language
+  for (const [id, entry] of S.calls) {
+    if (entry.el) $(".new-customer-slot", entry.el).replaceChildren();
     renderCard(id);
   }
 }

@@ -267,7 +267,7 @@ export function summarize(data) {
 }
 
 async function patchTicket(changes, what) {
-  S.mutating = (S.mutating || 0) + 1;
+  S.mutating += 1;
   try {
     S.ticket = await api("PATCH", `tickets/${S.ticket.id}`, { ...changes, version: S.ticket.version });
     toast(t("saved"));
@@ -280,7 +280,7 @@ async function patchTicket(changes, what) {
 }
 
 async function forwardTicket() {
-  S.mutating = (S.mutating || 0) + 1;
+  S.mutating += 1;
   try {
     S.ticket = await api("POST", `tickets/${S.ticket.id}/forward`);
     toast(t("saved"));

@@ -99,9 +99,9 @@ function renderListMore(which) {
 }
 
 /** A filter control bound to listState[which][key]: changing it reloads the list. */
-function filterSelect(which, key, list, blank, label) {
+function filterSelect(which, key, list, blank, label, value = listState[which][key]) {
   const st = listState[which];
-  const sel = options(list, st[key], blank);
+  const sel = options(list, value, blank);
   sel.name = key;
   sel.setAttribute("aria-label", label);
   sel.addEventListener("change", () => { st[key] = sel.value; loadList(which); });
@@ -121,7 +121,8 @@ function filterForm(which) {
   const mineGroups = S.groups.filter((g) => !S.me.group_ids || !S.me.group_ids.length || S.me.group_ids.includes(g.id));
   const staff = S.users.filter((u) => u.role !== "customer");
   const form = h("form", { class: "row filters" },
-    which === "queue" ? filterSelect(which, "group", mineGroups.map((g) => [g.id, nameOf(g)]), undefined, t("group")) : null,
+    which === "queue" ? filterSelect(which, "group", mineGroups.map((g) => [g.id, nameOf(g)]), undefined, t("group"),
+      st.group || (S.me.group_ids || [])[0]) : null,
     filterSelect(which, "status", statuses, t("all_status"), t("status")),
     which === "all" ? [
       filterSelect(which, "priority", PRIORITIES.map((p) => [p, t(`p_${p}`)]), t("all_priorities"), t("priority")),
@@ -132,7 +133,6 @@ function filterForm(which) {
     ] : null,
     h("input", { type: "search", name: "q", value: st.q, placeholder: t("search"), "aria-label": t("search") }),
     h("button", { type: "submit" }, t("refresh")));
-  if (which === "queue" && !st.group) form.elements.group.value = String((S.me.group_ids || [])[0] ?? form.elements.group.value);
   form.addEventListener("submit", (e) => { e.preventDefault(); st.q = form.elements.q.value.trim(); loadList(which); });
   return form;
 }

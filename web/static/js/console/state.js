@@ -20,6 +20,7 @@ export const S = {
   ticketCustomer: null, // that ticket's customer record (detail.js)
   extras: null, // {id, comments, history, attachments} of that ticket (detail.js)
   inbox: [], // tickets transferred to this agent: [{ticket, from}] (detail.js)
+  mutating: 0, // changes of the shown ticket in flight (detail.js)
   tab: "form",
   hangupAsk: null, // a hang-up waiting for the agent's confirmation (hangup.js)
   agentState: { state: "available", reason: null }, // last state the server confirmed (agentstate.js)
