@@ -14,6 +14,7 @@ import asyncio
 import json
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,8 +211,8 @@ async def test_unknown_caller_customer_and_ticket_in_one_go(browser: Any,
     await page.context.close()
 
 
-async def test_customers_panel_search_create_open(browser: Any,
-                                                  live_server: LiveServer) -> None:
+async def test_customers_panel_search_create_open(browser: Any, live_server: LiveServer,
+                                                  artifacts: Path) -> None:
     page = await open_page(browser, live_server, "alice", "en")
     await page.click("#tab-btn-customers")
     panel = page.locator("#tab-customers")
@@ -240,6 +241,7 @@ async def test_customers_panel_search_create_open(browser: Any,
     await panel.locator(f".customer-results a[data-customer-id='{cust['id']}']").click()
     await expect(opened).to_contain_text("Door seal leaks")
     await expect(opened).to_contain_text(order)
+    await page.screenshot(path=str(artifacts / "console_desktop_en_customers.png"))
     await opened.get_by_role("button", name="New ticket for this customer").click()
     await expect(page.locator("#form-customer")).to_contain_text("Grace Hopper 葛丽丝")
     await page.fill("#ticket-form [name=title]", "Second visit")
