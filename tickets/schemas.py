@@ -81,6 +81,8 @@ class UserIn(In):
     locale: Literal["zh", "en"] = "zh"
     skills: list[Tag] = Field(default_factory=list, max_length=50)
     group_ids: list[DbId] = Field(default_factory=list, max_length=50)
+    #: The customer record a ``customer`` login speaks for (required for that role only).
+    customer_id: DbId | None = None
 
 
 class UserPatch(In):
@@ -92,6 +94,7 @@ class UserPatch(In):
     skills: list[Tag] | None = Field(default=None, max_length=50)
     group_ids: list[DbId] | None = Field(default=None, max_length=50)
     is_active: bool | None = None
+    customer_id: DbId | None = None
 
 
 class UserOut(Out):
@@ -105,6 +108,7 @@ class UserOut(Out):
     skills: list[str]
     is_active: bool
     group_ids: list[DbId] = Field(default_factory=list)
+    customer_id: int | None = None
 
 
 class GroupIn(In):

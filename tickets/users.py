@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from tickets.db import utcnow
 from tickets.errors import Conflict, Invalid, NotFound
-from tickets.models import Group, RevokedToken, User
+from tickets.models import Customer, Group, RevokedToken, User
 from tickets.schemas import GroupIn, UserIn, UserPatch
 
 _hasher = PasswordHasher()
@@ -66,6 +66,22 @@ async def user_by_extension(session: AsyncSession, extension: str) -> User | Non
     return await session.scalar(select(User).where(User.extension == extension))
 
 
+async def _check_customer_link(session: AsyncSession, role: str,
+                               customer_id: int | None) -> None:
+    """A customer login speaks for exactly one customer record; staff logins for none.
+
+    Raises ``Invalid`` naming ``customer_id`` otherwise."""
+    if role != "customer":
+        if customer_id is not None:
+            raise Invalid(f"customer_id: only a customer login is linked to a customer "
+                          f"(role is {role})")
+        return
+    if customer_id is None:
+        raise Invalid("customer_id: a customer login needs the customer it belongs to")
+    if await session.get(Customer, customer_id) is None:
+        raise Invalid(f"customer_id: unknown customer {customer_id}")
+
+
 async def _groups(session: AsyncSession, ids: list[int]) -> list[Group]:
     if not ids:
         return []
@@ -81,11 +97,13 @@ async def create_user(session: AsyncSession, data: UserIn) -> User:
         raise Conflict(f"username {data.username!r} is taken")
     if data.extension and await user_by_extension(session, data.extension):
         raise Conflict(f"extension {data.extension} belongs to another user")
+    await _check_customer_link(session, data.role, data.customer_id)
     password_hash = await asyncio.to_thread(hash_password, data.password)
     user = User(
         username=data.username, display_name=data.display_name or data.username,
         role=data.role, password_hash=password_hash, extension=data.extension,
         email=data.email, phone=data.phone, locale=data.locale, skills=list(data.skills),
+        customer_id=data.customer_id,
     )
     user.groups = await _groups(session, data.group_ids)
     session.add(user)
@@ -103,6 +121,12 @@ async def update_user(session: AsyncSession, user_id: int, data: UserPatch) -> U
         other = await user_by_extension(session, changes["extension"])
         if other is not None and other.id != user.id:
             raise Conflict(f"extension {changes['extension']} belongs to another user")
+    if "role" in changes or "customer_id" in changes:
+        role = changes.get("role", user.role)
+        # A login that stops being a customer's drops its link rather than being refused.
+        link = changes.get("customer_id", user.customer_id if role == "customer" else None)
+        await _check_customer_link(session, role, link)
+        changes["customer_id"] = link
     if "password" in changes or changes.get("is_active") is False or \
             changes.get("role", user.role) != user.role:
         user.sessions_valid_after = utcnow()  # the old logins no longer speak for the user

@@ -43,9 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     add = user_sub.add_parser("add", help="create a user")
     add.add_argument("name")
     add.add_argument("--role", required=True,
-                     choices=["agent", "supervisor", "admin", "engineer"])
+                     choices=["agent", "supervisor", "admin", "engineer", "customer"])
     add.add_argument("--password", required=True)
     add.add_argument("--extension")
+    add.add_argument("--customer", type=int, metavar="ID",
+                     help="the customer record a customer login belongs to (/portal)")
     add.add_argument("--display-name", default="")
     return parser
 
@@ -78,12 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         added = asyncio.run(_with_session(
             settings, lambda s: load_demo(s, settings.default_region)))
         print("demo data:", ", ".join(f"{v} {k}" for k, v in added.items()),
-              "added (users admin, alice/6001, bob/6002, sue, eric; password 'demo')")
+              "added (users admin, alice/6001, bob/6002, sue/6010, eric, wang (customer); "
+              "password 'demo')")
         return 0
     if args.command == "user":
         try:
             data = UserIn(username=args.name, password=args.password, role=args.role,
-                          extension=args.extension, display_name=args.display_name)
+                          extension=args.extension, display_name=args.display_name,
+                          customer_id=args.customer)
         except ValidationError as exc:
             print(f"hotline: invalid user: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}",
                   file=sys.stderr)

@@ -1,195 +1,344 @@
-"""Demo data: the users of DESIGN.md, departments, ticket types, ~50 customers with orders,
-tickets and KB articles. Idempotent: running it again adds nothing that is already there.
+"""Load the demo data of ``web/demo_data.py``: users, departments, ticket types, products, KB,
+customers with orders, tickets with their history, and a portal login for one customer.
 
-The first customers carry the caller numbers of the AMI captures in telephony/captures, so a
-replayed call pops a real record.
+Idempotent and cheap to re-run (``scripts/run.sh`` runs it before every start): reference
+rows are added when missing, checked with one query per table; customers, orders and tickets
+are loaded once, on a database that has no customers yet.
+
+Tickets go through ``tickets.service`` like an agent's clicks (create, forward, assign,
+status moves, comments), so numbers, SLA targets and history are the real ones; afterwards
+their times are moved back onto the ticket's demo timeline (opened ``age_h`` hours ago, worked
+over the following hours), so lists, ages and SLA badges look like a hotline's last weeks.
 """
 
 from __future__ import annotations
 
-import random
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import cast
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets import service
-from tickets.customers import create_customer, create_order
-from tickets.models import Customer, Group, KbArticle, Product, Ticket, TicketType, User
-from tickets.schemas import CustomerIn, GroupIn, OrderIn, PhoneIn, TicketIn, TicketPatch, UserIn
+from tickets import service, sla
+from tickets.customers import create_customer, create_order, customer_id_by_e164
+from tickets.db import Base
+from tickets.models import (
+    Customer,
+    Group,
+    KbArticle,
+    Product,
+    Ticket,
+    TicketType,
+    User,
+)
+from tickets.phones import normalize
+from tickets.schemas import (
+    CommentIn,
+    CustomerIn,
+    GroupIn,
+    OrderIn,
+    PhoneIn,
+    Status,
+    TicketIn,
+    TicketPatch,
+    UserIn,
+)
 from tickets.users import create_group, create_user
+from web.demo_data import (
+    CUSTOMERS,
+    DEMO_CALLER_NUMBERS,
+    GROUPS,
+    KB,
+    ORDERS,
+    PORTAL_USER,
+    PRODUCTS,
+    TICKET_TYPES,
+    TICKETS,
+    UNKNOWN_CALLER,
+    USERS,
+    DemoOrder,
+    DemoTicket,
+    serial_number,
+)
 
-USERS = [
-    ("admin", "admin", "系统管理员 Admin", None),
-    ("alice", "agent", "Alice 王丽", "6001"),
-    ("bob", "agent", "Bob 李波", "6002"),
-    ("sue", "supervisor", "Sue 苏敏", "6010"),
-    ("eric", "engineer", "Eric 陈工", None),
-]
+__all__ = ["DEMO_CALLER_NUMBERS", "UNKNOWN_CALLER", "load_demo", "ticket_count"]
 
-GROUPS = [
-    ("hotline", "Hotline", "客服热线", ["general", "zh", "en"], "support", ["alice", "bob"]),
-    ("after_sales", "After-sales", "售后部", ["refund", "warranty"], None, ["bob"]),
-    ("repair", "Repair service", "维修服务部", ["repair", "field"], None, ["eric"]),
-    ("logistics", "Logistics", "物流部", ["delivery"], None, []),
-]
+PASSWORD = "demo"
+#: The demo hotline's site: tickets older than a day were opened in its working hours.
+_SITE_TZ = ZoneInfo("Asia/Shanghai")
+_EVENTS, _COMMENTS, _TICKETS = (Base.metadata.tables[name]
+                                for name in ("ticket_events", "comments", "tickets"))
 
-TICKET_TYPES: list[dict[str, object]] = [
-    {"key": "refund", "name": "Refund", "name_zh": "退款", "default_priority": "high",
-     "flow": ["hotline", "after_sales"],
-     "fields": [{"key": "amount", "label": "Amount", "label_zh": "金额", "type": "number",
-                 "required": False},
-                {"key": "reason", "label": "Reason", "label_zh": "原因", "type": "choice",
-                 "required": True,
-                 "options": ["defective", "wrong_item", "not_needed", "late", "other"]}],
-     "keywords": {"zh": ["退款", "退货", "退钱", "把钱退"], "en": ["refund", "money back",
-                                                        "return"],
-                  "ko": ["환불", "반품"]}},
-    {"key": "repair", "name": "Repair", "name_zh": "维修", "default_priority": "normal",
-     "flow": ["hotline", "repair"],
-     "fields": [{"key": "fault", "label": "Fault", "label_zh": "故障描述", "type": "text",
-                 "required": True},
-                {"key": "visit_date", "label": "Visit date", "label_zh": "上门日期",
-                 "type": "date", "required": False}],
-     "keywords": {"zh": ["维修", "坏了", "修理", "故障", "不工作"],
-                  "en": ["repair", "broken", "not working", "fix"], "ko": ["수리", "고장"]}},
-    {"key": "delivery", "name": "Delivery", "name_zh": "物流配送", "default_priority": "normal",
-     "flow": ["hotline", "logistics"], "fields": [],
-     "keywords": {"zh": ["快递", "物流", "配送", "没收到", "送货"],
-                  "en": ["delivery", "shipping", "package", "not arrived"],
-                  "ko": ["배송", "택배"]}},
-    {"key": "complaint", "name": "Complaint", "name_zh": "投诉", "default_priority": "high",
-     "flow": ["hotline", "after_sales"], "fields": [],
-     "keywords": {"zh": ["投诉", "不满意", "态度"], "en": ["complaint", "complain", "unhappy"],
-                  "ko": ["불만", "항의"]}},
-    {"key": "account", "name": "Account", "name_zh": "账户", "default_priority": "low",
-     "flow": ["hotline"], "fields": [],
-     "keywords": {"zh": ["账户", "密码", "登录", "会员"],
-                  "en": ["account", "password", "login"], "ko": ["계정", "비밀번호"]}},
-]
-
-PRODUCTS = [("AC-900", "Air conditioner AC-900 空调", 36),
-            ("WM-7", "Washing machine WM-7 洗衣机", 24), ("TV-55", "55\" TV 电视", 24),
-            ("RF-300", "Refrigerator RF-300 冰箱", 36),
-            ("PH-12", "Phone PH-12 手机", 12)]
-
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明"]
-WESTERN = ["John Smith", "Maria Garcia", "Kim Min-jun", "Sato Yuki", "Anna Müller",
-           "Olivier Martin", "Priya Patel", "Lee Ji-woo", "David Brown", "Emma Wilson"]
-
-KB = [
-    ("如何申请退款", "在订单签收后 7 天内可申请无理由退款。客服核对订单号后，在售后系统提交退款，"
-     "3-5 个工作日原路退回。", "zh", "refund"),
-    ("How to request a refund", "Refunds are accepted within 7 days of delivery. Verify the "
-     "order number, then submit the refund in the after-sales system; money returns in 3-5 "
-     "business days.", "en", "refund"),
-    ("空调不制冷的排查", "先确认模式为制冷、温度设定低于室温、滤网清洁。仍不制冷则预约上门维修。",
-     "zh", "repair"),
-    ("Air conditioner not cooling", "Check cooling mode, set temperature below room "
-     "temperature, clean the filter. If it still does not cool, book a repair visit.", "en",
-     "repair"),
-    ("快递未送达怎么办", "查询物流单号；超过承诺时效 48 小时未送达，转物流部催件并告知客户。", "zh",
-     "delivery"),
-    ("Package not delivered", "Look up the tracking number; 48 h past the promised date, "
-     "forward to logistics and tell the customer.", "en", "delivery"),
-    ("重置账户密码", "核实客户手机号后发送重置短信，不得在电话中口述密码。", "zh", "account"),
-]
-
-
-def _caller_numbers() -> list[tuple[str, str, str]]:
-    """(name, phone, tier) — the capture callers first, then generated Chinese numbers."""
-    rng = random.Random(20261123)
-    people = [("John Caller", "+1 555 123 0001", "vip"), ("Jane Abandon", "+1 555 123 0002",
-                                                          "standard"),
-              ("Jim Transfer", "+1 555 123 0005", "standard"),
-              ("张伟", "138 0013 8000", "vip")]
-    for i in range(46):
-        if i % 5 == 4:
-            name = WESTERN[i % len(WESTERN)]
-            phone = rng.choice(["+44 20 7946 0", "+82 10 5555 ", "+49 30 90182 "]) + \
-                f"{rng.randrange(100, 999)}"
-        else:
-            name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(["", *GIVEN])
-            phone = f"1{rng.choice('35789')}{rng.randrange(0, 10)}" \
-                    f"{rng.randrange(10_000_000, 99_999_999)}"
-        people.append((name, phone, "vip" if i % 9 == 0 else "standard"))
-    return people
+# Status moves after creation (and any assignment) that lead to each final status.
+_PATHS: dict[str, tuple[str, ...]] = {
+    "new": (), "assigned": (), "in_progress": ("in_progress",),
+    "pending_customer": ("in_progress", "pending_customer"),
+    "resolved": ("in_progress", "resolved"), "closed": ("in_progress", "resolved", "closed"),
+    "cancelled": ("cancelled",),
+}
 
 
 async def load_demo(session: AsyncSession, region: str = "CN") -> dict[str, int]:
-    """Create what is missing; returns how many rows of each kind were added."""
-    added = {"users": 0, "groups": 0, "types": 0, "customers": 0, "orders": 0, "tickets": 0,
-             "kb": 0}
-    users: dict[str, User] = {}
-    for username, role, display, ext in USERS:
-        user = await session.scalar(select(User).where(User.username == username))
-        if user is None:
-            user = await create_user(session, UserIn(username=username, password="demo",
-                                                     role=role, display_name=display,  # type: ignore[arg-type]
-                                                     extension=ext))
-            added["users"] += 1
-        users[username] = user
-    for key, name, name_zh, skills, queue, members in GROUPS:
-        if await session.scalar(select(Group.id).where(Group.key == key)) is None:
-            await create_group(session, GroupIn(
-                key=key, name=name, name_zh=name_zh, skills=skills, queue=queue,
-                member_ids=[users[m].id for m in members]))
-            added["groups"] += 1
-    for spec in TICKET_TYPES:
-        if await session.scalar(select(TicketType.id).where(TicketType.key == spec["key"])) is None:
-            session.add(TicketType(**spec))
-            added["types"] += 1
-    for sku, name, months in PRODUCTS:
-        if await session.scalar(select(Product.id).where(Product.sku == sku)) is None:
-            session.add(Product(sku=sku, name=name, warranty_months=months))
-    for title, body, kb_lang, type_key in KB:
-        if await session.scalar(select(KbArticle.id).where(KbArticle.title == title)) is None:
-            session.add(KbArticle(title=title, body=body, language=kb_lang, type_key=type_key,
-                                  tags=[type_key]))
-            added["kb"] += 1
-    await session.flush()
-    if await session.scalar(select(func.count()).select_from(Customer)):
-        return added  # customers, orders and tickets were loaded by an earlier run
+    """Create what is missing; returns how many rows of each kind were added.
 
-    rng = random.Random(7)
-    now = datetime.now(UTC)
-    actor = service.Actor(id=users["alice"].id, role="agent")
-    type_keys = [str(t["key"]) for t in TICKET_TYPES]
-    for n, (name, phone, tier) in enumerate(_caller_numbers()):
-        lang: Literal["zh", "en"] = "en" if name.isascii() else "zh"
-        customer = await create_customer(session, CustomerIn(
-            name=name, phones=[PhoneIn(number=phone, label="mobile")], tier=tier,  # type: ignore[arg-type]
-            language=lang, email=f"customer{n}@example.com" if n % 3 == 0 else None),
-            region)
-        added["customers"] += 1
-        for k in range(1 + n % 3):
-            sku, pname, months = PRODUCTS[(n + k) % len(PRODUCTS)]
-            bought = now - timedelta(days=rng.randrange(10, 1000))
-            await create_order(session, OrderIn(
-                number=f"{478 + n * 10 + k}" if n == 0 and k == 0 else
-                f"SO{2026_0000 + n * 10 + k}",
-                customer_id=customer.id, product_name=pname, product_sku=sku,
-                purchased_at=bought, amount=float(rng.randrange(999, 9999)),
-                warranty_end=bought + timedelta(days=30 * months)))
-            added["orders"] += 1
-        for k in range(n % 4 or 2):  # the capture callers (n = 0..3) have history too
-            type_key = type_keys[(n + k) % len(type_keys)]
-            fields: dict[str, object] = {}
-            if type_key == "refund":
-                fields = {"reason": "defective"}
-            elif type_key == "repair":
-                fields = {"fault": "不制冷 / not cooling"}
-            ticket = await service.create_ticket(session, TicketIn(
-                title=f"{name}: {type_key}", description="demo ticket", type=type_key,
-                customer_id=customer.id, fields=fields), actor, region)
-            if k % 2 == 1:
-                await service.update_ticket(session, ticket.id, TicketPatch(
-                    assignee="alice", status="resolved"), actor)
-            added["tickets"] += 1
+    Raises ``tickets.errors.DomainError`` if the demo data contradicts the domain rules (a
+    bug in ``web/demo_data.py``, which the tests load on every backend)."""
+    added = {"users": 0, "groups": 0, "types": 0, "products": 0, "kb": 0, "customers": 0,
+             "orders": 0, "tickets": 0}
+    users = await _users(session, added)
+    await _reference_rows(session, users, added)
+    if not await session.scalar(select(func.count()).select_from(Customer)):
+        await _customers_orders_tickets(session, users, region, added)
+    await _portal_user(session, region, added)
     return added
 
 
 async def ticket_count(session: AsyncSession) -> int:
     return await session.scalar(select(func.count()).select_from(Ticket)) or 0
+
+
+async def _users(session: AsyncSession, added: dict[str, int]) -> dict[str, User]:
+    names = [u[0] for u in USERS]
+    users = {u.username: u for u in (await session.scalars(
+        select(User).where(User.username.in_(names)))).all()}
+    for username, role, display, ext in USERS:
+        if username not in users:
+            users[username] = await create_user(session, UserIn(
+                username=username, password=PASSWORD, role=role,  # type: ignore[arg-type]
+                display_name=display, extension=ext))
+            added["users"] += 1
+    return users
+
+
+async def _reference_rows(session: AsyncSession, users: dict[str, User],
+                          added: dict[str, int]) -> None:
+    groups = set((await session.scalars(select(Group.key))).all())
+    for key, name, name_zh, skills, queue, members in GROUPS:
+        if key not in groups:
+            await create_group(session, GroupIn(
+                key=key, name=name, name_zh=name_zh, skills=skills, queue=queue,
+                member_ids=[users[m].id for m in members]))
+            added["groups"] += 1
+    types = set((await session.scalars(select(TicketType.key))).all())
+    for spec in TICKET_TYPES:
+        if spec["key"] not in types:
+            session.add(TicketType(**spec))
+            added["types"] += 1
+    skus = set((await session.scalars(select(Product.sku))).all())
+    for sku, (name, months, _prefix) in PRODUCTS.items():
+        if sku not in skus:
+            session.add(Product(sku=sku, name=name, warranty_months=months))
+            added["products"] += 1
+    titles = set((await session.scalars(select(KbArticle.title))).all())
+    for title, body, kb_lang, type_key in KB:
+        if title not in titles:
+            session.add(KbArticle(title=title, body=body, language=kb_lang, type_key=type_key,
+                                  tags=[type_key] if type_key else ["warranty"]))
+            added["kb"] += 1
+    await session.flush()
+
+
+def _product_line(order: DemoOrder) -> str:
+    """The order's product as agents see it: the model and the unit's serial number(s)."""
+    more = f" (+{order.quantity - 1})" if order.quantity > 1 else ""
+    return f"{PRODUCTS[order.sku][0]} · SN {serial_number(order)}{more}"
+
+
+async def _customers_orders_tickets(session: AsyncSession, users: dict[str, User],
+                                    region: str, added: dict[str, int]) -> None:
+    now = datetime.now(UTC)
+    ids: dict[str, int] = {}
+    for c in CUSTOMERS:
+        customer = await create_customer(session, CustomerIn(
+            name=c.name, phones=[PhoneIn(number=n, label=label) for n, label in c.phones],
+            company=c.company, tier=c.tier, language=c.language, email=c.email,
+            address=c.address, notes=c.notes), region)
+        ids[c.key] = customer.id
+        added["customers"] += 1
+    for o in ORDERS:
+        bought = now - timedelta(days=o.days, hours=o.serial % 9)
+        await create_order(session, OrderIn(
+            number=o.number, customer_id=ids[o.customer], product_name=_product_line(o),
+            product_sku=o.sku, quantity=o.quantity, amount=o.amount * o.quantity,
+            purchased_at=bought, status=o.status,
+            warranty_end=_add_months(bought, PRODUCTS[o.sku][1])))
+        added["orders"] += 1
+    timeline = _Timeline(now, users, region)
+    for index, spec in enumerate(sorted(TICKETS, key=lambda t: -t.age_h)):  # ids follow time
+        await timeline.load(session, spec, ids[spec.customer], _opened(now, spec, index))
+        added["tickets"] += 1
+    await timeline.date_rows(session)
+
+
+async def _portal_user(session: AsyncSession, region: str, added: dict[str, int]) -> None:
+    """The customer login of /portal, linked to its customer (found by the phone number, so
+    it also attaches to customers an earlier demo run loaded)."""
+    username, display, key = PORTAL_USER
+    if await session.scalar(select(User.id).where(User.username == username)):
+        return
+    spec = next(c for c in CUSTOMERS if c.key == key)
+    customer_id = await customer_id_by_e164(session, normalize(spec.phones[0][0], region))
+    if customer_id is None:
+        return  # an older demo database without this customer: nobody to log in as
+    await create_user(session, UserIn(username=username, password=PASSWORD, role="customer",
+                                      display_name=display, customer_id=customer_id))
+    added["users"] += 1
+
+
+@dataclass
+class _Dating:
+    """When one ticket's rows happened on its demo timeline."""
+
+    ticket_id: int
+    opened: datetime
+    priority: str
+    events: list[datetime]  # one per history row after "created", in order
+    comments: list[datetime]
+    moved: dict[str, datetime]  # status → when it was reached
+
+
+@dataclass
+class _Timeline:
+    """Plays demo tickets through the service like an agent's clicks, then dates their rows
+    on each ticket's own timeline, in three statements for all tickets (a statement per
+    step made the load several times slower)."""
+
+    now: datetime
+    users: dict[str, User]
+    region: str
+    dated: list[_Dating] = field(default_factory=list)
+
+    def actor(self, username: str) -> service.Actor:
+        user = self.users[username]
+        return service.Actor(id=user.id, role=user.role)
+
+    async def load(self, session: AsyncSession, spec: DemoTicket, customer_id: int,
+                   opened: datetime) -> None:
+        agent = self.actor(spec.agent)
+        fields = dict(spec.fields)
+        if spec.visit_day is not None:
+            fields["visit_date"] = (self.now + timedelta(days=spec.visit_day)).date().isoformat()
+        ticket = await service.create_ticket(session, TicketIn(
+            title=spec.title, description=spec.description, type=spec.type,
+            priority=spec.priority, channel=spec.channel,
+            customer_id=customer_id, order_number=spec.order, fields=fields,
+            tags=list(spec.tags)), agent, self.region)
+        steps = [*(["forward"] if spec.forward else []),
+                 *(["assign"] if spec.assignee else []), *_PATHS[spec.status]]
+        # Comments come while the ticket is worked: before the moves that finish it.
+        finishing = {"resolved", "closed", "cancelled"}
+        cut = next((i for i, step in enumerate(steps) if step in finishing), len(steps))
+        actions: list[str | tuple[str, bool]] = [*steps[:cut], *spec.comments, *steps[cut:]]
+        times = _spread(opened, spec.age_h, len(actions))
+        dating = _Dating(ticket.id, opened, ticket.priority, [], [], {})
+        status = ticket.status
+        for action, at in zip(actions, times, strict=True):
+            if isinstance(action, tuple):
+                await service.add_comment(session, ticket.id, CommentIn(
+                    body=action[0], public=action[1]), self.actor(spec.assignee or spec.agent))
+                dating.comments.append(at)
+                dating.events.append(at)
+                continue
+            before, status = status, (await self._step(session, spec, ticket.id, action,
+                                                       agent)).status
+            # Assigning a new ticket also moves it to "assigned": two history rows.
+            dating.events += [at] * (2 if action == "assign" and before == "new" else 1)
+            dating.moved[action] = at
+        self.dated.append(dating)
+
+    async def _step(self, session: AsyncSession, spec: DemoTicket, ticket_id: int, step: str,
+                    agent: service.Actor) -> Ticket:
+        if step == "forward":
+            return await service.forward(session, ticket_id, agent)
+        if step == "assign":
+            return await service.update_ticket(session, ticket_id,
+                                               TicketPatch(assignee=spec.assignee), agent)
+        worker = self.actor(spec.assignee) if spec.assignee else agent  # whoever owns it now
+        return await service.update_ticket(session, ticket_id,
+                                           TicketPatch(status=cast(Status, step)), worker)
+
+    async def date_rows(self, session: AsyncSession) -> None:
+        """Move the tickets, their history rows and comments onto their timelines.
+
+        Raises ``RuntimeError`` if the service wrote other history than one row per step."""
+        by_id = {d.ticket_id: d for d in self.dated}
+        events = await _ids_by_ticket(session, _EVENTS, by_id)
+        comments = await _ids_by_ticket(session, _COMMENTS, by_id)
+        event_rows, comment_rows, ticket_rows = [], [], []
+        for d in self.dated:
+            when = [d.opened, *d.events]
+            if len(events[d.ticket_id]) != len(when) or \
+                    len(comments[d.ticket_id]) != len(d.comments):
+                raise RuntimeError(f"demo ticket {d.ticket_id}: history does not match its steps")
+            event_rows += [{"b_id": i, "b_at": at}
+                           for i, at in zip(events[d.ticket_id], when, strict=True)]
+            comment_rows += [{"b_id": i, "b_at": at}
+                             for i, at in zip(comments[d.ticket_id], d.comments, strict=True)]
+            first, due = sla.due_times(d.priority, d.opened)
+            ticket_rows.append({
+                "b_id": d.ticket_id, "b_created": d.opened, "b_updated": when[-1],
+                "b_first_due": first, "b_due": due,
+                "b_responded": d.events[0] if d.events else None,
+                "b_resolved": d.moved.get("resolved"), "b_closed": d.moved.get("closed")})
+        await _update_many(session, _EVENTS, {"at": "b_at"}, event_rows)
+        await _update_many(session, _COMMENTS, {"created_at": "b_at"}, comment_rows)
+        await _update_many(session, _TICKETS, {
+            "created_at": "b_created", "updated_at": "b_updated",
+            "first_response_due_at": "b_first_due", "due_at": "b_due",
+            "first_responded_at": "b_responded", "resolved_at": "b_resolved",
+            "closed_at": "b_closed"}, ticket_rows)
+
+
+async def _ids_by_ticket(session: AsyncSession, table: Table,
+                         tickets: dict[int, _Dating]) -> dict[int, list[int]]:
+    """Row ids of ``table`` per ticket, in insertion order."""
+    out: dict[int, list[int]] = {t: [] for t in tickets}
+    rows = await session.execute(select(table.c.id, table.c.ticket_id)
+                                 .where(table.c.ticket_id.in_(list(tickets)))
+                                 .order_by(table.c.id))
+    for row_id, ticket_id in rows:
+        out[ticket_id].append(row_id)
+    return out
+
+
+async def _update_many(session: AsyncSession, table: Table, columns: dict[str, str],
+                       rows: list[dict[str, object]]) -> None:
+    """One executemany UPDATE by id: ``columns`` maps a column to its parameter name."""
+    if not rows:
+        return
+    stmt = update(table).where(table.c.id == bindparam("b_id")).values(
+        {col: bindparam(param, type_=table.c[col].type) for col, param in columns.items()})
+    await session.execute(stmt, rows)
+
+
+def _spread(opened: datetime, age_h: float, n: int) -> list[datetime]:
+    """``n`` moments after ``opened``: the first after a few minutes (the agent picks it up),
+    the last within 60 % of the ticket's age and at most two days in."""
+    if n == 0:
+        return []
+    first = timedelta(minutes=min(12.0, age_h * 60 * 0.1))
+    last = timedelta(hours=max(min(age_h * 0.6, 48.0), first.total_seconds() / 3600))
+    step = (last - first) / max(n - 1, 1)
+    return [opened + first + step * i for i in range(n)]
+
+
+def _opened(now: datetime, spec: DemoTicket, index: int) -> datetime:
+    """When the ticket was opened: ``age_h`` ago; older than a day, moved into the hotline's
+    day (08:30–19:30 Shanghai time) at a time that differs from ticket to ticket."""
+    at = now - timedelta(hours=spec.age_h, minutes=(index * 17) % 43)
+    if spec.age_h < 24:
+        return at
+    local = at.astimezone(_SITE_TZ)
+    minutes = 8 * 60 + 30 + (index * 97) % (11 * 60)
+    return local.replace(hour=minutes // 60, minute=minutes % 60).astimezone(UTC)
+
+
+def _add_months(day: datetime, months: int) -> datetime:
+    """``day`` plus calendar months (the 31st becomes the month's last day)."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    last = (datetime(year + month // 12, month % 12 + 1, 1, tzinfo=day.tzinfo)
+            - timedelta(days=1)).day
+    return day.replace(year=year, month=month, day=min(day.day, last))
