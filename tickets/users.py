@@ -128,7 +128,8 @@ async def update_user(session: AsyncSession, user_id: int, data: UserPatch) -> U
         await _check_customer_link(session, role, link)
         changes["customer_id"] = link
     if "password" in changes or changes.get("is_active") is False or \
-            changes.get("role", user.role) != user.role:
+            changes.get("role", user.role) != user.role or \
+            changes.get("customer_id", user.customer_id) != user.customer_id:
         user.sessions_valid_after = utcnow()  # the old logins no longer speak for the user
     if "password" in changes:
         user.password_hash = await asyncio.to_thread(hash_password, changes.pop("password"))

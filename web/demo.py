@@ -85,8 +85,8 @@ async def load_demo(session: AsyncSession, region: str = "CN") -> dict[str, int]
 
     Raises ``tickets.errors.DomainError`` if the demo data contradicts the domain rules (a
     bug in ``web/demo_data.py``, which the tests load on every backend)."""
-    added = {"users": 0, "groups": 0, "types": 0, "products": 0, "kb": 0, "customers": 0,
-             "orders": 0, "tickets": 0}
+    added = {"users": 0, "groups": 0, "types": 0, "customers": 0, "orders": 0, "tickets": 0,
+             "kb": 0, "products": 0}
     users = await _users(session, added)
     await _reference_rows(session, users, added)
     if not await session.scalar(select(func.count()).select_from(Customer)):
@@ -166,8 +166,10 @@ async def _customers_orders_tickets(session: AsyncSession, users: dict[str, User
             warranty_end=_add_months(bought, PRODUCTS[o.sku][1])))
         added["orders"] += 1
     timeline = _Timeline(now, users, region)
-    for index, spec in enumerate(sorted(TICKETS, key=lambda t: -t.age_h)):  # ids follow time
-        await timeline.load(session, spec, ids[spec.customer], _opened(now, spec, index))
+    opened = sorted(((_opened(now, spec, i), i) for i, spec in enumerate(TICKETS)))
+    for at, index in opened:  # oldest first: ticket numbers follow time
+        spec = TICKETS[index]
+        await timeline.load(session, spec, ids[spec.customer], at)
         added["tickets"] += 1
     await timeline.date_rows(session)
 

@@ -60,12 +60,12 @@ async def test_pop_prefill_create_transfer(browser: Any, live_server: LiveServer
     assert await alice.inner_text("#tab-btn-mine") == "我的工单"
     assert await bob.inner_text("#tab-btn-mine") == "My tickets"
 
-    ctx = await caller_context(live_server, "+15551230001")
+    ctx = await caller_context(live_server, "+8613800138000")
     cust, orders = ctx["customer"], ctx["orders"]
-    assert cust["name"] == "John Caller" and orders
+    assert cust["name"] == "陈志强" and orders
     call_id = "pbx1:1795400001.101"
     pop = {"type": "screen_pop", "call_id": call_id, "pbx": "pbx1",
-           "caller_number": "+15551230001", "queue": "support", "extension": "PJSIP/6001",
+           "caller_number": "+8613800138000", "queue": "support", "extension": "PJSIP/6001",
            "customer": cust, "tickets": ctx["tickets"], "calls": []}
     t0 = time.perf_counter()
     await live_server.publish(TOPIC_CALLS, pop)
@@ -73,7 +73,7 @@ async def test_pop_prefill_create_transfer(browser: Any, live_server: LiveServer
     await card.wait_for(state="visible", timeout=5000)
     paint_ms = (time.perf_counter() - t0) * 1000
     print(f"pop-to-paint (bus publish → card visible): {paint_ms:.1f} ms")
-    assert await card.locator(".cust-name").inner_text() == "John Caller"
+    assert await card.locator(".cust-name").inner_text() == "陈志强"
     assert await card.locator(".badge.vip").count() == 1
     # Orders with their warranty state come from the customer record.
     await card.locator(".orders li").first.wait_for(timeout=5000)
@@ -241,7 +241,7 @@ async def test_ticket_detail_queue_assign_status_comment_attachment(
     async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:
         r = await c.post("/api/v1/tickets", json={
             "title": "Washer leaks <script>alert(1)</script>", "type": "repair",
-            "customer_phone": "+15551230002", "group": "hotline",
+            "customer_phone": "159 2187 6543", "group": "hotline",
             "fields": {"fault": "leaks"}})
         assert r.status_code == 201, r.text
         ticket = r.json()

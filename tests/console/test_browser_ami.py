@@ -45,7 +45,7 @@ async def test_replayed_call_pop_ticket_transfer(browser: Any, pbx_server: LiveS
     bob = await login(browser, pbx_server, "bob", "en-US")
 
     t0 = time.perf_counter()
-    task, result = fake_pbx.start_play("e_queue_blind_transfer", caller="+15551230001")
+    task, result = fake_pbx.start_play("e_queue_blind_transfer", caller="13800138000")
     try:
         card = alice.locator(".call-card")
         await card.first.wait_for(state="visible", timeout=10_000)
@@ -53,7 +53,7 @@ async def test_replayed_call_pop_ticket_transfer(browser: Any, pbx_server: LiveS
         print(f"pop-to-paint (AMI replay start → card visible in Chromium): {paint_ms:.1f} ms")
         call_id = await card.first.get_attribute("data-call-id")
         assert call_id == f"pbx1:{result.linkedids[0]}"
-        await expect(card.locator(".cust-name")).to_have_text("John Caller", timeout=5000)
+        await expect(card.locator(".cust-name")).to_have_text("陈志强", timeout=5000)
         await expect(card.locator(".badge.vip")).to_have_count(1)
         # The queue rang both agents: bob's pop closes once alice answers.
         bob_card = bob.locator(f".call-card[data-call-id='{call_id}']")
@@ -140,13 +140,13 @@ async def test_hang_up_from_the_call_card(browser: Any, pbx_server: LiveServer,
                                           fake_pbx: Any) -> None:
     alice = await login(browser, pbx_server, "alice", "en-US")
     dialogs, hangup_requests = watch(alice)  # the confirmation is in the page, no dialog
-    task, result = fake_pbx.start_play("d_actions", caller="+15551230002")
+    task, result = fake_pbx.start_play("d_actions", caller="15921876543")
     try:
         card = alice.locator(".call-card").first
         await card.wait_for(timeout=10_000)
         call_id = f"pbx1:{result.linkedids[0]}"
         assert await card.get_attribute("data-call-id") == call_id
-        await expect(card.locator(".cust-name")).to_have_text("Jane Abandon", timeout=5000)
+        await expect(card.locator(".cust-name")).to_have_text("李秀英", timeout=5000)
         await expect(card.locator(".state.st-answered")).to_have_count(1, timeout=10_000)
         before = len([a for a in fake_pbx.actions if a.get("Action") == "Hangup"])
         button = card.get_by_role("button", name="Hang up", exact=True)
@@ -207,7 +207,7 @@ async def test_click_to_call_and_language_switch(browser: Any, pbx_server: LiveS
 async def test_a_console_opened_mid_call_shows_the_call(browser: Any, pbx_server: LiveServer,
                                                         fake_pbx: Any) -> None:
     first = await login(browser, pbx_server, "alice", "en-US")
-    task, result = fake_pbx.start_play("e_queue_blind_transfer", caller="+15551230002")
+    task, result = fake_pbx.start_play("e_queue_blind_transfer", caller="15921876543")
     try:
         card = first.locator(".call-card").first
         await expect(card.locator(".state.st-answered")).to_have_count(1, timeout=10_000)
@@ -215,7 +215,7 @@ async def test_a_console_opened_mid_call_shows_the_call(browser: Any, pbx_server
         # A second console (say, after a browser restart) while the call is up.
         second = await login(browser, pbx_server, "alice", "en-US")
         late = second.locator(f".call-card[data-call-id='{call_id}']")
-        await expect(late.locator(".cust-name")).to_have_text("Jane Abandon", timeout=5000)
+        await expect(late.locator(".cust-name")).to_have_text("李秀英", timeout=5000)
         await expect(late.locator(".state.st-answered")).to_have_count(1)
         await expect(second.locator("#ticket-form [name=order_number]")).to_have_value("478")
         # Let the capture finish (it waits for a transfer) so no call stays up.
@@ -237,13 +237,14 @@ async def test_wallboard_shows_live_calls_and_the_supervisor_steps_in(
         browser: Any, pbx_server: LiveServer, fake_pbx: Any, artifacts: Path) -> None:
     sue = await supervisor_login(browser, pbx_server)
     await expect(sue.locator("#calls")).to_contain_text("当前没有通话")
-    task, result = fake_pbx.start_play("a_inbound_queue_answered", speed=2.0)
+    task, result = fake_pbx.start_play("a_inbound_queue_answered", speed=2.0,
+                                         caller="13800138000")
     try:
         row = sue.locator("#calls tr[data-call-id]")
         await expect(row).to_contain_text("通话中", timeout=15_000)  # answered
         await expect(row).to_contain_text("Alice 王丽 6001")  # the agent by name
-        await expect(row).to_contain_text("+15551230001")
-        await expect(row.locator("strong")).to_have_text("John Caller")  # the customer...
+        await expect(row).to_contain_text("+8613800138000")
+        await expect(row.locator("strong")).to_have_text("陈志强")  # the customer...
         await expect(row.locator(".badge.vip")).to_be_visible()  # ...and a VIP
         await expect(sue.locator("#agents tr", has_text="6001")).to_contain_text("通话中")
         before = len(fake_pbx.actions)

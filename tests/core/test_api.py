@@ -194,8 +194,12 @@ async def test_roles(client: httpx.AsyncClient) -> None:
     mine = (await client.post("/api/v1/tickets", headers=alice,
                               json={"title": "for eric", "assignee": "eric"})).json()
     other = (await client.post("/api/v1/tickets", headers=alice, json={"title": "x"})).json()
-    listed = (await client.get("/api/v1/tickets", headers=eric)).json()
-    assert [t["id"] for t in listed["items"]] == [mine["id"]]
+    listed = (await client.get("/api/v1/tickets?limit=200", headers=eric)).json()["items"]
+    # Only the work assigned to eric: the new ticket and his demo repair visits.
+    assert mine["id"] in {t["id"] for t in listed} and other["id"] not in {t["id"] for t in listed}
+    assert {t["assignee_id"] for t in listed} == {mine["assignee_id"]}
+    everyone = (await client.get("/api/v1/tickets?limit=200", headers=alice)).json()
+    assert len(listed) < everyone["total"]
     assert (await client.get(f"/api/v1/tickets/{other['id']}", headers=eric)).status_code == 404
     resp = await client.patch(f"/api/v1/tickets/{mine['id']}", headers=eric,
                               json={"status": "in_progress"})
@@ -273,13 +277,17 @@ async def test_pagination_and_filters(client: httpx.AsyncClient) -> None:
 
 async def test_customer_detail_has_orders_and_warranty(client: httpx.AsyncClient) -> None:
     h = await login(client, "alice")
-    [c] = (await client.get("/api/v1/customers", params={"phone": "+15551230001"},
+    [c] = (await client.get("/api/v1/customers", params={"phone": "+8613800138000"},
                           headers=h)).json()
     detail = (await client.get(f"/api/v1/customers/{c['id']}", headers=h)).json()
     assert detail["orders"] and {"in_warranty", "warranty_end"} <= set(detail["orders"][0])
     assert "478" in {o["number"] for o in detail["orders"]}
-    assert detail["tickets"] and all(t["title"].startswith("John Caller:")
-                                     for t in detail["tickets"])
+    assert any(o["in_warranty"] for o in detail["orders"])
+    # This customer's tickets and only theirs, among them the one about order 478.
+    theirs = (await client.get("/api/v1/tickets", params={"customer_id": c["id"]},
+                               headers=h)).json()["items"]
+    assert {t["id"] for t in detail["tickets"]} == {t["id"] for t in theirs} != set()
+    assert any("478" in t["title"] for t in detail["tickets"])
 
 
 async def test_metrics_need_a_manager_and_report_live_parts(client: httpx.AsyncClient) -> None:

@@ -18,7 +18,7 @@ async def test_upsert_is_idempotent_and_never_erases(new_db) -> None:  # type: i
     engine = make_engine(to_async_url(await new_db()))
     sm = make_sessionmaker(engine)
     t0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-    start = {"pbx": "pbx1", "linkedid": "1.1", "caller_number": "+15551230001",
+    start = {"pbx": "pbx1", "linkedid": "1.1", "caller_number": "+8613800138000",
              "state": "ringing", "started_at": t0, "queue": "support"}
     try:
         for values in [start, {**start, "state": "answered", "answered_at": t0,
@@ -48,15 +48,15 @@ async def test_pop_context_puts_open_tickets_first(new_db) -> None:  # type: ign
     try:
         async with sm() as s, s.begin():
             old_open = await service.create_ticket(
-                s, TicketIn(title="old open", customer_phone="+1 555 123 0002"), agent)
+                s, TicketIn(title="old open", customer_phone="159 2187 6543"), agent)
             for n in range(12):
                 t = await service.create_ticket(
-                    s, TicketIn(title=f"done {n}", customer_phone="+1 555 123 0002",
+                    s, TicketIn(title=f"done {n}", customer_phone="159 2187 6543",
                                 assignee="alice"), agent)
                 await service.update_ticket(s, t.id, TicketPatch(status="resolved"), agent)
         async with read() as s:
-            ctx = await caller_context(s, "+15551230002")
-        assert ctx["customer"]["name"] == "Jane Abandon"
+            ctx = await caller_context(s, "+8615921876543")
+        assert ctx["customer"]["name"] == "李秀英"
         tickets = ctx["tickets"]
         assert len(tickets) == 10
         flags = [t["open"] for t in tickets]

@@ -31,9 +31,10 @@ def test_demo_user_add_and_serve_on_embedded_defaults(tmp_path: Path) -> None:
     env = _env(tmp_path)
     first = run(["demo"], env, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "5 users" in first.stdout and (tmp_path / "hotline.db").exists()
+    assert "6 users" in first.stdout and (tmp_path / "hotline.db").exists()
     again = run(["demo"], env, tmp_path)
-    assert "0 users, 0 groups, 0 types, 0 customers" in again.stdout
+    assert "0 users, 0 groups, 0 types, 0 customers, 0 orders, 0 tickets, 0 kb, 0 products " \
+        "added" in again.stdout
 
     made = run(["user", "add", "carol", "--role", "agent", "--password", "pw1234",
                 "--extension", "6003"], env, tmp_path)
@@ -44,6 +45,13 @@ def test_demo_user_add_and_serve_on_embedded_defaults(tmp_path: Path) -> None:
     bad = run(["user", "add", "x y", "--role", "agent", "--password", "pw1234"], env,
               tmp_path)
     assert bad.returncode == 2 and "invalid user" in bad.stderr
+    # A customer login belongs to a customer record (the portal shows that customer's tickets).
+    unlinked = run(["user", "add", "li", "--role", "customer", "--password", "pw1234"], env,
+                   tmp_path)
+    assert unlinked.returncode == 1 and "customer_id" in unlinked.stderr
+    linked = run(["user", "add", "li", "--role", "customer", "--password", "pw1234",
+                  "--customer", "3"], env, tmp_path)
+    assert linked.returncode == 0 and "role customer" in linked.stdout
 
     port = free_port()
     proc = subprocess.Popen([*HOTLINE, "serve", "--port", str(port)], env=env, cwd=tmp_path,

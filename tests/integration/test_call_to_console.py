@@ -1,7 +1,8 @@
 """The whole path on real sockets: AMI capture → bridge → ticket DB → bus → /ws console.
 
 The app runs under uvicorn with HOTLINE_AMI_URL pointing at the fake Asterisk that replays
-the real captures; the demo data has the capture callers as customers.
+the real captures; the simulator presents a demo customer's number the way a Chinese trunk
+does (national form), and the demo data has that customer.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from tests.conftest import make_settings
 from tests.integration.conftest import serving
 from tickets.models import CallLog
 from web.app import create_app
+
+VIP_NATIONAL = "13800138000"  # the demo's VIP customer, as the trunk presents the number
 
 
 class Stack:
@@ -83,12 +86,12 @@ async def test_ringing_agent_gets_pop_with_customer_and_tickets(stack: Stack) ->
     bob = await stack.token("bob")
     url = f"ws://127.0.0.1:{stack.port}/ws?token="
     async with websockets.connect(url + alice) as ws_a, websockets.connect(url + bob) as ws_b:
-        result = await stack.ami.play("a_inbound_queue_answered")
+        result = await stack.ami.play("a_inbound_queue_answered", caller=VIP_NATIONAL)
         call_id = f"pbx1:{result.linkedids[0]}"
         pop = await _collect(ws_a, "screen_pop")
-        assert pop["call_id"] == call_id and pop["caller_number"] == "+15551230001"
+        assert pop["call_id"] == call_id and pop["caller_number"] == "+8613800138000"
         assert pop["queue"] == "support"
-        assert pop["customer"]["name"] == "John Caller" and pop["customer"]["vip"] is True
+        assert pop["customer"]["name"] == "陈志强" and pop["customer"]["vip"] is True
         assert {"id", "number", "title", "status", "created_at"} <= set(pop["tickets"][0]) \
             if pop["tickets"] else True
         pop_b = await _collect(ws_b, "screen_pop")
@@ -110,14 +113,14 @@ async def test_ringing_agent_gets_pop_with_customer_and_tickets(stack: Stack) ->
     assert row["queue"] == "support" and row["customer_id"] is not None
     assert row["talk_s"] and row["talk_s"] > 0
     # The next pop for this caller shows the call just logged.
-    history = await stack.get("/api/v1/customers", phone="+1 555 123 0001")
-    assert history[0]["name"] == "John Caller"
+    history = await stack.get("/api/v1/customers", phone="138 0013 8000")
+    assert history[0]["name"] == "陈志强"
 
 
 async def test_abandon_is_logged_once_and_live_views_follow(stack: Stack) -> None:
     ready = await stack.get("/readyz")
     assert ready["pbx"][0]["name"] == "pbx1"
-    result = await stack.ami.play("b_queue_abandon")
+    result = await stack.ami.play("b_queue_abandon", caller="15921876543")
     call_id = f"pbx1:{result.linkedids[0]}"
     for _ in range(100):
         calls = await stack.get("/api/v1/calls", call_id=call_id)
@@ -136,7 +139,8 @@ async def test_calls_survive_link_cuts_exactly_once(stack: Stack) -> None:
     ids = []
     for n in range(5):
         await stack.ami.wait_logged_in()
-        task, result = stack.ami.start_play("a_inbound_queue_answered", speed=20.0)
+        task, result = stack.ami.start_play("a_inbound_queue_answered", speed=20.0,
+                                          caller=VIP_NATIONAL)
         # Cut only once the bridge has seen the call: a call that starts and ends entirely
         # while the link is down leaves no trace in Asterisk's state to resync from.
         # (An RST also discards bytes the client had not read yet.)

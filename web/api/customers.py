@@ -60,7 +60,9 @@ async def get_customer(customer_id: IdPath, principal: PrincipalDep,
     out = CustomerOut.model_validate(customer).model_dump(mode="json")
     out["orders"] = [_order_out(o).model_dump(mode="json")
                      for o in await service.customer_orders(session, customer_id)]
-    if principal.role != "customer":
+    if principal.role == "customer":
+        del out["notes"]  # the agents' notes about the customer are not for the customer
+    else:
         out["tickets"] = await call_service.customer_tickets(session, customer_id)
         recent = await call_service.list_calls(
             session, call_service.CallFilter(customer_id=customer_id), limit=10)
