@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -17,8 +18,13 @@ from tickets.models import Customer, Group, RevokedToken, User
 from tickets.schemas import GroupIn, UserIn, UserPatch
 
 _hasher = PasswordHasher()
-# Verifying against this keeps unknown usernames as slow as wrong passwords.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps unknown usernames as slow as wrong passwords. Made on
+    first use, not at import: a hash costs ~0.1 s, and every ``hotline`` command imports us."""
+    return _hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
@@ -37,7 +43,7 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> U
     so it runs in a worker thread: the event loop also carries AMI events and websockets."""
     user = await session.scalar(select(User).where(User.username == username))
     if user is None or not user.is_active:
-        await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
+        await asyncio.to_thread(lambda: verify_password(_dummy_hash(), password))
         return None
     ok = await asyncio.to_thread(verify_password, user.password_hash, password)
     return user if ok else None
@@ -92,13 +98,19 @@ async def _groups(session: AsyncSession, ids: list[int]) -> list[Group]:
     return groups
 
 
-async def create_user(session: AsyncSession, data: UserIn) -> User:
+async def create_user(session: AsyncSession, data: UserIn, *,
+                      password_hash: str | None = None) -> User:
+    """A new user. ``password_hash``, from :func:`hash_password` of ``data.password``, saves
+    hashing again (argon2 costs ~0.1 s of CPU; the demo hashes its one password once).
+
+    Raises ``Conflict`` (username or extension taken), ``Invalid`` (groups, customer link)."""
     if await session.scalar(select(User.id).where(User.username == data.username)):
         raise Conflict(f"username {data.username!r} is taken")
     if data.extension and await user_by_extension(session, data.extension):
         raise Conflict(f"extension {data.extension} belongs to another user")
     await _check_customer_link(session, data.role, data.customer_id)
-    password_hash = await asyncio.to_thread(hash_password, data.password)
+    if password_hash is None:
+        password_hash = await asyncio.to_thread(hash_password, data.password)
     user = User(
         username=data.username, display_name=data.display_name or data.username,
         role=data.role, password_hash=password_hash, extension=data.extension,

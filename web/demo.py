@@ -13,6 +13,7 @@ over the following hours), so lists, ages and SLA badges look like a hotline's l
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -45,7 +46,7 @@ from tickets.schemas import (
     TicketPatch,
     UserIn,
 )
-from tickets.users import create_group, create_user
+from tickets.users import create_group, create_user, hash_password
 from web.demo_data import (
     CUSTOMERS,
     DEMO_CALLER_NUMBERS,
@@ -87,11 +88,18 @@ async def load_demo(session: AsyncSession, region: str = "CN") -> dict[str, int]
     bug in ``web/demo_data.py``, which the tests load on every backend)."""
     added = {"users": 0, "groups": 0, "types": 0, "customers": 0, "orders": 0, "tickets": 0,
              "kb": 0, "products": 0}
-    users = await _users(session, added)
+    names = [u[0] for u in USERS] + [PORTAL_USER[0]]
+    users = {u.username: u for u in (await session.scalars(
+        select(User).where(User.username.in_(names)))).all()}
+    # argon2 costs ~0.1 s a hash: the users made now share one hash of the demo password.
+    password_hash = await asyncio.to_thread(hash_password, PASSWORD) \
+        if set(names) - set(users) else ""
+    await _users(session, users, password_hash, added)
     await _reference_rows(session, users, added)
     if not await session.scalar(select(func.count()).select_from(Customer)):
         await _customers_orders_tickets(session, users, region, added)
-    await _portal_user(session, region, added)
+    if PORTAL_USER[0] not in users:
+        await _portal_user(session, region, password_hash, added)
     return added
 
 
@@ -99,17 +107,15 @@ async def ticket_count(session: AsyncSession) -> int:
     return await session.scalar(select(func.count()).select_from(Ticket)) or 0
 
 
-async def _users(session: AsyncSession, added: dict[str, int]) -> dict[str, User]:
-    names = [u[0] for u in USERS]
-    users = {u.username: u for u in (await session.scalars(
-        select(User).where(User.username.in_(names)))).all()}
+async def _users(session: AsyncSession, users: dict[str, User], password_hash: str,
+                 added: dict[str, int]) -> None:
+    """Create the missing staff users into ``users`` (username → user)."""
     for username, role, display, ext in USERS:
         if username not in users:
             users[username] = await create_user(session, UserIn(
                 username=username, password=PASSWORD, role=role,  # type: ignore[arg-type]
-                display_name=display, extension=ext))
+                display_name=display, extension=ext), password_hash=password_hash)
             added["users"] += 1
-    return users
 
 
 async def _reference_rows(session: AsyncSession, users: dict[str, User],
@@ -174,18 +180,18 @@ async def _customers_orders_tickets(session: AsyncSession, users: dict[str, User
     await timeline.date_rows(session)
 
 
-async def _portal_user(session: AsyncSession, region: str, added: dict[str, int]) -> None:
+async def _portal_user(session: AsyncSession, region: str, password_hash: str,
+                       added: dict[str, int]) -> None:
     """The customer login of /portal, linked to its customer (found by the phone number, so
     it also attaches to customers an earlier demo run loaded)."""
     username, display, key = PORTAL_USER
-    if await session.scalar(select(User.id).where(User.username == username)):
-        return
     spec = next(c for c in CUSTOMERS if c.key == key)
     customer_id = await customer_id_by_e164(session, normalize(spec.phones[0][0], region))
     if customer_id is None:
         return  # an older demo database without this customer: nobody to log in as
     await create_user(session, UserIn(username=username, password=PASSWORD, role="customer",
-                                      display_name=display, customer_id=customer_id))
+                                      display_name=display, customer_id=customer_id),
+                      password_hash=password_hash)
     added["users"] += 1
 
 
