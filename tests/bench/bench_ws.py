@@ -317,7 +317,7 @@ async def pop_to_paint(calls: int) -> None:
             for i in range(calls):
                 key = f"play{i}"
                 current[0] = key
-                result = await fake.play("a_inbound_queue_answered", caller="+15551230001")
+                result = await fake.play("a_inbound_queue_answered", caller="13800138000")
                 call_id = f"pbx1:{result.linkedids[0]}"
                 painted = None
                 for _ in range(200):
