@@ -9,6 +9,8 @@ Tickets go through ``tickets.service`` like an agent's clicks (create, forward, 
 status moves, comments), so numbers, SLA targets and history are the real ones; afterwards
 their times are moved back onto the ticket's demo timeline (opened ``age_h`` hours ago, worked
 over the following hours), so lists, ages and SLA badges look like a hotline's last weeks.
+A ticket taken on the phone comes with the call it was opened on in the call log (PBX name
+``demo``), and some callers with an earlier abandoned attempt, so pops show a call history.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tickets import service, sla
 from tickets.customers import create_customer, create_order, customer_id_by_e164
 from tickets.db import Base
 from tickets.models import (
+    CallLog,
     Customer,
     Group,
     KbArticle,
@@ -69,8 +72,11 @@ __all__ = ["DEMO_CALLER_NUMBERS", "UNKNOWN_CALLER", "load_demo", "ticket_count"]
 PASSWORD = "demo"
 #: The demo hotline's site: tickets older than a day were opened in its working hours.
 _SITE_TZ = ZoneInfo("Asia/Shanghai")
-_EVENTS, _COMMENTS, _TICKETS = (Base.metadata.tables[name]
-                                for name in ("ticket_events", "comments", "tickets"))
+_EVENTS, _COMMENTS, _TICKETS, _TICKET_CALLS = (
+    Base.metadata.tables[name] for name in ("ticket_events", "comments", "tickets",
+                                            "ticket_calls"))
+#: The PBX name of the demo's past calls (the call log before the demo PBX's live ones).
+_DEMO_PBX = "demo"
 
 # Status moves after creation (and any assignment) that lead to each final status.
 _PATHS: dict[str, tuple[str, ...]] = {
@@ -175,7 +181,9 @@ async def _customers_orders_tickets(session: AsyncSession, users: dict[str, User
     opened = sorted(((_opened(now, spec, i), i) for i, spec in enumerate(TICKETS)))
     for at, index in opened:  # oldest first: ticket numbers follow time
         spec = TICKETS[index]
-        await timeline.load(session, spec, ids[spec.customer], at)
+        number = normalize(next(c for c in CUSTOMERS if c.key == spec.customer).phones[0][0],
+                           region)
+        await timeline.load(session, spec, ids[spec.customer], number, at)
         added["tickets"] += 1
     await timeline.date_rows(session)
 
@@ -223,8 +231,10 @@ class _Timeline:
         return service.Actor(id=user.id, role=user.role)
 
     async def load(self, session: AsyncSession, spec: DemoTicket, customer_id: int,
-                   opened: datetime) -> None:
+                   caller: str, opened: datetime) -> None:
         agent = self.actor(spec.agent)
+        call_id = self._call(session, spec, customer_id, caller, opened) \
+            if spec.channel == "phone" else None
         fields = dict(spec.fields)
         if spec.visit_day is not None:
             fields["visit_date"] = (self.now + timedelta(days=spec.visit_day)).date().isoformat()
@@ -232,7 +242,7 @@ class _Timeline:
             title=spec.title, description=spec.description, type=spec.type,
             priority=spec.priority, channel=spec.channel,
             customer_id=customer_id, order_number=spec.order, fields=fields,
-            tags=list(spec.tags)), agent, self.region)
+            tags=list(spec.tags), call_id=call_id), agent, self.region)
         steps = [*(["forward"] if spec.forward else []),
                  *(["assign"] if spec.assignee else []), *_PATHS[spec.status]]
         # Comments come while the ticket is worked: before the moves that finish it.
@@ -255,6 +265,31 @@ class _Timeline:
             dating.events += [at] * (2 if action == "assign" and before == "new" else 1)
             dating.moved[action] = at
         self.dated.append(dating)
+
+    def _call(self, session: AsyncSession, spec: DemoTicket, customer_id: int, caller: str,
+              opened: datetime) -> str:
+        """The call the ticket was opened on (answered by the agent, ended just before), and
+        for every third one an earlier attempt the caller gave up on: the pop's history."""
+        n = len(self.dated)
+        wait, talk = 6.0 + (n * 7) % 45, 95.0 + (n * 53) % 420
+        started = opened - timedelta(seconds=wait + talk)
+        agent = self.users[spec.agent]
+        call_id = f"{_DEMO_PBX}:{int(started.timestamp())}.{n}"
+        session.add(CallLog(
+            call_id=call_id, pbx=_DEMO_PBX, linkedid=call_id.split(":", 1)[1],
+            caller_number=caller, customer_id=customer_id, queue="support",
+            agent_extension=agent.extension, agent_id=agent.id, state="ended",
+            started_at=started, answered_at=started + timedelta(seconds=wait),
+            ended_at=opened, wait_s=wait, talk_s=talk, hangup_cause="16 Normal Clearing"))
+        if n % 3 == 0:
+            earlier = started - timedelta(minutes=25 + n % 50)
+            session.add(CallLog(
+                call_id=f"{_DEMO_PBX}:{int(earlier.timestamp())}.{n}a", pbx=_DEMO_PBX,
+                linkedid=f"{int(earlier.timestamp())}.{n}a", caller_number=caller,
+                customer_id=customer_id, queue="support", state="abandoned",
+                started_at=earlier, ended_at=earlier + timedelta(seconds=70), wait_s=70.0,
+                hangup_cause="16 Normal Clearing"))
+        return call_id
 
     async def _step(self, session: AsyncSession, spec: DemoTicket, ticket_id: int, step: str,
                     agent: service.Actor) -> Ticket:
@@ -292,6 +327,10 @@ class _Timeline:
                 "b_resolved": d.moved.get("resolved"), "b_closed": d.moved.get("closed")})
         await _update_many(session, _EVENTS, {"at": "b_at"}, event_rows)
         await _update_many(session, _COMMENTS, {"created_at": "b_at"}, comment_rows)
+        await session.execute(update(_TICKET_CALLS).where(
+            _TICKET_CALLS.c.ticket_id == bindparam("b_id")).values(
+            linked_at=bindparam("b_at", type_=_TICKET_CALLS.c.linked_at.type)),
+            [{"b_id": d.ticket_id, "b_at": d.opened} for d in self.dated])
         await _update_many(session, _TICKETS, {
             "created_at": "b_created", "updated_at": "b_updated",
             "first_response_due_at": "b_first_due", "due_at": "b_due",

@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import DbMaker, login
+from tickets.calls import caller_context
 from tickets.customers import customer_id_by_e164
 from tickets.db import make_engine, make_sessionmaker
-from tickets.models import Comment, Customer, KbArticle, Order, Ticket, TicketEvent, User
+from tickets.models import CallLog, Comment, Customer, KbArticle, Order, Ticket, TicketEvent, User
 from web.demo import DEMO_CALLER_NUMBERS, UNKNOWN_CALLER, load_demo
 from web.demo_data import CUSTOMERS, ORDERS, PRODUCTS, TICKETS
 from web.settings import to_async_url
@@ -65,6 +66,12 @@ async def test_demo_customers_answer_the_demo_pbx_callers(new_db: DbMaker) -> No
             assert await s.scalar(select(Order.id).where(Order.customer_id == wang.id))
             vip = await s.get(Customer, await customer_id_by_e164(s, "+8613800138000"))
             assert vip is not None and vip.tier == "vip"
+            # The pop's history: the calls the VIP's tickets were opened on, linked to them.
+            ctx = await caller_context(s, "+8613800138000")
+            assert ctx["calls"] and {c["state"] for c in ctx["calls"]} <= {"ended", "abandoned"}
+            linked = {t.call_id for t in (await s.scalars(select(Ticket).where(
+                Ticket.customer_id == vip.id, Ticket.channel == "phone"))).all()}
+            assert linked and linked <= {c["call_id"] for c in ctx["calls"]}
             users = {u.username: u for u in (await s.scalars(select(User))).all()}
             assert users["sue"].extension == "6010"  # the supervisor phone of asterisk_conf
             assert users["wang"].role == "customer" and users["wang"].customer_id == wang.id
@@ -94,6 +101,8 @@ async def test_demo_history_is_spread_over_weeks_and_consistent(new_db: DbMaker)
                 prev = last_event.get(e.ticket_id)
                 assert prev is None or prev[1] <= e.at  # history reads in order
                 last_event[e.ticket_id] = (e.id, e.at)
+            for call in (await s.scalars(select(CallLog))).all():  # calls before their tickets
+                assert call.started_at < now and (call.ended_at or now) <= now
             for c in (await s.scalars(select(Comment))).all():
                 assert by_id[c.ticket_id].created_at < c.created_at < now
             for t in tickets:
