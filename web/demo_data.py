@@ -245,10 +245,10 @@ ORDERS: list[DemoOrder] = [
     DemoOrder("261118902", "schmidt", "KFR-72LW/LT3", 12, 7599.0, serial=902,
               status="delivered"),
     DemoOrder("261027604", "jiahe", "LT-DW13", 260, 5899.0, quantity=4, serial=675),
-    DemoOrder("260805113", "jiahe", "KFR-72LW/LT3", 1900, 6899.0, quantity=4, serial=217),
+    DemoOrder("260805113", "jiahe", "KFR-72LW/LT3", 2400, 6899.0, quantity=4, serial=217),
     DemoOrder("261112047", "huarui", "LT-MDV160", 150, 71200.0, quantity=2, serial=388),
-    DemoOrder("260920358", "huarui", "KFR-72LW/LT3", 2300, 6499.0, quantity=6, serial=96),
-    DemoOrder("261120663", "zhang_gf", "XQG100-LT12", 3, 4299.0, status="shipped", serial=1204),
+    DemoOrder("260920358", "huarui", "KFR-72LW/LT3", 2170, 6499.0, quantity=6, serial=96),
+    DemoOrder("261120663", "zhang_gf", "XQG100-LT12", 3, 4299.0, serial=1204),
     DemoOrder("261014580", "liu_jg", "BCD-520WLT", 800, 6799.0, serial=405),
     DemoOrder("260702219", "liu_jg", "KFR-35GW/LT1", 2400, 2899.0, serial=55),
     DemoOrder("261105774", "yang_lj", "LT-RO600", 45, 2599.0, serial=1170),
@@ -260,7 +260,7 @@ ORDERS: list[DemoOrder] = [
     DemoOrder("261008833", "ma_li", "BCD-520WLT", 640, 6599.0, serial=511),
     DemoOrder("260218447", "zhu_hm", "JSQ30-LT16", 1500, 3299.0, serial=144),
     DemoOrder("261101559", "hu_wb", "XQG100-LT12", 150, 4499.0, serial=958),
-    DemoOrder("261119004", "guo_xy", "LT-RO600", 5, 2699.0, status="shipped", serial=1221),
+    DemoOrder("261119004", "guo_xy", "LT-RO600", 5, 2699.0, serial=1221),
     DemoOrder("261012681", "he_zy", "LT-MDV160", 700, 69800.0, serial=301),
     DemoOrder("260516302", "gao_yl", "KFR-35GW/LT1", 1700, 2799.0, quantity=2, serial=83),
     DemoOrder("261106238", "luo_xd", "LT-DW13", 60, 5799.0, serial=1149),
@@ -381,8 +381,8 @@ TICKETS: list[DemoTicket] = [
                          ("建议门店每季度检查进水管，已写入保养建议。", False)),
                tags=("商用", "e4")),
     DemoTicket("jiahe", "4 台立柜空调超保，客户咨询有偿维保合同",
-               "2021 年采购的 4 台立柜空调已过保，客户咨询年度维保合同价格。已发报价单（邮件），"
-               "客户内部审批中，下周一回电。", None, "pending_customer", 24 * 6,
+               "2020 年采购的 4 台立柜空调已过保（整机 6 年），客户咨询年度维保合同价格。"
+               "已发报价单（邮件），客户内部审批中，下周一回电。", None, "pending_customer", 24 * 6,
                assignee="alice", order="260805113",
                comments=(("报价单：每台每年 680 元，含两次清洗 + 免费上门。", False),)),
     # --- 华锐精密 (Shenzhen landline) -------------------------------------------------------
@@ -394,7 +394,7 @@ TICKETS: list[DemoTicket] = [
                comments=(("已约周日 9:00，带检漏仪和 R410A。", True),)),
     DemoTicket("huarui", "催开保修卡电子版，客户审计要用",
                "客户审计需要 6 台立柜空调的保修凭证。查询：2020 年购买，整机 6 年保修即将到期"
-               "（剩余不到 2 个月）。已发送电子保修卡。", "account", "closed", 24 * 12,
+               "（剩余不到 1 个月）。已发送电子保修卡。", "account", "closed", 24 * 12,
                agent="bob", assignee="bob", order="260920358"),
     # --- other customers -----------------------------------------------------------------------
     DemoTicket("zhang_gf", "洗衣机物流显示已签收，客户没收到",
@@ -439,7 +439,7 @@ TICKETS: list[DemoTicket] = [
     DemoTicket("ma_li", "冰箱有异味，咨询除味方法", "已按 KB 指导清洁和放置活性炭，客户满意。",
                None, "closed", 24 * 18, assignee="alice"),
     DemoTicket("zhu_hm", "热水器 E1，已过保，客户不同意收费",
-               "热水器 2022 年购买，保修 3 年已过。客户认为只用了 3 年多不该坏，不同意上门费。"
+               "热水器 2022 年购买，保修 3 年已过。客户认为只用了 4 年不该坏，不同意上门费。"
                "已上报主管。", "complaint", "assigned", 24 * 3, order="260218447",
                priority="normal"),
     DemoTicket("hu_wb", "洗衣机脱水时剧烈晃动",
@@ -471,7 +471,8 @@ TICKETS: list[DemoTicket] = [
     DemoTicket("song_jy", "空调遥控器失灵，要求寄一个新的",
                "已确认换电池无效，遥控器在保修期内，免费寄送。", "delivery", "closed", 24 * 15,
                assignee="bob", order="261110416"),
-    DemoTicket("tang_gd", "洗衣机门封圈发霉，问能否更换", "已报价门封圈 120 元 + 上门费 50 元。",
+    DemoTicket("tang_gd", "洗衣机门封圈发霉，问能否更换",
+               "门封圈发霉属使用损耗，不在保修范围；已报价门封圈 120 元 + 上门费 50 元。",
                None, "resolved", 24 * 22, assignee="alice", order="260906671"),
     DemoTicket("han_xue", "洗碗机安装师傅收了 200 元打孔费，客户投诉",
                "客户称安装师傅额外收取 200 元打孔费，未出具收据。我司标准收费为 80 元/孔。",

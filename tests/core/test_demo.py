@@ -51,6 +51,22 @@ def test_demo_tables_refer_to_what_exists() -> None:
     assert languages["zh"] > 3 * languages["en"] > 0
 
 
+def test_what_the_tickets_say_about_warranties_holds() -> None:
+    """Agents' notes say "过保" (out of warranty) or "仍在保" (still covered): the orders agree."""
+    orders = {o.number: o for o in ORDERS}
+    checked = 0
+    for t in TICKETS:
+        text = t.title + t.description
+        if t.order is None or not any(w in text for w in ("过保", "超保", "仍在保")):
+            continue
+        order = orders[t.order]
+        months_owned = (order.days - t.age_h / 24) / 30.44  # at the time of the ticket
+        expired = months_owned > PRODUCTS[order.sku][1]
+        assert expired == ("仍在保" not in text), t.title
+        checked += 1
+    assert checked >= 4
+
+
 async def test_demo_customers_answer_the_demo_pbx_callers(new_db: DbMaker) -> None:
     engine = make_engine(to_async_url(await new_db()))
     try:
