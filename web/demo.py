@@ -67,7 +67,7 @@ from web.demo_data import (
     serial_number,
 )
 
-__all__ = ["DEMO_CALLER_NUMBERS", "UNKNOWN_CALLER", "load_demo", "ticket_count"]
+__all__ = ["DEMO_CALLER_NUMBERS", "UNKNOWN_CALLER", "load_demo"]
 
 PASSWORD = "demo"
 #: The demo hotline's site: tickets older than a day were opened in its working hours.
@@ -99,7 +99,7 @@ async def load_demo(session: AsyncSession, region: str = "CN") -> dict[str, int]
         select(User).where(User.username.in_(names)))).all()}
     # argon2 costs ~0.1 s a hash: the users made now share one hash of the demo password.
     password_hash = await asyncio.to_thread(hash_password, PASSWORD) \
-        if set(names) - set(users) else ""
+        if set(names) - set(users) else None
     await _users(session, users, password_hash, added)
     await _reference_rows(session, users, added)
     if not await session.scalar(select(func.count()).select_from(Customer)):
@@ -109,18 +109,14 @@ async def load_demo(session: AsyncSession, region: str = "CN") -> dict[str, int]
     return added
 
 
-async def ticket_count(session: AsyncSession) -> int:
-    return await session.scalar(select(func.count()).select_from(Ticket)) or 0
-
-
-async def _users(session: AsyncSession, users: dict[str, User], password_hash: str,
+async def _users(session: AsyncSession, users: dict[str, User], password_hash: str | None,
                  added: dict[str, int]) -> None:
     """Create the missing staff users into ``users`` (username → user)."""
     for username, role, display, ext in USERS:
         if username not in users:
             users[username] = await create_user(session, UserIn(
-                username=username, password=PASSWORD, role=role,  # type: ignore[arg-type]
-                display_name=display, extension=ext), password_hash=password_hash)
+                username=username, password=PASSWORD, role=role, display_name=display,
+                extension=ext), password_hash=password_hash)
             added["users"] += 1
 
 
@@ -188,7 +184,7 @@ async def _customers_orders_tickets(session: AsyncSession, users: dict[str, User
     await timeline.date_rows(session)
 
 
-async def _portal_user(session: AsyncSession, region: str, password_hash: str,
+async def _portal_user(session: AsyncSession, region: str, password_hash: str | None,
                        added: dict[str, int]) -> None:
     """The customer login of /portal, linked to its customer (found by the phone number, so
     it also attaches to customers an earlier demo run loaded)."""

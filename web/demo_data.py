@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tickets.schemas import Channel, Priority, Status
+from tickets.schemas import Channel, Priority, Role, Status
 
 # (username, role, display name, extension)
-USERS: list[tuple[str, str, str, str | None]] = [
+USERS: list[tuple[str, Role, str, str | None]] = [
     ("admin", "admin", "系统管理员 Admin", None),
     ("alice", "agent", "Alice 王丽", "6001"),
     ("bob", "agent", "Bob 李波", "6002"),
