@@ -346,7 +346,7 @@ TICKETS: list[DemoTicket] = [
     DemoTicket("li_xy", "热水器点火失败报 E1，老人独居，请尽快上门",
                "李阿姨来电：燃气热水器（JSQ30-LT16）今天早上开始打不着火，面板显示 E1。已确认"
                "燃气阀门打开、电池刚换过。客户独居，下午 2 点后在家，请维修部优先安排。",
-               "repair", "assigned", 3, priority="high", order="261103315",
+               "repair", "new", 3, priority="high", order="261103315",
                fields={"fault": "E1 点火失败"}, tags=("e1",)),
     DemoTicket("li_xy", "挂机空调外机异响，客户要求上门",
                "客户反映卧室空调（KFR-35GW/LT1，2022 年购买）外机运行时有「咔咔」金属撞击声，"
@@ -369,7 +369,8 @@ TICKETS: list[DemoTicket] = [
     DemoTicket("schmidt", "Refund request — AC delivered to the wrong site, order 261118902",
                "The floor-standing AC for Kessler's Wuxi office was delivered to the Suzhou "
                "plant instead. Customer no longer needs it and asks for a full refund rather "
-               "than re-delivery.", "refund", "assigned", 26, agent="bob", order="261118902",
+               "than re-delivery.", "refund", "assigned", 26, agent="bob", assignee="bob",
+               order="261118902",
                fields={"reason": "wrong_item", "amount": 7599}, tags=("english",)),
     # --- 嘉禾餐饮 (landline) ---------------------------------------------------------------
     DemoTicket("jiahe", "门店洗碗机 E4 漏水报警，晚市前要修好",
@@ -405,7 +406,7 @@ TICKETS: list[DemoTicket] = [
                           False),)),
     DemoTicket("liu_jg", "冰箱冷藏室不制冷，冷冻正常",
                "客户：冷藏室温度 15℃ 左右，冷冻室正常 -18℃。已指导检查风门、关闭速冷，"
-               "无改善。需上门。", "repair", "assigned", 28, order="261014580",
+               "无改善。需上门。", "repair", "assigned", 28, assignee="eric", order="261014580",
                fields={"fault": "冷藏室不制冷，冷冻正常"}),
     DemoTicket("liu_jg", "老空调（2020）移机报价",
                "客户搬家，要把 2020 年买的挂机从东城移到通州。已告知移机费 300 元 + 材料费，"
@@ -435,12 +436,12 @@ TICKETS: list[DemoTicket] = [
                tags=("e21", "过保")),
     DemoTicket("sun_jh", "空调还没到货，问预计几号送",
                "订单 261116025 显示已发货 6 天，物流停在杭州中转站。客户周末要装修收尾，"
-               "希望周五前送到。", "delivery", "assigned", 4, order="261116025"),
+               "希望周五前送到。", "delivery", "new", 4, order="261116025"),
     DemoTicket("ma_li", "冰箱有异味，咨询除味方法", "已按 KB 指导清洁和放置活性炭，客户满意。",
                None, "closed", 24 * 18, assignee="alice"),
     DemoTicket("zhu_hm", "热水器 E1，已过保，客户不同意收费",
                "热水器 2022 年购买，保修 3 年已过。客户认为只用了 4 年不该坏，不同意上门费。"
-               "已上报主管。", "complaint", "assigned", 24 * 3, order="260218447",
+               "已上报主管。", "complaint", "assigned", 24 * 3, assignee="bob", order="260218447",
                priority="normal"),
     DemoTicket("hu_wb", "洗衣机脱水时剧烈晃动",
                "客户：脱水时整机跳动。询问得知安装后未拆运输螺栓（4 颗）。已指导拆除，问题解决。",
@@ -466,7 +467,8 @@ TICKETS: list[DemoTicket] = [
                fields={"fault": "运行噪音大"}),
     DemoTicket("xie_zh", "酒店热泵机组化霜异常，请工程师到场",
                "谢工：2 号热泵机组夜间化霜时间过长（40 分钟），客房热水温度下降。要求本周内到场。",
-               "repair", "assigned", 24 * 1.5, agent="bob", order="261013550", priority="high",
+               "repair", "assigned", 24 * 1.5, agent="bob", assignee="eric", order="261013550",
+               priority="high",
                fields={"fault": "化霜时间过长"}, tags=("商用", "heat-pump")),
     DemoTicket("song_jy", "空调遥控器失灵，要求寄一个新的",
                "已确认换电池无效，遥控器在保修期内，免费寄送。", "delivery", "closed", 24 * 15,
@@ -489,7 +491,7 @@ TICKETS: list[DemoTicket] = [
                comments=(("现场检查：进气软管接口松动，已更换软管，检漏正常。", True),),
                tags=("安全",)),
     DemoTicket("xu_ming", "冰箱温度显示乱码", "面板显示「--」闪烁。需要上门检测显示板。",
-               "repair", "assigned", 24 * 1, order="261107485",
+               "repair", "new", 24 * 1, order="261107485",
                fields={"fault": "显示板乱码"}),
     DemoTicket("lin_yt", "空调安装预约改期到周日", "原约周六上午安装，客户临时出差，改周日下午。",
                "delivery", "resolved", 24 * 3, assignee="alice", order="261118177"),
@@ -509,7 +511,7 @@ TICKETS: list[DemoTicket] = [
                           True),), tags=("english", "f0")),
     DemoTicket("nair", "Washer not yet delivered — tracking stuck since Friday",
                "Ms Nair's washer (order 261121038) shows 'in transit' since Friday. She moves "
-               "in on Saturday and needs it installed the same day.", "delivery", "assigned",
+               "in on Saturday and needs it installed the same day.", "delivery", "new",
                6, agent="bob", order="261121038", tags=("english",)),
     DemoTicket("collins", "Invoice in English for two fridges (order 261111745)",
                "Sarah Collins needs an English commercial invoice for her client's accounts. "
