@@ -24,6 +24,7 @@ import itertools
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,8 @@ _UID_RE = re.compile(r"\b17954\d{5}\.\d+\b")
 _CHAN_RE = re.compile(r"\b(PJSIP/[A-Za-z0-9_]+)-([0-9a-f]{8})\b")
 _UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _CAPTURE_CALLERS = ("+15551230001", "+15551230002", "+15551230004", "+15551230005")
+_CAPTURE_NAMES = ("Jane Doe", "John Roe", "Ann Lee", "Eve Poe")
+_AGENT_RE = re.compile(r"(?<![\d.])(6001|6002)(?!\d)")
 
 CAPTURE_GATES = {
     # capture -> {recorded ActionID: action name to wait for}
@@ -143,6 +146,7 @@ class FakeAsterisk:
         self._early: dict[str, list[tuple[_Session, str]]] = {}
         self._expected: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._plays: dict[asyncio.Task[Any], PlayResult] = {}
         self._epoch = int(time.time())
 
     # ------------------------------------------------------------------ lifecycle
@@ -215,7 +219,9 @@ class FakeAsterisk:
             await self.broadcast(b"".join(chunk))
 
     # ------------------------------------------------------------------ playing captures
-    def _rewriter(self, caller: str | None):
+    def _rewriter(self, caller: str | None, caller_name: str | None = None,
+                  agents: dict[str, str] | None = None,
+                  ) -> tuple[Callable[[dict[str, Any]], dict[str, Any]], dict[str, str]]:
         uids: dict[str, str] = {}
         chans: dict[str, str] = {}
         bridges: dict[str, str] = {}
@@ -236,15 +242,22 @@ class FakeAsterisk:
                 bridges[m.group(0)] = str(uuid.uuid4())
             return bridges[m.group(0)]
 
+        def agent(m: re.Match[str]) -> str:
+            return (agents or {}).get(m.group(1), m.group(1))
+
         def rewrite(msg: dict[str, Any]) -> dict[str, Any]:
             out: dict[str, Any] = {}
             for k, v in msg.items():
                 if isinstance(v, str):
+                    if agents:  # before the ids are rewritten: no id can look like 6001
+                        v = _AGENT_RE.sub(agent, v)
                     v = _UID_RE.sub(uid, v)
                     v = _CHAN_RE.sub(chan, v)
                     v = _UUID_RE.sub(br, v)
                     if caller and v in _CAPTURE_CALLERS:
                         v = caller
+                    elif caller_name is not None and v in _CAPTURE_NAMES:
+                        v = caller_name
                 out[k] = v
             return out
 
@@ -287,23 +300,35 @@ class FakeAsterisk:
     def start_play(self, name: str, *, speed: float = 0.0, caller: str | None = None,
                    trigger: tuple[_Session, str] | None = None, originator: str | None = None,
                    cut_at: int | None = None, down_events: int = 0,
-                   extra: dict[int, bytes] | None = None,
+                   extra: dict[int, bytes] | None = None, caller_name: str | None = None,
+                   agents: dict[str, str] | None = None, gated: bool = True,
                    ) -> tuple[asyncio.Task[Any], PlayResult]:
         """:meth:`play` in the background; returns (task, result); ``result.done`` is set
-        at the end (the call's last event) or when the task is cancelled."""
+        at the end (the call's last event) or when the task is cancelled.
+
+        ``caller_name`` replaces the capture's caller name; ``agents`` maps the capture's
+        agent extensions (6001, 6002) to others (e.g. swap them); ``gated=False`` plays the
+        capture's gated actions as done by someone else (the BlindTransfer of the transfer
+        capture happens without a client asking, and its response goes to nobody)."""
         result = PlayResult()
-        task = asyncio.ensure_future(self._play(name, speed, caller, trigger, result,
-                                                originator, cut_at, down_events, extra))
+        task = asyncio.ensure_future(self._play(
+            name, speed, caller, trigger, result, originator, cut_at, down_events, extra,
+            caller_name=caller_name, agents=agents, gated=gated))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        self._plays[task] = result
+        task.add_done_callback(lambda t: self._plays.pop(t, None))
         return task, result
 
     async def _play(self, name: str, speed: float, caller: str | None,
                     trigger: tuple[_Session, str] | None, result: PlayResult,
                     originator: str | None, cut_at: int | None = None,
-                    down_events: int = 0, extra: dict[int, bytes] | None = None) -> None:
-        rewrite, uids = self._rewriter(caller)
-        gates = CAPTURE_GATES.get(name, {})
+                    down_events: int = 0, extra: dict[int, bytes] | None = None, *,
+                    caller_name: str | None = None, agents: dict[str, str] | None = None,
+                    gated: bool = True) -> None:
+        rewrite, uids = self._rewriter(caller, caller_name, agents)
+        gates = CAPTURE_GATES.get(name, {}) if gated else {}
+        ungated = set() if gated else set(CAPTURE_GATES.get(name, {}))
         pending = list(gates.values())
         for gname in pending:
             self._expected[gname] = self._expected.get(gname, 0) + 1
@@ -327,6 +352,8 @@ class FakeAsterisk:
                     msg = {k: (v.replace("PJSIP/6001", originator) if isinstance(v, str)
                                else v) for k, v in msg.items()}
                 aid = raw.get("ActionID")
+                if aid in ungated:
+                    continue  # the response to an action nobody here sent
                 if "Event" not in msg:
                     if trig and aid == trig and trigger is not None:
                         sess, their_id = trigger
@@ -602,6 +629,21 @@ class FakeAsterisk:
               "Cause": a.get("Cause", "16"), "Cause-txt": "Normal Clearing"}
         self._apply(ev)
         await self.broadcast(_msg_bytes(ev))
+        await self._end_call(ch.get("Linkedid", ""))
+
+    async def _end_call(self, linkedid: str) -> None:
+        """A hung-up leg ends its call, as in a two-party call: the play that was driving
+        it stops and the call's other channels hang up too (Cause 16)."""
+        for task, result in list(self._plays.items()):
+            if linkedid in result.linkedids:
+                task.cancel()
+        for other in [c for c in self.channels.values() if c.get("Linkedid") == linkedid]:
+            ev = {"Event": "Hangup", "Privilege": "call,all",
+                  **{k: v for k, v in other.items() if not k.startswith("_") and k not in (
+                      "Application", "ApplicationData", "BridgeId")},
+                  "Cause": "16", "Cause-txt": "Normal Clearing"}
+            self._apply(ev)
+            await self.broadcast(_msg_bytes(ev))
 
     async def _act_blindtransfer(self, s: _Session, aid: str | None,
                                  a: dict[str, Any]) -> None:

@@ -62,7 +62,7 @@ def new_db(backend: str, request: pytest.FixtureRequest) -> DbMaker:
 
 def make_settings(db_url: str, tmp: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"database_url": db_url, "secret_key": "test-secret-" + "x" * 32,
-                              "data_dir": tmp, "ami_url": None, "redis_url": None,
+                              "data_dir": tmp, "ami_url": "off", "redis_url": None,
                               "vosk_model": None}
     values.update(overrides)
     return Settings(**values)

@@ -19,7 +19,7 @@ from telephony.ports import ActionFailed, ActionTimeout, PbxUnavailable
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from tickets.errors import DomainError
 from web import metrics, pages, ws
-from web.api import admin, auth, calls, customers, kb, tickets
+from web.api import admin, auth, calls, customers, kb, pbx, tickets
 from web.bus import make_bus
 from web.hub import Hub
 from web.services import Services
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Call-center ticketing with telephony.")
     app.state.services = services
     _error_handlers(app)
-    for module in (auth, customers, tickets, admin, calls, kb):
+    for module in (auth, customers, tickets, admin, calls, kb, pbx):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bus_state = getattr(services.bus, "state", None)
         report["bus"] = bus_state() if bus_state else {"ok": True}
         report["pbx"] = services.telephony.state() if services.telephony else []
+        report["pbx_mode"] = services.settings.pbx_mode  # demo | off | ami
         report["asr"] = services.asr.state() if services.asr else {"enabled": False}
         report["websockets"] = services.hub.stats() if services.hub else {}
         ok = report["database"]["ok"]

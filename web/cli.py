@@ -1,4 +1,4 @@
-"""The ``hotline`` command: serve, db upgrade, demo, user add."""
+"""The ``hotline`` command: serve, db upgrade, demo (data; ``demo call``), user add."""
 
 from __future__ import annotations
 
@@ -36,7 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply Alembic migrations")
 
-    sub.add_parser("demo", help="load demo data (idempotent)")
+    demo = sub.add_parser("demo", help="load demo data (idempotent); 'demo call' rings now")
+    demo_sub = demo.add_subparsers(dest="demo_command")
+    call = demo_sub.add_parser("call", help="ring someone now through the demo PBX of a "
+                                            "running 'hotline serve'")
+    call.add_argument("--to", help="extension that answers (default: the scenario's, 6001)")
+    call.add_argument("--scenario", help="answered | abandoned | transfer | answered_bob "
+                                         "(default: the next in rotation)")
+    call.add_argument("--url", default="http://127.0.0.1:8000",
+                      help="the running server (default %(default)s)")
 
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
@@ -73,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         upgrade(settings.database_url)
         print("database is at the latest schema")
         return 0
+    if args.command == "demo" and args.demo_command == "call":
+        from web.demo_call import ring_now
+
+        return ring_now(settings, args.url, to=args.to, scenario=args.scenario)
     if args.command == "demo":
         from web.demo import load_demo
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from telephony.demo_pbx import DemoPbx
 from tickets.bus import Bus
 from web.settings import Settings
 from web.throttle import LoginThrottle
@@ -24,6 +25,7 @@ class Services:
     hub: Any = None
     telephony: Any = None
     asr: Any = None
+    demo_pbx: DemoPbx | None = None  # the built-in demo PBX, when it is the one in use
     extras: dict[str, Any] = field(default_factory=dict)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,7 +15,14 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./hotline.db"
     redis_url: str | None = None
+    # Unset or "demo": the built-in demo PBX; "off": no PBX; ami://…: real PBX(s).
     ami_url: str | None = None
+    # Demo PBX pacing (seconds): first call after start, then a gap drawn in [min, max];
+    # speed = capture playback rate (1.0 = the recorded calls' real timing).
+    demo_first_call_s: float = Field(default=3.0, ge=0)
+    demo_gap_min_s: float = Field(default=30.0, ge=0)
+    demo_gap_max_s: float = Field(default=60.0, ge=0)
+    demo_speed: float = Field(default=1.0, gt=0, le=1000)
     vosk_model: str | None = None
     audiosocket: str = "127.0.0.1:9092"
     # Keyword mode: the recognizer only hears the ticket types' phrases (vosk grammar).
@@ -48,6 +56,15 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_region(cls, v: str) -> str:
         return v.upper()
+
+    @property
+    def pbx_mode(self) -> Literal["demo", "off", "ami"]:
+        """Which PBX ``ami_url`` selects: the demo PBX (unset, empty or ``demo``), none
+        (``off``), or the real ones of the ``ami://`` list."""
+        value = (self.ami_url or "").strip().lower()
+        if value in ("", "demo"):
+            return "demo"
+        return "off" if value == "off" else "ami"
 
     @property
     def async_database_url(self) -> str:

@@ -12,7 +12,8 @@ import logging
 from asr.audiosocket import AsrServer
 from asr.engine import AsrError, VoskEngine
 from asr.models import ModelError
-from telephony.ports import parse_ami_urls
+from telephony.demo_pbx import DemoPacing, DemoPbx
+from telephony.ports import PbxConfig, parse_ami_urls
 from telephony.service import Telephony
 from web.adapters import DbCallDirectory, DbPrefillContext
 from web.services import Services
@@ -20,19 +21,34 @@ from web.services import Services
 log = logging.getLogger(__name__)
 
 
+async def _pbx_configs(services: Services) -> list[PbxConfig]:
+    """The PBXs to connect to: the demo PBX (started here), none, or ``HOTLINE_AMI_URL``'s."""
+    settings = services.settings
+    if settings.pbx_mode == "off":
+        return []
+    if settings.pbx_mode == "demo":
+        services.demo_pbx = DemoPbx(DemoPacing(settings.demo_first_call_s,
+                                               settings.demo_gap_min_s,
+                                               max(settings.demo_gap_min_s,
+                                                   settings.demo_gap_max_s),
+                                               settings.demo_speed))
+        return [await services.demo_pbx.start()]
+    try:
+        return parse_ami_urls(settings.ami_url or "")
+    except ValueError as exc:
+        log.error("HOTLINE_AMI_URL is invalid, no PBX connected: %s", exc)
+        services.extras["pbx_error"] = str(exc)
+        return []
+
+
 async def start_components(services: Services) -> None:
     settings = services.settings
-    if settings.ami_url:
-        try:
-            pbxs = parse_ami_urls(settings.ami_url)
-        except ValueError as exc:
-            log.error("HOTLINE_AMI_URL is invalid, no PBX connected: %s", exc)
-            services.extras["pbx_error"] = str(exc)
-        else:
-            directory = DbCallDirectory(services.db, services.db_read)
-            services.telephony = Telephony(pbxs, services.bus, directory,
-                                           settings.default_region)
-            await services.telephony.start()
+    pbxs = await _pbx_configs(services)
+    if pbxs:
+        directory = DbCallDirectory(services.db, services.db_read)
+        services.telephony = Telephony(pbxs, services.bus, directory,
+                                       settings.default_region)
+        await services.telephony.start()
     if settings.vosk_model:
         try:
             engine = await VoskEngine.load(settings.vosk_model,
@@ -56,3 +72,6 @@ async def stop_components(services: Services) -> None:
     if services.telephony is not None:
         await services.telephony.stop()
         services.telephony = None
+    if services.demo_pbx is not None:
+        await services.demo_pbx.stop()
+        services.demo_pbx = None

@@ -105,7 +105,7 @@ async def demo_db_url(console_tmp: Path) -> str:
 def live_server(demo_db_url: str, console_tmp: Path) -> Iterator[LiveServer]:
     """One server for the console tests (they use distinct calls, so they don't collide)."""
     settings = Settings(database_url=demo_db_url, data_dir=console_tmp / "var",
-                        secret_key=SECRET)
+                        secret_key=SECRET, ami_url="off")
     server = LiveServer(create_app(settings))
     server.start()
     yield server

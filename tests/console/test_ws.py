@@ -153,7 +153,8 @@ async def test_same_routing_through_the_redis_bus(demo_db_url, console_tmp):
 
     with redis_server() as (url, _):
         settings = Settings(database_url=demo_db_url, data_dir=console_tmp / "var-redis",
-                            secret_key=SECRET, redis_url=url)
+                            secret_key=SECRET, redis_url=url,
+                            ami_url="off")
         server = LiveServer(create_app(settings))
         await asyncio.to_thread(server.start)
         other = RedisBus(url)  # stands in for the AMI bridge of another process
