@@ -68,7 +68,19 @@ def test_demo_user_add_and_serve_on_embedded_defaults(tmp_path: Path) -> None:
         token = httpx.post(f"{base}/api/v1/auth/login",
                            json={"username": "carol", "password": "pw1234"}).json()
         assert token["token_type"] == "bearer"
-        assert httpx.get(f"{base}/readyz").json()["database"]["backend"] == "sqlite"
+        ready = httpx.get(f"{base}/readyz").json()
+        assert ready["database"]["backend"] == "sqlite"
+        assert ready["pbx_mode"] == "demo"  # no PBX configured: the demo PBX runs
+
+        # `hotline demo call` reaches the demo PBX inside this separate serve process.
+        rung = run(["demo", "call", "--url", base, "--to", "6002", "--scenario", "abandoned"],
+                   env, tmp_path)
+        assert rung.returncode == 0, rung.stderr
+        assert rung.stdout.startswith("ringing: abandoned call from +86")
+        bad = run(["demo", "call", "--url", base, "--scenario", "nope"], env, tmp_path)
+        assert bad.returncode == 1 and "422" in bad.stderr and "scenario" in bad.stderr
     finally:
         proc.terminate()
         proc.wait(10)
+    gone = run(["demo", "call", "--url", base], env, tmp_path)
+    assert gone.returncode == 1 and "cannot reach" in gone.stderr

@@ -40,7 +40,7 @@ export function render(state) {
 
 async function poll() {
   try {
-    render(await api("GET", "/api/v1/pbx"));
+    render(await api("GET", "pbx"));
   } catch { /* not logged in yet, or the server is restarting: keep the last state */ }
   setTimeout(poll, POLL_MS);
 }
