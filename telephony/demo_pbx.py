@@ -18,13 +18,17 @@ import contextlib
 import logging
 import random
 import secrets
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
 
+from .ami import encode_action
 from .ports import PbxConfig
-from .simulator import FakeAsterisk
+from .simulator import FakeAsterisk, PlayResult
+from .tracker import ASR_VAR
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +60,14 @@ class Scenario:
     answered_by: str | None
     description: str
     gated: bool = False  # True: wait for the agent's action where the capture had one
+    speech: bool = False  # the caller speaks once answered (when a speaker is set)
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("answered", "a_inbound_queue_answered", "6001",
              "queue call ringing alice and bob; the caller types order number 478 and "
-             "alice answers"),
+             "alice answers (and, with speech recognition on, the caller speaks)",
+             speech=True),
     Scenario("abandoned", "b_queue_abandon", None,
              "queue call ringing alice and bob; nobody answers and the caller hangs up"),
     Scenario("transfer", "e_queue_blind_transfer", "6001",
@@ -105,7 +111,7 @@ class DemoPacing:
     ``speed`` is the capture playback rate (1.0 = the real call's timing).
     """
 
-    first_call_s: float = 3.0
+    first_call_s: float = 1.0
     gap_min_s: float = 30.0
     gap_max_s: float = 60.0
     speed: float = 1.0
@@ -144,18 +150,30 @@ class DemoSchedule:
         return PlannedCall(delay, scenario, caller)
 
 
+#: Streams the caller's voice of one call to the ASR server: ``await speaker(stream_uuid)``
+#: (the AudioSocket UUID the dialplan would have set in ``HOTLINE_ASR_UUID``).
+Speaker = Callable[[str], Awaitable[None]]
+
+
 class DemoPbx:
     """The running demo PBX. ``config = await start()`` gives the ``PbxConfig`` the bridge
-    connects with (loopback, a secret generated per start); :meth:`call` rings now."""
+    connects with (loopback, a secret generated per start); :meth:`call` rings now.
+
+    ``speaker`` (set when speech recognition runs): on scenarios with speech, once the call
+    is answered the PBX announces an AudioSocket stream on the caller's channel (VarSet
+    ``HOTLINE_ASR_UUID``, as ``asterisk_conf``'s dialplan does) and the speaker streams it.
+    """
 
     def __init__(self, pacing: DemoPacing | None = None, *, rng: random.Random | None = None,
-                 name: str = "demo") -> None:
+                 name: str = "demo", speaker: Speaker | None = None) -> None:
+        self.speaker = speaker
         self.pacing = pacing or DemoPacing()
         self.schedule = DemoSchedule(self.pacing, rng or random.Random())
         self.name = name
         self.pbx = FakeAsterisk(username="hotline", secret=secrets.token_urlsafe(24))
         self.calls_started = 0
         self._timer: asyncio.Task[None] | None = None
+        self._speaking: set[asyncio.Task[None]] = set()
 
     async def start(self) -> PbxConfig:
         port = await self.pbx.start(0)
@@ -171,6 +189,8 @@ class DemoPbx:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
             self._timer = None
+        for task in list(self._speaking):
+            task.cancel()
         await self.pbx.stop()
 
     def status(self) -> dict[str, Any]:
@@ -195,9 +215,33 @@ class DemoPbx:
         number = trunk_form(planned.caller)
         self.calls_started += 1
         log.info("demo PBX: %s call from %s", planned.scenario.name, number)
-        self.pbx.start_play(planned.scenario.capture, speed=self.pacing.speed, caller=number,
-                            caller_name=number, agents=agent_map(planned.scenario, to),
-                            gated=planned.scenario.gated)
+        _, result = self.pbx.start_play(
+            planned.scenario.capture, speed=self.pacing.speed, caller=number,
+            caller_name=number, agents=agent_map(planned.scenario, to),
+            gated=planned.scenario.gated)
+        if planned.scenario.speech and self.speaker is not None:
+            task = asyncio.create_task(self._speak(result, self.speaker))
+            self._speaking.add(task)
+            task.add_done_callback(self._speaking.discard)
+
+    async def _speak(self, result: PlayResult, speaker: Speaker) -> None:
+        """Once the caller's channel is bridged to an agent: announce a stream, play it."""
+        caller = None
+        while caller is None or not caller.get("BridgeId"):
+            if result.done.is_set():
+                return  # ended before anyone answered
+            await asyncio.sleep(0.05)
+            linkedid = result.linkedids[0] if result.linkedids else None
+            caller = self.pbx.channels.get(linkedid) if linkedid else None
+        stream = str(uuid.uuid4())
+        await self.pbx.broadcast(encode_action({
+            "Event": "VarSet", "Privilege": "dialplan,all", "Channel": caller["Channel"],
+            "Uniqueid": caller["Uniqueid"], "Linkedid": caller["Linkedid"],
+            "Variable": ASR_VAR, "Value": stream}))
+        try:
+            await speaker(stream)
+        except OSError as exc:
+            log.warning("demo PBX: could not stream the caller's speech: %s", exc)
 
     async def _run(self) -> None:
         while True:

@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     ami_url: str | None = None
     # Demo PBX pacing (seconds): first call after start, then a gap drawn in [min, max];
     # speed = capture playback rate (1.0 = the recorded calls' real timing).
-    demo_first_call_s: float = Field(default=3.0, ge=0)
+    demo_first_call_s: float = Field(default=1.0, ge=0)
     demo_gap_min_s: float = Field(default=30.0, ge=0)
     demo_gap_max_s: float = Field(default=60.0, ge=0)
     demo_speed: float = Field(default=1.0, gt=0, le=1000)

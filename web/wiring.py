@@ -7,11 +7,13 @@ cannot start (bad URL, missing model) is logged and left out; the web keeps serv
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from asr.audiosocket import AsrServer
+from asr.audiosocket import AsrServer, send_call
 from asr.engine import AsrError, VoskEngine
 from asr.models import ModelError
+from asr.synth import utterance
 from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
 from telephony.service import Telephony
@@ -63,6 +65,21 @@ async def start_components(services: Services) -> None:
                                                       settings.asr_grammar),
                                      host=host, port=port)
             await services.asr.start()
+            await _demo_speech(services, host, port)
+
+
+async def _demo_speech(services: Services, host: str, port: int) -> None:
+    """With speech recognition on, the demo PBX's callers speak (when audio can be had)."""
+    if services.demo_pbx is None:
+        return
+    pcm = await asyncio.to_thread(utterance)
+    if pcm is None:
+        return  # utterance() logged why
+
+    async def speak(stream_uuid: str) -> None:
+        await send_call(host, port, stream_uuid, pcm)
+
+    services.demo_pbx.speaker = speak
 
 
 async def stop_components(services: Services) -> None:

@@ -81,9 +81,9 @@ def test_agent_map_moves_the_answering_role() -> None:
 
 def test_call_refuses_unknown_scenario_and_bad_extension() -> None:
     demo = DemoPbx()
-    with pytest.raises(ValueError, match="^scenario: unknown 'nope'"):
+    with pytest.raises(ValueError, match=r"^scenario: unknown 'nope'"):
         demo.call("nope")
-    with pytest.raises(ValueError, match="^to: not an extension"):
+    with pytest.raises(ValueError, match=r"^to: not an extension"):
         demo.call("answered", to="60x1")
     assert demo.calls_started == 0
 
@@ -157,3 +157,37 @@ async def test_hang_up_ends_a_demo_call_and_pause_works(demo_rig: DemoRig) -> No
     await demo_rig.rec.wait_for(lambda e: e.get("type") == "agent_state"
                                 and e.get("extension") == "6002"
                                 and e.get("paused") is False, 5)
+
+
+async def test_an_answered_demo_call_speaks_to_the_asr_server() -> None:
+    streams: list[str] = []
+
+    async def speaker(stream_uuid: str) -> None:
+        streams.append(stream_uuid)
+
+    demo = DemoPbx(DemoPacing(first_call_s=600, gap_min_s=600, gap_max_s=600, speed=40),
+                   speaker=speaker)
+    bus = InProcessBus()
+    rec = Recorder(bus)
+    tel = Telephony([await demo.start()], bus, InMemoryCallDirectory(), "CN", **FAST)
+    await tel.start()
+    try:
+        await demo.pbx.wait_logged_in()
+        demo.call("abandoned")  # nobody answers: nobody to speak to
+        demo.call("answered")
+        link = await rec.wait_for(lambda e: e.get("type") == "asr_link", 10)
+        answered = await rec.wait_for(lambda e: e.get("type") == "call_update"
+                                      and e.get("state") == "answered", 1)
+        assert link["call_id"] == answered["call_id"]
+        for _ in range(100):
+            if streams:
+                break
+            await asyncio.sleep(0.01)
+        assert streams == [link["uuid"]]
+        await rec.wait_for(lambda e: e.get("type") == "call_update"
+                           and e.get("state") == "abandoned", 10)
+        assert len(rec.of("asr_link")) == 1
+    finally:
+        await tel.stop()
+        await demo.stop()
+        await rec.close()
