@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from telephony.demo_pbx import DEMO_CALLER_NUMBERS as DEMO_CALLER_NUMBERS
 from tickets.schemas import Channel, Priority, Role, Status
 
 # (username, role, display name, extension)
@@ -84,17 +85,13 @@ PRODUCTS: dict[str, tuple[str, int, str]] = {
     "LT-HP250": ("澜泰 空气源热泵机组 LT-HP250 (25 kW air-source heat pump)", 24, "LTK25"),
 }
 
-#: The demo PBX's caller numbers (E.164). telephony/demo_pbx.py defines the same list as
-#: ``DEMO_CALLER_NUMBERS``; every one but ``UNKNOWN_CALLER`` is a demo customer.
-DEMO_CALLER_NUMBERS: tuple[str, ...] = (
-    "+8613911112222",  # 王建军 (王经理), 浦江物业: late caller ID scenario
-    "+8613800138000",  # 陈志强, VIP; owns order 478, the number the captures key in
-    "+8615921876543",  # 李秀英
-    "+8618612345678",  # Daniel Schmidt, Kessler Automation (English)
-    "+862161234567",   # 嘉禾餐饮, Shanghai landline 021 6123 4567
-    "+8675586001234",  # 华锐精密, Shenzhen landline 0755 8600 1234
-    "+8613700001111",  # nobody: the agent creates the customer
-)
+#: The demo PBX's caller numbers (E.164), one list: ``telephony/demo_pbx.py`` defines it and
+#: calls from them in order; every one but ``UNKNOWN_CALLER`` is a demo customer:
+#: +8613800138000 陈志强, VIP, owns order 478 (the number the captures key in; he calls first);
+#: +8615921876543 李秀英; +862161234567 嘉禾餐饮 (Shanghai landline 021 6123 4567);
+#: +8618612345678 Daniel Schmidt, Kessler Automation (English); +8675586001234 华锐精密
+#: (Shenzhen landline 0755 8600 1234); +8613700001111 nobody (the agent creates the
+#: customer); +8613911112222 王建军 (王经理), 浦江物业 (the late caller ID scenario).
 UNKNOWN_CALLER = "+8613700001111"
 
 Tier = Literal["standard", "vip"]

@@ -104,10 +104,8 @@ async def test_a_fresh_serve_pops_a_demo_call_on_alices_console(
     await expect(card.locator(".state.st-answered")).to_have_count(1, timeout=20_000)
     await card.locator("footer button.primary").click()
     await alice.fill("#ticket-form [name=title]", "演示来电：咨询订单")
-    # The caller keyed order 478 at the IVR (every capture did): prefilled from the PBX.
+    # The caller keyed his order 478 at the IVR: prefilled from the PBX.
     await expect(alice.locator("#ticket-form [name=order_number]")).to_have_value("478")
-    # Whose order 478 is, is the demo data's business; the agent decides it is not this one.
-    await alice.fill("#ticket-form [name=order_number]", "")
     await _fill_required(alice)
     await alice.click("#create-ticket")
     head = alice.locator("#tab-detail .detail-head")
@@ -121,6 +119,7 @@ async def test_a_fresh_serve_pops_a_demo_call_on_alices_console(
         found = (await c.get("/api/v1/tickets", params={"call_id": call_id},
                              headers=auth)).json()["items"]
     assert [t["number"] for t in found] == [number]
+    assert found[0]["order_number"] == "478" and found[0]["customer_id"] is not None
     assert alice.errors == []
 
     # The other pages show the badge too.
