@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from tickets.timeinput import Moment
+
 Priority = Literal["urgent", "high", "normal", "low"]
 Channel = Literal["phone", "email", "web", "ivr", "api"]
 Role = Literal["agent", "supervisor", "admin", "engineer", "customer"]
@@ -184,8 +186,8 @@ class OrderIn(In):
     product_sku: Key | None = None
     quantity: int = Field(default=1, ge=1, le=100_000)
     amount: float | None = Field(default=None, ge=0)
-    purchased_at: datetime
-    warranty_end: datetime | None = None
+    purchased_at: Moment
+    warranty_end: Moment | None = None
     status: Annotated[str, StringConstraints(max_length=32)] = "delivered"
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from telephony.ports import ActionFailed, ActionTimeout, PbxUnavailable
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from tickets.errors import DomainError
+from tickets.timeinput import set_site_timezone
 from web import metrics, pages, ws
 from web.api import admin, auth, calls, customers, kb, pbx, tickets
 from web.bus import make_bus
@@ -43,6 +44,7 @@ def build_services(settings: Settings) -> Services:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    set_site_timezone(settings.timezone)
     services = build_services(settings)
 
     @asynccontextmanager

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tickets.timeinput import DEFAULT_TIMEZONE, zone
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
@@ -33,6 +35,8 @@ class Settings(BaseSettings):
     # Unset: the model's own setting.
     asr_frames_per_chunk: int | None = Field(default=None, ge=1, le=500)
     default_region: str = "CN"
+    # Times written without offset (filters, order dates) are in this IANA zone.
+    timezone: str = DEFAULT_TIMEZONE
     secret_key: str | None = None
     ivr_sip_server: str = "127.0.0.1:5060"
     ivr_sip_port: int = 5080
@@ -56,6 +60,12 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_region(cls, v: str) -> str:
         return v.upper()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        zone(v)
+        return v
 
     @property
     def pbx_mode(self) -> Literal["demo", "off", "ami"]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -15,6 +14,7 @@ from tickets.errors import Invalid
 from tickets.models import CallLog
 from tickets.phones import InvalidPhoneNumber, normalize
 from tickets.schemas import CallLogOut, DbId, In, TicketOut
+from tickets.timeinput import Moment
 from web.deps import IdQuery, Manager, ServicesDep, SessionDep, Staff
 from web.security import Principal
 
@@ -65,7 +65,7 @@ async def list_calls(
     agent_extension: Annotated[str | None, Query(max_length=32)] = None,
     queue: Annotated[str | None, Query(max_length=64)] = None,
     state: Annotated[str | None, Query(max_length=16)] = None,
-    since: datetime | None = None,
+    since: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[CallLog]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
@@ -21,6 +20,7 @@ from tickets.schemas import (
     TicketPage,
     TicketPatch,
 )
+from tickets.timeinput import Moment, MomentEnd
 from web.deps import IdPath, IdQuery, PrincipalDep, ServicesDep, SessionDep, Staff
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
@@ -58,8 +58,9 @@ async def list_tickets(
     priority: Annotated[str | None, Query(pattern="^(urgent|high|normal|low)$")] = None,
     call_id: Annotated[str | None, Query(max_length=96)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: Moment | None = None,
+    created_to: Annotated[MomentEnd | None, Query(
+        description="exclusive; a date includes that whole day")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
