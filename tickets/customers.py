@@ -11,42 +11,57 @@ from sqlalchemy.orm import joinedload
 
 from tickets.errors import Conflict, Invalid, NotFound
 from tickets.models import Customer, CustomerPhone, Order, Product
-from tickets.phones import InvalidPhoneNumber, normalize
+from tickets.phones import InvalidPhoneNumber, normalize, parse
 from tickets.schemas import CustomerIn, CustomerPatch, OrderIn, PhoneIn
 
 
-def _phones(raw: list[str | PhoneIn], region: str) -> list[CustomerPhone]:
+def _phones(raw: list[str | PhoneIn], region: str,
+            area_code: str | None) -> list[CustomerPhone]:
+    """Stored numbers: valid only (``Invalid`` says which and why), one row per number."""
     seen: dict[str, CustomerPhone] = {}
     for item in raw:
         number, label = (item.number, item.label) if isinstance(item, PhoneIn) else (item, None)
         try:
-            e164 = normalize(number, region)
+            phone = parse(number, region, area_code)
         except InvalidPhoneNumber as exc:
-            raise Invalid(str(exc)) from None
-        seen.setdefault(e164, CustomerPhone(e164=e164, label=label))
+            raise Invalid(f"phones: {exc}") from None
+        seen.setdefault(phone.e164, CustomerPhone(e164=phone.e164, label=label,
+                                                  extension=phone.extension,
+                                                  written=phone.written))
     return list(seen.values())
 
 
-async def create_customer(session: AsyncSession, data: CustomerIn, region: str) -> Customer:
+def _keep_existing(existing: CustomerPhone | None, wanted: CustomerPhone) -> CustomerPhone:
+    """The stored row for an unchanged number (its id stays), updated as now written."""
+    if existing is None:
+        return wanted
+    existing.label, existing.extension = wanted.label, wanted.extension
+    existing.written, existing.invalid_reason = wanted.written, None
+    return existing
+
+
+async def create_customer(session: AsyncSession, data: CustomerIn, region: str,
+                          area_code: str | None = None) -> Customer:
+    """A new customer; ``Invalid`` if a phone is not a valid number (see ``phones.parse``)."""
     customer = Customer(
         name=data.name, email=data.email, company=data.company, tier=data.tier,
         language=data.language, address=data.address, notes=data.notes,
     )
-    customer.phones = _phones(list(data.phones), region)
+    customer.phones = _phones(list(data.phones), region, area_code)
     session.add(customer)
     await session.flush()
     return customer
 
 
 async def update_customer(session: AsyncSession, customer_id: int, data: CustomerPatch,
-                          region: str) -> Customer:
+                          region: str, area_code: str | None = None) -> Customer:
     customer = await get_customer(session, customer_id)
     changes = data.model_dump(exclude_unset=True)
     if "phones" in changes:
         changes.pop("phones")
-        wanted = _phones(list(data.phones or []), region)
+        wanted = _phones(list(data.phones or []), region, area_code)
         existing = {p.e164: p for p in customer.phones}
-        customer.phones = [existing.get(p.e164, p) for p in wanted]
+        customer.phones = [_keep_existing(existing.get(p.e164), p) for p in wanted]
     for key, value in changes.items():
         if key == "name" and value is None:
             raise Invalid("name cannot be empty")
@@ -62,10 +77,11 @@ async def get_customer(session: AsyncSession, customer_id: int) -> Customer:
     return customer
 
 
-async def find_by_phone(session: AsyncSession, raw: str, region: str) -> list[Customer]:
+async def find_by_phone(session: AsyncSession, raw: str, region: str,
+                        area_code: str | None = None) -> list[Customer]:
     """Customers having this number, written any way; ``Invalid`` if it is no number."""
     try:
-        e164 = normalize(raw, region)
+        e164 = normalize(raw, region, area_code)
     except InvalidPhoneNumber as exc:
         raise Invalid(str(exc)) from None
     return await find_by_e164(session, e164)

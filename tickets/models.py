@@ -111,6 +111,11 @@ class CustomerPhone(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     e164: Mapped[str] = mapped_column(String(20), index=True)
     label: Mapped[str | None] = mapped_column(String(32))
+    extension: Mapped[str | None] = mapped_column(String(16))
+    # The number as the user wrote it (shown beside the E.164 form); None for old rows.
+    written: Mapped[str | None] = mapped_column(String(64))
+    # Set by migration 0003 on rows stored before numbers had to be valid: shown, not hidden.
+    invalid_reason: Mapped[str | None] = mapped_column(String(200))
 
     customer: Mapped[Customer] = relationship(back_populates="phones")
 

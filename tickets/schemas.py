@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from tickets.phones import display as display_phone
 from tickets.timeinput import Moment
 
 Priority = Literal["urgent", "high", "normal", "low"]
@@ -164,6 +165,17 @@ class CustomerPatch(In):
 class PhoneOut(Out):
     e164: str
     label: str | None
+    extension: str | None = None
+    written: str | None = None
+    display: str = ""
+    #: Why a number stored before validation existed is not valid (``None``: it is).
+    invalid_reason: str | None = None
+
+    @model_validator(mode="after")
+    def _display(self) -> PhoneOut:
+        if not self.display:
+            self.display = display_phone(self.e164, self.extension)
+        return self
 
 
 class CustomerOut(Out):

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     default_region: str = "CN"
     # Times written without offset (filters, order dates) are in this IANA zone.
     timezone: str = DEFAULT_TIMEZONE
+    # Area code for landlines written without one (e.g. "21": 6552 9988 → +86 21 6552 9988);
+    # unset: such a number is refused as missing its area code.
+    default_area_code: str | None = Field(default=None, pattern=r"^0?[1-9]\d{0,3}$")
     secret_key: str | None = None
     ivr_sip_server: str = "127.0.0.1:5060"
     ivr_sip_port: int = 5080
@@ -66,6 +69,11 @@ class Settings(BaseSettings):
     def _known_zone(cls, v: str) -> str:
         zone(v)
         return v
+
+    @field_validator("default_area_code")
+    @classmethod
+    def _area_digits(cls, v: str | None) -> str | None:
+        return v.lstrip("0") if v else None
 
     @property
     def pbx_mode(self) -> Literal["demo", "off", "ami"]:

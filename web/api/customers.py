@@ -33,7 +33,9 @@ def _check_customer_access(principal: PrincipalDep, customer_id: int) -> None:
 @router.post("/customers", status_code=201, response_model=CustomerOut)
 async def create_customer(data: CustomerIn, _: Staff, services: ServicesDep,
                           session: SessionDep) -> Customer:
-    customer = await service.create_customer(session, data, services.settings.default_region)
+    settings = services.settings
+    customer = await service.create_customer(session, data, settings.default_region,
+                                             settings.default_area_code)
     await session.commit()
     return customer
 
@@ -47,7 +49,8 @@ async def list_customers(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[Customer]:
     if phone is not None:
-        return await service.find_by_phone(session, phone, services.settings.default_region)
+        return await service.find_by_phone(session, phone, services.settings.default_region,
+                                           services.settings.default_area_code)
     rows, _total = await service.search_customers(session, q, limit, offset)
     return rows
 
@@ -74,7 +77,8 @@ async def get_customer(customer_id: IdPath, principal: PrincipalDep,
 async def patch_customer(customer_id: IdPath, data: CustomerPatch, _: Staff,
                          services: ServicesDep, session: SessionDep) -> Customer:
     customer = await service.update_customer(session, customer_id, data,
-                                             services.settings.default_region)
+                                             services.settings.default_region,
+                                             services.settings.default_area_code)
     await session.commit()
     return customer
 
