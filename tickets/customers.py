@@ -109,13 +109,14 @@ async def search_customers(session: AsyncSession, q: str | None, limit: int,
     +862161234567). Returns (page, total), oldest customer first."""
     query = select(Customer)
     if q and q.strip():
-        query = query.where(or_(*_search_terms(q.strip())))
+        query = query.where(or_(*customer_search_terms(q.strip())))
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.scalars(query.order_by(Customer.id).limit(limit).offset(offset))
     return list(rows.all()), total
 
 
-def _search_terms(q: str) -> list[ColumnElement[bool]]:
+def customer_search_terms(q: str) -> list[ColumnElement[bool]]:
+    """The conditions on ``Customer`` of :func:`search_customers` (any one matches)."""
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     terms: list[ColumnElement[bool]] = [
         Customer.name.ilike(f"%{escaped}%", escape="\\"),

@@ -13,12 +13,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, false, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, false, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
 
 from tickets import lifecycle, sla
-from tickets.customers import customer_id_by_e164, find_by_e164, order_by_number
+from tickets.customers import (
+    customer_id_by_e164,
+    customer_search_terms,
+    find_by_e164,
+    order_by_number,
+)
 from tickets.db import Base, utcnow
 from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from tickets.models import (
@@ -229,6 +234,37 @@ class TicketFilter:
     created_to: datetime | None = None
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, ``%``/``_``/``\\`` taken literally
+    (use with ``escape="\\"``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_clause(q: str, actor: Actor) -> ColumnElement[bool]:
+    """What ``q`` finds: the ticket number, text in the title, description, order number or
+    a comment (public ones only for customers), or the ticket's customer as the customer
+    search finds them (name, order number, phone digits written any way). Case-insensitive
+    for Latin letters; ``%`` and ``_`` are literal."""
+    pattern = contains_pattern(q)
+
+    def has(column: InstrumentedAttribute[str] | InstrumentedAttribute[str | None]
+            ) -> ColumnElement[bool]:
+        return column.ilike(pattern, escape="\\")
+
+    comments = select(Comment.ticket_id).where(has(Comment.body))
+    if not actor.is_staff:
+        comments = comments.where(Comment.public.is_(True))
+    customers = select(Customer.id).where(or_(*customer_search_terms(q)))
+    found: list[ColumnElement[bool]] = [
+        has(Ticket.title), has(Ticket.description), has(Ticket.order_number),
+        Ticket.id.in_(comments), Ticket.customer_id.in_(customers)]
+    by_number = parse_ticket_number(q)
+    if by_number is not None:
+        found.append(Ticket.id == by_number)
+    return or_(*found)
+
+
 async def list_tickets(session: AsyncSession, actor: Actor, flt: TicketFilter, *,
                        limit: int = 50, offset: int = 0,
                        region: str = "CN") -> tuple[list[Ticket], int]:
@@ -264,11 +300,8 @@ async def list_tickets(session: AsyncSession, actor: Actor, flt: TicketFilter, *
     if flt.call_id:
         linked = select(TicketCall.ticket_id).where(TicketCall.call_id == flt.call_id)
         query = query.where(or_(Ticket.call_id == flt.call_id, Ticket.id.in_(linked)))
-    if flt.q:
-        like = f"%{flt.q}%"
-        by_number = parse_ticket_number(flt.q)
-        query = query.where(or_(Ticket.title.ilike(like), Ticket.order_number == flt.q,
-                                Ticket.id == (by_number or -1)))
+    if flt.q and flt.q.strip():
+        query = query.where(search_clause(flt.q.strip(), actor))
     if flt.created_from:
         query = query.where(Ticket.created_at >= flt.created_from)
     if flt.created_to:
