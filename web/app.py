@@ -23,6 +23,7 @@ from web import metrics, pages, ws
 from web.api import admin, auth, calls, customers, kb, pbx, tickets
 from web.bus import make_bus
 from web.hub import Hub
+from web.logredact import install_redaction
 from web.services import Services
 from web.settings import Settings
 from web.throttle import LoginThrottle
@@ -45,6 +46,7 @@ def build_services(settings: Settings) -> Services:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     set_site_timezone(settings.timezone)
+    install_redaction()
     services = build_services(settings)
 
     @asynccontextmanager

@@ -16,6 +16,7 @@ from tickets.db import make_engine, make_sessionmaker, transaction
 from tickets.errors import DomainError
 from tickets.schemas import UserIn
 from tickets.users import create_user
+from web.logredact import install_redaction
 from web.settings import Settings
 
 log = logging.getLogger("hotline")
@@ -74,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction()  # before anything logs: uvicorn's access log included
     settings = Settings()
     from web.migrate import upgrade
 
