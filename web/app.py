@@ -19,7 +19,7 @@ from telephony.ports import ActionFailed, ActionTimeout, PbxUnavailable
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from tickets.errors import DomainError
 from tickets.timeinput import set_site_timezone
-from web import metrics, pages, ws
+from web import apidocs, metrics, pages, ws
 from web.api import admin, auth, calls, customers, kb, pbx, tickets
 from web.bus import make_bus
 from web.hub import Hub
@@ -71,13 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.engine.dispose()
 
     app = FastAPI(title="Hotline", version="0.1.0", lifespan=lifespan,
-                  description="Call-center ticketing with telephony.")
+                  description="Call-center ticketing with telephony.",
+                  docs_url=None, redoc_url=None)  # served offline by web.apidocs
     app.state.services = services
     _error_handlers(app)
     for module in (auth, customers, tickets, admin, calls, kb, pbx):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
+    app.include_router(apidocs.router)
     metrics.install(app, services)
 
     @app.get("/healthz", include_in_schema=False)
