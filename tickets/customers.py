@@ -115,11 +115,17 @@ async def search_customers(session: AsyncSession, q: str | None, limit: int,
     return list(rows.all()), total
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, ``%``/``_``/``\\`` taken literally
+    (use with ``escape="\\"``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def customer_search_terms(q: str) -> list[ColumnElement[bool]]:
     """The conditions on ``Customer`` of :func:`search_customers` (any one matches)."""
-    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     terms: list[ColumnElement[bool]] = [
-        Customer.name.ilike(f"%{escaped}%", escape="\\"),
+        Customer.name.ilike(contains_pattern(q), escape="\\"),
         Customer.id.in_(select(Order.customer_id).where(func.upper(Order.number) == q.upper())),
     ]
     # A national number's trunk 0 and an international 00 are not in E.164's digits.

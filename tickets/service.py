@@ -19,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
 
 from tickets import lifecycle, sla
 from tickets.customers import (
+    contains_pattern,
     customer_id_by_e164,
     customer_search_terms,
     find_by_e164,
@@ -232,13 +233,6 @@ class TicketFilter:
     q: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
-
-
-def contains_pattern(text: str) -> str:
-    """A LIKE pattern matching ``text`` anywhere, ``%``/``_``/``\\`` taken literally
-    (use with ``escape="\\"``)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def search_clause(q: str, actor: Actor) -> ColumnElement[bool]:
