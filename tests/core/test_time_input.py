@@ -15,12 +15,16 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, TypeAdapter, ValidationError
+from sqlalchemy import update
 
-from tests.conftest import login
-from tickets import timeinput
+from tests.conftest import DbMaker, login
+from tickets import service, timeinput
+from tickets.db import make_engine, make_sessionmaker
+from tickets.models import Ticket
+from tickets.schemas import TicketIn
 from tickets.timeinput import Moment, MomentEnd, as_moment, as_moment_end, parse_moment
 from web.app import create_app
-from web.settings import Settings
+from web.settings import Settings, to_async_url
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -215,3 +219,33 @@ async def test_order_body_dates(client: httpx.AsyncClient) -> None:
             **base, "number": "SO-DATE-2", "purchased_at": "2026-05-01", field: value})
         assert bad.status_code == 422, bad.text
         assert bad.json()["detail"][0]["loc"] == ["body", field]
+
+
+# --- the service, directly, on both backends ---------------------------------------------
+
+async def test_service_filters_by_site_days(new_db: DbMaker) -> None:
+    """``list_tickets`` with bounds made by the rule: a local day holds exactly the tickets
+    created in it, whatever their UTC date (tickets at 23:30 UTC belong to the next
+    Shanghai day)."""
+    engine = make_engine(to_async_url(await new_db(demo=False)))
+    sm = make_sessionmaker(engine)
+    admin = service.Actor(id=None, role="admin")
+    stamps = {"late_utc": datetime(2026, 11, 29, 23, 30, tzinfo=UTC),   # 30th 07:30 local
+              "last_local": datetime(2026, 11, 30, 15, 59, tzinfo=UTC),  # 30th 23:59 local
+              "next_local": datetime(2026, 11, 30, 16, 0, tzinfo=UTC),   # 1st 00:00 local
+              "before": datetime(2026, 11, 29, 15, 59, tzinfo=UTC)}      # 29th 23:59 local
+    try:
+        ids = {}
+        async with sm() as s, s.begin():
+            for key, at in stamps.items():
+                ticket = await service.create_ticket(s, TicketIn(title=key), admin)
+                await s.execute(update(Ticket).where(Ticket.id == ticket.id)
+                                .values(created_at=at))
+                ids[ticket.id] = key
+        flt = service.TicketFilter(created_from=parse_moment("2026-11-30"),
+                                   created_to=parse_moment("2026-11-30", end_of_day=True))
+        async with sm() as s:
+            rows, total = await service.list_tickets(s, admin, flt, limit=50)
+        assert {ids[t.id] for t in rows} == {"late_utc", "last_local"} and total == 2
+    finally:
+        await engine.dispose()
