@@ -44,6 +44,7 @@ from panoramisk.message import Message
 
 from tickets.bus import TOPIC_CALLS, TOPIC_PBX, TOPIC_QUEUES, Bus
 
+from .agents import AgentInterfaces
 from .ami import DEFAULT_MAX_MESSAGE, AmiMessage, FrameParser, encode_action, first
 from .coalesce import Coalescer, status_key
 from .ports import (
@@ -54,7 +55,7 @@ from .ports import (
     PbxConfig,
     PbxUnavailable,
 )
-from .tracker import CallTracker, Effect, Persist, Prefetch, Publish, ScreenPop
+from .tracker import CallerUpdate, CallTracker, Effect, Persist, Prefetch, Publish, ScreenPop
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +179,13 @@ class PbxBridge:
                  max_message: int = DEFAULT_MAX_MESSAGE, queue_high: int = 10_000,
                  stats_interval: float = 2.0, persist_patience: float = 600.0,
                  resync_interval: float = 300.0, lookup_max_age: float = 30.0,
-                 status_window: float = 0.25, rng: random.Random | None = None) -> None:
+                 status_window: float = 0.25, rng: random.Random | None = None,
+                 agents: AgentInterfaces | None = None) -> None:
         self.config = config
         self.name = config.name
         self.bus = bus
         self.directory = directory
-        self.tracker = CallTracker(config.name, region=region)
+        self.tracker = CallTracker(config.name, region=region, agents=agents)
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.connect_timeout = connect_timeout
@@ -225,6 +227,7 @@ class PbxBridge:
         self._lane_tasks: dict[str, asyncio.Task[None]] = {}
         self._lookups: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._lookup_done: dict[str, float] = {}
+        self._lookup_keys: dict[str, tuple[str | None, str]] = {}  # call -> number looked up
         self._resynced = asyncio.Event()
         self._resync_pending = 0
         self._originates: dict[str, asyncio.Future[AmiMessage]] = {}
@@ -264,6 +267,7 @@ class PbxBridge:
         for fut in self._lookups.values():
             fut.cancel()
         self._lookups.clear()
+        self._lookup_keys.clear()
         self._lookup_done.clear()
 
     async def drain(self) -> None:
@@ -517,6 +521,9 @@ class PbxBridge:
         by every pop of the call (ring-all). A result older than ``max_age`` (a long IVR)
         or a failed one is looked up again."""
         fut = self._lookups.get(call_id)
+        if fut is not None and self._lookup_keys.get(call_id) != (e164, raw):
+            fut.cancel()  # the caller ID changed (late caller ID): look the new one up
+            fut = None
         if fut is not None and fut.done() and max_age is not None and (
                 fut.cancelled() or fut.exception() is not None
                 or time.monotonic() - self._lookup_done.get(call_id, 0.0) > max_age):
@@ -524,8 +531,11 @@ class PbxBridge:
         if fut is None:
             fut = self._lookups[call_id] = asyncio.ensure_future(
                 self.directory.lookup_caller(e164, raw))
+            self._lookup_keys[call_id] = (e164, raw)
 
             def done(f: asyncio.Future[Any]) -> None:
+                if self._lookups.get(call_id) is not f:
+                    return  # replaced by a lookup of a newer number
                 self._lookup_done[call_id] = time.monotonic()
                 if not f.cancelled():
                     f.exception()  # retrieved here; pops report the failure themselves
@@ -565,25 +575,51 @@ class PbxBridge:
             else:
                 await self._status.offer(key, eff.topic, eff.event)
         elif isinstance(eff, ScreenPop):
-            fut = self._lookup(eff.call_id, eff.caller_e164, eff.raw_number,
-                               max_age=self.lookup_max_age)
-            try:
-                found = await asyncio.wait_for(asyncio.shield(fut), 5)
-                error = None
-            except Exception as exc:  # the pop goes out anyway, without customer data
-                log.warning("caller lookup for %s failed: %r", eff.call_id, exc)
-                found, error = {}, f"lookup failed: {type(exc).__name__}"
-            event = {"type": "screen_pop", "call_id": eff.call_id, "pbx": eff.pbx,
-                     "extension": eff.extension, "caller_number": eff.caller_number,
-                     "caller_name": eff.caller_name, "queue": eff.queue,
-                     "order_number": eff.order_number, "dtmf": eff.dtmf,
-                     "customer": found.get("customer"), "tickets": found.get("tickets", []),
-                     "calls": found.get("calls", []), "orders": found.get("orders", [])}
-            if error:
-                event["lookup_error"] = error
-            await self.bus.publish(TOPIC_CALLS, event)
+            await self._screen_pop(eff)
+        elif isinstance(eff, CallerUpdate):
+            await self._caller_update(eff)
         elif isinstance(eff, Persist):
             await self._persist(eff)
+
+    async def _found(self, call_id: str, e164: str | None,
+                     raw: str) -> tuple[dict[str, Any], str | None]:
+        """The caller lookup's result for a call (shared, see :meth:`_lookup`), and the
+        error text when it failed: pops and updates go out anyway, without customer data."""
+        fut = self._lookup(call_id, e164, raw, max_age=self.lookup_max_age)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), 5), None
+        except Exception as exc:
+            log.warning("caller lookup for %s failed: %r", call_id, exc)
+            return {}, f"lookup failed: {type(exc).__name__}"
+
+    async def _caller_update(self, eff: CallerUpdate) -> None:
+        """A late or changed caller ID: look it up (a pop still to come uses it) and tell
+        the consoles that already show the call its number, name and customer."""
+        if not eff.extensions:
+            self._lookup(eff.call_id, eff.caller_e164, eff.raw_number)
+            return
+        found, error = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)
+        event: dict[str, Any] = {
+            "type": "call_update", "call_id": eff.call_id, "pbx": eff.pbx,
+            "state": eff.state, "extensions": list(eff.extensions),
+            "changed": ["caller_name", "caller_number", "customer"],
+            "caller_number": eff.caller_number, "caller_name": eff.caller_name,
+            "customer": found.get("customer"), "tickets": found.get("tickets", [])}
+        if error:
+            event["lookup_error"] = error
+        await self.bus.publish(TOPIC_CALLS, event)
+
+    async def _screen_pop(self, eff: ScreenPop) -> None:
+        found, error = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)
+        event = {"type": "screen_pop", "call_id": eff.call_id, "pbx": eff.pbx,
+                 "extension": eff.extension, "caller_number": eff.caller_number,
+                 "caller_name": eff.caller_name, "queue": eff.queue,
+                 "order_number": eff.order_number, "dtmf": eff.dtmf,
+                 "customer": found.get("customer"), "tickets": found.get("tickets", []),
+                 "calls": found.get("calls", []), "orders": found.get("orders", [])}
+        if error:
+            event["lookup_error"] = error
+        await self.bus.publish(TOPIC_CALLS, event)
 
     async def _persist(self, eff: Persist) -> None:
         """Upsert, retrying a failing call log (database restart) for up to ~10 minutes.
@@ -609,6 +645,7 @@ class PbxBridge:
             # The call is in the log for good: tell the UIs (recent calls, wallboard).
             await self.bus.publish(TOPIC_CALLS, call_log_event(eff.record))
             self._lookup_done.pop(eff.record.call_id, None)
+            self._lookup_keys.pop(eff.record.call_id, None)
             fut = self._lookups.pop(eff.record.call_id, None)
             if fut is not None and not fut.done():
                 fut.cancel()

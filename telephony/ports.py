@@ -70,6 +70,8 @@ class CallRecord:
     transferred_to: str | None
     asr_uuid: str | None
     variables: dict[str, str] = field(default_factory=dict)  # other HOTLINE_* variables
+    callee_number: str | None = None  # inbound: the DID/extension dialled; outbound: the number
+    rung: tuple[str, ...] = ()  # every agent whose phone rang for the call, in order
 
 
 class CallDirectory(Protocol):

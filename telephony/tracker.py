@@ -17,203 +17,57 @@ Rules that make it idempotent and order-tolerant (see telephony/captures/README.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from tickets.bus import TOPIC_ASR, TOPIC_CALLS, TOPIC_QUEUES
+from tickets.bus import TOPIC_ASR, TOPIC_CALLS
 from tickets.phones import try_normalize
 
-from .ami import agent_extension, clean_number, first, uniqueid_sort_key
+from .agents import AgentInterfaces
+from .ami import clean_number, first, uniqueid_sort_key
+from .effects import CallerUpdate, Effect, Persist, Prefetch, Publish, ScreenPop
+from .model import (
+    FINAL_STATES,
+    Call,
+    Leg,
+    Member,
+    Queue,
+    created_at,
+    dialed,
+    duration,
+    iso,
+    num,
+    utc,
+)
+from .own_calls import own_purpose
 from .ports import CallRecord
+from .queues import QueueBook
+
+Handler = Callable[[Mapping[str, Any], float, list["Effect"]], None]
 
 #: Channel variables the dialplan in asterisk_conf/ sets and the bridge reads.
 ASR_VAR = "HOTLINE_ASR_UUID"
 ORDER_VARS = frozenset({"ORDER", "HOTLINE_ORDER"})
 RECORDING_VARS = frozenset({"MIXMONITOR_FILENAME", "HOTLINE_RECORDING"})
 
-FINAL_STATES = frozenset({"ended", "abandoned"})
 #: Hang-up cause of a channel that a CoreShowChannels snapshot no longer lists: its Hangup
 #: event was missed (link down, or lost), so the real cause is unknown.
 GONE_CAUSE = "Gone: not in CoreShowChannels (hangup event missed)"
-_DEVICE_STATUS = {
-    "0": "unknown", "1": "not_in_use", "2": "in_use", "3": "busy", "4": "invalid",
-    "5": "unavailable", "6": "ringing", "7": "ring_in_use", "8": "on_hold",
-}
 
-
-# --------------------------------------------------------------------------- effects
-@dataclass(frozen=True, slots=True)
-class Publish:
-    """Publish ``event`` on ``topic``. ``call_id`` orders it with the call's other effects."""
-
-    topic: str
-    event: dict[str, Any]
-    call_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ScreenPop:
-    """An agent leg started ringing for an inbound call: look the caller up, then pop."""
-
-    call_id: str
-    pbx: str
-    extension: str
-    caller_number: str  # E.164 if it parses, else the raw caller ID
-    caller_e164: str | None
-    raw_number: str
-    caller_name: str
-    queue: str | None
-    order_number: str | None = None
-    dtmf: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Prefetch:
-    """A new inbound call: start the caller lookup now so the pop later costs nothing."""
-
-    call_id: str
-    caller_e164: str | None
-    raw_number: str
-
-
-@dataclass(frozen=True, slots=True)
-class Persist:
-    """Upsert this call-log record."""
-
-    record: CallRecord
-
-    @property
-    def call_id(self) -> str:
-        return self.record.call_id
-
-
-Effect = Publish | ScreenPop | Prefetch | Persist
-
-
-# --------------------------------------------------------------------------- model
-@dataclass(slots=True)
-class Leg:
-    uniqueid: str
-    channel: str
-    linkedid: str
-    extension: str | None  # agent extension when the channel is PJSIP/<digits>
-    state: str = "Down"
-    popped: bool = False
-    bridge: str | None = None
-    alive: bool = True
-
-
-@dataclass(slots=True)
-class Call:
-    linkedid: str
-    call_id: str
-    direction: str
-    started_at: float
-    caller_number: str = ""
-    caller_name: str = ""
-    caller_e164: str | None = None
-    state: str = "ringing"
-    queue: str | None = None
-    queued_at: float | None = None
-    was_queued: bool = False
-    answered_at: float | None = None
-    ended_at: float | None = None
-    agent: str | None = None
-    agents: list[str] = field(default_factory=list)
-    origin_agent: str | None = None
-    legs: dict[str, Leg] = field(default_factory=dict)
-    open_pops: dict[str, str] = field(default_factory=dict)  # extension -> leg uniqueid
-    involved: list[str] = field(default_factory=list)
-    dtmf: str = ""
-    order_number: str | None = None
-    recording_path: str | None = None
-    asr_uuid: str | None = None
-    hangup_cause: str | None = None
-    transferred_to: str | None = None
-    abandoned: bool = False
-    guessed: bool = False  # created from a later leg: direction/caller inferred
-    hold_time: float | None = None
-    talk_time: float | None = None
-    variables: dict[str, str] = field(default_factory=dict)
-
-    def live_legs(self) -> list[Leg]:
-        return [leg for leg in self.legs.values() if leg.alive]
-
-
-@dataclass(slots=True)
-class Member:
-    interface: str
-    name: str = ""
-    paused: bool = False
-    paused_reason: str = ""
-    status: str = "unknown"
-    in_call: bool = False
-    calls_taken: int | None = None  # Asterisk's CallsTaken: counts calls that ended
-
-    @property
-    def state(self) -> str:
-        """One word for the wallboard: paused, in_call, ringing, unavailable, available."""
-        if self.paused:
-            return "paused"
-        if self.in_call or self.status in ("in_use", "busy", "on_hold", "ring_in_use"):
-            return "in_call"
-        if self.status == "ringing":
-            return "ringing"
-        if self.status in ("unavailable", "invalid"):
-            return "unavailable"
-        return "available"
-
-    def as_dict(self, queue: str, pbx: str) -> dict[str, Any]:
-        return {"pbx": pbx, "queue": queue, "interface": self.interface,
-                "extension": agent_extension(self.interface), "name": self.name,
-                "state": self.state, "reason": self.paused_reason or None,
-                "paused": self.paused, "paused_reason": self.paused_reason,
-                "status": self.status, "in_call": self.in_call}
-
-
-@dataclass(slots=True)
-class Queue:
-    name: str
-    members: dict[str, Member] = field(default_factory=dict)
-    waiting: dict[str, float] = field(default_factory=dict)  # caller uniqueid -> join time
-    completed: int = 0
-    abandoned: int = 0
-    within_sl: int = 0
-
-
-def _utc(ts: float | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC)
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
-
-
-def _num(value: Any) -> float | None:
-    try:
-        return float(first(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _duration(text: str) -> float:
-    """``00:01:07`` -> 67.0 (CoreShowChannel ``Duration``)."""
-    try:
-        h, m, s = (int(x) for x in text.split(":"))
-    except ValueError:
-        return 0.0
-    return float(h * 3600 + m * 60 + s)
-
-
-def _dialed(dialstring: str) -> str:
-    """``PJSIP/13800138000@trunk`` / ``PJSIP/trunk/sip:...`` / ``6002`` -> the number."""
-    s = dialstring.split("/", 1)[1] if "/" in dialstring else dialstring
-    s = s.split("@", 1)[0]
-    if s.startswith("sip:"):
-        s = s[4:]
-    return s
+__all__ = [
+    "GONE_CAUSE",
+    "Call",
+    "CallTracker",
+    "CallerUpdate",
+    "Effect",
+    "Leg",
+    "Member",
+    "Persist",
+    "Prefetch",
+    "Publish",
+    "Queue",
+    "ScreenPop",
+]
 
 
 # --------------------------------------------------------------------------- tracker
@@ -222,21 +76,24 @@ class CallTracker:
     :meth:`resync_channels` / :meth:`resync_queues` (snapshots after a reconnect)."""
 
     def __init__(self, pbx: str, region: str = "CN", service_level_s: float = 20.0,
-                 ended_memory: int = 50_000) -> None:
+                 ended_memory: int = 50_000, agents: AgentInterfaces | None = None) -> None:
         self.pbx = pbx
         self.region = region
         self.service_level_s = service_level_s
+        self.agents = agents or AgentInterfaces()
+        self.book = QueueBook(pbx, self.agents)
         self.calls: dict[str, Call] = {}  # linkedid -> live call
         self.channels: dict[str, Leg] = {}  # uniqueid -> live leg
-        self.queues_: dict[str, Queue] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
+        # Linkedids of the calls Hotline made for itself (spy, ASR fork): never a call.
+        self._own: OrderedDict[str, str] = OrderedDict()
         self._ended_memory = ended_memory
         # Queued, unanswered calls a channel snapshot showed gone: answered or abandoned
         # while we were away? The queue snapshot that follows tells (see resync_queues).
         self._unsettled: dict[str, list[Call]] = {}
         self._settling = False
         self.events_seen = 0
-        self._handlers = {
+        self._handlers: dict[str, Handler] = {
             "Newchannel": self._on_newchannel,
             "Newstate": self._on_newstate,
             "DialBegin": self._on_dialbegin,
@@ -257,12 +114,14 @@ class CallTracker:
             "DTMFEnd": self._on_dtmfend,
             "VarSet": self._on_varset,
             "Hangup": self._on_hangup,
-            "QueueMemberStatus": self._on_member,
-            "QueueMemberPause": self._on_member,
-            "QueueMemberAdded": self._on_member,
-            "QueueMemberRemoved": self._on_member_removed,
-            "QueueMember": self._on_member,
-            "QueueParams": self._on_queueparams,
+            "QueueMemberStatus": self.book.on_member,
+            "QueueMemberPause": self.book.on_member,
+            "QueueMemberAdded": self.book.on_member,
+            "QueueMemberRemoved": self.book.on_member_removed,
+            "QueueMember": self.book.on_member,
+            "QueueParams": self.book.on_params,
+            "NewCallerid": self._on_newcallerid,
+            "ChanSpyStart": self._on_chanspystart,
             "QueueEntry": self._on_queueentry,
             "CoreShowChannel": self._on_coreshowchannel,
         }
@@ -301,25 +160,39 @@ class CallTracker:
             self._settling = False
         for e in items:
             self._on_coreshowchannel(e, now, out)
-        # Calls first seen by a later leg whose first channel is gone: trust the guess now
-        # and pop what rings.
+        self._trust_guesses(out)
+        self._answer_bridged(now, out)
+        return out
+
+    def _trust_guesses(self, out: list[Effect]) -> None:
+        """Calls first seen by a later leg whose first channel is gone: trust the guess now
+        and pop what rings."""
         for call in list(self.calls.values()):
-            if call.guessed:
-                call.guessed = False
-                for leg in call.live_legs():
-                    if leg.extension and leg.state in ("Ringing", "Ring", "Down") and \
-                            not leg.bridge:
-                        self._ring(call, leg, out)
-        # Bridges after every channel is known: two legs of a call in one bridge = answered.
+            if not call.guessed:
+                continue
+            call.guessed = False
+            for leg in call.live_legs():
+                if leg.extension and leg.state in ("Ringing", "Ring", "Down") and \
+                        not leg.bridge:
+                    self._ring(call, leg, out)
+
+    def _answer_bridged(self, now: float, out: list[Effect]) -> None:
+        """Bridges after every channel is known: two legs of a call in one bridge = answered.
+
+        A call we did not see answered is dated by its newest bridged channel's creation
+        (a Uniqueid is a timestamp): the answer came after that agent leg appeared, never
+        at our resync. A call we saw answered keeps its time (``_answer`` answers once).
+        """
         for call in list(self.calls.values()):
             by_bridge: dict[str, list[Leg]] = {}
             for leg in call.live_legs():
                 if leg.bridge:
                     by_bridge.setdefault(leg.bridge, []).append(leg)
             for legs in by_bridge.values():
-                if len(legs) >= 2:
-                    self._bridged(call, legs, now, out)
-        return out
+                if len(legs) < 2:
+                    continue
+                born = [t for t in (created_at(x.uniqueid) for x in legs) if t is not None]
+                self._bridged(call, legs, now, out, at=min(now, max(born)) if born else None)
 
     def resync_queues(self, items: Iterable[Mapping[str, Any]], now: float) -> list[Effect]:
         """Apply a QueueStatus snapshot (QueueParams, QueueMember, QueueEntry)."""
@@ -333,7 +206,7 @@ class CallTracker:
             if e.get("Event") == "QueueParams":
                 seen_entries.setdefault(first(e.get("Queue")), set())
         for qname, uids in seen_entries.items():
-            q = self._queue(qname)
+            q = self.book.queue(qname)
             for uid in [u for u in q.waiting if u not in uids]:
                 del q.waiting[uid]
         self._settle(items, now, out)  # before QueueMember rows update CallsTaken
@@ -342,7 +215,7 @@ class CallTracker:
             if handler is not None:
                 handler(e, now, out)
         for qname in seen_entries:
-            out.append(self._queue_stats(qname, now))
+            out.append(self.book.stats(qname, now))
         return out
 
     def settle_unknown(self, now: float, out: list[Effect] | None = None) -> list[Effect]:
@@ -364,18 +237,7 @@ class CallTracker:
         """
         if not self._unsettled:
             return
-        rises: dict[str, list[str]] = {}  # queue -> one extension per call taken
-        for e in items:
-            if first(e.get("Event")) != "QueueMember":
-                continue
-            qname = first(e.get("Queue"))
-            iface = first(e.get("Interface")) or first(e.get("Location"))
-            m = self._queue(qname).members.get(iface)
-            taken = _num(e.get("CallsTaken"))
-            if m is None or m.calls_taken is None or taken is None:
-                continue
-            rises.setdefault(qname, []).extend(
-                [agent_extension(iface) or iface] * max(0, int(taken) - m.calls_taken))
+        rises = self.book.calls_taken_rises(items)
         for qname in [q for q in self._unsettled if q in rises]:
             calls = sorted(self._unsettled.pop(qname),
                            key=lambda c: c.queued_at or c.started_at)
@@ -392,7 +254,7 @@ class CallTracker:
         return [self._call_view(c, now) for c in self.calls.values()]
 
     def queue_stats(self, now: float) -> list[dict[str, Any]]:
-        return [self._queue_stats(q, now).event for q in sorted(self.queues_)]
+        return [self.book.stats(q, now).event for q in sorted(self.book.queues)]
 
     def record(self, call: Call) -> CallRecord:
         return CallRecord(
@@ -401,21 +263,16 @@ class CallTracker:
             caller_number=call.caller_e164 or call.caller_number,
             caller_name=call.caller_name, queue=call.queue, agent_extension=call.agent,
             agents=tuple(call.agents), state=call.state,
-            started_at=_utc(call.started_at),  # type: ignore[arg-type]
-            answered_at=_utc(call.answered_at), ended_at=_utc(call.ended_at),
+            started_at=utc(call.started_at),  # type: ignore[arg-type]
+            answered_at=utc(call.answered_at), ended_at=utc(call.ended_at),
             wait_s=self._wait(call), talk_s=self._talk(call, call.ended_at),
             hangup_cause=call.hangup_cause, recording_path=call.recording_path,
             dtmf=call.dtmf, order_number=call.order_number,
             transferred_to=call.transferred_to, asr_uuid=call.asr_uuid,
-            variables=dict(call.variables))
+            variables=dict(call.variables), callee_number=call.callee_number,
+            rung=tuple(call.rung))
 
     # ------------------------------------------------------------------ helpers
-    def _queue(self, name: str) -> Queue:
-        q = self.queues_.get(name)
-        if q is None:
-            q = self.queues_[name] = Queue(name)
-        return q
-
     def _wait(self, call: Call) -> float | None:
         if call.hold_time is not None:
             return call.hold_time
@@ -436,25 +293,11 @@ class CallTracker:
             "queue": c.queue, "agent_extension": c.agent, "agents": list(c.agents),
             "ringing": sorted(c.open_pops) if c.answered_at is None else [],
             "extensions": list(c.involved),
-            "started_at": _iso(c.started_at), "answered_at": _iso(c.answered_at),
+            "started_at": iso(c.started_at), "answered_at": iso(c.answered_at),
             "wait_s": self._wait(c) if c.answered_at else round(now - c.started_at, 3),
             "talk_s": self._talk(c, now), "dtmf": c.dtmf, "order_number": c.order_number,
             "transferred_to": c.transferred_to, "recording_path": c.recording_path,
         }
-
-    def _queue_stats(self, qname: str, now: float) -> Publish:
-        q = self._queue(qname)
-        finished = q.completed + q.abandoned
-        longest = max((now - t for t in q.waiting.values()), default=0.0)
-        event = {
-            "type": "queue_stats", "pbx": self.pbx, "queue": qname,
-            "waiting": len(q.waiting), "longest_wait_s": round(max(0.0, longest), 3),
-            "service_level": round(q.within_sl / finished, 4) if finished else 1.0,
-            "abandon_rate": round(q.abandoned / finished, 4) if finished else 0.0,
-            "completed": q.completed, "abandoned": q.abandoned,
-            "agents": [m.as_dict(qname, self.pbx) for m in q.members.values()],
-        }
-        return Publish(TOPIC_QUEUES, event)
 
     def _update(self, call: Call, out: list[Effect], **changed: Any) -> None:
         event: dict[str, Any] = {
@@ -471,23 +314,21 @@ class CallTracker:
 
     def _new_call(self, linkedid: str, leg_channel: str, e: Mapping[str, Any],
                   now: float, started: float, out: list[Effect]) -> Call:
-        ext = agent_extension(leg_channel)
+        ext = self.agents.extension(leg_channel)
         first_channel = first(e.get("Uniqueid")) == linkedid
-        if ext and first_channel:
-            direction = "outbound"
-        else:
-            direction = "inbound"
+        direction = "outbound" if ext and first_channel else "inbound"
         call = Call(linkedid=linkedid, call_id=f"{self.pbx}:{linkedid}",
                     direction=direction, started_at=started, guessed=not first_channel)
         if direction == "inbound":
             if first_channel or not ext:
                 raw = clean_number(first(e.get("CallerIDNum")))
                 name = first(e.get("CallerIDName"))
+                call.callee_number = clean_number(first(e.get("Exten"))) or None
             else:  # we only see an agent leg: the customer is its connected line
                 raw = clean_number(first(e.get("ConnectedLineNum")))
                 name = first(e.get("ConnectedLineName"))
             call.caller_number = raw
-            call.caller_name = "" if name == "<unknown>" else name
+            call.caller_name = _name(name)
             call.caller_e164 = try_normalize(raw, self.region) if raw else None
         else:
             call.origin_agent = ext
@@ -507,7 +348,8 @@ class CallTracker:
 
         Only events that prove a channel is in a call (``create``) may create it: a VarSet
         or DTMF for a channel we never saw must not invent a call in the log (after a
-        reconnect the resync snapshot brings every live channel in anyway).
+        reconnect the resync snapshot brings every live channel in anyway). Channels Hotline
+        made for itself (:mod:`telephony.own_calls`) are never legs of anything.
         """
         uid = first(e.get(prefix + "Uniqueid"))
         if not uid or uid == "<unknown>":
@@ -515,11 +357,23 @@ class CallTracker:
         leg = self.channels.get(uid)
         if leg is not None:
             call = self.calls.get(leg.linkedid)
-            return (call, leg) if call is not None else None
+            if call is None:
+                return None
+            if not prefix and uid == call.linkedid:
+                self._caller_seen(call, e, out)
+            return call, leg
         if not create:
             return None
+        return self._new_leg(e, uid, now, out, prefix)
+
+    def _new_leg(self, e: Mapping[str, Any], uid: str, now: float, out: list[Effect],
+                 prefix: str) -> tuple[Call, Leg] | None:
         linkedid = first(e.get(prefix + "Linkedid")) or uid
-        if linkedid in self._ended:
+        if linkedid in self._ended or linkedid in self._own or uid in self._own:
+            return None
+        purpose = own_purpose(e, prefix)
+        if purpose is not None:
+            self._remember_own(linkedid if linkedid not in self.calls else uid, purpose)
             return None
         channel = first(e.get(prefix + "Channel"))
         call = self.calls.get(linkedid)
@@ -529,18 +383,49 @@ class CallTracker:
             call = self._new_call(linkedid, channel, src, now, now, out)
         elif uid == linkedid and call.guessed:
             self._first_channel_seen(call, channel, e, prefix, out)
-        leg = Leg(uid, channel, linkedid, agent_extension(channel),
+        leg = Leg(uid, channel, linkedid, self.agents.extension(channel),
                   first(e.get(prefix + "ChannelStateDesc")) or "Down")
         self.channels[uid] = leg
         call.legs[uid] = leg
         return call, leg
+
+    def _remember_own(self, key: str, purpose: str) -> None:
+        self._own[key] = purpose
+        while len(self._own) > self._ended_memory:
+            self._own.popitem(last=False)
+
+    def _caller_seen(self, call: Call, e: Mapping[str, Any], out: list[Effect]) -> None:
+        """An event of the caller's own channel: take a number or name better than ours.
+
+        Late caller ID (``<unknown>`` in Newchannel, the number in NewCallerid or on a later
+        QueueCallerJoin/AgentCalled/DialBegin) and a dialplan ``Set(CALLERID(…))`` both end
+        here. The call, the pop still to come, the pops already shown (through
+        :class:`CallerUpdate`) and the call log all take the new value.
+        """
+        if call.direction != "inbound" or call.guessed or "CallerIDNum" not in e:
+            return
+        raw = clean_number(first(e.get("CallerIDNum")))
+        name = _name(first(e.get("CallerIDName")))
+        new_number = bool(raw) and raw != call.caller_number
+        new_name = bool(name) and name != call.caller_name
+        if not (new_number or new_name):
+            return
+        if new_number:
+            call.caller_number = raw
+            call.caller_e164 = try_normalize(raw, self.region)
+        if new_name:
+            call.caller_name = name
+        out.append(CallerUpdate(call.call_id, self.pbx, call.caller_e164 or call.caller_number,
+                                call.caller_e164, call.caller_number, call.caller_name,
+                                call.state, tuple(call.involved)))
+        out.append(Persist(self.record(call)))
 
     def _first_channel_seen(self, call: Call, channel: str, e: Mapping[str, Any],
                             prefix: str, out: list[Effect]) -> None:
         """The call was created from a later leg (after a reconnect); its first channel
         now tells who called whom."""
         call.guessed = False
-        ext = agent_extension(channel)
+        ext = self.agents.extension(channel)
         if ext:
             call.direction = "outbound"
             call.origin_agent = ext
@@ -553,8 +438,7 @@ class CallTracker:
             if raw:
                 call.caller_number = raw
                 call.caller_e164 = try_normalize(raw, self.region)
-                name = first(e.get(prefix + "CallerIDName"))
-                call.caller_name = "" if name == "<unknown>" else name
+                call.caller_name = _name(first(e.get(prefix + "CallerIDName")))
         out.append(Persist(self.record(call)))
 
     def _ring(self, call: Call, leg: Leg, out: list[Effect]) -> None:
@@ -569,6 +453,10 @@ class CallTracker:
         if call.guessed:  # we do not know yet who called: the resync snapshot will tell
             return
         leg.popped = True
+        if leg.extension in call.open_pops:  # a second leg to the same agent (Local/…;1
+            return  # then its PJSIP channel): one pop per agent
+        if leg.extension not in call.rung:
+            call.rung.append(leg.extension)
         call.open_pops[leg.extension] = leg.uniqueid
         self._involve(call, leg.extension)
         out.append(ScreenPop(call.call_id, self.pbx, leg.extension,
@@ -581,7 +469,8 @@ class CallTracker:
         if call.open_pops.pop(ext, None) is not None:
             self._update(call, out, closed_for=[ext], reason=reason)
 
-    def _answer(self, call: Call, ext: str | None, now: float, out: list[Effect]) -> None:
+    def _answer(self, call: Call, ext: str | None, now: float, out: list[Effect],
+                at: float | None = None) -> None:
         """The call is answered (by agent ``ext`` on inbound calls); losers' pops close."""
         if call.state in FINAL_STATES:
             return
@@ -592,7 +481,7 @@ class CallTracker:
                 call.state != "transferred":
             return
         if first_answer:
-            call.answered_at = now
+            call.answered_at = now if at is None else max(at, call.started_at)
         if call.direction == "inbound" and ext:
             call.agent = ext
         if ext and (not call.agents or call.agents[-1] != ext):
@@ -600,12 +489,12 @@ class CallTracker:
         self._involve(call, ext)
         call.state = "answered"
         if first_answer and call.queue and call.was_queued:
-            q = self._queue(call.queue)
+            q = self.book.queue(call.queue)
             q.completed += 1
             wait = self._wait(call)
             if wait is not None and wait <= self.service_level_s:
                 q.within_sl += 1
-            out.append(self._queue_stats(call.queue, now))
+            out.append(self.book.stats(call.queue, now))
         losers = [x for x in call.open_pops if x != ext]
         for x in losers:
             del call.open_pops[x]
@@ -614,14 +503,15 @@ class CallTracker:
                      reason="answered_elsewhere" if losers else None)
         out.append(Persist(self.record(call)))
 
-    def _bridged(self, call: Call, legs: list[Leg], now: float, out: list[Effect]) -> None:
+    def _bridged(self, call: Call, legs: list[Leg], now: float, out: list[Effect],
+                 at: float | None = None) -> None:
         if call.direction == "inbound":
             agents = [leg.extension for leg in legs
                       if leg.extension and leg.uniqueid != call.linkedid]
             if agents:
-                self._answer(call, agents[-1], now, out)
+                self._answer(call, agents[-1], now, out, at=at)
         elif call.answered_at is None:
-            self._answer(call, call.origin_agent, now, out)
+            self._answer(call, call.origin_agent, now, out, at=at)
 
     def _hangup_leg(self, leg: Leg, now: float, out: list[Effect], cause: str,
                     cause_txt: str) -> None:
@@ -638,7 +528,7 @@ class CallTracker:
             self._close_pop(call, leg.extension,
                             "answered_elsewhere" if cause == "26" else "hangup", out)
         if leg.uniqueid in (call.linkedid,):
-            for q in self.queues_.values():
+            for q in self.book.queues.values():
                 q.waiting.pop(leg.uniqueid, None)
         if not call.live_legs():
             self._end(call, now, out)
@@ -651,7 +541,7 @@ class CallTracker:
         closed = list(call.open_pops)
         call.open_pops.clear()
         if call.queue:
-            self._queue(call.queue).waiting.pop(call.linkedid, None)
+            self.book.queue(call.queue).waiting.pop(call.linkedid, None)
         del self.calls[call.linkedid]
         for uid in call.legs:
             self.channels.pop(uid, None)
@@ -674,8 +564,8 @@ class CallTracker:
             call.state = "abandoned"
             if not call.abandoned and call.queue:
                 call.abandoned = True
-                self._queue(call.queue).abandoned += 1
-                out.append(self._queue_stats(call.queue, now))
+                self.book.queue(call.queue).abandoned += 1
+                out.append(self.book.stats(call.queue, now))
         else:
             call.state = "ended"
         self._update(call, out, closed_for=closed or [], cause=call.hangup_cause,
@@ -685,6 +575,29 @@ class CallTracker:
     # ------------------------------------------------------------------ event handlers
     def _on_newchannel(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
         self._leg_for(e, now, out)
+
+    def _on_newcallerid(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
+        self._leg_for(e, now, out)  # the caller's number/name: see _caller_seen
+
+    def _on_chanspystart(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
+        """A spy that nobody marked as Hotline's (see :mod:`telephony.own_calls`): its
+        call is the supervisor's helper, not a call; drop it from the live calls and log it
+        as an internal helper (it was logged when its phone started ringing)."""
+        call = self.calls.get(first(e.get("SpyerLinkedid")))
+        if call is None or call.direction == "inbound" or call.caller_number:
+            return
+        for uid in call.legs:
+            self.channels.pop(uid, None)
+        del self.calls[call.linkedid]
+        self._remember_own(call.linkedid, "spy")
+        closed = list(call.open_pops)
+        call.open_pops.clear()
+        call.direction = "internal"
+        call.state = "ended"
+        call.ended_at = now
+        call.variables["HOTLINE_PURPOSE"] = "spy"
+        self._update(call, out, closed_for=closed, reason="not_a_call")
+        out.append(Persist(self.record(call)))
 
     def _on_newstate(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
         found = self._leg_for(e, now, out)
@@ -701,7 +614,7 @@ class CallTracker:
             return
         call, leg = dest
         if call.direction != "inbound" and "Channel" in e and not call.caller_number:
-            raw = _dialed(first(e.get("DialString")))
+            raw = dialed(first(e.get("DialString")))
             call.caller_number = raw
             call.caller_e164 = try_normalize(raw, self.region)
             if leg.extension:  # the dialed leg is an agent's phone
@@ -736,7 +649,7 @@ class CallTracker:
         if dest is not None:
             leg = dest[1]
             if leg.extension is None:
-                leg.extension = agent_extension(first(e.get("Interface")))
+                leg.extension = self.agents.extension(first(e.get("Interface")))
             self._ring(call, leg, out)
 
     def _on_agentconnect(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
@@ -746,20 +659,20 @@ class CallTracker:
         call, _ = found
         call.queue = first(e.get("Queue")) or call.queue
         if call.hold_time is None:
-            call.hold_time = _num(e.get("HoldTime"))
-        self._answer(call, agent_extension(first(e.get("Interface"))), now, out)
+            call.hold_time = num(e.get("HoldTime"))
+        self._answer(call, self.agents.extension(first(e.get("Interface"))), now, out)
 
     def _on_agentcomplete(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
         found = self._leg_for(e, now, out, create=False)
         if found is not None:
-            found[0].talk_time = _num(e.get("TalkTime"))
+            found[0].talk_time = num(e.get("TalkTime"))
 
     def _on_agentringnoanswer(self, e: Mapping[str, Any], now: float,
                               out: list[Effect]) -> None:
         found = self._leg_for(e, now, out, create=False)
         if found is None:
             return
-        ext = agent_extension(first(e.get("Interface")))
+        ext = self.agents.extension(first(e.get("Interface")))
         if ext:
             self._close_pop(found[0], ext, "no_answer", out)
 
@@ -776,14 +689,14 @@ class CallTracker:
         if call.answered_at is None and call.state not in FINAL_STATES:
             call.state = "queued"
             self._update(call, out, queue=qname)
-        self._queue(qname).waiting.setdefault(leg.uniqueid, now)
-        out.append(self._queue_stats(qname, now))
+        self.book.queue(qname).waiting.setdefault(leg.uniqueid, now)
+        out.append(self.book.stats(qname, now))
 
     def _on_queueleave(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
         qname = first(e.get("Queue"))
-        q = self._queue(qname)
+        q = self.book.queue(qname)
         if q.waiting.pop(first(e.get("Uniqueid")), None) is not None:
-            out.append(self._queue_stats(qname, now))
+            out.append(self.book.stats(qname, now))
 
     def _on_queueabandon(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
         found = self._leg_for(e, now, out, create=False)
@@ -791,18 +704,18 @@ class CallTracker:
             return
         call, leg = found
         qname = first(e.get("Queue")) or call.queue or ""
-        q = self._queue(qname)
+        q = self.book.queue(qname)
         q.waiting.pop(leg.uniqueid, None)
         if call.abandoned or call.answered_at is not None:
             return
         call.abandoned = True
-        call.hold_time = _num(e.get("HoldTime"))
+        call.hold_time = num(e.get("HoldTime"))
         call.state = "abandoned"
         q.abandoned += 1
         closed = list(call.open_pops)
         call.open_pops.clear()
         self._update(call, out, queue=qname, closed_for=closed, reason="abandoned")
-        out.append(self._queue_stats(qname, now))
+        out.append(self.book.stats(qname, now))
 
     def _on_bridgeenter(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
         found = self._leg_for(e, now, out)
@@ -833,7 +746,7 @@ class CallTracker:
         call.transferred_to = target
         call.state = "transferred"
         self._update(call, out, transfer_to=target,
-                     transferer=agent_extension(first(e.get("TransfererChannel"))))
+                     transferer=self.agents.extension(first(e.get("TransfererChannel"))))
         out.append(Persist(self.record(call)))
 
     def _on_attendedtransfer(self, e: Mapping[str, Any], now: float,
@@ -848,7 +761,7 @@ class CallTracker:
             return
         target_channel = first(e.get("TransferTargetChannel")) or \
             first(e.get("SecondTransfererChannel"))
-        ext = agent_extension(target_channel)
+        ext = self.agents.extension(target_channel)
         # The consultation call has its own Linkedid: adopt its target leg into our call so
         # its later BridgeEnter/Hangup count here (the consultation ends when its last leg
         # is gone, as its own internal call).
@@ -929,69 +842,12 @@ class CallTracker:
             return
         self._hangup_leg(leg, now, out, first(e.get("Cause")), first(e.get("Cause-txt")))
 
-    def _member_status_changed(self, qname: str, m: Member, now: float,
-                               out: list[Effect]) -> None:
-        out.append(Publish(TOPIC_QUEUES, {"type": "agent_state", **m.as_dict(qname, self.pbx)}))
-        out.append(self._queue_stats(qname, now))
-
-    def _on_member(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
-        qname = first(e.get("Queue"))
-        iface = first(e.get("Interface")) or first(e.get("Location"))
-        if not qname or not iface:
-            return
-        q = self._queue(qname)
-        m = q.members.get(iface)
-        if m is None:
-            m = q.members[iface] = Member(iface)
-        before = (m.name, m.paused, m.paused_reason, m.status, m.in_call)
-        m.name = first(e.get("MemberName")) or first(e.get("Name")) or m.name
-        if "Paused" in e:
-            m.paused = first(e.get("Paused")) in ("1", "true", "yes")
-        if "PausedReason" in e or ("Reason" in e and e.get("Event") == "QueueMemberPause"):
-            m.paused_reason = first(e.get("PausedReason", e.get("Reason"))) if m.paused else ""
-        if "Status" in e:
-            m.status = _DEVICE_STATUS.get(first(e.get("Status")), first(e.get("Status")))
-        if "InCall" in e:
-            m.in_call = first(e.get("InCall")) == "1"
-        taken = _num(e.get("CallsTaken"))
-        if taken is not None:
-            m.calls_taken = int(taken)
-        if (m.name, m.paused, m.paused_reason, m.status, m.in_call) != before:
-            self._member_status_changed(qname, m, now, out)
-
-    def _on_member_removed(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
-        qname = first(e.get("Queue"))
-        iface = first(e.get("Interface"))
-        q = self._queue(qname)
-        m = q.members.pop(iface, None)
-        if m is not None:
-            out.append(Publish(TOPIC_QUEUES, {"type": "agent_state", "removed": True,
-                                              **m.as_dict(qname, self.pbx)}))
-            out.append(self._queue_stats(qname, now))
-
-    def _on_queueparams(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
-        q = self._queue(first(e.get("Queue")))
-        # Asterisk's counters are authoritative (they survive our restarts).
-        completed = _num(e.get("Completed"))
-        abandoned = _num(e.get("Abandoned"))
-        if completed is not None and completed >= q.completed:
-            sl, perf = _num(e.get("ServiceLevel")), _num(e.get("ServicelevelPerf"))
-            if sl and perf is not None:  # Asterisk measures it: take its figure
-                q.within_sl = round(perf / 100 * completed)
-            elif q.completed:  # extrapolate our own ratio to the calls we did not see
-                q.within_sl = round(completed * q.within_sl / q.completed)
-            else:
-                q.within_sl = int(completed)
-            q.completed = int(completed)
-        if abandoned is not None and abandoned >= q.abandoned:
-            q.abandoned = int(abandoned)
-
     def _on_queueentry(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
         qname = first(e.get("Queue"))
         uid = first(e.get("Uniqueid"))
-        wait = _num(e.get("Wait")) or 0.0
+        wait = num(e.get("Wait")) or 0.0
         if uid:
-            self._queue(qname).waiting.setdefault(uid, now - wait)
+            self.book.queue(qname).waiting.setdefault(uid, now - wait)
         leg = self.channels.get(uid)
         if leg is not None:
             call = self.calls.get(leg.linkedid)
@@ -1008,28 +864,39 @@ class CallTracker:
         linkedid = first(e.get("Linkedid")) or uid
         if not uid or linkedid in self._ended:
             return
-        duration = _duration(first(e.get("Duration")))
+        age = duration(first(e.get("Duration")))
         new_call = linkedid not in self.calls
         found = self._leg_for(e, now, out)
         if found is None:
             return
         call, leg = found
         if new_call:
-            call.started_at = now - duration
+            born = created_at(linkedid)
+            call.started_at = born if born is not None and now - 86400 <= born <= now \
+                else now - age
+            call.resynced = True
         state = first(e.get("ChannelStateDesc"))
         leg.state = state or leg.state
         leg.bridge = first(e.get("BridgeId")) or None
-        app = first(e.get("Application"))
-        if app == "Queue" and leg.uniqueid == call.linkedid and call.answered_at is None \
-                and not leg.bridge:
-            qname = first(e.get("ApplicationData")).split(",")[0]
-            if qname and not call.was_queued:
-                call.queue = qname
-                call.was_queued = True
-                call.queued_at = now - duration
-                call.state = "queued"
-                self._queue(qname).waiting.setdefault(leg.uniqueid, now - duration)
-                self._update(call, out, queue=qname)
+        if first(e.get("Application")) == "Queue" and leg.uniqueid == call.linkedid:
+            self._resync_queued(call, leg, first(e.get("ApplicationData")), now - age, out)
         if leg.extension and state in ("Ringing", "Ring", "Down") and \
                 leg.uniqueid != call.linkedid and not leg.bridge:
             self._ring(call, leg, out)
+
+    def _resync_queued(self, call: Call, leg: Leg, app_data: str, since: float,
+                       out: list[Effect]) -> None:
+        """The caller's channel sits in Queue() in a snapshot: it waits (unless bridged)."""
+        qname = app_data.split(",")[0]
+        if not qname or call.was_queued or call.answered_at is not None or leg.bridge:
+            return
+        call.queue = qname
+        call.was_queued = True
+        call.queued_at = since
+        call.state = "queued"
+        self.book.queue(qname).waiting.setdefault(leg.uniqueid, since)
+        self._update(call, out, queue=qname)
+
+def _name(value: str) -> str:
+    """A caller name, with Asterisk's ``<unknown>`` placeholder as empty."""
+    return "" if value == "<unknown>" else value
