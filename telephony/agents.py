@@ -70,6 +70,10 @@ class AgentInterfaces:
                     return ext
         return None
 
+    def interface_of(self, extension: str) -> str | None:
+        """The configured interface of an extension (reverse of the mapping), if any."""
+        return next((k for k, v in self._mapping.items() if v == extension), None)
+
     def _one(self, name: str) -> str | None:
         device = device_of(name)
         mapped = self._mapping.get(device)

@@ -34,6 +34,10 @@ class ActionFailed(TelephonyError):
         self.message = message
 
 
+class CallNotFound(ActionFailed):
+    """The call id names no live call (a 404 for the web layer, not a refusal)."""
+
+
 class ActionTimeout(TelephonyError):
     """No reply from Asterisk within the timeout (the link may be dying)."""
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from telephony.ports import ActionFailed, ActionTimeout, PbxUnavailable
+from telephony.ports import ActionFailed, ActionTimeout, CallNotFound, PbxUnavailable
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from tickets.errors import DomainError
 from web import metrics, pages, ws
@@ -114,6 +114,10 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ActionFailed)
     async def pbx_refused(_: Request, exc: ActionFailed) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(CallNotFound)
+    async def no_such_call(_: Request, exc: CallNotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(ActionTimeout)
     async def pbx_silent(_: Request, exc: ActionTimeout) -> JSONResponse:
