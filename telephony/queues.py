@@ -123,6 +123,22 @@ class QueueBook:
         if abandoned is not None and abandoned >= q.abandoned:
             q.abandoned = int(abandoned)
 
+    def prune(self, items: list[Mapping[str, Any]], now: float, out: list[Effect]) -> None:
+        """Forget the members a full snapshot of their queue no longer lists (removed from
+        queues.conf across a PBX restart, or renamed: ``PJSIP/6001`` became
+        ``Local/6001@from-queue/n``), so no action is ever sent to a stale interface."""
+        listed: dict[str, set[str]] = {}
+        for e in items:
+            kind = first(e.get("Event"))
+            if kind == "QueueParams":
+                listed.setdefault(first(e.get("Queue")), set())
+            elif kind == "QueueMember":
+                listed.setdefault(first(e.get("Queue")), set()).add(
+                    first(e.get("Interface")) or first(e.get("Location")))
+        for qname, ifaces in listed.items():
+            for iface in [i for i in self.queue(qname).members if i not in ifaces]:
+                self.on_member_removed({"Queue": qname, "Interface": iface}, now, out)
+
     def calls_taken_rises(self, items: list[Mapping[str, Any]]) -> dict[str, list[str]]:
         """Per queue, one agent (extension, else interface) per call answered since the
         members were last seen: the rise of each member's ``CallsTaken`` in a snapshot."""

@@ -210,6 +210,7 @@ class CallTracker:
             for uid in [u for u in q.waiting if u not in uids]:
                 del q.waiting[uid]
         self._settle(items, now, out)  # before QueueMember rows update CallsTaken
+        self.book.prune(items, now, out)
         for e in items:
             handler = self._handlers.get(first(e.get("Event")))
             if handler is not None:
