@@ -46,8 +46,9 @@ class ActionTimeout(TelephonyError):
 class CallRecord:
     """One row of the call log, written (upserted by ``call_id``) at start, answer and end.
 
-    ``caller_number`` is the customer's side of the call: the caller for inbound calls, the
-    dialed number for outbound ones; E.164 when it parses, else the raw text Asterisk sent.
+    ``caller_number`` is who called: the customer on inbound calls, the agent's extension on
+    calls an agent placed (click-to-call, internal), whose dialled number is
+    ``callee_number``; numbers are E.164 when they parse, else the raw text Asterisk sent.
     Times are timezone-aware UTC. ``state`` is the call's state when written; the final
     write has ``ended`` or ``abandoned`` and ``ended_at`` set.
     """
@@ -117,7 +118,8 @@ class InMemoryCallDirectory:
             {"call_id": r.call_id, "state": r.state,
              "started_at": r.started_at.isoformat(), "agent_extension": r.agent_extension}
             for r in self.calls.values()
-            if r.caller_number in {caller_e164, raw_number} and r.ended_at is not None
+            if {r.caller_number, r.callee_number} & {caller_e164, raw_number}
+            and r.ended_at is not None
         ][-5:]
         return {"customer": customer, "tickets": tickets, "calls": calls}
 

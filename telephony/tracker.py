@@ -258,10 +258,17 @@ class CallTracker:
         return [self.book.stats(q, now).event for q in sorted(self.book.queues)]
 
     def record(self, call: Call) -> CallRecord:
+        """The call-log row of a call. Inbound: the customer is the caller and the callee
+        the DID/extension they dialled. Placed by an agent (click-to-call, internal): the
+        agent's extension is the caller, the dialled number the callee."""
+        dialled = call.caller_e164 or call.caller_number
+        if call.direction == "inbound":
+            caller, callee = dialled, call.callee_number
+        else:
+            caller, callee = call.origin_agent or "", dialled or None
         return CallRecord(
             call_id=call.call_id, pbx=self.pbx, linkedid=call.linkedid,
-            direction=call.direction,
-            caller_number=call.caller_e164 or call.caller_number,
+            direction=call.direction, caller_number=caller,
             caller_name=call.caller_name, queue=call.queue, agent_extension=call.agent,
             agents=tuple(call.agents), state=call.state,
             started_at=utc(call.started_at),  # type: ignore[arg-type]
@@ -270,10 +277,8 @@ class CallTracker:
             hangup_cause=call.hangup_cause, recording_path=call.recording_path,
             dtmf=call.dtmf, order_number=call.order_number,
             transferred_to=call.transferred_to, asr_uuid=call.asr_uuid,
-            variables=dict(call.variables), callee_number=call.callee_number,
-            rung=tuple(call.rung))
+            variables=dict(call.variables), callee_number=callee, rung=tuple(call.rung))
 
-    # ------------------------------------------------------------------ helpers
     def _wait(self, call: Call) -> float | None:
         if call.hold_time is not None:
             return call.hold_time
