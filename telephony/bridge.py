@@ -54,8 +54,18 @@ from .ports import (
     CallRecord,
     PbxConfig,
     PbxUnavailable,
+    TelephonyError,
 )
-from .tracker import CallerUpdate, CallTracker, Effect, Persist, Prefetch, Publish, ScreenPop
+from .tracker import (
+    CallerUpdate,
+    CallTracker,
+    Effect,
+    Persist,
+    Prefetch,
+    Publish,
+    ReadVariables,
+    ScreenPop,
+)
 
 log = logging.getLogger(__name__)
 
@@ -660,6 +670,8 @@ class PbxBridge:
             await self._screen_pop(eff)
         elif isinstance(eff, CallerUpdate):
             await self._caller_update(eff)
+        elif isinstance(eff, ReadVariables):
+            await self._read_variables(eff)
         elif isinstance(eff, Persist):
             await self._persist(eff)
 
@@ -690,6 +702,26 @@ class PbxBridge:
         if error:
             event["lookup_error"] = error
         await self.bus.publish(TOPIC_CALLS, event)
+
+    async def _read_variables(self, eff: ReadVariables) -> None:
+        """Getvar each variable; values come back through the event queue as VarSet, so the
+        tracker applies them in order with everything else (a channel gone meanwhile, or a
+        variable never set, is simply nothing to apply)."""
+        found: list[AmiMessage] = []
+        for name in eff.names:
+            try:
+                resp = await self.action({"Action": "Getvar", "Channel": eff.channel,
+                                          "Variable": name})
+            except TelephonyError as exc:
+                log.debug("AMI %s: Getvar %s on %s: %s", self.name, name, eff.channel, exc)
+                return
+            value = first(resp.get("Value"))
+            if value and value != "(null)":
+                found.append({"Event": "VarSet", "Channel": eff.channel,
+                              "Uniqueid": eff.uniqueid, "Linkedid": eff.linkedid,
+                              "Variable": name, "Value": value})
+        if found:
+            self._sink(("events", time.time(), found))
 
     async def _screen_pop(self, eff: ScreenPop) -> None:
         found, error = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)

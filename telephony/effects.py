@@ -70,6 +70,22 @@ class CallerUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadVariables:
+    """Ask the PBX (``Getvar``) for variables of a channel first seen in a snapshot.
+
+    After Hotline itself restarts, a caller still ringing has already keyed the order number
+    and got its ASR UUID: those VarSet events are gone, but the channel still holds them.
+    The bridge feeds each non-empty value back to the tracker as a ``VarSet`` event.
+    """
+
+    call_id: str
+    channel: str
+    uniqueid: str
+    linkedid: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Persist:
     """Upsert this call-log record."""
 
@@ -80,4 +96,4 @@ class Persist:
         return self.record.call_id
 
 
-Effect = Publish | ScreenPop | Prefetch | CallerUpdate | Persist
+Effect = Publish | ScreenPop | Prefetch | CallerUpdate | ReadVariables | Persist

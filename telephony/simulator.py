@@ -465,6 +465,8 @@ class FakeAsterisk:
                       "ConnectedLineNum", "ConnectedLineName"):
                 if k in e:
                     self.channels[uid][k] = e[k]
+        elif ev == "VarSet" and uid in self.channels:
+            self.channels[uid].setdefault("_vars", {})[e.get("Variable", "")] = e.get("Value", "")
         elif ev == "Newexten" and uid in self.channels:
             self.channels[uid].update(Application=e.get("Application", ""),
                                       ApplicationData=e.get("AppData", ""),
@@ -673,6 +675,19 @@ class FakeAsterisk:
             out = [f"No such command '{a.get('Command')}' (type 'core show help "
                    f"{a.get('Command')}' for other possible commands)"]
         await self._reply(s, aid, Message="Command output follows", Output=out)
+
+    async def _act_getvar(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        """A channel variable the plays set (VarSet), as Asterisk answers Getvar."""
+        name = str(a.get("Variable", ""))
+        if not name:
+            await self._reply(s, aid, "Error", Message="No variable specified")
+            return
+        ch = self._find_channel(a.get("Channel"))
+        if a.get("Channel") and ch is None:
+            await self._reply(s, aid, "Error", Message="No such channel")
+            return
+        value = (ch or {}).get("_vars", {}).get(name, "")
+        await self._reply(s, aid, Variable=name, Value=value)
 
     def _find_channel(self, name: str | None) -> dict[str, Any] | None:
         return next((c for c in self.channels.values() if c["Channel"] == name), None)

@@ -25,7 +25,7 @@ from tickets.phones import try_normalize
 
 from .agents import AgentInterfaces
 from .ami import clean_number, first, uniqueid_sort_key
-from .effects import CallerUpdate, Effect, Persist, Prefetch, Publish, ScreenPop
+from .effects import CallerUpdate, Effect, Persist, Prefetch, Publish, ReadVariables, ScreenPop
 from .model import (
     FINAL_STATES,
     Call,
@@ -66,6 +66,7 @@ __all__ = [
     "Prefetch",
     "Publish",
     "Queue",
+    "ReadVariables",
     "ScreenPop",
 ]
 
@@ -876,6 +877,9 @@ class CallTracker:
         if found is None:
             return
         call, leg = found
+        if new_call and uid == linkedid and call.direction == "inbound":
+            out.append(ReadVariables(call.call_id, leg.channel, uid, linkedid,
+                                     (*sorted(ORDER_VARS), ASR_VAR)))
         if new_call:
             born = created_at(linkedid)
             call.started_at = born if born is not None and now - 86400 <= born <= now \
@@ -892,9 +896,14 @@ class CallTracker:
 
     def _resync_queued(self, call: Call, leg: Leg, app_data: str, since: float,
                        out: list[Effect]) -> None:
-        """The caller's channel sits in Queue() in a snapshot: it waits (unless bridged)."""
+        """The caller's channel sits in Queue() in a snapshot: a queue call, waiting unless
+        it is bridged (then answered: the queue is known, the wait is not measurable)."""
         qname = app_data.split(",")[0]
-        if not qname or call.was_queued or call.answered_at is not None or leg.bridge:
+        if not qname or call.was_queued:
+            return
+        if call.answered_at is not None or leg.bridge:
+            call.queue = call.queue or qname
+            call.was_queued = True
             return
         call.queue = qname
         call.was_queued = True

@@ -14,7 +14,15 @@ import pytest
 
 from telephony.agents import AgentInterfaces, device_of, parse_agent_interfaces
 from telephony.ami import parse_message
-from telephony.tracker import CallerUpdate, CallTracker, Persist, Prefetch, Publish, ScreenPop
+from telephony.tracker import (
+    CallerUpdate,
+    CallTracker,
+    Persist,
+    Prefetch,
+    Publish,
+    ReadVariables,
+    ScreenPop,
+)
 from tickets.bus import TOPIC_CALLS
 
 T0 = 1_796_055_300.0  # 2026-11-30 16:15:00 UTC
@@ -285,7 +293,11 @@ def test_a_resync_after_our_restart_dates_the_answer_from_the_pbx() -> None:
     call = tracker.calls[caller]
     assert call.started_at == 1_796_055_310.0  # the caller channel's creation
     assert call.answered_at == 1_796_055_321.0  # not the resync time
-    assert call.agent == "6001" and call.resynced
+    assert call.agent == "6001" and call.resynced and call.queue == "support"
     rec = last_record(out)
     assert rec.answered_at is not None and rec.answered_at.timestamp() == 1_796_055_321.0
     assert not of(out, ScreenPop)  # answered: nobody is popped again
+    [read] = of(out, ReadVariables)  # what the lost VarSets said, from the channel itself
+    assert (read.channel, read.uniqueid) == ("PJSIP/trunk-00000041", caller)
+    assert {"ORDER", "HOTLINE_ORDER", "HOTLINE_ASR_UUID"} == set(read.names)
+    assert tracker.resync_channels(snap, now + 5) == []  # known calls: nothing to read again

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from telephony import ActionFailed, CallNotFound
+from telephony import ActionFailed, CallNotFound, PbxConfig, Telephony
 from telephony.ami import encode_action
 
+from .conftest import FAST
 from .test_field_faults import A1, KNOWN, L, agent_called, agent_leg, chan, trunk
 
 A = "a_inbound_queue_answered"
@@ -148,3 +149,38 @@ async def test_spy_listens_to_the_agent_leg_of_the_call_given(rig_factory: Any) 
         task.cancel()
     assert list(rig.directory.calls) == [f"pbx1:{result.linkedids[0]}"]
     assert not [p for p in rig.pops() if p["extension"] == "6010"]
+
+
+async def test_hotline_restarted_while_a_caller_rings_keeps_the_order_number(
+        rig_factory: Any) -> None:
+    """The bridge that saw the caller key 478# is gone; a new one finds the call ringing in
+    its snapshot and reads ORDER from the channel (Getvar) instead of losing it."""
+    rig = await rig_factory()
+    await rig.tel.stop()  # Hotline is down while the caller keys the order number
+    srv = rig.server
+    ring = next(i for i, (_, m) in enumerate(srv.script(A))
+                if m.get("DialStatus") == "ANSWER")
+    task, result = srv.start_play(A, cut_at=ring, down_events=0)  # waits for a login there
+    try:
+        tel = Telephony([PbxConfig("pbx1", "127.0.0.1", srv.port, "bridge", "bridgepass")],
+                        rig.tel.bus, rig.directory, "US", **FAST)
+        await tel.start()
+        try:
+            await asyncio.wait_for(result.done.wait(), 10)
+            bridge = tel.bridges["pbx1"]
+            while bridge.tracker.calls:
+                await asyncio.sleep(0.01)
+            await bridge.drain()
+        finally:
+            await tel.stop()
+    finally:
+        task.cancel()
+    call_id = f"pbx1:{result.linkedids[0]}"
+    getvars = [a["Variable"] for a in srv.actions if a.get("Action") == "Getvar"]
+    assert "ORDER" in getvars
+    upd = await rig.rec.wait_for(lambda e: e.get("type") == "call_update"
+                                 and e.get("call_id") == call_id and e.get("order_number"))
+    assert upd["order_number"] == "478"
+    assert {p["extension"] for p in rig.pops() if p["call_id"] == call_id} == {"6001", "6002"}
+    rec = rig.directory.calls[call_id]
+    assert rec.order_number == "478" and rec.agent_extension == "6001"
