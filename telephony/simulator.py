@@ -421,12 +421,7 @@ class FakeAsterisk:
                     msg["ActionID"] = trigger[1]
                 if msg["Event"] == "Newchannel" and msg.get("Uniqueid") == msg.get("Linkedid"):
                     result.linkedids.append(msg["Uniqueid"])
-                    if late_caller:
-                        await self._emit({**msg, "CallerIDNum": "<unknown>",
-                                          "CallerIDName": "<unknown>"})
-                        msg = {**{k: msg[k] for k in _NEWCALLERID_KEYS if k in msg},
-                               "Event": "NewCallerid", "CID-CallingPres": "0 (Presentation "
-                               "Allowed, Not Screened)"}
+                    msg = await self._late_caller(msg) if late_caller else msg
                 await self._emit(self._alias(msg))
         finally:
             for gname in pending:  # a play cut short no longer expects its actions
@@ -434,7 +429,17 @@ class FakeAsterisk:
             result.done.set()
             del uids
 
+    async def _late_caller(self, newchannel: dict[str, Any]) -> dict[str, Any]:
+        """Emit the caller's Newchannel without its caller ID; return the NewCallerid that
+        brings it (to emit next), as an ISDN/PRI trunk does."""
+        await self._emit({**newchannel, "CallerIDNum": "<unknown>", "CallerIDName": "<unknown>"})
+        return {**{k: newchannel[k] for k in _NEWCALLERID_KEYS if k in newchannel},
+                "Event": "NewCallerid", "CID-CallingPres": "0 (Presentation Allowed, Not Screened)"}
+
     async def _emit(self, msg: dict[str, Any]) -> None:
+        chan = self.channels.get(msg.get("Uniqueid", ""))
+        if msg["Event"] == "VarSet" and chan is not None:  # for Getvar
+            chan.setdefault("_vars", {})[msg.get("Variable", "")] = msg.get("Value", "")
         self._apply(msg)
         await self.broadcast(_msg_bytes(msg))
 
@@ -465,8 +470,6 @@ class FakeAsterisk:
                       "ConnectedLineNum", "ConnectedLineName"):
                 if k in e:
                     self.channels[uid][k] = e[k]
-        elif ev == "VarSet" and uid in self.channels:
-            self.channels[uid].setdefault("_vars", {})[e.get("Variable", "")] = e.get("Value", "")
         elif ev == "Newexten" and uid in self.channels:
             self.channels[uid].update(Application=e.get("Application", ""),
                                       ApplicationData=e.get("AppData", ""),
