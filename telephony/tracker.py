@@ -16,15 +16,15 @@ Rules that make it idempotent and order-tolerant (see telephony/captures/README.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from tickets.bus import TOPIC_ASR, TOPIC_CALLS
+from tickets.bus import TOPIC_ASR
 from tickets.phones import try_normalize
 
 from .agents import AgentInterfaces
-from .ami import clean_number, first, uniqueid_sort_key
+from .ami import first
+from .callbook import ASR_VAR, ORDER_VARS, RECORDING_VARS
 from .effects import CallerUpdate, Effect, Persist, Prefetch, Publish, ReadVariables, ScreenPop
 from .model import (
     FINAL_STATES,
@@ -32,27 +32,10 @@ from .model import (
     Leg,
     Member,
     Queue,
-    created_at,
     dialed,
-    duration,
-    iso,
     num,
-    utc,
 )
-from .own_calls import own_purpose
-from .ports import CallRecord
-from .queues import QueueBook
-
-Handler = Callable[[Mapping[str, Any], float, list["Effect"]], None]
-
-#: Channel variables the dialplan in asterisk_conf/ sets and the bridge reads.
-ASR_VAR = "HOTLINE_ASR_UUID"
-ORDER_VARS = frozenset({"ORDER", "HOTLINE_ORDER"})
-RECORDING_VARS = frozenset({"MIXMONITOR_FILENAME", "HOTLINE_RECORDING"})
-
-#: Hang-up cause of a channel that a CoreShowChannels snapshot no longer lists: its Hangup
-#: event was missed (link down, or lost), so the real cause is unknown.
-GONE_CAUSE = "Gone: not in CoreShowChannels (hangup event missed)"
+from .resync import GONE_CAUSE, Snapshots
 
 __all__ = [
     "GONE_CAUSE",
@@ -71,30 +54,20 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------- tracker
-class CallTracker:
+class CallTracker(Snapshots):
     """The live model of one PBX. Feed it with :meth:`feed` (events, in wire order) and
-    :meth:`resync_channels` / :meth:`resync_queues` (snapshots after a reconnect)."""
+    :meth:`resync_channels` / :meth:`resync_queues` (snapshots after a reconnect).
+
+    The layers: :class:`~telephony.callbook.CallBook` (calls, legs and their rules),
+    :class:`~telephony.resync.Snapshots` (snapshot rules), :class:`~telephony.queues.QueueBook`
+    (members and queue counters), and here the live event handlers.
+    """
 
     def __init__(self, pbx: str, region: str = "CN", service_level_s: float = 20.0,
                  ended_memory: int = 50_000, agents: AgentInterfaces | None = None) -> None:
-        self.pbx = pbx
-        self.region = region
-        self.service_level_s = service_level_s
-        self.agents = agents or AgentInterfaces()
-        self.book = QueueBook(pbx, self.agents)
-        self.calls: dict[str, Call] = {}  # linkedid -> live call
-        self.channels: dict[str, Leg] = {}  # uniqueid -> live leg
-        self._ended: OrderedDict[str, None] = OrderedDict()
-        # Linkedids of the calls Hotline made for itself (spy, ASR fork): never a call.
-        self._own: OrderedDict[str, str] = OrderedDict()
-        self._ended_memory = ended_memory
-        # Queued, unanswered calls a channel snapshot showed gone: answered or abandoned
-        # while we were away? The queue snapshot that follows tells (see resync_queues).
-        self._unsettled: dict[str, list[Call]] = {}
-        self._settling = False
+        super().__init__(pbx, region, service_level_s, ended_memory, agents)
         self.events_seen = 0
-        self._handlers: dict[str, Handler] = {
+        self._handlers.update({
             "Newchannel": self._on_newchannel,
             "Newstate": self._on_newstate,
             "DialBegin": self._on_dialbegin,
@@ -125,9 +98,8 @@ class CallTracker:
             "ChanSpyStart": self._on_chanspystart,
             "QueueEntry": self._on_queueentry,
             "CoreShowChannel": self._on_coreshowchannel,
-        }
+        })
 
-    # ------------------------------------------------------------------ public API
     def feed(self, event: Mapping[str, Any], now: float) -> list[Effect]:
         """Apply one AMI event; return what to do about it (possibly nothing)."""
         self.events_seen += 1
@@ -138,448 +110,6 @@ class CallTracker:
         handler(event, now, out)
         return out
 
-    def is_known_call(self, linkedid: str) -> bool:
-        return linkedid in self.calls
-
-    def resync_channels(self, items: Iterable[Mapping[str, Any]], now: float) -> list[Effect]:
-        """Make the model match a CoreShowChannels snapshot.
-
-        Channels we hold that Asterisk no longer has hung up while we were away (their calls
-        end if nothing is left); channels we never saw are created; ringing agent legs of
-        inbound calls pop unless already popped; bridged agents answer.
-        """
-        out: list[Effect] = []
-        self.settle_unknown(now, out)  # a queue snapshot that never came
-        items = sorted(items, key=lambda e: uniqueid_sort_key(first(e.get("Uniqueid"))))
-        present = {first(e.get("Uniqueid")) for e in items}
-        self._settling = True
-        try:
-            for uid in [u for u in self.channels if u not in present]:
-                leg = self.channels[uid]
-                self._hangup_leg(leg, now, out, cause="0", cause_txt=GONE_CAUSE)
-        finally:
-            self._settling = False
-        for e in items:
-            self._on_coreshowchannel(e, now, out)
-        self._trust_guesses(out)
-        self._answer_bridged(now, out)
-        return out
-
-    def _trust_guesses(self, out: list[Effect]) -> None:
-        """Calls first seen by a later leg whose first channel is gone: trust the guess now
-        and pop what rings."""
-        for call in list(self.calls.values()):
-            if not call.guessed:
-                continue
-            call.guessed = False
-            for leg in call.live_legs():
-                if leg.extension and leg.state in ("Ringing", "Ring", "Down") and \
-                        not leg.bridge:
-                    self._ring(call, leg, out)
-
-    def _answer_bridged(self, now: float, out: list[Effect]) -> None:
-        """Bridges after every channel is known: two legs of a call in one bridge = answered.
-
-        A call we did not see answered is dated by its newest bridged channel's creation
-        (a Uniqueid is a timestamp): the answer came after that agent leg appeared, never
-        at our resync. A call we saw answered keeps its time (``_answer`` answers once).
-        """
-        for call in list(self.calls.values()):
-            by_bridge: dict[str, list[Leg]] = {}
-            for leg in call.live_legs():
-                if leg.bridge:
-                    by_bridge.setdefault(leg.bridge, []).append(leg)
-            for legs in by_bridge.values():
-                if len(legs) < 2:
-                    continue
-                born = [t for t in (created_at(x.uniqueid) for x in legs) if t is not None]
-                self._bridged(call, legs, now, out, at=min(now, max(born)) if born else None)
-
-    def resync_queues(self, items: Iterable[Mapping[str, Any]], now: float) -> list[Effect]:
-        """Apply a QueueStatus snapshot (QueueParams, QueueMember, QueueEntry)."""
-        out: list[Effect] = []
-        items = list(items)
-        seen_entries: dict[str, set[str]] = {}
-        for e in items:
-            if e.get("Event") == "QueueEntry":
-                seen_entries.setdefault(first(e.get("Queue")), set()).add(
-                    first(e.get("Uniqueid")))
-            if e.get("Event") == "QueueParams":
-                seen_entries.setdefault(first(e.get("Queue")), set())
-        for qname, uids in seen_entries.items():
-            q = self.book.queue(qname)
-            for uid in [u for u in q.waiting if u not in uids]:
-                del q.waiting[uid]
-        self._settle(items, now, out)  # before QueueMember rows update CallsTaken
-        self.book.prune(items, now, out)
-        for e in items:
-            handler = self._handlers.get(first(e.get("Event")))
-            if handler is not None:
-                handler(e, now, out)
-        for qname in seen_entries:
-            out.append(self.book.stats(qname, now))
-        return out
-
-    def settle_unknown(self, now: float, out: list[Effect] | None = None) -> list[Effect]:
-        """Log still-unsettled calls as abandoned (no queue snapshot to tell otherwise)."""
-        out = [] if out is None else out
-        for qname in list(self._unsettled):
-            for call in self._unsettled.pop(qname):
-                self._finish(call, now, out, answered=False)
-        return out
-
-    def _settle(self, items: list[Mapping[str, Any]], now: float, out: list[Effect]) -> None:
-        """Decide the calls that left a queue while the link was down.
-
-        Asterisk raises a member's ``CallsTaken`` when a queue call it answered ends, so the
-        rise between our last sight of a member and this snapshot counts the calls answered
-        in the gap. The earliest-queued unsettled calls took those (queues are FIFO); the
-        rest hung up waiting. One call and one rise also names the agent. Calls that began
-        and ended entirely in the gap take rises too: then fewer calls count as answered.
-        """
-        if not self._unsettled:
-            return
-        rises = self.book.calls_taken_rises(items)
-        for qname in [q for q in self._unsettled if q in rises]:
-            calls = sorted(self._unsettled.pop(qname),
-                           key=lambda c: c.queued_at or c.started_at)
-            agents = rises[qname]
-            for i, call in enumerate(calls):
-                if len(calls) == len(agents) == 1:
-                    call.agent = agents[0]
-                    call.agents.append(agents[0])
-                    self._involve(call, agents[0])
-                self._finish(call, now, out, answered=i < len(agents))
-        # A queue whose members the snapshot did not list keeps its calls for the fallback.
-
-    def live_calls(self, now: float) -> list[dict[str, Any]]:
-        return [self._call_view(c, now) for c in self.calls.values()]
-
-    def queue_stats(self, now: float) -> list[dict[str, Any]]:
-        return [self.book.stats(q, now).event for q in sorted(self.book.queues)]
-
-    def record(self, call: Call) -> CallRecord:
-        """The call-log row of a call. Inbound: the customer is the caller and the callee
-        the DID/extension they dialled. Placed by an agent (click-to-call, internal): the
-        agent's extension is the caller, the dialled number the callee."""
-        dialled = call.caller_e164 or call.caller_number
-        if call.direction == "inbound":
-            caller, callee = dialled, call.callee_number
-        else:
-            caller, callee = call.origin_agent or "", dialled or None
-        return CallRecord(
-            call_id=call.call_id, pbx=self.pbx, linkedid=call.linkedid,
-            direction=call.direction, caller_number=caller,
-            caller_name=call.caller_name, queue=call.queue, agent_extension=call.agent,
-            agents=tuple(call.agents), state=call.state,
-            started_at=utc(call.started_at),  # type: ignore[arg-type]
-            answered_at=utc(call.answered_at), ended_at=utc(call.ended_at),
-            wait_s=self._wait(call), talk_s=self._talk(call, call.ended_at),
-            hangup_cause=call.hangup_cause, recording_path=call.recording_path,
-            dtmf=call.dtmf, order_number=call.order_number,
-            transferred_to=call.transferred_to, asr_uuid=call.asr_uuid,
-            variables=dict(call.variables), callee_number=callee, rung=tuple(call.rung))
-
-    def _wait(self, call: Call) -> float | None:
-        if call.hold_time is not None:
-            return call.hold_time
-        start = call.queued_at if call.queued_at is not None else call.started_at
-        end = call.answered_at if call.answered_at is not None else call.ended_at
-        return None if end is None else round(max(0.0, end - start), 3)
-
-    def _talk(self, call: Call, now: float | None) -> float | None:
-        if call.answered_at is None or now is None:
-            return None
-        return round(max(0.0, now - call.answered_at), 3)
-
-    def _call_view(self, c: Call, now: float) -> dict[str, Any]:
-        return {
-            "call_id": c.call_id, "pbx": self.pbx, "linkedid": c.linkedid,
-            "direction": c.direction, "state": c.state,
-            "caller_number": c.caller_e164 or c.caller_number, "caller_name": c.caller_name,
-            "queue": c.queue, "agent_extension": c.agent, "agents": list(c.agents),
-            "ringing": sorted(c.open_pops) if c.answered_at is None else [],
-            "extensions": list(c.involved),
-            "started_at": iso(c.started_at), "answered_at": iso(c.answered_at),
-            "wait_s": self._wait(c) if c.answered_at else round(now - c.started_at, 3),
-            "talk_s": self._talk(c, now), "dtmf": c.dtmf, "order_number": c.order_number,
-            "transferred_to": c.transferred_to, "recording_path": c.recording_path,
-        }
-
-    def _update(self, call: Call, out: list[Effect], **changed: Any) -> None:
-        event: dict[str, Any] = {
-            "type": "call_update", "call_id": call.call_id, "pbx": self.pbx,
-            "state": call.state, "extensions": list(call.involved),
-            "changed": sorted(changed),
-        }
-        event.update(changed)
-        out.append(Publish(TOPIC_CALLS, event, call.call_id))
-
-    def _involve(self, call: Call, ext: str | None) -> None:
-        if ext and ext not in call.involved:
-            call.involved.append(ext)
-
-    def _new_call(self, linkedid: str, leg_channel: str, e: Mapping[str, Any],
-                  now: float, started: float, out: list[Effect]) -> Call:
-        ext = self.agents.extension(leg_channel)
-        first_channel = first(e.get("Uniqueid")) == linkedid
-        direction = "outbound" if ext and first_channel else "inbound"
-        call = Call(linkedid=linkedid, call_id=f"{self.pbx}:{linkedid}",
-                    direction=direction, started_at=started, guessed=not first_channel)
-        if direction == "inbound":
-            if first_channel or not ext:
-                raw = clean_number(first(e.get("CallerIDNum")))
-                name = first(e.get("CallerIDName"))
-                call.callee_number = clean_number(first(e.get("Exten"))) or None
-            else:  # we only see an agent leg: the customer is its connected line
-                raw = clean_number(first(e.get("ConnectedLineNum")))
-                name = first(e.get("ConnectedLineName"))
-            call.caller_number = raw
-            call.caller_name = _name(name)
-            call.caller_e164 = try_normalize(raw, self.region) if raw else None
-        else:
-            call.origin_agent = ext
-            call.agent = ext
-            self._involve(call, ext)
-        self.calls[linkedid] = call
-        out.append(Persist(self.record(call)))
-        if direction == "inbound" and call.caller_number:
-            out.append(Prefetch(call.call_id, call.caller_e164, call.caller_number))
-        self._update(call, out, direction=direction, caller_number=call.caller_e164 or
-                     call.caller_number)
-        return call
-
-    def _leg_for(self, e: Mapping[str, Any], now: float, out: list[Effect],
-                 prefix: str = "", create: bool = True) -> tuple[Call, Leg] | None:
-        """The (call, leg) an event is about, creating them if this is news to us.
-
-        Only events that prove a channel is in a call (``create``) may create it: a VarSet
-        or DTMF for a channel we never saw must not invent a call in the log (after a
-        reconnect the resync snapshot brings every live channel in anyway). Channels Hotline
-        made for itself (:mod:`telephony.own_calls`) are never legs of anything.
-        """
-        uid = first(e.get(prefix + "Uniqueid"))
-        if not uid or uid == "<unknown>":
-            return None
-        leg = self.channels.get(uid)
-        if leg is not None:
-            call = self.calls.get(leg.linkedid)
-            if call is None:
-                return None
-            if not prefix and uid == call.linkedid:
-                self._caller_seen(call, e, out)
-            return call, leg
-        if not create:
-            return None
-        return self._new_leg(e, uid, now, out, prefix)
-
-    def _new_leg(self, e: Mapping[str, Any], uid: str, now: float, out: list[Effect],
-                 prefix: str) -> tuple[Call, Leg] | None:
-        linkedid = first(e.get(prefix + "Linkedid")) or uid
-        if linkedid in self._ended or linkedid in self._own or uid in self._own:
-            return None
-        purpose = own_purpose(e, prefix)
-        if purpose is not None:
-            self._remember_own(linkedid if linkedid not in self.calls else uid, purpose)
-            return None
-        channel = first(e.get(prefix + "Channel"))
-        call = self.calls.get(linkedid)
-        if call is None:
-            src = e if not prefix else {k[len(prefix):]: v for k, v in e.items()
-                                        if k.startswith(prefix)}
-            call = self._new_call(linkedid, channel, src, now, now, out)
-        elif uid == linkedid and call.guessed:
-            self._first_channel_seen(call, channel, e, prefix, out)
-        leg = Leg(uid, channel, linkedid, self.agents.extension(channel),
-                  first(e.get(prefix + "ChannelStateDesc")) or "Down")
-        self.channels[uid] = leg
-        call.legs[uid] = leg
-        return call, leg
-
-    def _remember_own(self, key: str, purpose: str) -> None:
-        self._own[key] = purpose
-        while len(self._own) > self._ended_memory:
-            self._own.popitem(last=False)
-
-    def _caller_seen(self, call: Call, e: Mapping[str, Any], out: list[Effect]) -> None:
-        """An event of the caller's own channel: take a number or name better than ours.
-
-        Late caller ID (``<unknown>`` in Newchannel, the number in NewCallerid or on a later
-        QueueCallerJoin/AgentCalled/DialBegin) and a dialplan ``Set(CALLERID(…))`` both end
-        here. The call, the pop still to come, the pops already shown (through
-        :class:`CallerUpdate`) and the call log all take the new value.
-        """
-        if call.direction != "inbound" or call.guessed or "CallerIDNum" not in e:
-            return
-        raw = clean_number(first(e.get("CallerIDNum")))
-        name = _name(first(e.get("CallerIDName")))
-        new_number = bool(raw) and raw != call.caller_number
-        new_name = bool(name) and name != call.caller_name
-        if not (new_number or new_name):
-            return
-        if new_number:
-            call.caller_number = raw
-            call.caller_e164 = try_normalize(raw, self.region)
-        if new_name:
-            call.caller_name = name
-        out.append(CallerUpdate(call.call_id, self.pbx, call.caller_e164 or call.caller_number,
-                                call.caller_e164, call.caller_number, call.caller_name,
-                                call.state, tuple(call.involved)))
-        out.append(Persist(self.record(call)))
-
-    def _first_channel_seen(self, call: Call, channel: str, e: Mapping[str, Any],
-                            prefix: str, out: list[Effect]) -> None:
-        """The call was created from a later leg (after a reconnect); its first channel
-        now tells who called whom."""
-        call.guessed = False
-        ext = self.agents.extension(channel)
-        if ext:
-            call.direction = "outbound"
-            call.origin_agent = ext
-            if call.agent is None:
-                call.agent = ext
-            self._involve(call, ext)
-        else:
-            call.direction = "inbound"
-            raw = clean_number(first(e.get(prefix + "CallerIDNum")))
-            if raw:
-                call.caller_number = raw
-                call.caller_e164 = try_normalize(raw, self.region)
-                call.caller_name = _name(first(e.get(prefix + "CallerIDName")))
-        out.append(Persist(self.record(call)))
-
-    def _ring(self, call: Call, leg: Leg, out: list[Effect]) -> None:
-        """An agent leg rings: pop once per leg (inbound calls only)."""
-        if leg.popped or not leg.alive or leg.extension is None:
-            return
-        if call.state in FINAL_STATES or (call.answered_at is not None and \
-                call.state != "transferred"):
-            return
-        if call.direction != "inbound" or leg.uniqueid == call.linkedid:
-            return
-        if call.guessed:  # we do not know yet who called: the resync snapshot will tell
-            return
-        leg.popped = True
-        if leg.extension in call.open_pops:  # a second leg to the same agent (Local/…;1
-            return  # then its PJSIP channel): one pop per agent
-        if leg.extension not in call.rung:
-            call.rung.append(leg.extension)
-        call.open_pops[leg.extension] = leg.uniqueid
-        self._involve(call, leg.extension)
-        out.append(ScreenPop(call.call_id, self.pbx, leg.extension,
-                             call.caller_e164 or call.caller_number, call.caller_e164,
-                             call.caller_number, call.caller_name, call.queue,
-                             call.order_number, call.dtmf))
-        self._update(call, out, ringing=leg.extension)
-
-    def _close_pop(self, call: Call, ext: str, reason: str, out: list[Effect]) -> None:
-        if call.open_pops.pop(ext, None) is not None:
-            self._update(call, out, closed_for=[ext], reason=reason)
-
-    def _answer(self, call: Call, ext: str | None, now: float, out: list[Effect],
-                at: float | None = None) -> None:
-        """The call is answered (by agent ``ext`` on inbound calls); losers' pops close."""
-        if call.state in FINAL_STATES:
-            return
-        if call.direction == "inbound" and ext is None:
-            ext = call.agent
-        first_answer = call.answered_at is None
-        if not first_answer and (ext is None or ext == call.agent) and \
-                call.state != "transferred":
-            return
-        if first_answer:
-            call.answered_at = now if at is None else max(at, call.started_at)
-        if call.direction == "inbound" and ext:
-            call.agent = ext
-        if ext and (not call.agents or call.agents[-1] != ext):
-            call.agents.append(ext)
-        self._involve(call, ext)
-        call.state = "answered"
-        if first_answer and call.queue and call.was_queued:
-            q = self.book.queue(call.queue)
-            q.completed += 1
-            wait = self._wait(call)
-            if wait is not None and wait <= self.service_level_s:
-                q.within_sl += 1
-            out.append(self.book.stats(call.queue, now))
-        losers = [x for x in call.open_pops if x != ext]
-        for x in losers:
-            del call.open_pops[x]
-        call.open_pops.pop(ext or "", None)
-        self._update(call, out, answered_by=ext, closed_for=losers,
-                     reason="answered_elsewhere" if losers else None)
-        out.append(Persist(self.record(call)))
-
-    def _bridged(self, call: Call, legs: list[Leg], now: float, out: list[Effect],
-                 at: float | None = None) -> None:
-        if call.direction == "inbound":
-            agents = [leg.extension for leg in legs
-                      if leg.extension and leg.uniqueid != call.linkedid]
-            if agents:
-                self._answer(call, agents[-1], now, out, at=at)
-        elif call.answered_at is None:
-            self._answer(call, call.origin_agent, now, out, at=at)
-
-    def _hangup_leg(self, leg: Leg, now: float, out: list[Effect], cause: str,
-                    cause_txt: str) -> None:
-        if not leg.alive:
-            return
-        leg.alive = False
-        self.channels.pop(leg.uniqueid, None)
-        call = self.calls.get(leg.linkedid)
-        if call is None:
-            return
-        if leg.uniqueid == call.linkedid or call.hangup_cause is None:
-            call.hangup_cause = f"{cause} {cause_txt}".strip()
-        if leg.extension and call.open_pops.get(leg.extension) == leg.uniqueid:
-            self._close_pop(call, leg.extension,
-                            "answered_elsewhere" if cause == "26" else "hangup", out)
-        if leg.uniqueid in (call.linkedid,):
-            for q in self.book.queues.values():
-                q.waiting.pop(leg.uniqueid, None)
-        if not call.live_legs():
-            self._end(call, now, out)
-
-    def _end(self, call: Call, now: float, out: list[Effect]) -> None:
-        call.ended_at = now
-        never_answered = call.answered_at is None
-        unsettled = (self._settling and never_answered and call.was_queued
-                     and not call.abandoned and call.queue)
-        closed = list(call.open_pops)
-        call.open_pops.clear()
-        if call.queue:
-            self.book.queue(call.queue).waiting.pop(call.linkedid, None)
-        del self.calls[call.linkedid]
-        for uid in call.legs:
-            self.channels.pop(uid, None)
-        self._ended[call.linkedid] = None
-        while len(self._ended) > self._ended_memory:
-            self._ended.popitem(last=False)
-        if unsettled:
-            assert call.queue is not None
-            if closed:  # the ringing consoles close now, whatever the outcome turns out to be
-                self._update(call, out, closed_for=closed)
-            self._unsettled.setdefault(call.queue, []).append(call)
-            return
-        self._finish(call, now, out, closed=closed,
-                     answered=not (call.abandoned or (never_answered and call.was_queued)))
-
-    def _finish(self, call: Call, now: float, out: list[Effect], *, answered: bool,
-                closed: list[str] | None = None) -> None:
-        """Publish and log an ended call: ``ended``, or ``abandoned`` (counted once)."""
-        if not answered:
-            call.state = "abandoned"
-            if not call.abandoned and call.queue:
-                call.abandoned = True
-                self.book.queue(call.queue).abandoned += 1
-                out.append(self.book.stats(call.queue, now))
-        else:
-            call.state = "ended"
-        self._update(call, out, closed_for=closed or [], cause=call.hangup_cause,
-                     talk_s=self._talk(call, call.ended_at), wait_s=self._wait(call))
-        out.append(Persist(self.record(call)))
-
-    # ------------------------------------------------------------------ event handlers
     def _on_newchannel(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
         self._leg_for(e, now, out)
 
@@ -848,70 +378,3 @@ class CallTracker:
         if leg is None:
             return
         self._hangup_leg(leg, now, out, first(e.get("Cause")), first(e.get("Cause-txt")))
-
-    def _on_queueentry(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
-        qname = first(e.get("Queue"))
-        uid = first(e.get("Uniqueid"))
-        wait = num(e.get("Wait")) or 0.0
-        if uid:
-            self.book.queue(qname).waiting.setdefault(uid, now - wait)
-        leg = self.channels.get(uid)
-        if leg is not None:
-            call = self.calls.get(leg.linkedid)
-            if call is not None and call.answered_at is None and not call.was_queued:
-                call.was_queued = True
-                call.queue = qname
-                call.queued_at = now - wait
-                call.state = "queued"
-                self._update(call, out, queue=qname)
-
-    def _on_coreshowchannel(self, e: Mapping[str, Any], now: float,
-                            out: list[Effect]) -> None:
-        uid = first(e.get("Uniqueid"))
-        linkedid = first(e.get("Linkedid")) or uid
-        if not uid or linkedid in self._ended:
-            return
-        age = duration(first(e.get("Duration")))
-        new_call = linkedid not in self.calls
-        found = self._leg_for(e, now, out)
-        if found is None:
-            return
-        call, leg = found
-        if new_call and uid == linkedid and call.direction == "inbound":
-            out.append(ReadVariables(call.call_id, leg.channel, uid, linkedid,
-                                     (*sorted(ORDER_VARS), ASR_VAR)))
-        if new_call:
-            born = created_at(linkedid)
-            call.started_at = born if born is not None and now - 86400 <= born <= now \
-                else now - age
-            call.resynced = True
-        state = first(e.get("ChannelStateDesc"))
-        leg.state = state or leg.state
-        leg.bridge = first(e.get("BridgeId")) or None
-        if first(e.get("Application")) == "Queue" and leg.uniqueid == call.linkedid:
-            self._resync_queued(call, leg, first(e.get("ApplicationData")), now - age, out)
-        if leg.extension and state in ("Ringing", "Ring", "Down") and \
-                leg.uniqueid != call.linkedid and not leg.bridge:
-            self._ring(call, leg, out)
-
-    def _resync_queued(self, call: Call, leg: Leg, app_data: str, since: float,
-                       out: list[Effect]) -> None:
-        """The caller's channel sits in Queue() in a snapshot: a queue call, waiting unless
-        it is bridged (then answered: the queue is known, the wait is not measurable)."""
-        qname = app_data.split(",")[0]
-        if not qname or call.was_queued:
-            return
-        if call.answered_at is not None or leg.bridge:
-            call.queue = call.queue or qname
-            call.was_queued = True
-            return
-        call.queue = qname
-        call.was_queued = True
-        call.queued_at = since
-        call.state = "queued"
-        self.book.queue(qname).waiting.setdefault(leg.uniqueid, since)
-        self._update(call, out, queue=qname)
-
-def _name(value: str) -> str:
-    """A caller name, with Asterisk's ``<unknown>`` placeholder as empty."""
-    return "" if value == "<unknown>" else value
