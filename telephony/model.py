@@ -1,8 +1,9 @@
 """The live call model the tracker keeps: legs (channels), calls (Linkedid), queues, members.
 
-Plain mutable dataclasses with no behaviour beyond views of themselves, so the tracker's rules
-live in one place (``tracker.py``, ``queues.py``) and the model can be read by the facade
-(``service.py`` picks a call's agent channel from it) without importing any rule.
+Plain mutable dataclasses with no behaviour beyond views of themselves, so the tracker's
+rules live in ``callbook.py``, ``resync.py``, ``tracker.py`` and ``queues.py``, and the model
+can be read by the facade (``service.py`` picks a call's agent channel from it) without
+importing any rule.
 """
 
 from __future__ import annotations
