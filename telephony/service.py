@@ -271,13 +271,6 @@ class Telephony:
         await self.queue_remove(queue, iface, pbx=b.name)
         return iface
 
-    async def spy(self, supervisor_extension: str, target_extension: str,
-                  mode: str = "listen", pbx: str | None = None) -> dict[str, Any]:
-        """ChanSpy from the supervisor's phone on the agent's channel (listen/whisper/barge)."""
-        tgt = _check_ext(target_extension)
-        return await self._spy(self.bridge(pbx), supervisor_extension, f"PJSIP/{tgt}-", tgt,
-                               mode, None)
-
     async def spy_call(self, call_id: str, supervisor_extension: str, agent_extension: str,
                        mode: str = "listen") -> dict[str, Any]:
         """Spy on ``agent_extension``'s channel in *this* call.
@@ -285,29 +278,26 @@ class Telephony:
         Raises :class:`CallNotFound` for no such live call and :class:`ActionFailed` when the
         call has no live leg of that agent (ChanSpy would otherwise pick any of its calls).
         """
+        if mode not in _SPY_OPTIONS:
+            raise ValueError(f"spy mode must be one of {sorted(_SPY_OPTIONS)}: {mode!r}")
+        sup = _check_ext(supervisor_extension)
         tgt = _check_ext(agent_extension)
         b, call = self._call(call_id)
         leg = _agent_leg(call, tgt)
         if leg is None:
             raise ActionFailed("ChanSpy", f"agent {tgt} is not on call {call_id}")
-        return await self._spy(b, supervisor_extension, leg.channel, tgt, mode, call.call_id)
-
-    async def _spy(self, b: PbxBridge, supervisor_extension: str, spec: str, tgt: str,
-                   mode: str, call_id: str | None) -> dict[str, Any]:
-        """The Originate of a spy, marked as Hotline's own helper call so the tracker never
-        takes it for a customer call (``telephony/own_calls.py``)."""
-        if mode not in _SPY_OPTIONS:
-            raise ValueError(f"spy mode must be one of {sorted(_SPY_OPTIONS)}: {mode!r}")
-        sup = _check_ext(supervisor_extension)
-        variables = ["HOTLINE_PURPOSE=spy"] + ([f"HOTLINE_SERVES={call_id}"] if call_id else [])
+        # Marked as Hotline's own helper call, so the tracker never takes the supervisor's
+        # leg for a customer call (telephony/own_calls.py).
         await b.action({"Action": "Originate", "Channel": f"PJSIP/{sup}",
-                        "Application": "ChanSpy", "Data": f"{spec},{_SPY_OPTIONS[mode]}",
+                        "Application": "ChanSpy",
+                        "Data": f"{leg.channel},{_SPY_OPTIONS[mode]}",
                         "Async": "true", "CallerID": f"Spy {mode} <{tgt}>",
                         "ChannelId": f"{OWN_PREFIX}spy-{time.time():.0f}-{next(_ids)}",
-                        "Account": f"{OWN_ACCOUNT_PREFIX}spy", "Variable": variables,
+                        "Account": f"{OWN_ACCOUNT_PREFIX}spy",
+                        "Variable": ["HOTLINE_PURPOSE=spy", f"HOTLINE_SERVES={call.call_id}"],
                         "Timeout": str(int(self.originate_timeout * 1000))}, as_list=False)
         return {"pbx": b.name, "supervisor": sup, "target": tgt, "mode": mode,
-                "call_id": call_id, "channel": spec}
+                "call_id": call.call_id, "channel": leg.channel}
 
     async def start_recording(self, target: str, filename: str | None = None) -> str:
         """MixMonitor the call (both directions); returns the recording path on the PBX."""

@@ -301,3 +301,13 @@ def test_a_resync_after_our_restart_dates_the_answer_from_the_pbx() -> None:
     assert (read.channel, read.uniqueid) == ("PJSIP/trunk-00000041", caller)
     assert {"ORDER", "HOTLINE_ORDER", "HOTLINE_ASR_UUID"} == set(read.names)
     assert tracker.resync_channels(snap, now + 5) == []  # known calls: nothing to read again
+
+
+def test_the_agent_interfaces_setting_is_checked_at_startup() -> None:
+    from pydantic import ValidationError
+
+    from web.settings import Settings
+
+    assert Settings(agent_interfaces="SIP/alice=6001").agent_interfaces == "SIP/alice=6001"
+    with pytest.raises(ValidationError, match="HOTLINE_AGENT_INTERFACES entry 1"):
+        Settings(agent_interfaces="SIP/alice")

@@ -184,3 +184,24 @@ async def test_hotline_restarted_while_a_caller_rings_keeps_the_order_number(
     assert {p["extension"] for p in rig.pops() if p["call_id"] == call_id} == {"6001", "6002"}
     rec = rig.directory.calls[call_id]
     assert rec.order_number == "478" and rec.agent_extension == "6001"
+
+
+async def test_pausing_an_agent_no_queue_lists_uses_the_configured_interface(
+        rig_factory: Any) -> None:
+    rig = await rig_factory(agent_interfaces={"SIP/alice": "6005"})
+    # Not a member anywhere (yet): the configured interface, else PJSIP/<ext>, is named,
+    # and Asterisk's refusal comes back as it is.
+    with pytest.raises(ActionFailed, match="Interface not found"):
+        await rig.tel.pause_agent("6005", True, "lunch")
+    with pytest.raises(ActionFailed, match="Interface not found"):
+        await rig.tel.pause_agent("6007", True)
+    sent = [a["Interface"] for a in rig.server.actions if a.get("Action") == "QueuePause"]
+    assert sent == ["SIP/alice", "PJSIP/6007"]
+    await rig.tel.queue_add("support", "SIP/alice", member_name="Alice")
+    await rig.rec.wait_for(lambda e: e.get("type") == "agent_state"
+                           and e.get("interface") == "SIP/alice")
+    await rig.settle()
+    assert await rig.tel.pause_agent("6005", True, "lunch") == ["SIP/alice"]
+    st = await rig.rec.wait_for(lambda e: e.get("type") == "agent_state"
+                                and e.get("extension") == "6005" and e.get("paused"))
+    assert st["interface"] == "SIP/alice"
