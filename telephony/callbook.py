@@ -74,11 +74,11 @@ class CallBook:
         """The call-log row of a call. Inbound: the customer is the caller and the callee
         the DID/extension they dialled. Placed by an agent (click-to-call, internal): the
         agent's extension is the caller, the dialled number the callee."""
-        dialled = call.caller_e164 or call.caller_number
+        customer = call.caller_e164 or call.caller_number  # outbound: the number dialled
         if call.direction == "inbound":
-            caller, callee = dialled, call.callee_number
+            caller, callee = customer, call.callee_number
         else:
-            caller, callee = call.origin_agent or "", dialled or None
+            caller, callee = call.origin_agent or "", customer or None
         return CallRecord(
             call_id=call.call_id, pbx=self.pbx, linkedid=call.linkedid,
             direction=call.direction, caller_number=caller,
