@@ -113,11 +113,9 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ActionFailed)
     async def pbx_refused(_: Request, exc: ActionFailed) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(CallNotFound)
-    async def no_such_call(_: Request, exc: CallNotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        # A call id naming no live call is not found; anything else the PBX refused.
+        status = 404 if isinstance(exc, CallNotFound) else 409
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.exception_handler(ActionTimeout)
     async def pbx_silent(_: Request, exc: ActionTimeout) -> JSONResponse:
