@@ -614,8 +614,7 @@ class PbxBridge:
         or a failed one is looked up again."""
         fut = self._lookups.get(call_id)
         if fut is not None and self._lookup_keys.get(call_id) != (e164, raw):
-            fut.cancel()  # the caller ID changed (late caller ID): look the new one up
-            fut = None
+            fut = None  # the caller ID changed (late caller ID): look the new one up
         if fut is not None and fut.done() and max_age is not None and (
                 fut.cancelled() or fut.exception() is not None
                 or time.monotonic() - self._lookup_done.get(call_id, 0.0) > max_age):
@@ -626,11 +625,10 @@ class PbxBridge:
             self._lookup_keys[call_id] = (e164, raw)
 
             def done(f: asyncio.Future[Any]) -> None:
-                if self._lookups.get(call_id) is not f:
-                    return  # replaced by a lookup of a newer number
-                self._lookup_done[call_id] = time.monotonic()
                 if not f.cancelled():
                     f.exception()  # retrieved here; pops report the failure themselves
+                if self._lookups.get(call_id) is f:  # not replaced by a newer number's
+                    self._lookup_done[call_id] = time.monotonic()
 
             fut.add_done_callback(done)
         return fut
