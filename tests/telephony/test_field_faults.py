@@ -276,12 +276,14 @@ def test_the_asr_fork_and_marked_helpers_are_never_calls_even_in_a_snapshot() ->
 
 # ----------------------------------------------------------------------------- resync
 def test_a_resync_after_our_restart_dates_the_answer_from_the_pbx() -> None:
-    """Answered 16:15:23 (agent leg created 16:15:21); Hotline restarts and resyncs at
-    16:15:35: the answer is not moved to 16:15:35."""
-    caller, agent = "1796055310.80", "1796055321.81"
+    """f_live_session 16:15: caller channel 1796055317.5, agent leg 1796055321.6 (created
+    16:15:21), answered 16:15:23 (HoldTime 2). Hotline restarted and resynced at 16:15:35
+    and logged that as the answer. The snapshot dates the answer by the agent leg instead
+    (no later than the real one; the call log keeps the real one, test_calls_service)."""
+    caller, agent = "1796055317.5", "1796055321.6"
     snap = [
         {**chan("CoreShowChannel", caller, "PJSIP/trunk-00000041", KNOWN, linkedid=caller,
-                state="Up"), "Duration": "00:00:25", "BridgeId": "br-9",
+                state="Up"), "Duration": "00:00:18", "BridgeId": "br-9",
          "Application": "Queue", "ApplicationData": "support,t,,,120"},
         {**chan("CoreShowChannel", agent, "PJSIP/6001-00000042", "6001", linkedid=caller,
                 state="Up"), "Duration": "00:00:14", "BridgeId": "br-9",
@@ -291,7 +293,7 @@ def test_a_resync_after_our_restart_dates_the_answer_from_the_pbx() -> None:
     now = 1_796_055_335.0
     out = tracker.resync_channels(snap, now)
     call = tracker.calls[caller]
-    assert call.started_at == 1_796_055_310.0  # the caller channel's creation
+    assert call.started_at == 1_796_055_317.0  # the caller channel's creation
     assert call.answered_at == 1_796_055_321.0  # not the resync time
     assert call.agent == "6001" and call.resynced and call.queue == "support"
     rec = last_record(out)
