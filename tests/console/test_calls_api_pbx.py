@@ -28,7 +28,7 @@ async def _until(client: httpx.AsyncClient, path: str, pred: Any, within: float 
 async def test_spy_acts_on_the_call_given_and_the_log_shows_what_it_stored(
         pbx_server: LiveServer, fake_pbx: Any) -> None:
     token = await pbx_server.login("sue")
-    task, result = fake_pbx.start_play(A, speed=3.0)
+    task, result = fake_pbx.start_play(A, speed=1.5)  # ~5.7 s answered
     try:
         async with httpx.AsyncClient(base_url=pbx_server.url,
                                      headers={"Authorization": f"Bearer {token}"}) as c:
