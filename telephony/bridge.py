@@ -690,15 +690,13 @@ class PbxBridge:
         if not eff.extensions:
             self._lookup(eff.call_id, eff.caller_e164, eff.raw_number)
             return
-        found, error = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)
+        found, _ = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)
         event: dict[str, Any] = {
             "type": "call_update", "call_id": eff.call_id, "pbx": eff.pbx,
             "state": eff.state, "extensions": list(eff.extensions),
             "changed": ["caller_name", "caller_number", "customer"],
             "caller_number": eff.caller_number, "caller_name": eff.caller_name,
-            "customer": found.get("customer"), "tickets": found.get("tickets", [])}
-        if error:
-            event["lookup_error"] = error
+            "customer": found.get("customer")}  # None also when the lookup failed (logged)
         await self.bus.publish(TOPIC_CALLS, event)
 
     async def _read_variables(self, eff: ReadVariables) -> None:

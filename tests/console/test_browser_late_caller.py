@@ -34,7 +34,7 @@ async def test_a_late_caller_id_fills_the_card_and_the_form(browser: Any,
         "type": "call_update", "call_id": call_id, "pbx": "pbx1", "state": "ringing",
         "extensions": ["6001"], "changed": ["caller_name", "caller_number", "customer"],
         "caller_number": "+8613700009999", "caller_name": "",
-        "customer": {"id": customer["id"], "name": customer["name"]}, "tickets": []})
+        "customer": {"id": customer["id"], "name": customer["name"]}})
     await expect(card.locator(".caller")).to_have_text("+8613700009999", timeout=5000)
     await expect(card.locator(".cust-name")).to_have_text("周经理 Late")
     await expect(alice.locator("#form-customer")).to_contain_text("周经理 Late")
