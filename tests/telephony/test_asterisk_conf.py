@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from web.demo import USERS as DEMO_USERS
+from web.demo_data import USERS as DEMO_USERS
 from web.settings import Settings
 
 CONF = Path(__file__).resolve().parents[2] / "asterisk_conf"
