@@ -44,6 +44,7 @@ from panoramisk.message import Message
 
 from tickets.bus import TOPIC_CALLS, TOPIC_PBX, TOPIC_QUEUES, Bus
 
+from .agents import AgentInterfaces
 from .ami import DEFAULT_MAX_MESSAGE, AmiMessage, FrameParser, encode_action, first
 from .coalesce import Coalescer, status_key
 from .ports import (
@@ -53,12 +54,24 @@ from .ports import (
     CallRecord,
     PbxConfig,
     PbxUnavailable,
+    TelephonyError,
 )
-from .tracker import CallTracker, Effect, Persist, Prefetch, Publish, ScreenPop
+from .tracker import (
+    CallerUpdate,
+    CallTracker,
+    Effect,
+    Persist,
+    Prefetch,
+    Publish,
+    ReadVariables,
+    ScreenPop,
+)
 
 log = logging.getLogger(__name__)
 
 _RESYNC_IDS = itertools.count(1)
+#: Snapshot kind (as queued for the consumer) -> the AMI list action that takes it.
+_RESYNC_ACTIONS = {"resync_channels": "CoreShowChannels", "resync_queues": "QueueStatus"}
 Sink = Callable[[tuple[str, float, Any]], None]
 
 
@@ -133,7 +146,8 @@ class HotlineAMIProtocol(AMIProtocol):
             elif msg.get("Response") == "Error":
                 del self.resync[aid]
                 self._flush(now)
-                self.sink(("resync_error", now, (self, f"{kind}: {msg.get('Message', '')}")))
+                self.sink(("resync_error", now,
+                           (self, f"{kind}: {msg.get('Message', '')}", kind)))
             return
         if "Event" in msg:
             if aid is not None and (aid in self.responses):
@@ -178,12 +192,13 @@ class PbxBridge:
                  max_message: int = DEFAULT_MAX_MESSAGE, queue_high: int = 10_000,
                  stats_interval: float = 2.0, persist_patience: float = 600.0,
                  resync_interval: float = 300.0, lookup_max_age: float = 30.0,
-                 status_window: float = 0.25, rng: random.Random | None = None) -> None:
+                 status_window: float = 0.25, rng: random.Random | None = None,
+                 agents: AgentInterfaces | None = None, boot_wait: float = 5.0) -> None:
         self.config = config
         self.name = config.name
         self.bus = bus
         self.directory = directory
-        self.tracker = CallTracker(config.name, region=region)
+        self.tracker = CallTracker(config.name, region=region, agents=agents)
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.connect_timeout = connect_timeout
@@ -198,6 +213,7 @@ class PbxBridge:
         self.stats_interval = stats_interval
         self.persist_patience = persist_patience
         self.resync_interval = resync_interval
+        self.boot_wait = boot_wait
         self.lookup_max_age = lookup_max_age
         self.rng = rng or random.Random()
         # Used for its action/response correlation only: we never call Manager.connect(),
@@ -225,7 +241,12 @@ class PbxBridge:
         self._lane_tasks: dict[str, asyncio.Task[None]] = {}
         self._lookups: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._lookup_done: dict[str, float] = {}
+        self._lookup_keys: dict[str, tuple[str | None, str]] = {}  # call -> number looked up
         self._resynced = asyncio.Event()
+        self._booted = asyncio.Event()  # FullyBooted seen on this connection
+        self._resync_booted = False  # the last snapshots were asked after FullyBooted
+        self._resync_backoff: dict[str, float] = {}
+        self._retries: set[asyncio.Task[None]] = set()
         self._resync_pending = 0
         self._originates: dict[str, asyncio.Future[AmiMessage]] = {}
         self._stopping = False
@@ -241,7 +262,7 @@ class PbxBridge:
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in (self._run_task, self._ticker):
+        for task in (self._run_task, self._ticker, *self._retries):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -264,6 +285,7 @@ class PbxBridge:
         for fut in self._lookups.values():
             fut.cancel()
         self._lookups.clear()
+        self._lookup_keys.clear()
         self._lookup_done.clear()
 
     async def drain(self) -> None:
@@ -338,6 +360,26 @@ class PbxBridge:
 
     async def _session(self) -> bool:
         """One connection: connect, login, resync, watch. True if it got to resync."""
+        self._booted.clear()
+        proto = await self._connect()
+        if proto is None or not await self._login(proto):
+            return False
+        watch = asyncio.ensure_future(self._watchdog(proto))
+        try:
+            if not await self._first_resync(proto):
+                return False
+            self._set_state("connected", connected=True, error=None)
+            lost_exc = await self._watch(proto)
+            reason = f"link lost: {lost_exc}" if lost_exc else "link lost"
+            if watch.done() and not watch.cancelled() and watch.result():
+                reason = watch.result() or reason
+            log.warning("AMI %s: %s", self.name, reason)
+            self._set_state("disconnected", connected=False, error=reason)
+            return True
+        finally:
+            watch.cancel()
+
+    async def _connect(self) -> HotlineAMIProtocol | None:
         loop = asyncio.get_running_loop()
         self._set_state("connecting", connected=False, error=self.last_error)
         try:
@@ -349,7 +391,7 @@ class PbxBridge:
             log.warning("AMI %s: cannot connect to %s:%s: %s", self.name,
                         self.config.host, self.config.port, reason)
             self._set_state("disconnected", connected=False, error=f"connect: {reason}")
-            return False
+            return None
         assert isinstance(proto, HotlineAMIProtocol)
         self.protocol = proto
         proto.factory = self.manager
@@ -359,6 +401,9 @@ class PbxBridge:
         self.manager.protocol = proto
         self.manager.responses = proto.responses
         self.connects += 1
+        return proto
+
+    async def _login(self, proto: HotlineAMIProtocol) -> bool:
         try:
             resp = await asyncio.wait_for(asyncio.shield(self.manager.send_action({
                 "Action": "Login", "Username": self.config.username,
@@ -375,41 +420,80 @@ class PbxBridge:
             return False
         self.logged_in = True
         self._set_state("resyncing", connected=True, error=None)
-        self._resync_pending = 2
-        self._resynced.clear()
-        proto.send_resync("CoreShowChannels", "resync_channels")
-        proto.send_resync("QueueStatus", "resync_queues")
-        watch = asyncio.ensure_future(self._watchdog(proto))
-        resync_wait = asyncio.ensure_future(self._resynced.wait())
+        return True
+
+    async def _first_resync(self, proto: HotlineAMIProtocol) -> bool:
+        """Wait for FullyBooted (a PBX still loading modules answers QueueStatus with
+        "Invalid/unknown command"), then take the snapshots. Asterisk sends FullyBooted
+        right after login when it is up; a PBX that never says it is resynced anyway after
+        ``boot_wait`` and again when FullyBooted comes."""
+        booted: asyncio.Future[Any] = asyncio.ensure_future(self._booted.wait())
         try:
-            waiters: set[asyncio.Future[Any]] = {resync_wait, proto.lost}
-            done, _ = await asyncio.wait(waiters,
+            await asyncio.wait({booted, proto.lost}, timeout=self.boot_wait,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            booted.cancel()
+        if proto.lost.done():
+            self._set_state("disconnected", connected=False, error="link lost during resync")
+            return False
+        if not self._booted.is_set():
+            log.warning("AMI %s: no FullyBooted within %.1fs; resyncing now and again when "
+                        "it comes", self.name, self.boot_wait)
+        self._resynced.clear()
+        self._send_resync(proto, initial=True)
+        resync_wait: asyncio.Future[Any] = asyncio.ensure_future(self._resynced.wait())
+        try:
+            done, _ = await asyncio.wait({resync_wait, proto.lost},
                                          timeout=self.resync_timeout,
                                          return_when=asyncio.FIRST_COMPLETED)
-            if resync_wait not in done:
-                reason = "link lost during resync" if proto.lost.done() else "resync timeout"
-                self._set_state("disconnected", connected=False, error=reason)
-                return False
-            self._set_state("connected", connected=True, error=None)
-            while True:
-                # Periodic resync heals drift (a lost event) without waiting for a reconnect.
-                try:
-                    lost_exc = await asyncio.wait_for(asyncio.shield(proto.lost),
-                                                      self.resync_interval)
-                    break
-                except TimeoutError:
-                    self._resync_pending = 2
-                    proto.send_resync("CoreShowChannels", "resync_channels")
-                    proto.send_resync("QueueStatus", "resync_queues")
-            reason = f"link lost: {lost_exc}" if lost_exc else "link lost"
-            if watch.done() and not watch.cancelled() and watch.result():
-                reason = watch.result() or reason
-            log.warning("AMI %s: %s", self.name, reason)
-            self._set_state("disconnected", connected=False, error=reason)
-            return True
         finally:
-            watch.cancel()
             resync_wait.cancel()
+        if resync_wait not in done:
+            reason = "link lost during resync" if proto.lost.done() else "resync timeout"
+            self._set_state("disconnected", connected=False, error=reason)
+            return False
+        return True
+
+    def _send_resync(self, proto: HotlineAMIProtocol, *, initial: bool = False) -> None:
+        """Both snapshots, in stream order; remembers whether the PBX was booted then."""
+        if initial:
+            self._resync_pending = 2
+        self._resync_booted = self._booted.is_set()
+        for kind, action in _RESYNC_ACTIONS.items():
+            proto.send_resync(action, kind)
+
+    async def _watch(self, proto: HotlineAMIProtocol) -> Exception | None:
+        """Until the link is lost; periodic resyncs heal drift (a lost event) meanwhile."""
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(proto.lost),
+                                              self.resync_interval)
+            except TimeoutError:
+                self._send_resync(proto)
+
+    def _on_fully_booted(self) -> None:
+        """FullyBooted: snapshots taken before it may miss app_queue: take them again."""
+        self._booted.set()
+        proto = self.protocol
+        if self._resynced.is_set() and not self._resync_booted and proto is not None \
+                and not proto.lost.done():
+            log.info("AMI %s: PBX fully booted: resyncing", self.name)
+            self._send_resync(proto)
+
+    def _retry_resync(self, proto: HotlineAMIProtocol, kind: str) -> None:
+        """A snapshot action failed (a module still loading): ask again with backoff while
+        this link lives; the delay doubles up to ``backoff_max``."""
+        delay = self._resync_backoff.get(kind, self.backoff_min)
+        self._resync_backoff[kind] = min(self.backoff_max, delay * 2)
+
+        async def retry() -> None:
+            await asyncio.sleep(delay)
+            if proto is self.protocol and not proto.lost.done():
+                proto.send_resync(_RESYNC_ACTIONS[kind], kind)
+
+        task = asyncio.ensure_future(retry())
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
 
     async def _watchdog(self, proto: HotlineAMIProtocol) -> str | None:
         """Ping a quiet link; close it if the Ping goes unanswered."""
@@ -432,33 +516,10 @@ class PbxBridge:
 
     # ------------------------------------------------------------------ event consumer
     async def _consume(self) -> None:
-        tracker = self.tracker
         while True:
             kind, t, payload = await self.queue.get()
             try:
-                if kind == "events":
-                    self._pending -= len(payload)
-                    effects = []
-                    for event in payload:
-                        self.events_processed += 1
-                        if event.get("Event") == "OriginateResponse":
-                            self._originate_done(event)
-                        try:
-                            effects += tracker.feed(event, t)
-                        except Exception:
-                            log.exception("AMI %s: tracker failed on %.300r", self.name, event)
-                elif kind == "resync_channels":
-                    effects = tracker.resync_channels(payload[1], t)
-                    self._resync_step(payload[0])
-                elif kind == "resync_queues":
-                    effects = tracker.resync_queues(payload[1], t)
-                    self._resync_step(payload[0])
-                elif kind == "resync_error":
-                    log.warning("AMI %s: resync action failed: %s", self.name, payload[1])
-                    effects = tracker.settle_unknown(t)
-                    self._resync_step(payload[0])
-                else:
-                    effects = []
+                effects = self._apply(kind, t, payload)
                 if effects:
                     self._dispatch(effects)
             except Exception:
@@ -468,6 +529,41 @@ class PbxBridge:
             if self._paused and self._pending < self.queue_low and self.protocol:
                 self._paused = False
                 self.protocol.transport.resume_reading()
+
+    def _apply(self, kind: str, t: float, payload: Any) -> list[Effect]:
+        """One queued item through the tracker: events, a snapshot, or a failed snapshot."""
+        tracker = self.tracker
+        if kind == "events":
+            return self._feed(payload, t)
+        if kind in _RESYNC_ACTIONS:
+            effects = (tracker.resync_channels if kind == "resync_channels"
+                       else tracker.resync_queues)(payload[1], t)
+            self._resync_backoff.pop(kind, None)
+            self._resync_step(payload[0])
+            return effects
+        if kind == "resync_error":
+            log.warning("AMI %s: resync action failed: %s", self.name, payload[1])
+            effects = tracker.settle_unknown(t)
+            self._resync_step(payload[0])
+            self._retry_resync(payload[0], payload[2])
+            return effects
+        return []
+
+    def _feed(self, events: list[AmiMessage], t: float) -> list[Effect]:
+        self._pending -= len(events)
+        effects: list[Effect] = []
+        for event in events:
+            self.events_processed += 1
+            name = event.get("Event")
+            if name == "OriginateResponse":
+                self._originate_done(event)
+            elif name == "FullyBooted":
+                self._on_fully_booted()
+            try:
+                effects += self.tracker.feed(event, t)
+            except Exception:
+                log.exception("AMI %s: tracker failed on %.300r", self.name, event)
+        return effects
 
     async def _tick(self) -> None:
         """Re-publish stats of queues with waiting callers: their longest wait grows."""
@@ -517,6 +613,8 @@ class PbxBridge:
         by every pop of the call (ring-all). A result older than ``max_age`` (a long IVR)
         or a failed one is looked up again."""
         fut = self._lookups.get(call_id)
+        if fut is not None and self._lookup_keys.get(call_id) != (e164, raw):
+            fut = None  # the caller ID changed (late caller ID): look the new one up
         if fut is not None and fut.done() and max_age is not None and (
                 fut.cancelled() or fut.exception() is not None
                 or time.monotonic() - self._lookup_done.get(call_id, 0.0) > max_age):
@@ -524,11 +622,13 @@ class PbxBridge:
         if fut is None:
             fut = self._lookups[call_id] = asyncio.ensure_future(
                 self.directory.lookup_caller(e164, raw))
+            self._lookup_keys[call_id] = (e164, raw)
 
             def done(f: asyncio.Future[Any]) -> None:
-                self._lookup_done[call_id] = time.monotonic()
                 if not f.cancelled():
                     f.exception()  # retrieved here; pops report the failure themselves
+                if self._lookups.get(call_id) is f:  # not replaced by a newer number's
+                    self._lookup_done[call_id] = time.monotonic()
 
             fut.add_done_callback(done)
         return fut
@@ -565,25 +665,71 @@ class PbxBridge:
             else:
                 await self._status.offer(key, eff.topic, eff.event)
         elif isinstance(eff, ScreenPop):
-            fut = self._lookup(eff.call_id, eff.caller_e164, eff.raw_number,
-                               max_age=self.lookup_max_age)
-            try:
-                found = await asyncio.wait_for(asyncio.shield(fut), 5)
-                error = None
-            except Exception as exc:  # the pop goes out anyway, without customer data
-                log.warning("caller lookup for %s failed: %r", eff.call_id, exc)
-                found, error = {}, f"lookup failed: {type(exc).__name__}"
-            event = {"type": "screen_pop", "call_id": eff.call_id, "pbx": eff.pbx,
-                     "extension": eff.extension, "caller_number": eff.caller_number,
-                     "caller_name": eff.caller_name, "queue": eff.queue,
-                     "order_number": eff.order_number, "dtmf": eff.dtmf,
-                     "customer": found.get("customer"), "tickets": found.get("tickets", []),
-                     "calls": found.get("calls", []), "orders": found.get("orders", [])}
-            if error:
-                event["lookup_error"] = error
-            await self.bus.publish(TOPIC_CALLS, event)
+            await self._screen_pop(eff)
+        elif isinstance(eff, CallerUpdate):
+            await self._caller_update(eff)
+        elif isinstance(eff, ReadVariables):
+            await self._read_variables(eff)
         elif isinstance(eff, Persist):
             await self._persist(eff)
+
+    async def _found(self, call_id: str, e164: str | None,
+                     raw: str) -> tuple[dict[str, Any], str | None]:
+        """The caller lookup's result for a call (shared, see :meth:`_lookup`), and the
+        error text when it failed: pops and updates go out anyway, without customer data."""
+        fut = self._lookup(call_id, e164, raw, max_age=self.lookup_max_age)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), 5), None
+        except Exception as exc:
+            log.warning("caller lookup for %s failed: %r", call_id, exc)
+            return {}, f"lookup failed: {type(exc).__name__}"
+
+    async def _caller_update(self, eff: CallerUpdate) -> None:
+        """A late or changed caller ID: look it up (a pop still to come uses it) and tell
+        the consoles that already show the call its number, name and customer."""
+        if not eff.extensions:
+            self._lookup(eff.call_id, eff.caller_e164, eff.raw_number)
+            return
+        found, _ = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)
+        event: dict[str, Any] = {
+            "type": "call_update", "call_id": eff.call_id, "pbx": eff.pbx,
+            "state": eff.state, "extensions": list(eff.extensions),
+            "changed": ["caller_name", "caller_number", "customer"],
+            "caller_number": eff.caller_number, "caller_name": eff.caller_name,
+            "customer": found.get("customer")}  # None also when the lookup failed (logged)
+        await self.bus.publish(TOPIC_CALLS, event)
+
+    async def _read_variables(self, eff: ReadVariables) -> None:
+        """Getvar each variable; values come back through the event queue as VarSet, so the
+        tracker applies them in order with everything else (a channel gone meanwhile, or a
+        variable never set, is simply nothing to apply)."""
+        found: list[AmiMessage] = []
+        for name in eff.names:
+            try:
+                resp = await self.action({"Action": "Getvar", "Channel": eff.channel,
+                                          "Variable": name})
+            except TelephonyError as exc:
+                log.debug("AMI %s: Getvar %s on %s: %s", self.name, name, eff.channel, exc)
+                return
+            value = first(resp.get("Value"))
+            if value and value != "(null)":
+                found.append({"Event": "VarSet", "Channel": eff.channel,
+                              "Uniqueid": eff.uniqueid, "Linkedid": eff.linkedid,
+                              "Variable": name, "Value": value})
+        if found:
+            self._sink(("events", time.time(), found))
+
+    async def _screen_pop(self, eff: ScreenPop) -> None:
+        found, error = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)
+        event = {"type": "screen_pop", "call_id": eff.call_id, "pbx": eff.pbx,
+                 "extension": eff.extension, "caller_number": eff.caller_number,
+                 "caller_name": eff.caller_name, "queue": eff.queue,
+                 "order_number": eff.order_number, "dtmf": eff.dtmf,
+                 "customer": found.get("customer"), "tickets": found.get("tickets", []),
+                 "calls": found.get("calls", []), "orders": found.get("orders", [])}
+        if error:
+            event["lookup_error"] = error
+        await self.bus.publish(TOPIC_CALLS, event)
 
     async def _persist(self, eff: Persist) -> None:
         """Upsert, retrying a failing call log (database restart) for up to ~10 minutes.
@@ -609,6 +755,7 @@ class PbxBridge:
             # The call is in the log for good: tell the UIs (recent calls, wallboard).
             await self.bus.publish(TOPIC_CALLS, call_log_event(eff.record))
             self._lookup_done.pop(eff.record.call_id, None)
+            self._lookup_keys.pop(eff.record.call_id, None)
             fut = self._lookups.pop(eff.record.call_id, None)
             if fut is not None and not fut.done():
                 fut.cancel()

@@ -34,6 +34,10 @@ class ActionFailed(TelephonyError):
         self.message = message
 
 
+class CallNotFound(ActionFailed):
+    """The call id names no live call (a 404 for the web layer, not a refusal)."""
+
+
 class ActionTimeout(TelephonyError):
     """No reply from Asterisk within the timeout (the link may be dying)."""
 
@@ -42,8 +46,9 @@ class ActionTimeout(TelephonyError):
 class CallRecord:
     """One row of the call log, written (upserted by ``call_id``) at start, answer and end.
 
-    ``caller_number`` is the customer's side of the call: the caller for inbound calls, the
-    dialed number for outbound ones; E.164 when it parses, else the raw text Asterisk sent.
+    ``caller_number`` is who called: the customer on inbound calls, the agent's extension on
+    calls an agent placed (click-to-call, internal), whose dialled number is
+    ``callee_number``; numbers are E.164 when they parse, else the raw text Asterisk sent.
     Times are timezone-aware UTC. ``state`` is the call's state when written; the final
     write has ``ended`` or ``abandoned`` and ``ended_at`` set.
     """
@@ -70,6 +75,8 @@ class CallRecord:
     transferred_to: str | None
     asr_uuid: str | None
     variables: dict[str, str] = field(default_factory=dict)  # other HOTLINE_* variables
+    callee_number: str | None = None  # inbound: the DID/extension dialled; outbound: the number
+    rung: tuple[str, ...] = ()  # every agent whose phone rang for the call, in order
 
 
 class CallDirectory(Protocol):
@@ -111,7 +118,8 @@ class InMemoryCallDirectory:
             {"call_id": r.call_id, "state": r.state,
              "started_at": r.started_at.isoformat(), "agent_extension": r.agent_extension}
             for r in self.calls.values()
-            if r.caller_number in {caller_e164, raw_number} and r.ended_at is not None
+            if {r.caller_number, r.callee_number} & {caller_e164, raw_number}
+            and r.ended_at is not None
         ][-5:]
         return {"customer": customer, "tickets": tickets, "calls": calls}
 

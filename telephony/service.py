@@ -16,10 +16,19 @@ from typing import Any
 
 from tickets.bus import Bus
 
+from .agents import AgentInterfaces
 from .ami import first
 from .bridge import PbxBridge
-from .ports import ActionFailed, CallDirectory, PbxConfig, PbxUnavailable, parse_ami_urls
-from .tracker import Call
+from .own_calls import OWN_ACCOUNT_PREFIX, OWN_PREFIX
+from .ports import (
+    ActionFailed,
+    CallDirectory,
+    CallNotFound,
+    PbxConfig,
+    PbxUnavailable,
+    parse_ami_urls,
+)
+from .tracker import Call, Leg
 
 _EXT_RE = re.compile(r"^\d{2,10}$")
 _NUMBER_RE = re.compile(r"^\+?[0-9*#]{2,32}$")
@@ -39,15 +48,19 @@ class Telephony:
     """All PBXs of ``HOTLINE_AMI_URL`` behind one object.
 
     ``agent_context`` is the dialplan context used to reach an extension or an outside
-    number (``asterisk_conf/extensions.conf``: ``hotline-agents``); the lab captures used
-    ``internal``.
+    number (``HOTLINE_AGENT_CONTEXT``, default ``hotline-agents`` as in
+    ``asterisk_conf/extensions.conf``; the lab captures used ``internal``).
+    ``agent_interfaces`` maps queue-member interfaces no rule can read to extensions
+    (``HOTLINE_AGENT_INTERFACES``, see :mod:`telephony.agents`).
     """
 
     def __init__(self, pbxs: list[PbxConfig], bus: Bus, directory: CallDirectory,
                  default_region: str = "CN", *, agent_context: str = "hotline-agents",
                  outbound_context: str | None = None, originate_timeout: float = 30.0,
                  recording_dir: str = "/var/spool/asterisk/monitor/hotline",
+                 agent_interfaces: dict[str, str] | None = None,
                  **bridge_options: Any) -> None:
+        self.agents = AgentInterfaces(agent_interfaces)
         self.bus = bus
         self.directory = directory
         self.region = default_region
@@ -56,7 +69,8 @@ class Telephony:
         self.originate_timeout = originate_timeout
         self.recording_dir = recording_dir.rstrip("/")
         self.bridges: dict[str, PbxBridge] = {
-            p.name: PbxBridge(p, bus, directory, region=default_region, **bridge_options)
+            p.name: PbxBridge(p, bus, directory, region=default_region, agents=self.agents,
+                              **bridge_options)
             for p in pbxs}
 
     @classmethod
@@ -112,7 +126,7 @@ class Telephony:
         b = self.bridge(pbx)
         call = b.tracker.calls.get(linkedid)
         if call is None:
-            raise ActionFailed("lookup", f"no live call {call_id}")
+            raise CallNotFound("lookup", f"no live call {call_id}")
         return b, call
 
     def _channel(self, target: str, role: str) -> tuple[PbxBridge, str]:
@@ -225,19 +239,65 @@ class Telephony:
             fields["Reason"] = reason
         await self.bridge(pbx).action(fields)
 
-    async def spy(self, supervisor_extension: str, target_extension: str,
-                  mode: str = "listen", pbx: str | None = None) -> dict[str, Any]:
-        """ChanSpy from the supervisor's phone on the agent's channel (listen/whisper/barge)."""
+    def member_interfaces(self, extension: str, queue: str | None = None,
+                          pbx: str | None = None) -> tuple[PbxBridge, list[tuple[str, str]]]:
+        """The ``(queue, interface)`` memberships of an agent, as the PBX reported them.
+
+        Actions must name the interface the member really has (``Local/6001@from-queue/n``
+        is not ``PJSIP/6001``). An agent the queue snapshot does not list (yet) falls back
+        to the configured interface for the extension, else ``PJSIP/<ext>``.
+        """
+        ext = _check_ext(extension)
+        b = self.bridge(pbx)
+        found = b.tracker.book.interfaces_of(ext, queue)
+        if found:
+            return b, found
+        return b, [(queue or "", self.agents.interface_of(ext) or f"PJSIP/{ext}")]
+
+    async def pause_agent(self, extension: str, paused: bool, reason: str | None = None,
+                          *, queue: str | None = None, pbx: str | None = None) -> list[str]:
+        """Pause/unpause an agent in every queue (or ``queue``); returns the interfaces."""
+        b, members = self.member_interfaces(extension, queue, pbx)
+        done: list[str] = []
+        for iface in dict.fromkeys(i for _, i in members):
+            await self.queue_pause(iface, paused, reason, queue=queue, pbx=b.name)
+            done.append(iface)
+        return done
+
+    async def remove_agent(self, extension: str, queue: str, pbx: str | None = None) -> str:
+        """Remove an agent from ``queue`` by the interface it has there."""
+        b, members = self.member_interfaces(extension, queue, pbx)
+        iface = members[0][1]
+        await self.queue_remove(queue, iface, pbx=b.name)
+        return iface
+
+    async def spy_call(self, call_id: str, supervisor_extension: str, agent_extension: str,
+                       mode: str = "listen") -> dict[str, Any]:
+        """Spy on ``agent_extension``'s channel in *this* call.
+
+        Raises :class:`CallNotFound` for no such live call and :class:`ActionFailed` when the
+        call has no live leg of that agent (ChanSpy would otherwise pick any of its calls).
+        """
         if mode not in _SPY_OPTIONS:
             raise ValueError(f"spy mode must be one of {sorted(_SPY_OPTIONS)}: {mode!r}")
         sup = _check_ext(supervisor_extension)
-        tgt = _check_ext(target_extension)
-        b = self.bridge(pbx)
+        tgt = _check_ext(agent_extension)
+        b, call = self._call(call_id)
+        leg = _agent_leg(call, tgt)
+        if leg is None:
+            raise ActionFailed("ChanSpy", f"agent {tgt} is not on call {call_id}")
+        # Marked as Hotline's own helper call, so the tracker never takes the supervisor's
+        # leg for a customer call (telephony/own_calls.py).
         await b.action({"Action": "Originate", "Channel": f"PJSIP/{sup}",
-                        "Application": "ChanSpy", "Data": f"PJSIP/{tgt}-,{_SPY_OPTIONS[mode]}",
+                        "Application": "ChanSpy",
+                        "Data": f"{leg.channel},{_SPY_OPTIONS[mode]}",
                         "Async": "true", "CallerID": f"Spy {mode} <{tgt}>",
+                        "ChannelId": f"{OWN_PREFIX}spy-{time.time():.0f}-{next(_ids)}",
+                        "Account": f"{OWN_ACCOUNT_PREFIX}spy",
+                        "Variable": ["HOTLINE_PURPOSE=spy", f"HOTLINE_SERVES={call.call_id}"],
                         "Timeout": str(int(self.originate_timeout * 1000))}, as_list=False)
-        return {"pbx": b.name, "supervisor": sup, "target": tgt, "mode": mode}
+        return {"pbx": b.name, "supervisor": sup, "target": tgt, "mode": mode,
+                "call_id": call.call_id, "channel": leg.channel}
 
     async def start_recording(self, target: str, filename: str | None = None) -> str:
         """MixMonitor the call (both directions); returns the recording path on the PBX."""
@@ -251,3 +311,10 @@ class Telephony:
     async def stop_recording(self, target: str) -> None:
         b, channel = self._channel(target, "caller")
         await b.action({"Action": "StopMixMonitor", "Channel": channel})
+
+
+def _agent_leg(call: Call, extension: str) -> Leg | None:
+    """The agent's live channel in ``call``: its own device before a Local/… helper."""
+    legs = [x for x in call.live_legs() if x.extension == extension]
+    legs.sort(key=lambda x: x.channel.lower().startswith("local/"))
+    return legs[0] if legs else None

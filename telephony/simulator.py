@@ -10,7 +10,10 @@ recorded action response (e.g. BlindTransfer) until a client sends that action.
 Faults: :meth:`cut` (drop every connection), :meth:`restart` (listener down and up, calls
 lost like an Asterisk restart), :meth:`send_raw` (garbage, half frames, huge headers),
 ``silent`` (stop writing: a dead link that stays open), ``fragment`` (split every write in
-tiny TCP pieces), :meth:`flood`.
+tiny TCP pieces), :meth:`flood`. Field shapes: ``restart(boot_time=…)`` (logins accepted
+before app_queue is loaded: queue actions answer "Invalid/unknown command" and FullyBooted
+comes late, as seen in f_live_session), ``play(late_caller=True)`` (a trunk that sends the
+caller ID after Newchannel) and :meth:`use_member_interfaces` (FreePBX-style members).
 
 Used by the demo PBX (no real PBX configured), tests/telephony, the web/console tests and
 tests/bench/bench_ami.py.
@@ -44,6 +47,9 @@ CAPTURE_GATES = {
     "e_queue_blind_transfer": {"xfer-1": "BlindTransfer"},
     "d_actions": {"hangup-1": "Hangup"},
 }
+_NEWCALLERID_KEYS = ("Privilege", "Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum",
+                     "CallerIDName", "ConnectedLineNum", "ConnectedLineName", "Language",
+                     "AccountCode", "Context", "Exten", "Priority", "Uniqueid", "Linkedid")
 TRIGGERS = {"c_originate_click_to_call": "c2c-0001", "c2_originate_busy": "c2c-0002"}
 
 
@@ -148,6 +154,8 @@ class FakeAsterisk:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._plays: dict[asyncio.Task[Any], PlayResult] = {}
         self._epoch = int(time.time())
+        self._booted_at = 0.0  # monotonic time app_queue is loaded (restart(boot_time=…))
+        self._iface_alias: dict[str, tuple[str, str]] = {}  # PJSIP/6001 -> (iface, state)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, port: int | None = None) -> int:
@@ -166,8 +174,13 @@ class FakeAsterisk:
                 await asyncio.wait_for(self._server.wait_closed(), 1)
             self._server = None
 
-    async def restart(self, down_for: float = 0.0, lose_calls: bool = True) -> None:
-        """Like an Asterisk restart: every session dropped, listener gone, calls lost."""
+    async def restart(self, down_for: float = 0.0, lose_calls: bool = True,
+                      boot_time: float = 0.0) -> None:
+        """Like an Asterisk restart: every session dropped, listener gone, calls lost.
+
+        ``boot_time``: seconds after the listener is back during which modules still load
+        (queue actions fail, no FullyBooted at login); then FullyBooted goes to everyone.
+        """
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -179,7 +192,35 @@ class FakeAsterisk:
             for q in self.entries.values():
                 q.clear()
         await asyncio.sleep(down_for)
+        self._booted_at = time.monotonic() + boot_time
         await self.start(self.port)
+        if boot_time > 0:
+            task = asyncio.ensure_future(self._finish_boot(boot_time))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @property
+    def booted(self) -> bool:
+        return time.monotonic() >= self._booted_at
+
+    async def _finish_boot(self, after: float) -> None:
+        await asyncio.sleep(after)
+        await self.broadcast(self._fully_booted())
+
+    def _fully_booted(self) -> bytes:
+        return _msg_bytes({"Event": "FullyBooted", "Privilege": "system,all",
+                           "Uptime": "8", "LastReload": "8", "Status": "Fully Booted"})
+
+    def use_member_interfaces(self, aliases: dict[str, tuple[str, str]]) -> None:
+        """Members named another way, e.g. ``{"PJSIP/6001": ("Local/6001@from-queue/n",
+        "hint:6001@ext-local")}`` (FreePBX): the queue tables and every ``Interface`` /
+        ``StateInterface`` the plays emit use the alias, as app_queue would."""
+        self._iface_alias.update(aliases)
+        for members in self.members.values():
+            for old, (iface, state) in aliases.items():
+                m = members.pop(old, None)
+                if m is not None:
+                    members[iface] = {**m, "Location": iface, "StateInterface": state}
 
     def cut(self) -> None:
         """Drop every client connection (RST), calls continue."""
@@ -282,7 +323,8 @@ class FakeAsterisk:
     async def play(self, name: str, *, speed: float = 0.0, caller: str | None = None,
                    trigger: tuple[_Session, str] | None = None,
                    originator: str | None = None, cut_at: int | None = None,
-                   down_events: int = 0, extra: dict[int, bytes] | None = None) -> PlayResult:
+                   down_events: int = 0, extra: dict[int, bytes] | None = None,
+                   late_caller: bool = False) -> PlayResult:
         """Play a capture to completion.
 
         ``speed`` is the playback rate against the capture's real timing: 1.0 = real time,
@@ -291,10 +333,12 @@ class FakeAsterisk:
         ``cut_at``: drop every connection just before script message ``cut_at``, play
         ``down_events`` more messages while nobody listens (the PBX goes on), then wait for a
         client to log in again and continue. ``extra``: raw bytes sent before message i.
+        ``late_caller``: the caller's Newchannel says ``<unknown>`` and a NewCallerid right
+        after it gives the number (ISDN/PRI and some SIP trunks).
         """
         result = PlayResult()
         await self._play(name, speed, caller, trigger, result, originator, cut_at,
-                         down_events, extra)
+                         down_events, extra, late_caller=late_caller)
         return result
 
     def start_play(self, name: str, *, speed: float = 0.0, caller: str | None = None,
@@ -302,6 +346,7 @@ class FakeAsterisk:
                    cut_at: int | None = None, down_events: int = 0,
                    extra: dict[int, bytes] | None = None, caller_name: str | None = None,
                    agents: dict[str, str] | None = None, gated: bool = True,
+                   late_caller: bool = False,
                    ) -> tuple[asyncio.Task[Any], PlayResult]:
         """:meth:`play` in the background; returns (task, result); ``result.done`` is set
         at the end (the call's last event) or when the task is cancelled.
@@ -313,7 +358,7 @@ class FakeAsterisk:
         result = PlayResult()
         task = asyncio.ensure_future(self._play(
             name, speed, caller, trigger, result, originator, cut_at, down_events, extra,
-            caller_name=caller_name, agents=agents, gated=gated))
+            caller_name=caller_name, agents=agents, gated=gated, late_caller=late_caller))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         self._plays[task] = result
@@ -325,7 +370,7 @@ class FakeAsterisk:
                     originator: str | None, cut_at: int | None = None,
                     down_events: int = 0, extra: dict[int, bytes] | None = None, *,
                     caller_name: str | None = None, agents: dict[str, str] | None = None,
-                    gated: bool = True) -> None:
+                    gated: bool = True, late_caller: bool = False) -> None:
         rewrite, uids = self._rewriter(caller, caller_name, agents)
         gates = CAPTURE_GATES.get(name, {}) if gated else {}
         ungated = set() if gated else set(CAPTURE_GATES.get(name, {}))
@@ -376,13 +421,37 @@ class FakeAsterisk:
                     msg["ActionID"] = trigger[1]
                 if msg["Event"] == "Newchannel" and msg.get("Uniqueid") == msg.get("Linkedid"):
                     result.linkedids.append(msg["Uniqueid"])
-                self._apply(msg)
-                await self.broadcast(_msg_bytes(msg))
+                    msg = await self._late_caller(msg) if late_caller else msg
+                await self._emit(self._alias(msg))
         finally:
             for gname in pending:  # a play cut short no longer expects its actions
                 self._expected[gname] -= 1
             result.done.set()
             del uids
+
+    async def _late_caller(self, newchannel: dict[str, Any]) -> dict[str, Any]:
+        """Emit the caller's Newchannel without its caller ID; return the NewCallerid that
+        brings it (to emit next), as an ISDN/PRI trunk does."""
+        await self._emit({**newchannel, "CallerIDNum": "<unknown>", "CallerIDName": "<unknown>"})
+        return {**{k: newchannel[k] for k in _NEWCALLERID_KEYS if k in newchannel},
+                "Event": "NewCallerid", "CID-CallingPres": "0 (Presentation Allowed, Not Screened)"}
+
+    async def _emit(self, msg: dict[str, Any]) -> None:
+        chan = self.channels.get(msg.get("Uniqueid", ""))
+        if msg["Event"] == "VarSet" and chan is not None:  # for Getvar
+            chan.setdefault("_vars", {})[msg.get("Variable", "")] = msg.get("Value", "")
+        self._apply(msg)
+        await self.broadcast(_msg_bytes(msg))
+
+    def _alias(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """Member interfaces as this PBX names them (:meth:`use_member_interfaces`)."""
+        alias = self._iface_alias.get(msg.get("Interface", ""))
+        if alias is None:
+            return msg
+        out = {**msg, "Interface": alias[0]}
+        if "StateInterface" in msg:
+            out["StateInterface"] = alias[1]
+        return out
 
     def _apply(self, e: dict[str, Any]) -> None:
         """Keep the PBX tables in step with the events it emits (whose member counters
@@ -487,9 +556,8 @@ class FakeAsterisk:
                 s.events = str(a.get("Events", "on")).lower() not in ("off", "no")
                 self.logins += 1
                 await self._reply(s, aid, Message="Authentication accepted")
-                await s.send(_msg_bytes({"Event": "FullyBooted", "Privilege": "system,all",
-                                         "Uptime": "8", "LastReload": "8",
-                                         "Status": "Fully Booted"}))
+                if self.booted:  # a booting Asterisk says it later, to every session
+                    await s.send(self._fully_booted())
             else:
                 self.failed_logins += 1
                 await self._reply(s, aid, "Error", Message="Authentication failed")
@@ -500,6 +568,8 @@ class FakeAsterisk:
             await self._reply(s, aid, "Error", Message="Permission denied")
             return
         handler = getattr(self, f"_act_{lname}", None)
+        if not self.booted and lname.startswith("queue"):
+            handler = None  # app_queue not loaded yet: Asterisk does not know the action
         if handler is None:
             await self._reply(s, aid, "Error", Message=f"Invalid/unknown command: {name}. "
                               "Use Action: ListCommands to show available commands.")
@@ -608,6 +678,19 @@ class FakeAsterisk:
             out = [f"No such command '{a.get('Command')}' (type 'core show help "
                    f"{a.get('Command')}' for other possible commands)"]
         await self._reply(s, aid, Message="Command output follows", Output=out)
+
+    async def _act_getvar(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
+        """A channel variable the plays set (VarSet), as Asterisk answers Getvar."""
+        name = str(a.get("Variable", ""))
+        if not name:
+            await self._reply(s, aid, "Error", Message="No variable specified")
+            return
+        ch = self._find_channel(a.get("Channel"))
+        if a.get("Channel") and ch is None:
+            await self._reply(s, aid, "Error", Message="No such channel")
+            return
+        value = (ch or {}).get("_vars", {}).get(name, "")
+        await self._reply(s, aid, Variable=name, Value=value)
 
     def _find_channel(self, name: str | None) -> dict[str, Any] | None:
         return next((c for c in self.channels.values() if c["Channel"] == name), None)
@@ -759,17 +842,41 @@ class FakeAsterisk:
             await self._reply(s, aid, "Error", Message="This fake PBX only does Async")
             return
         if a.get("Application"):
-            # ChanSpy & co.: queued, then a successful OriginateResponse.
-            await self._reply(s, aid, Message="Originate successfully queued")
-            await self.broadcast(_msg_bytes({
-                "Event": "OriginateResponse", "Privilege": "call,all", "ActionID": aid,
-                "Response": "Success", "Channel": f"{channel}-{next(self._chan_counter):08x}",
-                "Context": "", "Exten": "", "Application": a["Application"],
-                "Data": a.get("Data", ""), "Reason": "4",
-                "Uniqueid": f"{self._epoch}.{next(self._counter)}",
-                "CallerIDNum": "<unknown>", "CallerIDName": "<unknown>"}))
+            await self._originate_app(s, aid, a, channel)
             return
         name = "c_originate_click_to_call" if self.originate_outcome == "answer" \
             else "c2_originate_busy"
         self.start_play(name, trigger=(s, aid or ""), originator=channel)
 
+    async def _originate_app(self, s: _Session, aid: str | None, a: dict[str, Any],
+                             channel: str) -> None:
+        """ChanSpy & co.: the phone's channel rings and answers (its own Linkedid, the
+        Uniqueid from ``ChannelId`` when given), then OriginateResponse and, for ChanSpy,
+        ChanSpyStart, as Asterisk 22 did in f_live_session. The channel stays up until
+        hung up (Hangup action), like a supervisor listening."""
+        await self._reply(s, aid, Message="Originate successfully queued")
+        uid = str(a.get("ChannelId") or f"{self._epoch}.{next(self._counter)}")
+        name = f"{channel}-{next(self._chan_counter):08x}"
+        cid_name, _, cid_num = str(a.get("CallerID", "")).partition("<")
+        base = {"Privilege": "call,all", "Channel": name, "CallerIDNum": cid_num.rstrip(">"),
+                "CallerIDName": cid_name.strip(), "ConnectedLineNum": cid_num.rstrip(">"),
+                "ConnectedLineName": cid_name.strip(), "Language": "en",
+                "AccountCode": str(a.get("Account", "")), "Context": "internal",
+                "Exten": "s", "Priority": "1", "Uniqueid": uid, "Linkedid": uid}
+        for state, desc in (("0", "Down"), ("5", "Ringing"), ("6", "Up")):
+            event = "Newchannel" if state == "0" else "Newstate"
+            await self._emit({"Event": event, **base, "ChannelState": state,
+                              "ChannelStateDesc": desc})
+        await self.broadcast(_msg_bytes({
+            "Event": "OriginateResponse", "Privilege": "call,all", "ActionID": aid,
+            "Response": "Success", "Channel": name, "Application": a["Application"],
+            "Data": a.get("Data", ""), "Reason": "4", "Uniqueid": uid,
+            "CallerIDNum": base["CallerIDNum"], "CallerIDName": base["CallerIDName"]}))
+        target = str(a.get("Data", "")).split(",")[0]
+        spied = next((c for c in self.channels.values()
+                      if target and c["Channel"].startswith(target)), None)
+        if a["Application"].lower() == "chanspy" and spied is not None:
+            await self.broadcast(_msg_bytes({
+                "Event": "ChanSpyStart", "Privilege": "call,all",
+                **{f"Spyer{k}": v for k, v in base.items() if k != "Privilege"},
+                **{f"Spyee{k}": spied[k] for k in ("Channel", "Uniqueid", "Linkedid")}}))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import lifecycle
@@ -34,7 +34,9 @@ async def upsert_call(session: AsyncSession, call_id: str, values: dict[str, Any
     """Insert or update one call's row; called at each milestone, safe to repeat.
 
     A ``None`` never overwrites a known value, so a late or replayed milestone (for instance
-    after an AMI resync) cannot erase what an earlier one recorded.
+    after an AMI resync) cannot erase what an earlier one recorded; and the first recorded
+    start and answer stay (a bridge restarted mid-call only estimates them), with the wait
+    that goes with the answer and the talk time measured from it.
     """
     row = await session.scalar(select(CallLog).where(CallLog.call_id == call_id)
                                .with_for_update())
@@ -45,13 +47,10 @@ async def upsert_call(session: AsyncSession, call_id: str, values: dict[str, Any
         row.extra = dict(values.get("extra") or {})
         session.add(row)
     else:
-        for key, value in values.items():
-            if key == "extra":
-                row.extra = {**(row.extra or {}), **(value or {})}
-            elif value is not None:
-                setattr(row, key, value)
-    if row.customer_id is None and row.caller_number:
-        found = await find_by_e164(session, row.caller_number)
+        _merge(row, values)
+    number = row.customer_number
+    if row.customer_id is None and number:
+        found = await find_by_e164(session, number)
         if found:
             row.customer_id = found[0].id
     if row.agent_extension:
@@ -61,11 +60,29 @@ async def upsert_call(session: AsyncSession, call_id: str, values: dict[str, Any
     return row
 
 
+def _merge(row: CallLog, values: dict[str, Any]) -> None:
+    """Apply a later milestone to a known row (see :func:`upsert_call` for the rules)."""
+    if row.started_at is not None:
+        values.pop("started_at", None)
+    if row.answered_at is not None and values.get("answered_at") is not None:
+        values.pop("answered_at")
+        values.pop("wait_s", None)
+        ended = values.get("ended_at")
+        if ended is not None:
+            values["talk_s"] = round(max(0.0, (ended - row.answered_at).total_seconds()), 3)
+    for key, value in values.items():
+        if key == "extra":
+            row.extra = {**(row.extra or {}), **(value or {})}
+        elif value is not None:
+            setattr(row, key, value)
+
+
 async def list_calls(session: AsyncSession, flt: CallFilter, limit: int = 50,
                      offset: int = 0) -> list[CallLog]:
     query = select(CallLog)
     if flt.customer_phone:
-        query = query.where(CallLog.caller_number == flt.customer_phone)
+        query = query.where(or_(CallLog.caller_number == flt.customer_phone,
+                                CallLog.callee_number == flt.customer_phone))
     if flt.customer_id is not None:
         query = query.where(CallLog.customer_id == flt.customer_id)
     if flt.call_id:
@@ -86,7 +103,8 @@ async def list_calls(session: AsyncSession, flt: CallFilter, limit: int = 50,
 def call_dict(call: CallLog) -> dict[str, Any]:
     return {
         "call_id": call.call_id, "pbx": call.pbx, "direction": call.direction,
-        "caller_number": call.caller_number, "queue": call.queue,
+        "caller_number": call.caller_number, "callee_number": call.callee_number,
+        "queue": call.queue,
         "agent_extension": call.agent_extension, "state": call.state,
         "started_at": call.started_at.isoformat() if call.started_at else None,
         "talk_s": call.talk_s, "wait_s": call.wait_s,
@@ -129,7 +147,7 @@ async def caller_context(session: AsyncSession, e164: str | None, *, tickets_lim
         return {"customer": None, "tickets": [], "calls": [], "orders": []}
     customers = await find_by_e164(session, e164)
     calls = await session.scalars(
-        select(CallLog).where(CallLog.caller_number == e164)
+        select(CallLog).where(or_(CallLog.caller_number == e164, CallLog.callee_number == e164))
         .order_by(CallLog.started_at.desc()).limit(calls_limit))
     call_list = [call_dict(c) for c in calls]
     if not customers:

@@ -265,7 +265,8 @@ class CallLog(Base):
     """One row per call (Asterisk Linkedid), written by the AMI bridge at each milestone."""
 
     __tablename__ = "call_log"
-    __table_args__ = (Index("ix_call_log_caller_started", "caller_number", "started_at"),)
+    __table_args__ = (Index("ix_call_log_caller_started", "caller_number", "started_at"),
+                      Index("ix_call_log_callee_started", "callee_number", "started_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[str] = mapped_column(String(96), unique=True)
@@ -287,6 +288,39 @@ class CallLog(Base):
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
     recording_path: Mapped[str | None] = mapped_column(String(512))
     extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    # What the bridge stores in ``extra`` (telephony.ports.CallRecord), read as attributes
+    # so the API schema (CallLogOut) can expose it.
+    @property
+    def caller_name(self) -> str:
+        return str((self.extra or {}).get("caller_name") or "")
+
+    @property
+    def order_number(self) -> str | None:
+        return (self.extra or {}).get("order_number") or None
+
+    @property
+    def dtmf(self) -> str:
+        return str((self.extra or {}).get("dtmf") or "")
+
+    @property
+    def transferred_to(self) -> str | None:
+        return (self.extra or {}).get("transferred_to") or None
+
+    @property
+    def agents(self) -> list[str]:
+        """Every agent who answered, in order (after transfers: more than one)."""
+        return [str(x) for x in (self.extra or {}).get("agents") or []]
+
+    @property
+    def rung(self) -> list[str]:
+        """Every agent whose phone rang for the call, in order."""
+        return [str(x) for x in (self.extra or {}).get("rung") or []]
+
+    @property
+    def customer_number(self) -> str | None:
+        """The customer's side: the caller of an inbound call, the callee of one we placed."""
+        return self.caller_number if self.direction == "inbound" else self.callee_number
 
 
 class KbArticle(Base):

@@ -368,6 +368,12 @@ class CallLogOut(Out):
     talk_s: float | None
     hangup_cause: str | None
     recording_path: str | None
+    caller_name: str = ""
+    order_number: str | None = None  # keyed in the IVR (ORDER / HOTLINE_ORDER)
+    dtmf: str = ""  # every digit the caller keyed
+    transferred_to: str | None = None
+    agents: list[str] = Field(default_factory=list)  # who answered, in order
+    rung: list[str] = Field(default_factory=list)  # whose phone rang, in order
 
 
 class KbArticleIn(In):

@@ -20,7 +20,7 @@ from tickets.models import CallLog, Customer, Order, TicketType
 
 log = logging.getLogger(__name__)
 
-_EXTRA_FIELDS = ("caller_name", "agents", "dtmf", "order_number", "transferred_to",
+_EXTRA_FIELDS = ("caller_name", "agents", "rung", "dtmf", "order_number", "transferred_to",
                  "asr_uuid", "variables")
 
 
@@ -40,6 +40,7 @@ class DbCallDirectory:
         values = asdict(record)
         extra = {k: values.pop(k) for k in _EXTRA_FIELDS}
         extra["agents"] = list(extra["agents"])
+        extra["rung"] = list(extra["rung"])
         values["extra"] = {k: v for k, v in extra.items() if v not in (None, "", [], {})}
         async with self.db() as session, session.begin():
             await upsert_call(session, record.call_id, values)

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from telephony.ports import ActionFailed, ActionTimeout, PbxUnavailable
+from telephony.ports import ActionFailed, ActionTimeout, CallNotFound, PbxUnavailable
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from tickets.errors import DomainError
 from tickets.timeinput import set_site_timezone
@@ -119,7 +119,9 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ActionFailed)
     async def pbx_refused(_: Request, exc: ActionFailed) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+        # A call id naming no live call is not found; anything else the PBX refused.
+        status = 404 if isinstance(exc, CallNotFound) else 409
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.exception_handler(ActionTimeout)
     async def pbx_silent(_: Request, exc: ActionTimeout) -> JSONResponse:

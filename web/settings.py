@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from telephony.agents import parse_agent_interfaces
 from tickets.timeinput import DEFAULT_TIMEZONE, zone
 
 
@@ -25,6 +26,11 @@ class Settings(BaseSettings):
     demo_gap_min_s: float = Field(default=30.0, ge=0)
     demo_gap_max_s: float = Field(default=60.0, ge=0)
     demo_speed: float = Field(default=1.0, gt=0, le=1000)
+    # Dialplan context of click-to-call and transfers (asterisk_conf/extensions.conf).
+    agent_context: str = "hotline-agents"
+    # Queue-member interfaces no rule can read, to extensions: "SIP/alice=6001,DAHDI/1=6002"
+    # (PJSIP/SIP/IAX2/DAHDI/<ext>, Local/<ext>@… and hint:<ext>@… need no entry).
+    agent_interfaces: str | None = None
     vosk_model: str | None = None
     audiosocket: str = "127.0.0.1:9092"
     # Keyword mode: the recognizer only hears the ticket types' phrases (vosk grammar).
@@ -58,6 +64,12 @@ class Settings(BaseSettings):
         "text/csv", "audio/wav", "audio/x-wav", "audio/mpeg", "application/zip",
     ])
     db_pool_size: int = 10
+
+    @field_validator("agent_interfaces")
+    @classmethod
+    def _check_agent_interfaces(cls, v: str | None) -> str | None:
+        parse_agent_interfaces(v)  # a ValueError names the bad entry at startup
+        return v
 
     @field_validator("default_region")
     @classmethod

@@ -14,6 +14,7 @@ from asr.audiosocket import AsrServer, send_call
 from asr.engine import AsrError, VoskEngine
 from asr.models import ModelError
 from asr.synth import utterance
+from telephony.agents import parse_agent_interfaces
 from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
 from telephony.service import Telephony
@@ -48,8 +49,10 @@ async def start_components(services: Services) -> None:
     pbxs = await _pbx_configs(services)
     if pbxs:
         directory = DbCallDirectory(services.db, services.db_read)
-        services.telephony = Telephony(pbxs, services.bus, directory,
-                                       settings.default_region)
+        services.telephony = Telephony(
+            pbxs, services.bus, directory, settings.default_region,
+            agent_context=settings.agent_context,
+            agent_interfaces=parse_agent_interfaces(settings.agent_interfaces))
         await services.telephony.start()
     if settings.vosk_model:
         try:

@@ -252,7 +252,8 @@ async def test_wallboard_shows_live_calls_and_the_supervisor_steps_in(
         await expect(sue.locator("#board-status")).to_contain_text("正在呼叫您的分机")
         spies = [a for a in fake_pbx.actions[before:] if a.get("Application") == "ChanSpy"]
         assert spies and spies[-1]["Channel"] == "PJSIP/6010"  # sue's phone rings
-        assert spies[-1]["Data"].startswith("PJSIP/6001-,")  # on alice's call
+        # On alice's channel in *this* call (not any channel of 6001), whispering.
+        assert re.match(r"^PJSIP/6001-[0-9a-f]{8},qwE$", spies[-1]["Data"])
         await sue.screenshot(path=str(artifacts / "wallboard_live_call.png"))
         await asyncio.wait_for(result.done.wait(), 30)
         await expect(sue.locator("#calls")).to_contain_text("当前没有通话", timeout=10_000)

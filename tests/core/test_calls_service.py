@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from tickets import service
-from tickets.calls import caller_context, upsert_call
+from tickets.calls import CallFilter, caller_context, list_calls, upsert_call
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
-from tickets.models import CallLog
+from tickets.models import CallLog, Customer, CustomerPhone
 from tickets.schemas import TicketIn, TicketPatch
 from web.settings import to_async_url
 
@@ -70,5 +70,68 @@ async def test_pop_context_puts_open_tickets_first(new_db) -> None:  # type: ign
             assert await caller_context(s, "+8613700000000") == {
                 "customer": None, "tickets": [], "calls": [], "orders": []}
             assert (await caller_context(s, None))["customer"] is None
+    finally:
+        await engine.dispose()
+
+
+async def test_a_resync_after_a_restart_never_moves_the_answer(new_db) -> None:  # type: ignore[no-untyped-def]
+    """f_live_session 16:15: answered 16:15:23 after a 2 s wait; Hotline restarted and its
+    resync estimated the answer at 16:15:35 (wait 17 s). The first answer stays, with its
+    wait, and the talk time runs from it. Digits keyed before the restart stay too."""
+    engine = make_engine(to_async_url(await new_db(demo=False)))
+    sm = make_sessionmaker(engine)
+    t0 = datetime(2026, 11, 30, 16, 15, 0, tzinfo=UTC)
+    base = {"pbx": "pbx1", "linkedid": "9.1", "direction": "inbound",
+            "caller_number": "+8613911112222", "queue": "support"}
+    answered = t0 + timedelta(seconds=23)
+    try:
+        for values in [
+            {**base, "state": "ringing", "started_at": t0 + timedelta(seconds=19),
+             "extra": {"dtmf": "478#", "order_number": "478"}},
+            {**base, "state": "answered", "started_at": t0 + timedelta(seconds=19),
+             "answered_at": answered, "wait_s": 2.0, "agent_extension": "6001"},
+            # Hotline restarted: the resync's estimates, and a record with no digits.
+            {**base, "state": "answered", "started_at": t0 + timedelta(seconds=20),
+             "answered_at": t0 + timedelta(seconds=35), "wait_s": 17.0,
+             "agent_extension": "6001", "extra": {"dtmf": ""}},
+            {**base, "state": "ended", "started_at": t0 + timedelta(seconds=20),
+             "answered_at": t0 + timedelta(seconds=35), "wait_s": 17.0,
+             "ended_at": t0 + timedelta(seconds=60), "talk_s": 25.0},
+        ]:
+            async with sm() as s, s.begin():
+                await upsert_call(s, "pbx1:9.1", {k: v for k, v in values.items()
+                                                  if not (k == "extra" and not v.get("dtmf"))})
+        async with sm() as s:
+            row = await s.scalar(select(CallLog))
+            assert row is not None
+            assert row.started_at == t0 + timedelta(seconds=19)
+            assert row.answered_at == answered and row.wait_s == 2.0
+            assert row.talk_s == 37.0  # 16:15:23 -> 16:16:00
+            assert (row.dtmf, row.order_number) == ("478#", "478")
+    finally:
+        await engine.dispose()
+
+
+async def test_a_placed_call_finds_its_customer_on_the_callee_side(new_db) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(to_async_url(await new_db(demo=False)))
+    sm, read = make_sessionmaker(engine), make_read_sessionmaker(engine)
+    t0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    try:
+        async with sm() as s, s.begin():
+            customer = Customer(name="王经理")
+            customer.phones.append(CustomerPhone(e164="+862161234567"))
+            s.add(customer)
+        async with sm() as s, s.begin():
+            row = await upsert_call(s, "pbx1:5.1", {
+                "pbx": "pbx1", "linkedid": "5.1", "direction": "outbound",
+                "caller_number": "6001", "callee_number": "+862161234567",
+                "state": "ringing", "started_at": t0, "agent_extension": "6001"})
+            assert row.customer_id == customer.id and row.customer_number == "+862161234567"
+        async with read() as s:
+            ctx = await caller_context(s, "+862161234567")
+            flt = await list_calls(s, CallFilter(customer_phone="+862161234567"))
+        assert [c["call_id"] for c in ctx["calls"]] == ["pbx1:5.1"]
+        assert ctx["calls"][0]["callee_number"] == "+862161234567"
+        assert [c.call_id for c in flt] == ["pbx1:5.1"]
     finally:
         await engine.dispose()

@@ -93,14 +93,16 @@ class Rig:
 async def rig_factory() -> AsyncIterator[Callable[..., Any]]:
     made: list[Rig] = []
 
-    async def make(secret: str = "bridgepass", connect: bool = True, **opts: Any) -> Rig:
+    async def make(secret: str = "bridgepass", connect: bool = True, region: str = "US",
+                   customers: dict[str, dict[str, Any]] | None = None, **opts: Any) -> Rig:
         server = FakeAsterisk()
         await server.start()
         bus = InProcessBus()
-        directory = InMemoryCallDirectory(customers=dict(CUSTOMERS), tickets=dict(TICKETS))
+        directory = InMemoryCallDirectory(customers={**CUSTOMERS, **(customers or {})},
+                                          tickets=dict(TICKETS))
         rec = Recorder(bus)
         tel = Telephony([PbxConfig("pbx1", "127.0.0.1", server.port, "bridge", secret)],
-                        bus, directory, "US", **{**FAST, **opts})
+                        bus, directory, region, **{**FAST, **opts})
         rig = Rig(server, tel, directory, rec)
         made.append(rig)
         await tel.start()

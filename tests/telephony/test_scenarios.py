@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from telephony import ActionFailed, ActionTimeout, PbxUnavailable
+from telephony import ActionFailed, ActionTimeout, CallNotFound, PbxUnavailable
 
 
 async def test_queue_answer_pops_both_agents_and_closes_loser(rig):
@@ -135,11 +135,10 @@ async def test_actions_and_errors(rig):
         await tel.hangup("pbx1:123.4")
     with pytest.raises(PbxUnavailable):
         await tel.hangup("pbx9:123.4")
-    spy = await tel.spy("6005", "6001", "whisper")
-    assert spy["mode"] == "whisper"
-    assert srv.actions[-1]["Data"] == "PJSIP/6001-,qwE"
+    with pytest.raises(CallNotFound, match="no live call"):  # spying needs the call
+        await tel.spy_call("pbx1:123.4", "6010", "6001", "whisper")
     with pytest.raises(ValueError):
-        await tel.spy("6005", "6001", "shout")
+        await tel.spy_call("pbx1:123.4", "6010", "6001", "shout")
     with pytest.raises(ActionFailed, match="Invalid/unknown command"):
         await rig.bridge.action({"Action": "NoSuchAction"})
     srv.silent = True

@@ -118,7 +118,8 @@ def test_originate_no_pop_and_internal_call():
     _tracker, effects = run("c_originate_click_to_call")
     assert pops(effects) == []
     rec = final_records(effects)["pbx1:1795407684.6"]
-    assert rec.direction == "internal" and rec.caller_number == "6002"
+    assert rec.direction == "internal" and rec.callee_number == "6002"
+    assert rec.caller_number == "6001"
     assert rec.agent_extension == "6001" and rec.answered_at is not None
     assert rec.state == "ended"
 

@@ -112,7 +112,8 @@ def test_outbound_call_through_a_trunk_is_outbound_with_the_dialed_number():
     ]
     eff = feed_all(tracker, evs)
     rec = [e.record for e in eff if isinstance(e, Persist)][-1]
-    assert rec.direction == "outbound" and rec.caller_number == "+8613800138000"
+    assert rec.direction == "outbound" and rec.callee_number == "+8613800138000"
+    assert rec.caller_number == "6001"  # click-to-call: the agent is the caller side
     assert rec.agent_extension == "6001" and rec.answered_at is not None
     assert not [e for e in eff if isinstance(e, ScreenPop)]
 

@@ -146,7 +146,8 @@ async def agent_state(data: AgentStateIn, principal: Staff,
     telephony = _telephony(services)
     paused = data.state != "available"
     reason = data.reason or (data.state if paused else None)
-    await telephony.queue_pause(f"PJSIP/{_extension(principal)}", paused, reason)
+    # The interface the member really has in its queues (Local/…, SIP/…), not a guess.
+    await telephony.pause_agent(_extension(principal), paused, reason)
     await services.bus.publish(TOPIC_QUEUES, {
         "type": "agent_state", "extension": principal.extension, "user_id": principal.id,
         "state": data.state, "reason": reason})
@@ -156,7 +157,10 @@ async def agent_state(data: AgentStateIn, principal: Staff,
 @router.post("/calls/{call_id}/spy", status_code=202)
 async def spy(call_id: str, data: SpyIn, principal: Manager,
               services: ServicesDep) -> dict[str, Any]:
-    """Supervisor listens to, whispers to, or barges into an agent's call."""
-    result: dict[str, Any] = await _telephony(services).spy(
-        _extension(principal), data.extension, data.mode)
+    """Supervisor listens to, whispers to, or barges into the agent's leg of *this* call.
+
+    404: no such live call; 409: the call has no live leg of that agent.
+    """
+    result: dict[str, Any] = await _telephony(services).spy_call(
+        call_id, _extension(principal), data.extension, data.mode)
     return result

@@ -165,6 +165,14 @@ export function onCallUpdate(ev) {
   const entry = S.calls.get(ev.call_id);
   if (!entry || !ev.state) return;
   entry.state = ev.state;
+  if (Array.isArray(ev.changed) && ev.changed.includes("caller_number")) {
+    // The caller ID came after the pop (late caller ID): the card and the form take it.
+    entry.pop = { ...entry.pop, caller_number: ev.caller_number, caller_name: ev.caller_name };
+    if (ev.customer && ev.customer.id) {
+      entry.customer = ev.customer;
+      loadCustomerDetail(ev.call_id, ev.customer.id);
+    }
+  }
   const mine = S.me.extension;
   if (mine && Array.isArray(ev.closed_for) && ev.closed_for.includes(mine)) {
     entry.closed = true;
