@@ -21,12 +21,12 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import phonenumbers
 
 from asr.context import CallContext
 from asr.digits import find_digit_runs
+from tickets import messages
 from tickets.phones import try_normalize
 
 log = logging.getLogger(__name__)
@@ -79,17 +79,12 @@ class Prefill:
         phones = _union(self.phone_numbers, later.phone_numbers, frozenset())
         return Prefill(ttype, conf, tuple(orders), tuple(phones), tuple(known))
 
-    def to_event(self, call_id: str) -> dict[str, Any]:
+    def to_event(self, call_id: str) -> messages.TicketPrefill:
         """The ``ticket_prefill`` websocket message (DESIGN.md), plus ``known_orders``."""
-        return {
-            "type": "ticket_prefill",
-            "call_id": call_id,
-            "ticket_type": self.ticket_type,
-            "confidence": round(self.confidence, 3),
-            "order_numbers": list(self.order_numbers),
-            "phone_numbers": list(self.phone_numbers),
-            "known_orders": list(self.known_orders),
-        }
+        return messages.ticket_prefill(
+            call_id=call_id, ticket_type=self.ticket_type,
+            confidence=round(self.confidence, 3), order_numbers=list(self.order_numbers),
+            phone_numbers=list(self.phone_numbers), known_orders=list(self.known_orders))
 
 
 def _union(old: Sequence[str], new: Sequence[str], keep: frozenset[str]) -> list[str]:

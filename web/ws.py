@@ -25,6 +25,7 @@ import jwt
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from tickets import messages
 from web.hub import CLOSE_POLICY, Hub
 from web.security import COOKIE_NAME, principal_from_token
 
@@ -133,12 +134,10 @@ async def console_socket(websocket: WebSocket) -> None:
             await hub.close(conn, CLOSE_POLICY, "token expired")
 
         expiry = asyncio.create_task(expire(exp), name=f"ws-expiry-{conn.conn_id}")
-    hub.send_to(conn, {
-        "type": "hello",
-        "user": {"id": principal.id, "username": principal.username, "role": principal.role,
-                 "extension": principal.extension, "display_name": principal.display_name},
-        "heartbeat_s": hub.heartbeat_s,
-    })
+    hub.send_to(conn, messages.hello(
+        {"id": principal.id, "username": principal.username, "role": principal.role,
+         "extension": principal.extension, "display_name": principal.display_name},
+        hub.heartbeat_s))
     try:
         while not conn.closed:
             frame = await websocket.receive()
@@ -152,16 +151,15 @@ async def console_socket(websocket: WebSocket) -> None:
             try:
                 msg = parse_client_message(text)
             except BadMessage as exc:
-                hub.send_to(conn, {"type": "error", "error": exc.code, "detail": exc.detail})
+                hub.send_to(conn, messages.error(exc.code, exc.detail))
                 continue
             if msg.type == "ping":
-                hub.send_to(conn, {"type": "pong"})
+                hub.send_to(conn, messages.pong())
             elif msg.type == "watch_call" and msg.call_id:
                 if hub.watch_call(conn, msg.call_id):
-                    hub.send_to(conn, {"type": "watching", "call_id": msg.call_id})
+                    hub.send_to(conn, messages.watching(msg.call_id))
                 else:
-                    hub.send_to(conn, {"type": "error", "error": "forbidden",
-                                       "detail": "your role cannot follow calls"})
+                    hub.send_to(conn, messages.error("forbidden", "your role cannot follow calls"))
             elif msg.type == "unwatch_call" and msg.call_id:
                 hub.unwatch_call(conn, msg.call_id)
     except (WebSocketDisconnect, RuntimeError):
