@@ -281,14 +281,20 @@ def select_recipients(
     who = audience(topic, event, calls)
     if who == NOBODY:
         return set()
+    # Locals and one plain loop: this runs for every console on every event (bench_ws).
     exts, users, groups = who.extensions, who.users, who.groups
-    sup, watched = who.supervisors, who.watchers_of
-    return {c.conn_id for c in consoles
-            if (c.extension is not None and c.extension in exts)
+    sup, watched, roles = who.supervisors, who.watchers_of, SUPERVISOR_ROLES
+    out: set[int] = set()
+    for c in consoles:
+        if (
+            (c.extension is not None and c.extension in exts)
             or c.user_id in users
             or (groups and not groups.isdisjoint(c.group_ids))
-            or (sup and c.role in SUPERVISOR_ROLES)
-            or (watched is not None and watched in c.watched_calls)}
+            or (sup and c.role in roles)
+            or (watched is not None and watched in c.watched_calls)
+        ):
+            out.add(c.conn_id)
+    return out
 
 
 SendText = Callable[[str], Awaitable[None]]
