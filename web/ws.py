@@ -26,8 +26,9 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from tickets import messages
-from web.hub import CLOSE_POLICY, Hub
+from web.hub import CLOSE_POLICY, CLOSE_TRY_AGAIN
 from web.security import COOKIE_NAME, principal_from_token
+from web.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,11 @@ def same_origin(websocket: WebSocket) -> bool:
 @router.websocket("/ws")
 async def console_socket(websocket: WebSocket) -> None:
     """One console connection: auth, register with the hub, read client messages."""
-    services = websocket.app.state.services
-    hub: Hub = services.hub
+    services: Services = websocket.app.state.services
+    hub = services.hub
+    if hub is None:  # not started yet (or shutting down)
+        await websocket.close(code=CLOSE_TRY_AGAIN, reason="starting")
+        return
     token = websocket.query_params.get("token")
     if not token and same_origin(websocket):
         token = websocket.cookies.get(COOKIE_NAME)
