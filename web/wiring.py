@@ -12,7 +12,7 @@ import logging
 
 from asr.audiosocket import AsrServer, send_call
 from asr.engine import AsrError, VoskEngine
-from asr.models import ModelError
+from asr.model_store import ModelError
 from asr.synth import utterance
 from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
