@@ -281,7 +281,11 @@ async def list_tickets(session: AsyncSession, actor: Actor, flt: TicketFilter, *
 
 async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatch,
                         actor: Actor) -> Ticket:
-    """Apply a patch; the row is locked so concurrent patches serialize, none is lost."""
+    """Apply a patch; the row is locked so concurrent patches serialize, none is lost.
+
+    Raises Forbidden (role), Conflict (stale ``version``, illegal status move), Invalid.
+    Every change is recorded in the history as ``{field: {"from", "to"}}``.
+    """
     if not actor.is_staff and actor.role != "engineer":
         raise Forbidden("only staff and the assigned engineer can change tickets")
     ticket = await get_ticket(session, ticket_id, actor, for_update=True)
@@ -294,13 +298,29 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
     if actor.role == "engineer" and set(changes) - {"status", "fields"}:
         raise Forbidden("engineers can only change status and fields of their work")
     diff: dict[str, Any] = {}
+    await _patch_type(session, ticket, changes, diff)
+    _patch_content(ticket, changes, diff)
+    await _patch_routing(session, ticket, changes, diff)
+    if "status" in changes and changes["status"] is not None:
+        await _move(ticket, changes["status"], diff)
+    if not diff:
+        return ticket
+    _record_changes(session, ticket, actor, diff, reason)
+    await session.flush()
+    return ticket
 
-    def setattr_diff(name: str, value: Any) -> None:
-        old = getattr(ticket, name)
-        if old != value:
-            diff[name] = {"from": old, "to": value}
-            setattr(ticket, name, value)
 
+def _set(ticket: Ticket, diff: dict[str, Any], name: str, value: Any) -> None:
+    """Set ``ticket.<name>`` and note the change in ``diff`` (if it is one)."""
+    old = getattr(ticket, name)
+    if old != value:
+        diff[name] = {"from": old, "to": value}
+        setattr(ticket, name, value)
+
+
+async def _patch_type(session: AsyncSession, ticket: Ticket, changes: dict[str, Any],
+                      diff: dict[str, Any]) -> None:
+    """A new ticket type restarts its department flow; the fields are revalidated."""
     if "type" in changes:
         new_type = await _type(session, changes["type"]) if changes["type"] else None
         if (new_type.id if new_type else None) != ticket.type_id:
@@ -309,40 +329,50 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
             ticket.type_id = new_type.id if new_type else None
             ticket.type = new_type
             ticket.flow_step = 0
-    template = ticket.type.fields if ticket.type else []
     if "fields" in changes or "type" in changes:
+        template = ticket.type.fields if ticket.type else []
         merged = {**ticket.fields, **(changes.get("fields") or {})}
         merged = {k: v for k, v in merged.items() if v is not None}
-        setattr_diff("fields", validate_fields(template, merged))
+        _set(ticket, diff, "fields", validate_fields(template, merged))
+
+
+def _patch_content(ticket: Ticket, changes: dict[str, Any], diff: dict[str, Any]) -> None:
+    """Title, description, priority (which moves the SLA due times) and tags."""
     for name in ("title", "description", "priority"):
         if name in changes:
             if changes[name] is None:
                 raise Invalid(f"{name} cannot be null")
-            setattr_diff(name, changes[name])
+            _set(ticket, diff, name, changes[name])
     if "priority" in diff:
         ticket.first_response_due_at, ticket.due_at = sla.due_times(
             ticket.priority, ticket.created_at)
     if "tags" in changes:
-        setattr_diff("tags", sorted(set(changes["tags"] or [])))
+        _set(ticket, diff, "tags", sorted(set(changes["tags"] or [])))
+
+
+async def _patch_routing(session: AsyncSession, ticket: Ticket, changes: dict[str, Any],
+                         diff: dict[str, Any]) -> None:
+    """Order, assignee and group; a new owner moves the status unless the patch sets it."""
     if "order_number" in changes:
         order = await _order(session, changes["order_number"], ticket.customer_id)
         ticket.order_id = order.id if order else None
-        setattr_diff("order_number", changes["order_number"])
+        _set(ticket, diff, "order_number", changes["order_number"])
     if "assignee" in changes:
         user = await find_user(session, changes["assignee"]) if changes["assignee"] else None
         if user is not None and user.role == "customer":
             raise Invalid("tickets cannot be assigned to customers")
-        setattr_diff("assignee_id", user.id if user else None)
+        _set(ticket, diff, "assignee_id", user.id if user else None)
     if "group" in changes:
         group = await find_group(session, changes["group"]) if changes["group"] else None
-        setattr_diff("group_id", group.id if group else None)
+        _set(ticket, diff, "group_id", group.id if group else None)
     if ("assignee_id" in diff or "group_id" in diff) and "status" not in changes:
-        setattr_diff("status", lifecycle.status_after_assignment(
+        _set(ticket, diff, "status", lifecycle.status_after_assignment(
             ticket.status, ticket.assignee_id))
-    if "status" in changes and changes["status"] is not None:
-        await _move(ticket, changes["status"], diff)
-    if not diff:
-        return ticket
+
+
+def _record_changes(session: AsyncSession, ticket: Ticket, actor: Actor,
+                    diff: dict[str, Any], reason: str | None) -> None:
+    """Stamp the change (first response included) and append its history events."""
     now = utcnow()
     ticket.updated_at = now
     if ticket.first_responded_at is None and actor.is_staff and actor.id != ticket.created_by_id:
@@ -350,8 +380,6 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
     for kind in _event_kinds(diff):
         _event(session, ticket, actor, kind, reason=reason,
                **{k: v for k, v in diff.items() if kind == "updated" or k in _KIND_KEYS[kind]})
-    await session.flush()
-    return ticket
 
 
 _KIND_KEYS = {"status_changed": {"status"}, "reopened": {"status"},
