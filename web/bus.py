@@ -34,7 +34,6 @@ class RedisBus:
     feeds a local in-process bus, so each local subscriber gets each event once."""
 
     def __init__(self, url: str) -> None:
-        self._url = url
         self._redis = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=5,
                                         health_check_interval=10)
         self._local = InProcessBus()

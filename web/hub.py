@@ -556,11 +556,6 @@ class Hub:
         conn.watched_calls.discard(call_id)
         conn._view = None
 
-    def connections(self, user_id: int | None = None) -> list[Connection]:
-        if user_id is None:
-            return list(self._conns.values())
-        return [self._conns[i] for i in self._by_user.get(user_id, ()) if i in self._conns]
-
     def stats(self) -> dict[str, Any]:
         return {
             "connections": len(self._conns),
