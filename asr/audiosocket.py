@@ -32,6 +32,7 @@ from typing import Any
 from asr.context import CallContext, PrefillContext, StaticPrefillContext
 from asr.engine import AsrError, AsrResult, Engine, Recognizer
 from asr.extract import Extractor, Prefill
+from tickets import messages
 from tickets.bus import TOPIC_ASR, Bus, Subscription
 
 log = logging.getLogger(__name__)
@@ -557,7 +558,7 @@ class _CallSession:
         self.last_partial = ""
         self.last_partial_at = 0.0
 
-    async def publish(self, event: dict[str, Any]) -> None:
+    async def publish(self, event: messages.Asr | messages.TicketPrefill) -> None:
         """Publish, or log and go on: a bus outage loses events, never the call."""
         try:
             await self.server.bus.publish(TOPIC_ASR, event)
@@ -577,8 +578,8 @@ class _CallSession:
             if not result.text:
                 return
             self.server.counters["finals"] += 1
-            await self.publish({"type": "asr", "call_id": self.call_id, "final": True,
-                                "text": result.text})
+            await self.publish(messages.asr(call_id=self.call_id, final=True,
+                                            text=result.text))
             self.transcript = f"{self.transcript} {result.text}".strip()[-TRANSCRIPT_WINDOW:]
             merged = self.prefill.merge(self.extractor.extract(self.transcript))
             if merged != self.prefill:
@@ -589,8 +590,8 @@ class _CallSession:
             self.last_partial = result.text
             self.last_partial_at = time.monotonic()
             self.server.counters["partials"] += 1
-            await self.publish({"type": "asr", "call_id": self.call_id, "final": False,
-                                "text": result.text})
+            await self.publish(messages.asr(call_id=self.call_id, final=False,
+                                            text=result.text))
             await self._early_orders(result.text)
 
     async def _early_orders(self, partial: str) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from asr.models import ModelError, check_model_folder, supports_grammar, tuned_model_folder
+from asr.model_store import ModelError, check_model_folder, supports_grammar, tuned_model_folder
 
 log = logging.getLogger(__name__)
 

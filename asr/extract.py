@@ -21,12 +21,12 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import phonenumbers
 
 from asr.context import CallContext
 from asr.digits import find_digit_runs
+from tickets import messages
 from tickets.phones import try_normalize
 
 log = logging.getLogger(__name__)
@@ -79,17 +79,12 @@ class Prefill:
         phones = _union(self.phone_numbers, later.phone_numbers, frozenset())
         return Prefill(ttype, conf, tuple(orders), tuple(phones), tuple(known))
 
-    def to_event(self, call_id: str) -> dict[str, Any]:
+    def to_event(self, call_id: str) -> messages.TicketPrefill:
         """The ``ticket_prefill`` websocket message (DESIGN.md), plus ``known_orders``."""
-        return {
-            "type": "ticket_prefill",
-            "call_id": call_id,
-            "ticket_type": self.ticket_type,
-            "confidence": round(self.confidence, 3),
-            "order_numbers": list(self.order_numbers),
-            "phone_numbers": list(self.phone_numbers),
-            "known_orders": list(self.known_orders),
-        }
+        return messages.ticket_prefill(
+            call_id=call_id, ticket_type=self.ticket_type,
+            confidence=round(self.confidence, 3), order_numbers=list(self.order_numbers),
+            phone_numbers=list(self.phone_numbers), known_orders=list(self.known_orders))
 
 
 def _union(old: Sequence[str], new: Sequence[str], keep: frozenset[str]) -> list[str]:
@@ -188,39 +183,33 @@ class Extractor:
     # -- numbers -------------------------------------------------------------------------
 
     def numbers(self, text: str) -> tuple[list[str], list[str], list[str]]:
-        """``(order_numbers, phone_numbers, known_orders)`` found in ``text``."""
-        ctx = self.context
-        runs = find_digit_runs(text, MIN_NUMBER_DIGITS)
-        # Build the normalized text (runs as digits) and remember where each run landed.
-        parts: list[str] = []
-        spans: list[tuple[int, int, str]] = []
-        pos = 0
-        length = 0
-        for run in runs:
-            chunk = text[pos : run.start]
-            parts.append(chunk)
-            length += len(chunk)
-            spans.append((length, length + len(run.digits), run.digits))
-            parts.append(run.digits)
-            length += len(run.digits)
-            pos = run.end
-        parts.append(text[pos:])
-        norm = "".join(parts)
+        """``(order_numbers, phone_numbers, known_orders)`` found in ``text``.
 
-        orders: list[str] = []
-        phones: list[str] = []
-        known: list[str] = []
+        1. the caller's real orders; 2. pattern matches; 3. leftover digit runs, each
+        decided by the cue before it and phone validity. A span is used once.
+        """
+        norm, spans = _normalize_runs(text)
         used: list[tuple[int, int]] = []
+        compact_map = _compact_with_index(norm)
+        known = self._known_orders(compact_map, spans, used)
+        candidates = self._candidates(norm, compact_map, spans, used)
+        orders, phones = self._decide(norm, candidates, used)
+        known = list(dict.fromkeys(known))
+        orders = known + [o for o in dict.fromkeys(orders) if o not in known]
+        return orders, list(dict.fromkeys(phones)), known
 
-        # 1. The caller's real orders, written with letters or not.
-        norm_compact_map = _compact_with_index(norm)
-        for compact, original in self._known_compact.items():
-            idx = norm_compact_map[0].lower().find(compact)
-            if len(compact) >= MIN_NUMBER_DIGITS and idx >= 0:
+    def _known_orders(self, compact_map: tuple[str, list[int]],
+                      spans: list[tuple[int, int, str]],
+                      used: list[tuple[int, int]]) -> list[str]:
+        """The caller's real orders, written with letters or not (marks their spans used)."""
+        known: list[str] = []
+        compact, index = compact_map
+        lowered = compact.lower()
+        for bare, original in self._known_compact.items():
+            idx = lowered.find(bare)
+            if len(bare) >= MIN_NUMBER_DIGITS and idx >= 0:
                 known.append(original)
-                s = norm_compact_map[1][idx]
-                e = norm_compact_map[1][idx + len(compact) - 1] + 1
-                used.append((s, e))
+                used.append((index[idx], index[idx + len(bare) - 1] + 1))
         for s, e, digits in spans:
             if _overlaps(used, s, e):
                 continue
@@ -228,11 +217,15 @@ class Extractor:
             if match is not None:
                 known.append(match)
                 used.append((s, e))
+        return known
 
-        # 2./3. Pattern matches, then leftover runs, decided by cue and phone validity.
+    def _candidates(self, norm: str, compact_map: tuple[str, list[int]],
+                    spans: list[tuple[int, int, str]],
+                    used: list[tuple[int, int]]) -> list[tuple[int, int, str, bool]]:
+        """Pattern matches, then leftover runs: ``(start, end, value, is_pattern)``, sorted."""
         candidates: list[tuple[int, int, str, bool]] = []
         # Patterns see the transcript without spaces, so "SO 2024 0007" matches SO\d{8}.
-        compact, index = norm_compact_map
+        compact, index = compact_map
         for rx in self._patterns:
             for m in rx.finditer(compact):
                 if m.end() == m.start():
@@ -247,12 +240,20 @@ class Extractor:
             ):
                 candidates.append((s, e, digits, False))
         candidates.sort()
+        return candidates
+
+    def _decide(self, norm: str, candidates: list[tuple[int, int, str, bool]],
+                used: list[tuple[int, int]]) -> tuple[list[str], list[str]]:
+        """Each candidate an order, a phone number or nothing: ``(orders, phones)``."""
+        orders: list[str] = []
+        phones: list[str] = []
         for s, e, value, is_pattern in candidates:
             if _overlaps(used, s, e):
                 continue
             cue = self._cue_before(norm, s)
             digits = _NON_DIGIT.sub("", value)
-            phone = try_normalize(digits, ctx.default_region) if digits == value else None
+            phone = (try_normalize(digits, self.context.default_region)
+                     if digits == value else None)
             if cue == "phone" and phone:
                 phones.append(phone)
             elif cue == "order" and is_pattern:
@@ -264,9 +265,7 @@ class Extractor:
             else:
                 continue
             used.append((s, e))
-        known = list(dict.fromkeys(known))
-        orders = known + [o for o in dict.fromkeys(orders) if o not in known]
-        return orders, list(dict.fromkeys(phones)), known
+        return orders, phones
 
     def _match_known(self, digits: str) -> str | None:
         """A real order whose digits are in ``digits``, or uniquely one digit off it."""
@@ -309,6 +308,25 @@ def extract(text: str, context: CallContext | None = None) -> Prefill:
 
 def _compact(text: str) -> str:
     return re.sub(r"[\s\-_./]+", "", text.lower())
+
+
+def _normalize_runs(text: str) -> tuple[str, list[tuple[int, int, str]]]:
+    """``text`` with its spoken digit runs written as digits, and where each run landed:
+    ``(normalized, [(start, end, digits)])``."""
+    parts: list[str] = []
+    spans: list[tuple[int, int, str]] = []
+    pos = 0
+    length = 0
+    for run in find_digit_runs(text, MIN_NUMBER_DIGITS):
+        chunk = text[pos : run.start]
+        parts.append(chunk)
+        length += len(chunk)
+        spans.append((length, length + len(run.digits), run.digits))
+        parts.append(run.digits)
+        length += len(run.digits)
+        pos = run.end
+    parts.append(text[pos:])
+    return "".join(parts), spans
 
 
 def _compact_with_index(text: str) -> tuple[str, list[int]]:

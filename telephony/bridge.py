@@ -43,6 +43,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from tickets.bus import TOPIC_CALLS, TOPIC_PBX, TOPIC_QUEUES, Bus
+from tickets.messages import CallerContext, PopCustomer
 
 from .agents import AgentInterfaces
 from .ami import DEFAULT_MAX_MESSAGE, AmiMessage, FrameParser, encode_action, first
@@ -239,7 +240,7 @@ class PbxBridge:
         self._consumer: asyncio.Task[None] | None = None
         self._lanes: dict[str, asyncio.Queue[Effect | None]] = {}
         self._lane_tasks: dict[str, asyncio.Task[None]] = {}
-        self._lookups: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._lookups: dict[str, asyncio.Future[CallerContext]] = {}
         self._lookup_done: dict[str, float] = {}
         self._lookup_keys: dict[str, tuple[str | None, str]] = {}  # call -> number looked up
         self._resynced = asyncio.Event()
@@ -598,7 +599,7 @@ class PbxBridge:
                 continue
             self._lane(key or "__pbx__").put_nowait(eff)
 
-    def known_customer(self, call_id: str) -> dict[str, Any] | None:
+    def known_customer(self, call_id: str) -> PopCustomer | None:
         """The customer the pop's lookup found for a live call (``None``: unknown caller,
         or no lookup finished yet). Never waits and never queries."""
         fut = self._lookups.get(call_id)

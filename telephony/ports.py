@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tickets.messages import CallerContext, PopCall, PopCustomer, PopTicket
 
 
 class TelephonyError(Exception):
@@ -82,8 +84,8 @@ class CallRecord:
 class CallDirectory(Protocol):
     """What telephony needs from the ticket side (implemented in ``web/``)."""
 
-    async def lookup_caller(self, caller_e164: str | None, raw_number: str) -> dict[str, Any]:
-        """``{"customer": dict | None, "tickets": list[dict], "calls": list[dict]}``."""
+    async def lookup_caller(self, caller_e164: str | None, raw_number: str) -> CallerContext:
+        """The customer (or None), their tickets, recent calls and orders."""
         ...
 
     async def record_call(self, record: CallRecord) -> None:
@@ -98,8 +100,8 @@ class InMemoryCallDirectory:
     ticket lists. ``delay`` simulates a slow database for latency tests.
     """
 
-    def __init__(self, customers: dict[str, dict[str, Any]] | None = None,
-                 tickets: dict[Any, list[dict[str, Any]]] | None = None,
+    def __init__(self, customers: dict[str, PopCustomer] | None = None,
+                 tickets: dict[int, list[PopTicket]] | None = None,
                  delay: float = 0.0) -> None:
         self.customers = customers or {}
         self.tickets = tickets or {}
@@ -108,20 +110,22 @@ class InMemoryCallDirectory:
         self.writes: list[CallRecord] = []
         self.lookups = 0
 
-    async def lookup_caller(self, caller_e164: str | None, raw_number: str) -> dict[str, Any]:
+    async def lookup_caller(self, caller_e164: str | None, raw_number: str) -> CallerContext:
         self.lookups += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         customer = self.customers.get(caller_e164 or raw_number)
         tickets = list(self.tickets.get(customer["id"], [])) if customer else []
-        calls = [
-            {"call_id": r.call_id, "state": r.state,
-             "started_at": r.started_at.isoformat(), "agent_extension": r.agent_extension}
+        calls: list[PopCall] = [
+            PopCall(call_id=r.call_id, pbx=r.pbx, direction=r.direction,
+                    caller_number=r.caller_number, callee_number=r.callee_number,
+                    queue=r.queue, agent_extension=r.agent_extension, state=r.state,
+                    started_at=r.started_at.isoformat(), talk_s=r.talk_s, wait_s=r.wait_s)
             for r in self.calls.values()
             if {r.caller_number, r.callee_number} & {caller_e164, raw_number}
             and r.ended_at is not None
         ][-5:]
-        return {"customer": customer, "tickets": tickets, "calls": calls}
+        return {"customer": customer, "tickets": tickets, "calls": calls, "orders": []}
 
     async def record_call(self, record: CallRecord) -> None:
         self.writes.append(record)

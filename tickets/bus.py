@@ -1,6 +1,7 @@
 """The event bus interface every domain publishes to, and the in-process implementation.
 
-Events are plain JSON-able dicts with a ``type`` key, published on a topic. The web layer
+Events are plain JSON-able dicts with a ``type`` key, published on a topic; their shapes and
+builders are the catalogue in :mod:`tickets.messages`. The web layer
 fans them out to websockets; with Redis configured (``web.bus.RedisBus``) the same events
 cross processes. Domains depend only on :class:`Bus`, never on a concrete transport.
 """
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol, cast
 
 log = logging.getLogger(__name__)
 
+#: An event as subscribers receive it. Publishers pass a catalogue message (a TypedDict,
+#: i.e. a ``Mapping``); at runtime both are the same plain dict.
 Event = dict[str, Any]
+OutEvent = Mapping[str, Any]
 
 #: Topics in use. Publishers may add more; subscribers name the ones they want.
 TOPIC_CALLS = "calls"  # screen_pop, call_update, call_log
@@ -35,7 +39,7 @@ class Subscription(Protocol):
 
 
 class Bus(Protocol):
-    async def publish(self, topic: str, event: Event) -> None: ...
+    async def publish(self, topic: str, event: OutEvent) -> None: ...
 
     def subscribe(self, *topics: str) -> Subscription: ...
 
@@ -84,10 +88,11 @@ class InProcessBus:
         self._subs: set[_LocalSubscription] = set()
         self._queue_size = queue_size
 
-    async def publish(self, topic: str, event: Event) -> None:
+    async def publish(self, topic: str, event: OutEvent) -> None:
+        received = cast(Event, event)  # the same dict: no copy per subscriber
         for sub in list(self._subs):
             if topic in sub.topics:
-                sub.offer(topic, event)
+                sub.offer(topic, received)
 
     def subscribe(self, *topics: str) -> _LocalSubscription:
         sub = _LocalSubscription(self, frozenset(topics), self._queue_size)

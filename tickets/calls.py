@@ -1,4 +1,8 @@
-"""The call log and the caller context a screen pop shows."""
+"""The call log and the caller context a screen pop shows.
+
+The caller context's shape is :class:`tickets.messages.CallerContext` (the screen pop carries
+each of its keys), so the pop and the customer API name an order's fields the same way.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import lifecycle
 from tickets.customers import find_by_e164, in_warranty
+from tickets.messages import CallerContext, PopCall, PopCustomer, PopOrder, PopTicket, no_caller
 from tickets.models import CallLog, Customer, Order, Ticket, User
 from tickets.service import ticket_number
 
@@ -100,7 +105,7 @@ async def list_calls(session: AsyncSession, flt: CallFilter, limit: int = 50,
     return list(rows.all())
 
 
-def call_dict(call: CallLog) -> dict[str, Any]:
+def call_dict(call: CallLog) -> PopCall:
     return {
         "call_id": call.call_id, "pbx": call.pbx, "direction": call.direction,
         "caller_number": call.caller_number, "callee_number": call.callee_number,
@@ -111,7 +116,7 @@ def call_dict(call: CallLog) -> dict[str, Any]:
     }
 
 
-def customer_dict(customer: Customer) -> dict[str, Any]:
+def customer_dict(customer: Customer) -> PopCustomer:
     return {
         "id": customer.id, "name": customer.name, "tier": customer.tier,
         "vip": customer.tier == "vip", "language": customer.language,
@@ -121,7 +126,7 @@ def customer_dict(customer: Customer) -> dict[str, Any]:
 
 
 async def customer_tickets(session: AsyncSession, customer_id: int,
-                           limit: int = 10) -> list[dict[str, Any]]:
+                           limit: int = 10) -> list[PopTicket]:
     """The customer's open tickets first, then the most recent others: one query."""
     is_open = Ticket.status.in_(sorted(lifecycle.OPEN_STATUSES))
     rows = await session.execute(
@@ -136,7 +141,7 @@ async def customer_tickets(session: AsyncSession, customer_id: int,
 
 
 async def caller_context(session: AsyncSession, e164: str | None, *, tickets_limit: int = 10,
-                         calls_limit: int = 5, orders_limit: int = 10) -> dict[str, Any]:
+                         calls_limit: int = 5, orders_limit: int = 10) -> CallerContext:
     """What an agent needs the moment the phone rings: who, their orders, tickets and calls.
 
     Open tickets come first (all of them, up to the limit), then the most recent others.
@@ -144,7 +149,7 @@ async def caller_context(session: AsyncSession, e164: str | None, *, tickets_lim
     tests/bench/bench_core.py and, end to end, bench_pop.py.
     """
     if not e164:
-        return {"customer": None, "tickets": [], "calls": [], "orders": []}
+        return no_caller()
     customers = await find_by_e164(session, e164)
     calls = await session.scalars(
         select(CallLog).where(or_(CallLog.caller_number == e164, CallLog.callee_number == e164))
@@ -156,10 +161,11 @@ async def caller_context(session: AsyncSession, e164: str | None, *, tickets_lim
     tickets = await customer_tickets(session, customer.id, tickets_limit)
     orders = await session.scalars(select(Order).where(Order.customer_id == customer.id)
                                    .order_by(Order.purchased_at.desc()).limit(orders_limit))
-    order_list = [{"number": o.number, "product": o.product_name,
-                   "purchased_at": o.purchased_at.isoformat(),
-                   "warranty_end": o.warranty_end.isoformat() if o.warranty_end else None,
-                   "in_warranty": in_warranty(o), "status": o.status} for o in orders]
+    order_list: list[PopOrder] = [
+        {"number": o.number, "product_name": o.product_name,
+         "purchased_at": o.purchased_at.isoformat(),
+         "warranty_end": o.warranty_end.isoformat() if o.warranty_end else None,
+         "in_warranty": in_warranty(o), "status": o.status} for o in orders]
     info = customer_dict(customer)
     info["other_matches"] = [c.id for c in customers[1:]]
     return {"customer": info, "tickets": tickets, "calls": call_list, "orders": order_list}

@@ -24,10 +24,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tickets.db import Base, JSONType, UTCDateTime, utcnow
 
-ROLES = ("agent", "supervisor", "admin", "engineer", "customer")
-PRIORITIES = ("urgent", "high", "normal", "low")
-CHANNELS = ("phone", "email", "web", "ivr", "api")
-
 group_members = Table(
     "group_members",
     Base.metadata,

@@ -259,47 +259,68 @@ def search_clause(q: str, actor: Actor) -> ColumnElement[bool]:
     return or_(*found)
 
 
+def _status_clause(statuses: list[str]) -> ColumnElement[bool]:
+    """``status`` filter values (``open`` stands for every open status); Invalid if unknown."""
+    unknown = set(statuses) - set(lifecycle.STATUSES) - {"open"}
+    if unknown:
+        raise Invalid(f"unknown status {sorted(unknown)}")
+    wanted = set(statuses)
+    if "open" in wanted:
+        wanted = (wanted - {"open"}) | lifecycle.OPEN_STATUSES
+    return Ticket.status.in_(sorted(wanted))
+
+
+async def _customer_phone_clause(session: AsyncSession, phone: str,
+                                 region: str) -> ColumnElement[bool]:
+    try:
+        e164 = normalize(phone, region)
+    except InvalidPhoneNumber as exc:
+        raise Invalid(str(exc)) from None
+    ids = [c.id for c in await find_by_e164(session, e164)]
+    return Ticket.customer_id.in_(ids or [-1])
+
+
+def _plain_clauses(flt: TicketFilter, actor: Actor) -> list[ColumnElement[bool]]:
+    """The filters that need no lookup: one clause each for the fields that are set."""
+    out: list[ColumnElement[bool]] = []
+    if flt.customer_id is not None:
+        out.append(Ticket.customer_id == flt.customer_id)
+    if flt.assignee_id is not None:
+        out.append(Ticket.assignee_id == flt.assignee_id)
+    if flt.unassigned:
+        out.append(Ticket.assignee_id.is_(None))
+    if flt.group_id is not None:
+        out.append(Ticket.group_id == flt.group_id)
+    if flt.priority:
+        out.append(Ticket.priority == flt.priority)
+    if flt.call_id:
+        linked = select(TicketCall.ticket_id).where(TicketCall.call_id == flt.call_id)
+        out.append(or_(Ticket.call_id == flt.call_id, Ticket.id.in_(linked)))
+    if flt.q and flt.q.strip():
+        out.append(search_clause(flt.q.strip(), actor))
+    if flt.created_from:
+        out.append(Ticket.created_at >= flt.created_from)
+    if flt.created_to:
+        out.append(Ticket.created_at < flt.created_to)
+    return out
+
+
 async def list_tickets(session: AsyncSession, actor: Actor, flt: TicketFilter, *,
                        limit: int = 50, offset: int = 0,
                        region: str = "CN") -> tuple[list[Ticket], int]:
+    """The tickets ``actor`` may see that match ``flt``, newest first, and their total.
+
+    Raises Invalid for an unknown status or an unusable ``customer_phone``.
+    """
     query = visible(select(Ticket), actor)
     if flt.status:
-        unknown = set(flt.status) - set(lifecycle.STATUSES) - {"open"}
-        if unknown:
-            raise Invalid(f"unknown status {sorted(unknown)}")
-        wanted = set(flt.status)
-        if "open" in wanted:
-            wanted = (wanted - {"open"}) | lifecycle.OPEN_STATUSES
-        query = query.where(Ticket.status.in_(sorted(wanted)))
+        query = query.where(_status_clause(list(flt.status)))
     if flt.customer_phone:
-        try:
-            e164 = normalize(flt.customer_phone, region)
-        except InvalidPhoneNumber as exc:
-            raise Invalid(str(exc)) from None
-        ids = [c.id for c in await find_by_e164(session, e164)]
-        query = query.where(Ticket.customer_id.in_(ids or [-1]))
-    if flt.customer_id is not None:
-        query = query.where(Ticket.customer_id == flt.customer_id)
-    if flt.assignee_id is not None:
-        query = query.where(Ticket.assignee_id == flt.assignee_id)
-    if flt.unassigned:
-        query = query.where(Ticket.assignee_id.is_(None))
-    if flt.group_id is not None:
-        query = query.where(Ticket.group_id == flt.group_id)
+        query = query.where(await _customer_phone_clause(session, flt.customer_phone, region))
     if flt.type:
         query = query.join(TicketType, TicketType.id == Ticket.type_id).where(
             TicketType.key == flt.type)
-    if flt.priority:
-        query = query.where(Ticket.priority == flt.priority)
-    if flt.call_id:
-        linked = select(TicketCall.ticket_id).where(TicketCall.call_id == flt.call_id)
-        query = query.where(or_(Ticket.call_id == flt.call_id, Ticket.id.in_(linked)))
-    if flt.q and flt.q.strip():
-        query = query.where(search_clause(flt.q.strip(), actor))
-    if flt.created_from:
-        query = query.where(Ticket.created_at >= flt.created_from)
-    if flt.created_to:
-        query = query.where(Ticket.created_at < flt.created_to)
+    query = query.where(*_plain_clauses(flt, actor))
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await session.scalars(
         query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset))
@@ -308,7 +329,11 @@ async def list_tickets(session: AsyncSession, actor: Actor, flt: TicketFilter, *
 
 async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatch,
                         actor: Actor) -> Ticket:
-    """Apply a patch; the row is locked so concurrent patches serialize, none is lost."""
+    """Apply a patch; the row is locked so concurrent patches serialize, none is lost.
+
+    Raises Forbidden (role), Conflict (stale ``version``, illegal status move), Invalid.
+    Every change is recorded in the history as ``{field: {"from", "to"}}``.
+    """
     if not actor.is_staff and actor.role != "engineer":
         raise Forbidden("only staff and the assigned engineer can change tickets")
     ticket = await get_ticket(session, ticket_id, actor, for_update=True)
@@ -321,13 +346,29 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
     if actor.role == "engineer" and set(changes) - {"status", "fields"}:
         raise Forbidden("engineers can only change status and fields of their work")
     diff: dict[str, Any] = {}
+    await _patch_type(session, ticket, changes, diff)
+    _patch_content(ticket, changes, diff)
+    await _patch_routing(session, ticket, changes, diff)
+    if "status" in changes and changes["status"] is not None:
+        await _move(ticket, changes["status"], diff)
+    if not diff:
+        return ticket
+    _record_changes(session, ticket, actor, diff, reason)
+    await session.flush()
+    return ticket
 
-    def setattr_diff(name: str, value: Any) -> None:
-        old = getattr(ticket, name)
-        if old != value:
-            diff[name] = {"from": old, "to": value}
-            setattr(ticket, name, value)
 
+def _set(ticket: Ticket, diff: dict[str, Any], name: str, value: Any) -> None:
+    """Set ``ticket.<name>`` and note the change in ``diff`` (if it is one)."""
+    old = getattr(ticket, name)
+    if old != value:
+        diff[name] = {"from": old, "to": value}
+        setattr(ticket, name, value)
+
+
+async def _patch_type(session: AsyncSession, ticket: Ticket, changes: dict[str, Any],
+                      diff: dict[str, Any]) -> None:
+    """A new ticket type restarts its department flow; the fields are revalidated."""
     if "type" in changes:
         new_type = await _type(session, changes["type"]) if changes["type"] else None
         if (new_type.id if new_type else None) != ticket.type_id:
@@ -336,40 +377,50 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
             ticket.type_id = new_type.id if new_type else None
             ticket.type = new_type
             ticket.flow_step = 0
-    template = ticket.type.fields if ticket.type else []
     if "fields" in changes or "type" in changes:
+        template = ticket.type.fields if ticket.type else []
         merged = {**ticket.fields, **(changes.get("fields") or {})}
         merged = {k: v for k, v in merged.items() if v is not None}
-        setattr_diff("fields", validate_fields(template, merged))
+        _set(ticket, diff, "fields", validate_fields(template, merged))
+
+
+def _patch_content(ticket: Ticket, changes: dict[str, Any], diff: dict[str, Any]) -> None:
+    """Title, description, priority (which moves the SLA due times) and tags."""
     for name in ("title", "description", "priority"):
         if name in changes:
             if changes[name] is None:
                 raise Invalid(f"{name} cannot be null")
-            setattr_diff(name, changes[name])
+            _set(ticket, diff, name, changes[name])
     if "priority" in diff:
         ticket.first_response_due_at, ticket.due_at = sla.due_times(
             ticket.priority, ticket.created_at)
     if "tags" in changes:
-        setattr_diff("tags", sorted(set(changes["tags"] or [])))
+        _set(ticket, diff, "tags", sorted(set(changes["tags"] or [])))
+
+
+async def _patch_routing(session: AsyncSession, ticket: Ticket, changes: dict[str, Any],
+                         diff: dict[str, Any]) -> None:
+    """Order, assignee and group; a new owner moves the status unless the patch sets it."""
     if "order_number" in changes:
         order = await _order(session, changes["order_number"], ticket.customer_id)
         ticket.order_id = order.id if order else None
-        setattr_diff("order_number", changes["order_number"])
+        _set(ticket, diff, "order_number", changes["order_number"])
     if "assignee" in changes:
         user = await find_user(session, changes["assignee"]) if changes["assignee"] else None
         if user is not None and user.role == "customer":
             raise Invalid("tickets cannot be assigned to customers")
-        setattr_diff("assignee_id", user.id if user else None)
+        _set(ticket, diff, "assignee_id", user.id if user else None)
     if "group" in changes:
         group = await find_group(session, changes["group"]) if changes["group"] else None
-        setattr_diff("group_id", group.id if group else None)
+        _set(ticket, diff, "group_id", group.id if group else None)
     if ("assignee_id" in diff or "group_id" in diff) and "status" not in changes:
-        setattr_diff("status", lifecycle.status_after_assignment(
+        _set(ticket, diff, "status", lifecycle.status_after_assignment(
             ticket.status, ticket.assignee_id))
-    if "status" in changes and changes["status"] is not None:
-        await _move(ticket, changes["status"], diff)
-    if not diff:
-        return ticket
+
+
+def _record_changes(session: AsyncSession, ticket: Ticket, actor: Actor,
+                    diff: dict[str, Any], reason: str | None) -> None:
+    """Stamp the change (first response included) and append its history events."""
     now = utcnow()
     ticket.updated_at = now
     if ticket.first_responded_at is None and actor.is_staff and actor.id != ticket.created_by_id:
@@ -377,8 +428,6 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
     for kind in _event_kinds(diff):
         _event(session, ticket, actor, kind, reason=reason,
                **{k: v for k, v in diff.items() if kind == "updated" or k in _KIND_KEYS[kind]})
-    await session.flush()
-    return ticket
 
 
 _KIND_KEYS = {"status_changed": {"status"}, "reopened": {"status"},

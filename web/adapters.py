@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asr.context import DEFAULT_TICKET_TYPES, CallContext
 from telephony.ports import CallRecord
 from tickets.calls import caller_context, upsert_call
+from tickets.messages import CallerContext
 from tickets.models import CallLog, Customer, Order, TicketType
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class DbCallDirectory:
         self.db = db
         self.db_read = db_read
 
-    async def lookup_caller(self, caller_e164: str | None, raw_number: str) -> dict[str, Any]:
+    async def lookup_caller(self, caller_e164: str | None, raw_number: str) -> CallerContext:
         async with self.db_read() as session:
             return await caller_context(session, caller_e164)
 

@@ -99,7 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         report["bus"] = bus_state() if bus_state else {"ok": True}
         report["pbx"] = services.telephony.state() if services.telephony else []
         report["pbx_mode"] = services.settings.pbx_mode  # demo | off | ami
+        if services.pbx_error:
+            report["pbx_error"] = services.pbx_error
         report["asr"] = services.asr.state() if services.asr else {"enabled": False}
+        if services.asr_error:
+            report["asr"]["error"] = services.asr_error
         report["websockets"] = services.hub.stats() if services.hub else {}
         ok = report["database"]["ok"]
         report["status"] = "ready" if ok else "not ready"

@@ -17,7 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from tickets.bus import Bus, Event, InProcessBus
+from tickets.bus import Bus, InProcessBus, OutEvent
 
 log = logging.getLogger(__name__)
 PREFIX = "hotline:"
@@ -34,7 +34,6 @@ class RedisBus:
     feeds a local in-process bus, so each local subscriber gets each event once."""
 
     def __init__(self, url: str) -> None:
-        self._url = url
         self._redis = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=5,
                                         health_check_interval=10)
         self._local = InProcessBus()
@@ -46,7 +45,7 @@ class RedisBus:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._pump(), name="redis-bus")
 
-    async def publish(self, topic: str, event: Event) -> None:
+    async def publish(self, topic: str, event: OutEvent) -> None:
         data = json.dumps(event, default=_default, ensure_ascii=False)
         try:
             await self._redis.publish(PREFIX + topic, data)

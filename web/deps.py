@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tickets.schemas import MAX_ID
 from web.security import COOKIE_NAME, Principal, principal_from_token
 from web.services import Services
+from web.uow import UnitOfWork
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -37,6 +38,15 @@ async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_uow(services: ServicesDep, session: SessionDep) -> UnitOfWork:
+    """The request's transaction (the same session as ``SessionDep``) and its messages."""
+    return UnitOfWork(session, services.bus)
+
+
+#: For handlers that announce what they change: ``uow.publish(…)``, then ``uow.commit()``.
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 
 
 async def get_principal(

@@ -4,8 +4,10 @@ Why it is shaped this way:
 
 * One bus subscription feeds the whole hub, so it works the same with the in-process bus and
   with Redis (it only uses the :class:`tickets.bus.Bus` interface).
-* Who gets an event is decided by pure code (:class:`CallIndex`, :func:`select_recipients`)
-  that knows nothing of sockets, so it is unit-tested without any I/O.
+* Who gets an event is decided by pure code that knows nothing of sockets, so it is
+  unit-tested without any I/O: :data:`ROUTES`, a table of (topic, type) → audience rules
+  (small functions: the rung agent, the call's agents and watchers, supervisors, …), and
+  :class:`CallIndex` (which agents are on which call).
 * Every connection owns a bounded queue and its own sender task. Fan-out only appends to
   queues (and serializes the event once), so one slow browser never delays the others. A
   client that falls behind loses its oldest messages; one that stays behind (a whole outbox
@@ -29,6 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tickets import messages
 from tickets.bus import (
     TOPIC_ASR,
     TOPIC_CALLS,
@@ -149,84 +152,146 @@ def _ints(value: Any) -> set[int]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who an event is for, as rules on :class:`ConsoleView` fields (pure data).
+
+    A console is in the audience when its extension is in ``extensions``, its user in
+    ``users``, one of its groups in ``groups``, it is a supervisor and ``supervisors`` is set,
+    or it watches call ``watchers_of``.
+    """
+
+    extensions: frozenset[str] = frozenset()
+    users: frozenset[int] = frozenset()
+    groups: frozenset[int] = frozenset()
+    supervisors: bool = False
+    watchers_of: str | None = None
+
+
+NOBODY = Audience()
+#: An audience rule: the part of an event's audience one rule names (pure).
+Rule = Callable[[Event, CallIndex], Audience]
+
+
+def _call_id(event: Event) -> str | None:
+    call_id = event.get("call_id")
+    return call_id if isinstance(call_id, str) and call_id else None
+
+
+def _exts(*values: object) -> frozenset[str]:
+    return frozenset(e for e in map(normalize_extension, values) if e)
+
+
+def rung_agent(event: Event, calls: CallIndex) -> Audience:
+    """The consoles of the extension being rung (``extension``)."""
+    return Audience(extensions=_exts(event.get("extension")))
+
+
+def agents_on_call(event: Event, calls: CallIndex) -> Audience:
+    """Every agent the call involved: named in the event (``extensions``) or seen before."""
+    raw = event.get("extensions")
+    named = _exts(*raw) if isinstance(raw, list) else frozenset()
+    call_id = _call_id(event)
+    return Audience(extensions=named | calls.extensions(call_id) if call_id else named)
+
+
+def agents_known_on_call(event: Event, calls: CallIndex) -> Audience:
+    """The agents :class:`CallIndex` saw on the call (events that carry only ``call_id``)."""
+    call_id = _call_id(event)
+    return Audience(extensions=calls.extensions(call_id)) if call_id else NOBODY
+
+
+def watchers_of_call(event: Event, calls: CallIndex) -> Audience:
+    """The consoles that chose to follow the call (``watch_call``)."""
+    return Audience(watchers_of=_call_id(event))
+
+
+def supervisors(event: Event, calls: CallIndex) -> Audience:
+    """Everyone who sees the whole floor (:data:`SUPERVISOR_ROLES`)."""
+    return Audience(supervisors=True)
+
+
+def own_consoles(event: Event, calls: CallIndex) -> Audience:
+    """The agent's own consoles (``user_id``, ``extension``): a change made elsewhere."""
+    return Audience(users=frozenset(_ints(event.get("user_id"))),
+                    extensions=_exts(event.get("extension")))
+
+
+def transfer_target(event: Event, calls: CallIndex) -> Audience:
+    """The colleague a call was transferred to (``to_extension``)."""
+    return Audience(extensions=_exts(event.get("to_extension")))
+
+
+def ticket_visible(event: Event, calls: CallIndex) -> Audience:
+    """Who works the ticket: its assignee and its group's members."""
+    nested = event.get("ticket")
+    ticket: Event = nested if isinstance(nested, dict) else event
+    return Audience(users=frozenset(_ints(ticket.get("assignee_id"))),
+                    groups=frozenset(_ints(ticket.get("group_id"))))
+
+
+def work_order_engineer(event: Event, calls: CallIndex) -> Audience:
+    """The field engineer the work order is assigned to (``engineer_id``)."""
+    return Audience(users=frozenset(_ints(event.get("engineer_id"))))
+
+
+#: The routing table: (topic, type) → the rules whose union is the event's audience.
+#: Anything not listed goes to nobody (``session_revoked`` closes sockets instead).
+ROUTES: dict[tuple[str, str], tuple[Rule, ...]] = {
+    (TOPIC_CALLS, "screen_pop"): (rung_agent,),
+    (TOPIC_CALLS, "call_update"): (agents_on_call, watchers_of_call),
+    (TOPIC_ASR, "asr"): (agents_known_on_call, watchers_of_call),
+    (TOPIC_ASR, "ticket_prefill"): (agents_known_on_call, watchers_of_call),
+    (TOPIC_QUEUES, "queue_stats"): (supervisors,),
+    # The floor sees it, and the agent's own consoles follow a change made elsewhere.
+    (TOPIC_QUEUES, "agent_state"): (supervisors, own_consoles),
+    (TOPIC_PBX, "pbx_status"): (supervisors,),
+    (TOPIC_TICKETS, "ticket_transfer"): (transfer_target,),
+    (TOPIC_TICKETS, "ticket_created"): (ticket_visible,),
+    (TOPIC_TICKETS, "ticket_updated"): (ticket_visible,),
+    (TOPIC_WORK_ORDERS, "work_order"): (work_order_engineer,),
+}
+
+
+def audience(topic: str, event: Event, calls: CallIndex) -> Audience:
+    """The union of the audiences :data:`ROUTES` names for this event (pure)."""
+    kind = event.get("type")
+    rules = ROUTES.get((topic, kind)) if isinstance(kind, str) else None
+    if not rules:
+        return NOBODY
+    parts = [rule(event, calls) for rule in rules]
+    if len(parts) == 1:
+        return parts[0]
+    return Audience(
+        extensions=frozenset().union(*(p.extensions for p in parts)),
+        users=frozenset().union(*(p.users for p in parts)),
+        groups=frozenset().union(*(p.groups for p in parts)),
+        supervisors=any(p.supervisors for p in parts),
+        watchers_of=next((p.watchers_of for p in parts if p.watchers_of), None))
+
+
 def select_recipients(
     topic: str, event: Event, consoles: Iterable[ConsoleView], calls: CallIndex
 ) -> set[int]:
-    """The connection ids that should receive ``event`` (pure; the routing table lives here).
+    """The connection ids that should receive ``event`` (pure; routes are :data:`ROUTES`).
 
     Call ``calls.observe(topic, event)`` first so an event that names new extensions reaches
     them too.
     """
-    kind = event.get("type")
-    call_id = event.get("call_id") if isinstance(event.get("call_id"), str) else None
-    exts: set[str] = set()
-    users: set[int] = set()
-    groups: set[int] = set()
-    supervisors = False
-    watchers = False
-
-    if topic == TOPIC_CALLS:
-        if kind == "screen_pop":
-            ext = normalize_extension(event.get("extension"))
-            if ext:
-                exts.add(ext)
-        elif kind == "call_update":
-            raw = event.get("extensions")
-            if isinstance(raw, list):
-                exts.update(e for e in map(normalize_extension, raw) if e)
-            if call_id:
-                exts |= calls.extensions(call_id)
-            watchers = True
-        else:
-            return set()
-    elif topic == TOPIC_ASR:
-        if kind not in ("asr", "ticket_prefill") or not call_id:
-            return set()
-        exts |= calls.extensions(call_id)
-        watchers = True
-    elif topic == TOPIC_QUEUES:
-        if kind == "queue_stats":
-            supervisors = True
-        elif kind == "agent_state":
-            # The floor sees it, and the agent's own consoles follow a change made elsewhere.
-            supervisors = True
-            users |= _ints(event.get("user_id"))
-            ext = normalize_extension(event.get("extension"))
-            if ext:
-                exts.add(ext)
-        else:
-            return set()
-    elif topic == TOPIC_WORK_ORDERS:
-        if kind != "work_order":
-            return set()
-        users |= _ints(event.get("engineer_id"))
-    elif topic == TOPIC_TICKETS:
-        if kind == "ticket_transfer":
-            ext = normalize_extension(event.get("to_extension"))
-            if ext:
-                exts.add(ext)
-        elif kind in ("ticket_updated", "ticket_created"):
-            nested = event.get("ticket")
-            ticket: Event = nested if isinstance(nested, dict) else event
-            users |= _ints(ticket.get("assignee_id"))
-            groups |= _ints(ticket.get("group_id"))
-        else:
-            return set()
-    elif topic == TOPIC_PBX:
-        if kind != "pbx_status":
-            return set()
-        supervisors = True
-    else:
+    who = audience(topic, event, calls)
+    if who == NOBODY:
         return set()
-
+    # Locals and one plain loop: this runs for every console on every event (bench_ws).
+    exts, users, groups = who.extensions, who.users, who.groups
+    sup, watched, roles = who.supervisors, who.watchers_of, SUPERVISOR_ROLES
     out: set[int] = set()
     for c in consoles:
         if (
             (c.extension is not None and c.extension in exts)
             or c.user_id in users
             or (groups and not groups.isdisjoint(c.group_ids))
-            or (supervisors and c.role in SUPERVISOR_ROLES)
-            or (watchers and call_id is not None and call_id in c.watched_calls)
+            or (sup and c.role in roles)
+            or (watched is not None and watched in c.watched_calls)
         ):
             out.add(c.conn_id)
     return out
@@ -384,7 +449,7 @@ class Hub:
                 sub = self._sub = self.bus.subscribe(*HUB_TOPICS)
 
     async def _heartbeat(self) -> None:
-        ping = json.dumps({"type": "ping"})
+        ping = json.dumps(messages.ping())
         while True:
             await asyncio.sleep(self.heartbeat_s)
             now = time.monotonic()
@@ -491,11 +556,6 @@ class Hub:
         conn.watched_calls.discard(call_id)
         conn._view = None
 
-    def connections(self, user_id: int | None = None) -> list[Connection]:
-        if user_id is None:
-            return list(self._conns.values())
-        return [self._conns[i] for i in self._by_user.get(user_id, ()) if i in self._conns]
-
     def stats(self) -> dict[str, Any]:
         return {
             "connections": len(self._conns),
@@ -529,7 +589,7 @@ class Hub:
     def _end_sessions(self, event: Event) -> int:
         """``session_revoked``: close the user's consoles opened with the logged-out token
         (``token_id``) or with any token issued before ``before_ms``."""
-        if event.get("type") != "session_revoked":
+        if event.get("type") != "session_revoked":  # messages.SessionRevoked
             return 0
         token_id, before = event.get("token_id"), event.get("before_ms")
         n = 0
@@ -545,7 +605,7 @@ class Hub:
                 n += 1
         return n
 
-    def send_to(self, conn: Connection, message: dict[str, Any]) -> None:
+    def send_to(self, conn: Connection, message: messages.DirectReply) -> None:
         """Queue a direct reply (pong, error, hello) for one console."""
         self._offer(conn, json.dumps(message, ensure_ascii=False, default=str))
 

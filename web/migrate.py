@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -24,10 +23,6 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database to ``revision``. Runs its own event loop: call it off any loop."""
     _ensure_sqlite_dir(database_url)
     command.upgrade(alembic_config(database_url), revision)
-
-
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
-    await asyncio.to_thread(upgrade, database_url, revision)
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -1,15 +1,22 @@
-"""The process's long-lived parts, built once by the app factory and shared by handlers."""
+"""The process's long-lived parts, built once by the app factory and shared by handlers.
+
+Every part has its real type: the optional ones are ``None`` until ``web.wiring`` (or the
+app's lifespan, for the hub) starts them, and a part that could not start says why in its
+``*_error`` field, which ``/readyz`` reports.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from asr.audiosocket import AsrServer
 from telephony.demo_pbx import DemoPbx
+from telephony.service import Telephony
 from tickets.bus import Bus
+from web.hub import Hub
 from web.settings import Settings
 from web.throttle import LoginThrottle
 
@@ -22,11 +29,12 @@ class Services:
     db_read: async_sessionmaker[AsyncSession]  # autocommit, single-statement hot reads
     bus: Bus
     secret_key: str
-    hub: Any = None
-    telephony: Any = None
-    asr: Any = None
+    hub: Hub | None = None
+    telephony: Telephony | None = None
+    asr: AsrServer | None = None
     demo_pbx: DemoPbx | None = None  # the built-in demo PBX, when it is the one in use
-    extras: dict[str, Any] = field(default_factory=dict)
+    pbx_error: str | None = None  # HOTLINE_AMI_URL could not be used
+    asr_error: str | None = None  # the vosk model could not be loaded
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     @property

@@ -12,7 +12,7 @@ import logging
 
 from asr.audiosocket import AsrServer, send_call
 from asr.engine import AsrError, VoskEngine
-from asr.models import ModelError
+from asr.model_store import ModelError
 from asr.synth import utterance
 from telephony.agents import parse_agent_interfaces
 from telephony.demo_pbx import DemoPacing, DemoPbx
@@ -40,7 +40,7 @@ async def _pbx_configs(services: Services) -> list[PbxConfig]:
         return parse_ami_urls(settings.ami_url or "")
     except ValueError as exc:
         log.error("HOTLINE_AMI_URL is invalid, no PBX connected: %s", exc)
-        services.extras["pbx_error"] = str(exc)
+        services.pbx_error = str(exc)
         return []
 
 
@@ -60,7 +60,7 @@ async def start_components(services: Services) -> None:
                                            frames_per_chunk=settings.asr_frames_per_chunk)
         except (AsrError, ModelError, OSError) as exc:
             log.error("speech recognition is off: %s", exc)
-            services.extras["asr_error"] = str(exc)
+            services.asr_error = str(exc)
         else:
             host, port = settings.audiosocket_host_port
             services.asr = AsrServer(engine, services.bus,

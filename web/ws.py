@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,8 +26,10 @@ import jwt
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from web.hub import CLOSE_POLICY, Hub
-from web.security import COOKIE_NAME, principal_from_token
+from tickets import messages
+from web.hub import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection, Hub
+from web.security import COOKIE_NAME, Principal, principal_from_token
+from web.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -95,21 +98,72 @@ def same_origin(websocket: WebSocket) -> bool:
     return urlsplit(origin).netloc.lower() == host.lower()
 
 
-@router.websocket("/ws")
-async def console_socket(websocket: WebSocket) -> None:
-    """One console connection: auth, register with the hub, read client messages."""
-    services = websocket.app.state.services
-    hub: Hub = services.hub
+async def _authenticate(
+    websocket: WebSocket, services: Services
+) -> tuple[Principal | None, str | None]:
+    """The principal behind the socket's token (query, or same-origin cookie), and the token."""
     token = websocket.query_params.get("token")
     if not token and same_origin(websocket):
         token = websocket.cookies.get(COOKIE_NAME)
-    principal = None
-    if token:
-        try:
-            principal = await principal_from_token(services, token)
-        except Exception:
-            log.exception("websocket auth failed")
+    if not token:
+        return None, None
+    try:
+        return await principal_from_token(services, token), token
+    except Exception:
+        log.exception("websocket auth failed")
+        return None, token
+
+
+def _close_at_expiry(hub: Hub, conn: Connection, token: str) -> asyncio.Task[None] | None:
+    """A task that closes the console when its login expires (None: no expiry)."""
+    exp = token_expiry(token)
+    if exp is None:
+        return None
+
+    async def expire(at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.time()))
+        log.info("%s: login expired, closing", conn.label())
+        await hub.close(conn, CLOSE_POLICY, "token expired")
+
+    return asyncio.create_task(expire(exp), name=f"ws-expiry-{conn.conn_id}")
+
+
+def _frame_text(frame: Mapping[str, Any]) -> str:
+    text = frame.get("text")
+    if text is None:
+        raw = frame.get("bytes") or b""
+        text = raw.decode("utf-8", "replace")
+    return str(text)
+
+
+def answer(hub: Hub, conn: Connection, text: str) -> None:
+    """Act on one client frame; replies (``pong``, ``watching``, ``error``) go to ``conn``."""
+    try:
+        msg = parse_client_message(text)
+    except BadMessage as exc:
+        hub.send_to(conn, messages.error(exc.code, exc.detail))
+        return
+    if msg.type == "ping":
+        hub.send_to(conn, messages.pong())
+    elif msg.type == "watch_call" and msg.call_id:
+        if hub.watch_call(conn, msg.call_id):
+            hub.send_to(conn, messages.watching(msg.call_id))
+        else:
+            hub.send_to(conn, messages.error("forbidden", "your role cannot follow calls"))
+    elif msg.type == "unwatch_call" and msg.call_id:
+        hub.unwatch_call(conn, msg.call_id)
+
+
+@router.websocket("/ws")
+async def console_socket(websocket: WebSocket) -> None:
+    """One console connection: auth, register with the hub, read client messages."""
+    services: Services = websocket.app.state.services
+    principal, token = await _authenticate(websocket, services)
     await websocket.accept()
+    hub = services.hub
+    if hub is None:  # the app is not started (or is stopping)
+        await websocket.close(code=CLOSE_TRY_AGAIN, reason="not ready")
+        return
     if principal is None:
         await websocket.close(code=CLOSE_POLICY, reason="authentication required")
         return
@@ -124,46 +178,18 @@ async def console_socket(websocket: WebSocket) -> None:
         send_text=websocket.send_text, close=close,
         token_id=principal.token_id, issued_ms=principal.issued_ms,
     )
-    expiry: asyncio.Task[None] | None = None
-    exp = token_expiry(token) if token else None
-    if exp is not None:
-        async def expire(at: float) -> None:
-            await asyncio.sleep(max(0.0, at - time.time()))
-            log.info("%s: login expired, closing", conn.label())
-            await hub.close(conn, CLOSE_POLICY, "token expired")
-
-        expiry = asyncio.create_task(expire(exp), name=f"ws-expiry-{conn.conn_id}")
-    hub.send_to(conn, {
-        "type": "hello",
-        "user": {"id": principal.id, "username": principal.username, "role": principal.role,
-                 "extension": principal.extension, "display_name": principal.display_name},
-        "heartbeat_s": hub.heartbeat_s,
-    })
+    expiry = _close_at_expiry(hub, conn, token) if token else None
+    hub.send_to(conn, messages.hello(
+        {"id": principal.id, "username": principal.username, "role": principal.role,
+         "extension": principal.extension, "display_name": principal.display_name},
+        hub.heartbeat_s))
     try:
         while not conn.closed:
             frame = await websocket.receive()
             if frame["type"] == "websocket.disconnect":
                 break
             hub.touch(conn)
-            text = frame.get("text")
-            if text is None:
-                raw = frame.get("bytes") or b""
-                text = raw.decode("utf-8", "replace")
-            try:
-                msg = parse_client_message(text)
-            except BadMessage as exc:
-                hub.send_to(conn, {"type": "error", "error": exc.code, "detail": exc.detail})
-                continue
-            if msg.type == "ping":
-                hub.send_to(conn, {"type": "pong"})
-            elif msg.type == "watch_call" and msg.call_id:
-                if hub.watch_call(conn, msg.call_id):
-                    hub.send_to(conn, {"type": "watching", "call_id": msg.call_id})
-                else:
-                    hub.send_to(conn, {"type": "error", "error": "forbidden",
-                                       "detail": "your role cannot follow calls"})
-            elif msg.type == "unwatch_call" and msg.call_id:
-                hub.unwatch_call(conn, msg.call_id)
+            answer(hub, conn, _frame_text(frame))
     except (WebSocketDisconnect, RuntimeError):
         pass  # the peer went away, or the hub closed the socket under us
     finally:

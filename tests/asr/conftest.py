@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from asr.engine import VoskEngine
-from asr.models import find_packaged_model
+from asr.model_store import find_packaged_model
 
 Speak = Callable[[str], Path]
 

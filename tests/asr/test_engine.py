@@ -17,7 +17,7 @@ from asr.engine import (
     transcribe_file,
     transcribe_file_async,
 )
-from asr.models import ModelError, check_model_folder, find_packaged_model, supports_grammar
+from asr.model_store import ModelError, check_model_folder, find_packaged_model, supports_grammar
 from tests.asr.conftest import Speak, pcm_of
 
 GRAMMAR = ["환불", "네", "아니요", "배송", "수리"]

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from asr.audiosocket import AsrLimits, AsrServer, send_call  # noqa: E402
 from asr.context import CallContext, StaticPrefillContext  # noqa: E402
 from asr.engine import VoskEngine  # noqa: E402
-from asr.models import find_packaged_model  # noqa: E402
+from asr.model_store import find_packaged_model  # noqa: E402
 from tests.bench.common import machine, pct  # noqa: E402
 from tickets.bus import TOPIC_ASR, InProcessBus  # noqa: E402
 

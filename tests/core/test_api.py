@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import login
+from tests.conftest import login, make_settings, running_app
 
 
 async def test_health_and_ready(client: httpx.AsyncClient, backend: str) -> None:
@@ -388,3 +390,14 @@ async def test_logout_everywhere_and_admin_changes_void_older_tokens(
     assert (await client.get("/api/v1/auth/me", headers=a3)).status_code == 401
     assert (await client.post("/api/v1/auth/login", json={
         "username": "alice", "password": "new-secret"})).status_code == 200
+
+
+async def test_ready_says_why_a_part_did_not_start(sqlite_factory: Any, tmp_path: Path) -> None:
+    """A bad AMI URL or a missing vosk model: the web serves, /readyz names the cause."""
+    settings = make_settings(str(await sqlite_factory.new(False)), tmp_path,
+                             ami_url="http://not-ami", vosk_model=str(tmp_path / "no-model"))
+    async with running_app(settings) as (_, client):
+        ready = (await client.get("/readyz")).json()
+    assert ready["status"] == "ready"
+    assert ready["pbx"] == [] and "ami" in ready["pbx_error"].lower()
+    assert ready["asr"]["enabled"] is False and "no-model" in ready["asr"]["error"]

@@ -9,9 +9,14 @@ from sqlalchemy import func, select
 from tickets import service
 from tickets.calls import CallFilter, caller_context, list_calls, upsert_call
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from tickets.messages import PopCustomer, PopOrder, PopTicket
 from tickets.models import CallLog, Customer, CustomerPhone
 from tickets.schemas import TicketIn, TicketPatch
 from web.settings import to_async_url
+
+
+def _keys(shape: type) -> frozenset[str]:
+    return frozenset(shape.__required_keys__ | shape.__optional_keys__)
 
 
 async def test_upsert_is_idempotent_and_never_erases(new_db) -> None:  # type: ignore[no-untyped-def]
@@ -66,6 +71,11 @@ async def test_pop_context_puts_open_tickets_first(new_db) -> None:  # type: ign
         first_done = flags.index(False)
         assert tickets[first_done]["title"] == "done 11"  # then the newest first
         assert ctx["orders"] and {"in_warranty", "warranty_end"} <= set(ctx["orders"][0])
+        # Exactly the catalogue's keys (the pop's orders once said "product", which the
+        # console, reading the order API's "product_name", showed as nothing).
+        assert all(set(o) == _keys(PopOrder) for o in ctx["orders"])
+        assert all(set(t) == _keys(PopTicket) for t in tickets)
+        assert PopCustomer.__required_keys__ <= set(ctx["customer"]) <= _keys(PopCustomer)
         async with read() as s:
             assert await caller_context(s, "+8613700000000") == {
                 "customer": None, "tickets": [], "calls": [], "orders": []}

@@ -23,7 +23,7 @@ import pytest
 import websockets
 
 from asr.audiosocket import send_call
-from asr.models import find_packaged_model
+from asr.model_store import find_packaged_model
 from telephony.simulator import FakeAsterisk
 from tests.conftest import make_settings
 from tests.integration.conftest import serving

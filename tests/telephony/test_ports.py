@@ -52,7 +52,8 @@ async def test_in_memory_directory_lookup_and_upsert():
     found = await d.lookup_caller("+8613800138000", "13800138000")
     assert found["customer"]["id"] == 7 and found["tickets"] == [{"id": 1}]
     none = await d.lookup_caller(None, "<unknown>")
-    assert none == {"customer": None, "tickets": [], "calls": []}
+    # The same keys as the database directory answers (tickets.messages.CallerContext).
+    assert none == {"customer": None, "tickets": [], "calls": [], "orders": []}
 
 
 async def test_two_pbxs_and_one_down():

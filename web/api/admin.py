@@ -19,8 +19,8 @@ from tickets.schemas import (
     UserOut,
     UserPatch,
 )
-from web.api.auth import publish_session_end
-from web.deps import Admin, IdPath, Manager, ServicesDep, SessionDep, Staff
+from web.api.auth import end_consoles
+from web.deps import Admin, IdPath, Manager, SessionDep, Staff, UowDep
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -50,16 +50,15 @@ async def create_user(data: UserIn, _: Admin, session: SessionDep) -> UserOut:
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-async def patch_user(user_id: IdPath, data: UserPatch, _: Admin, session: SessionDep,
-                     services: ServicesDep) -> UserOut:
-    user = await service.get_user(session, user_id)
+async def patch_user(user_id: IdPath, data: UserPatch, _: Admin, uow: UowDep) -> UserOut:
+    user = await service.get_user(uow.session, user_id)
     cutoff = user.sessions_valid_after
-    user = await service.update_user(session, user_id, data)
-    await session.commit()
+    user = await service.update_user(uow.session, user_id, data)
     if user.sessions_valid_after != cutoff and user.sessions_valid_after is not None:
         # A new password, role or a disabled account: the user's open consoles close too.
-        await publish_session_end(services, user.id,
-                                  before_ms=int(user.sessions_valid_after.timestamp() * 1000))
+        end_consoles(uow, user.id,
+                     before_ms=int(user.sessions_valid_after.timestamp() * 1000))
+    await uow.commit()
     return _user_out(user)
 
 

@@ -14,12 +14,13 @@ import math
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from tickets import messages
 from tickets.bus import TOPIC_SESSIONS
 from tickets.schemas import LoginIn, TokenOut
 from tickets.users import authenticate, end_sessions, revoke_token
-from web.deps import PrincipalDep, ServicesDep, SessionDep
+from web.deps import PrincipalDep, ServicesDep, SessionDep, UowDep
 from web.security import COOKIE_NAME, create_token, decode_token, principal_from_token
-from web.services import Services
+from web.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False)
@@ -52,20 +53,16 @@ async def login(data: LoginIn, request: Request, response: Response, services: S
     return TokenOut(access_token=token)
 
 
-async def publish_session_end(services: Services, user_id: int, *,
-                              token_id: str | None = None, before_ms: int | None = None) -> None:
-    """Tell every process's hub to close the consoles of a revoked login."""
-    try:
-        await services.bus.publish(TOPIC_SESSIONS, {
-            "type": "session_revoked", "user_id": user_id, "token_id": token_id,
-            "before_ms": before_ms})
-    except Exception as exc:  # the revocation itself is stored: sockets end at expiry
-        log.warning("could not announce the logout of user %s: %s", user_id, exc)
+def end_consoles(uow: UnitOfWork, user_id: int, *, token_id: str | None = None,
+                 before_ms: int | None = None) -> None:
+    """Once committed, tell every process's hub to close the consoles of a revoked login
+    (if that announcement fails, the revocation is stored: the sockets end at expiry)."""
+    uow.publish(TOPIC_SESSIONS, messages.session_revoked(
+        user_id=user_id, token_id=token_id, before_ms=before_ms))
 
 
 @router.post("/logout", status_code=204)
-async def logout(request: Request, response: Response, services: ServicesDep,
-                 session: SessionDep,
+async def logout(request: Request, response: Response, services: ServicesDep, uow: UowDep,
                  creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Response:
     """End this login: the token (bearer or cookie) stops working. Always 204, so a
     client can log out whatever state its token is in."""
@@ -73,9 +70,9 @@ async def logout(request: Request, response: Response, services: ServicesDep,
     claims = decode_token(services.secret_key, token) if token else None
     if claims is not None and claims.token_id and \
             await principal_from_token(services, token) is not None:
-        await revoke_token(session, claims.token_id, claims.user_id, claims.expires_at)
-        await session.commit()
-        await publish_session_end(services, claims.user_id, token_id=claims.token_id)
+        await revoke_token(uow.session, claims.token_id, claims.user_id, claims.expires_at)
+        end_consoles(uow, claims.user_id, token_id=claims.token_id)
+        await uow.commit()
     response.delete_cookie(COOKIE_NAME)
     response.status_code = 204
     return response
@@ -83,12 +80,11 @@ async def logout(request: Request, response: Response, services: ServicesDep,
 
 @router.post("/logout-all", status_code=204)
 async def logout_everywhere(principal: PrincipalDep, response: Response,
-                            services: ServicesDep, session: SessionDep) -> Response:
+                            uow: UowDep) -> Response:
     """End every login of the caller (a lost laptop, a shared password)."""
-    cutoff = await end_sessions(session, principal.id)
-    await session.commit()
-    await publish_session_end(services, principal.id,
-                              before_ms=int(cutoff.timestamp() * 1000) + 1)
+    cutoff = await end_sessions(uow.session, principal.id)
+    end_consoles(uow, principal.id, before_ms=int(cutoff.timestamp() * 1000) + 1)
+    await uow.commit()
     response.delete_cookie(COOKIE_NAME)
     response.status_code = 204
     return response

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import StringConstraints
 
 from tickets import calls as call_service
+from tickets import messages
 from tickets import service as ticket_service
 from tickets.bus import TOPIC_QUEUES, TOPIC_TICKETS
 from tickets.errors import Invalid
@@ -15,7 +16,7 @@ from tickets.models import CallLog
 from tickets.phones import InvalidPhoneNumber, normalize
 from tickets.schemas import CallLogOut, DbId, In, TicketOut
 from tickets.timeinput import Moment
-from web.deps import IdQuery, Manager, ServicesDep, SessionDep, Staff
+from web.deps import IdQuery, Manager, ServicesDep, SessionDep, Staff, UowDep
 from web.security import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
@@ -114,7 +115,7 @@ async def hangup(call_id: str, _: Staff, services: ServicesDep) -> dict[str, Any
 
 @router.post("/calls/{call_id}/transfer", status_code=202)
 async def transfer(call_id: str, data: TransferIn, principal: Staff, services: ServicesDep,
-                   session: SessionDep) -> dict[str, Any]:
+                   uow: UowDep) -> dict[str, Any]:
     """Transfer the call to a colleague; with a ticket, their console pops it.
 
     The ticket is linked to the call first, so even if the PBX refuses the transfer the
@@ -123,19 +124,19 @@ async def transfer(call_id: str, data: TransferIn, principal: Staff, services: S
     telephony = _telephony(services)
     ticket = None
     if data.ticket_id is not None:
-        found = await ticket_service.get_ticket(session, data.ticket_id, principal.actor)
-        await ticket_service.link_call(session, found.id, call_id, principal.actor)
+        found = await ticket_service.get_ticket(uow.session, data.ticket_id, principal.actor)
+        await ticket_service.link_call(uow.session, found.id, call_id, principal.actor)
         ticket = ticket_service.ticket_dict(found)
-        await session.commit()
+        await uow.commit()
     if data.attended:
         await telephony.attended_transfer(call_id, data.extension)
     else:
         await telephony.blind_transfer(call_id, data.extension)
     if ticket is not None:
-        await services.bus.publish(TOPIC_TICKETS, {
-            "type": "ticket_transfer", "call_id": call_id, "to_extension": data.extension,
-            "from_user": principal.display_name,
-            "ticket": TicketOut.model_validate(ticket).model_dump(mode="json")})
+        uow.publish(TOPIC_TICKETS, messages.ticket_transfer(
+            call_id=call_id, to_extension=data.extension, from_user=principal.display_name,
+            ticket=TicketOut.model_validate(ticket).model_dump(mode="json")))
+        await uow.commit()  # nothing left to write: this publishes
     return {"call_id": call_id, "to_extension": data.extension, "attended": data.attended,
             "ticket_id": data.ticket_id}
 
@@ -148,9 +149,8 @@ async def agent_state(data: AgentStateIn, principal: Staff,
     reason = data.reason or (data.state if paused else None)
     # The interface the member really has in its queues (Local/…, SIP/…), not a guess.
     await telephony.pause_agent(_extension(principal), paused, reason)
-    await services.bus.publish(TOPIC_QUEUES, {
-        "type": "agent_state", "extension": principal.extension, "user_id": principal.id,
-        "state": data.state, "reason": reason})
+    await services.bus.publish(TOPIC_QUEUES, messages.agent_state(
+        extension=principal.extension, user_id=principal.id, state=data.state, reason=reason))
     return {"extension": principal.extension, "state": data.state, "reason": reason}
 
 

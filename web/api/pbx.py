@@ -30,8 +30,8 @@ async def pbx_status(services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
         "mode": services.settings.pbx_mode, "demo": services.demo_pbx is not None,
         "connected": bool(pbxs) and all(p["connected"] for p in pbxs),
         "pbxs": [{k: p[k] for k in ("name", "connected", "state", "since")} for p in pbxs]}
-    if "pbx_error" in services.extras:
-        out["error"] = services.extras["pbx_error"]
+    if services.pbx_error:
+        out["error"] = services.pbx_error
     return out
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse
 
-from tickets import service
+from tickets import messages, service
 from tickets.bus import TOPIC_TICKETS
 from tickets.models import Attachment, Comment, TicketEvent
 from tickets.schemas import (
@@ -21,26 +21,26 @@ from tickets.schemas import (
     TicketPatch,
 )
 from tickets.timeinput import Moment, MomentEnd
-from web.deps import IdPath, IdQuery, PrincipalDep, ServicesDep, SessionDep, Staff
+from web.deps import IdPath, IdQuery, PrincipalDep, ServicesDep, SessionDep, Staff, UowDep
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
 
-async def _publish(services: ServicesDep, kind: str, ticket: dict[str, Any],
-                   **extra: Any) -> None:
-    event = {"type": kind, "ticket": TicketOut.model_validate(ticket).model_dump(mode="json"),
-             **extra}
-    await services.bus.publish(TOPIC_TICKETS, event)
+async def _commit(uow: UowDep, kind: Literal["ticket_created", "ticket_updated"],
+                  ticket: dict[str, Any]) -> None:
+    """Commit, then tell the consoles that see the ticket."""
+    wire = TicketOut.model_validate(ticket).model_dump(mode="json")
+    uow.publish(TOPIC_TICKETS, messages.ticket_changed(kind, wire))
+    await uow.commit()
 
 
 @router.post("", status_code=201, response_model=TicketOut)
 async def create_ticket(data: TicketIn, principal: PrincipalDep, services: ServicesDep,
-                        session: SessionDep) -> dict[str, Any]:
-    ticket = await service.create_ticket(session, data, principal.actor,
+                        uow: UowDep) -> dict[str, Any]:
+    ticket = await service.create_ticket(uow.session, data, principal.actor,
                                          services.settings.default_region)
     out = service.ticket_dict(ticket)
-    await session.commit()
-    await _publish(services, "ticket_created", out)
+    await _commit(uow, "ticket_created", out)
     return out
 
 
@@ -92,23 +92,20 @@ async def get_ticket(ticket_id: IdPath, principal: PrincipalDep,
 
 @router.patch("/{ticket_id}", response_model=TicketOut)
 async def patch_ticket(ticket_id: IdPath, patch: TicketPatch, principal: PrincipalDep,
-                       services: ServicesDep, session: SessionDep) -> dict[str, Any]:
-    ticket = await service.update_ticket(session, ticket_id, patch, principal.actor)
+                       uow: UowDep) -> dict[str, Any]:
+    ticket = await service.update_ticket(uow.session, ticket_id, patch, principal.actor)
     out = service.ticket_dict(ticket)
-    await session.commit()
-    await _publish(services, "ticket_updated", out)
+    await _commit(uow, "ticket_updated", out)
     return out
 
 
 @router.post("/{ticket_id}/forward", response_model=TicketOut)
-async def forward_ticket(ticket_id: IdPath, principal: Staff, services: ServicesDep,
-                         session: SessionDep,
+async def forward_ticket(ticket_id: IdPath, principal: Staff, uow: UowDep,
                          note: Annotated[str | None, Query(max_length=500)] = None,
                          ) -> dict[str, Any]:
-    ticket = await service.forward(session, ticket_id, principal.actor, note)
+    ticket = await service.forward(uow.session, ticket_id, principal.actor, note)
     out = service.ticket_dict(ticket)
-    await session.commit()
-    await _publish(services, "ticket_updated", out)
+    await _commit(uow, "ticket_updated", out)
     return out
 
 

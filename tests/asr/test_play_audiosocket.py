@@ -1,4 +1,4 @@
-"""``python -m asr.client``: a recording played into a running server, as a subprocess."""
+"""``python -m asr.play_audiosocket``: a recording played into a running server (subprocess)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def make(cmd: list[str]) -> None:
 
 async def run_client(*args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "asr.client", *args, cwd=ROOT,
+        sys.executable, "-m", "asr.play_audiosocket", *args, cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)

@@ -1,6 +1,6 @@
 """Play a recording into an AudioSocket server, the way Asterisk would.
 
-    python -m asr.client 127.0.0.1:9092 call.wav [--uuid UUID] [--fast]
+    python -m asr.play_audiosocket 127.0.0.1:9092 call.wav [--uuid UUID] [--fast]
 
 For demos and end-to-end checks of a running ``hotline serve``: the recording is converted
 to 8 kHz mono 16-bit (sox) when needed, sent in 20 ms frames in real time (``--fast``: as
@@ -50,7 +50,8 @@ def load_8k(path: str | Path) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m asr.client", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m asr.play_audiosocket",
+                                     description=__doc__)
     parser.add_argument("address", help="AudioSocket server, host:port")
     parser.add_argument("audio", help="recording to play (any format sox reads)")
     parser.add_argument("--uuid", default=None, help="stream UUID (default: random)")
