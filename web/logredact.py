@@ -44,7 +44,16 @@ def redact(text: str) -> str:
 
 
 def _redact_value(value: object) -> object:
-    return redact(value) if isinstance(value, str) else value
+    """A log argument without credentials. Text is cleaned; numbers and None keep their type
+    (``%d``/``%f``); anything else (an ``httpx.URL``, a headers dict, bytes) is cleaned as the
+    text it would print as, and replaced by that text only when it held a credential."""
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, int | float):
+        return value
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    cleaned = redact(text)
+    return value if cleaned == text else cleaned
 
 
 def redact_record(record: logging.LogRecord) -> None:

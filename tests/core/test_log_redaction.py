@@ -60,6 +60,21 @@ def test_records_keep_their_argument_shape(caplog: pytest.LogCaptureFixture) -> 
     assert RedactFilter().filter(record) and record.getMessage() == "a token=[redacted]"
 
 
+def test_objects_logged_as_arguments_are_redacted_as_they_print(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """httpx logs ``HTTP Request: %s %s`` with an ``httpx.URL``, not a str."""
+    install_redaction()
+    logger = logging.getLogger("hotline.test")
+    with caplog.at_level(logging.INFO, logger="hotline.test"):
+        logger.info("HTTP Request: %s %s", "GET",
+                    httpx.URL(f"http://127.0.0.1:1/ws?token={JWT}"))
+        logger.info("headers %s", {"authorization": f"Bearer {JWT}"})
+        logger.info("raw %s", b"password=hunter2&x=1")
+        logger.info("took %d ms for %s", 12, httpx.URL("http://127.0.0.1:1/healthz"))
+    assert JWT not in caplog.text and "hunter2" not in caplog.text
+    assert "took 12 ms for http://127.0.0.1:1/healthz" in caplog.text
+
+
 def test_a_real_server_logs_no_credentials(tmp_path: Path) -> None:
     env = {**_env(tmp_path), "HOTLINE_SECRET_KEY": "server-signing-key-" + "q" * 30}
     assert run(["demo"], env, tmp_path).returncode == 0
