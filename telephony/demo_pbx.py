@@ -44,6 +44,19 @@ DEMO_CALLER_NUMBERS: tuple[str, ...] = (
     "+8613911112222",  # the late-caller-ID customer
 )
 
+#: What each demo caller keys at the IVR when asked for an order number: one of their own
+#: orders in the demo data (so the prefilled order fits the customer), nothing for the
+#: unknown caller. The captures themselves key ``478#`` (:class:`~.simulator._Keyed`).
+DEMO_KEYED_ORDERS: dict[str, str] = {
+    "+8613800138000": "478",
+    "+8615921876543": "261103315",
+    "+862161234567": "261027604",
+    "+8618612345678": "261118902",
+    "+8675586001234": "261112047",
+    "+8613700001111": "",
+    "+8613911112222": "261109352",
+}
+
 #: The queue members of the demo PBX (alice and bob in the demo data).
 DEMO_AGENTS = ("6001", "6002")
 
@@ -65,7 +78,7 @@ class Scenario:
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("answered", "a_inbound_queue_answered", "6001",
-             "queue call ringing alice and bob; the caller types order number 478 and "
+             "queue call ringing alice and bob; the caller types an order number and "
              "alice answers (and, with speech recognition on, the caller speaks)",
              speech=True),
     Scenario("abandoned", "b_queue_abandon", None,
@@ -218,7 +231,7 @@ class DemoPbx:
         _, result = self.pbx.start_play(
             planned.scenario.capture, speed=self.pacing.speed, caller=number,
             caller_name=number, agents=agent_map(planned.scenario, to),
-            gated=planned.scenario.gated)
+            gated=planned.scenario.gated, keyed=DEMO_KEYED_ORDERS.get(planned.caller, ""))
         if planned.scenario.speech and self.speaker is not None:
             task = asyncio.create_task(self._speak(result, self.speaker))
             self._speaking.add(task)

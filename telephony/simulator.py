@@ -73,6 +73,45 @@ def _parse_action(raw: bytes) -> dict[str, Any]:
     return out
 
 
+class _Keyed:
+    """Makes a recorded caller key other digits at the IVR (the captures all key ``478#``).
+
+    The recorded digit events (DTMFBegin/DTMFEnd, not ``#``) give way to one Begin/End pair
+    per keyed digit, sent where the first recorded digit was; the dialplan's variables and
+    extensions that carry the recorded number (``DIGITS``, ``ORDER``, ``ORDER=478``) carry
+    the keyed one (``ORDER=478`` in a ``Set()``'s AppData becomes ``ORDER=<keyed>``). ``None``
+    leaves the capture as recorded.
+    """
+
+    RECORDED = "478"
+    VARIABLES = frozenset({"DIGITS", "ORDER", "HOTLINE_ORDER"})
+
+    def __init__(self, keyed: str | None) -> None:
+        if keyed is not None and not keyed.isdigit() and keyed != "":
+            raise ValueError(f"keyed: digits only, got {keyed!r}")
+        self.keyed = keyed
+        self.sent = False
+
+    def apply(self, msg: dict[str, Any]) -> list[dict[str, Any]]:
+        """The messages to send in place of ``msg``."""
+        if self.keyed is None:
+            return [msg]
+        event = msg.get("Event")
+        if event in ("DTMFBegin", "DTMFEnd") and msg.get("Digit", "#") != "#":
+            if self.sent or event == "DTMFEnd":
+                return []
+            self.sent = True
+            return [{**msg, "Event": kind, "Digit": d, **({"DurationMs": "120"}
+                                                          if kind == "DTMFEnd" else {})}
+                    for d in self.keyed for kind in ("DTMFBegin", "DTMFEnd")]
+        if event == "VarSet" and msg.get("Variable") in self.VARIABLES:
+            return [{**msg, "Value": self.keyed}]
+        if event == "Newexten" and str(msg.get("AppData", "")).endswith("=" + self.RECORDED):
+            data = str(msg["AppData"])
+            return [{**msg, "AppData": data[: -len(self.RECORDED)] + self.keyed}]
+        return [msg]
+
+
 class _Session:
     def __init__(self, server: FakeAsterisk, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
@@ -347,7 +386,7 @@ class FakeAsterisk:
                    cut_at: int | None = None, down_events: int = 0,
                    extra: dict[int, bytes] | None = None, caller_name: str | None = None,
                    agents: dict[str, str] | None = None, gated: bool = True,
-                   late_caller: bool = False,
+                   late_caller: bool = False, keyed: str | None = None,
                    ) -> tuple[asyncio.Task[Any], PlayResult]:
         """:meth:`play` in the background; returns (task, result); ``result.done`` is set
         at the end (the call's last event) or when the task is cancelled.
@@ -355,11 +394,14 @@ class FakeAsterisk:
         ``caller_name`` replaces the capture's caller name; ``agents`` maps the capture's
         agent extensions (6001, 6002) to others (e.g. swap them); ``gated=False`` plays the
         capture's gated actions as done by someone else (the BlindTransfer of the transfer
-        capture happens without a client asking, and its response goes to nobody)."""
+        capture happens without a client asking, and its response goes to nobody);
+        ``keyed`` is what the caller keys at the IVR instead of the recorded order number
+        (``""``: nothing; see :class:`_Keyed`)."""
         result = PlayResult()
         task = asyncio.ensure_future(self._play(
             name, speed, caller, trigger, result, originator, cut_at, down_events, extra,
-            caller_name=caller_name, agents=agents, gated=gated, late_caller=late_caller))
+            caller_name=caller_name, agents=agents, gated=gated, late_caller=late_caller,
+            keyed=keyed))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         self._plays[task] = result
@@ -372,8 +414,10 @@ class FakeAsterisk:
                     originator: str | None, cut_at: int | None = None,
                     down_events: int = 0, extra: dict[int, bytes] | None = None, *,
                     caller_name: str | None = None, agents: dict[str, str] | None = None,
-                    gated: bool = True, late_caller: bool = False) -> None:
+                    gated: bool = True, late_caller: bool = False,
+                    keyed: str | None = None) -> None:
         rewrite, uids = self._rewriter(caller, caller_name, agents)
+        keys = _Keyed(keyed)
         gates = CAPTURE_GATES.get(name, {}) if gated else {}
         ungated = set() if gated else set(CAPTURE_GATES.get(name, {}))
         pending = list(gates.values())
@@ -424,7 +468,8 @@ class FakeAsterisk:
                 if msg["Event"] == "Newchannel" and msg.get("Uniqueid") == msg.get("Linkedid"):
                     result.linkedids.append(msg["Uniqueid"])
                     msg = await self._late_caller(msg) if late_caller else msg
-                await self._emit(self._alias(msg))
+                for out in keys.apply(msg):
+                    await self._emit(self._alias(out))
         finally:
             for gname in pending:  # a play cut short no longer expects its actions
                 self._expected[gname] -= 1

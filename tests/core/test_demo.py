@@ -16,6 +16,7 @@ import phonenumbers
 import pytest
 from sqlalchemy import select
 
+from telephony.demo_pbx import DEMO_KEYED_ORDERS
 from tests.conftest import DbMaker, login
 from tickets.calls import caller_context
 from tickets.customers import customer_id_by_e164
@@ -65,6 +66,29 @@ def test_what_the_tickets_say_about_warranties_holds() -> None:
         assert expired == ("仍在保" not in text), t.title
         checked += 1
     assert checked >= 4
+
+
+def test_each_demo_caller_keys_one_of_their_own_orders() -> None:
+    """The prefilled order number of a demo call fits the caller: a ticket can be made."""
+    owner_of = _caller_keys()
+    for number in DEMO_CALLER_NUMBERS:
+        keyed = DEMO_KEYED_ORDERS[number]
+        owners = [o.customer for o in ORDERS if o.number == keyed]
+        if number == UNKNOWN_CALLER:
+            assert keyed == ""
+        else:
+            assert owners == [owner_of[number]], (number, keyed)
+
+
+def _caller_keys() -> dict[str, str]:
+    """Demo caller number -> the demo customer's key."""
+    out = {}
+    for c in CUSTOMERS:
+        for written, _ in c.phones:
+            e164 = phonenumbers.format_number(phonenumbers.parse(written, "CN"),
+                                              phonenumbers.PhoneNumberFormat.E164)
+            out[e164] = c.key
+    return out
 
 
 async def test_demo_customers_answer_the_demo_pbx_callers(new_db: DbMaker) -> None:

@@ -11,6 +11,7 @@ import pytest
 from telephony import InMemoryCallDirectory, Telephony
 from telephony.demo_pbx import (
     DEMO_CALLER_NUMBERS,
+    DEMO_KEYED_ORDERS,
     ROTATION,
     SCENARIOS,
     DemoPacing,
@@ -19,6 +20,7 @@ from telephony.demo_pbx import (
     agent_map,
     trunk_form,
 )
+from telephony.simulator import _Keyed
 from tickets.bus import InProcessBus
 
 from .conftest import FAST, Recorder
@@ -137,6 +139,37 @@ async def test_ring_now_reaches_the_chosen_agent_with_an_unknown_number(
     pops = [p for p in demo_rig.rec.of("screen_pop") if p["call_id"] == update["call_id"]]
     assert pops and all(p["customer"] is None for p in pops)  # nobody's number: still pops
     assert {p["caller_number"] for p in pops} == {"+8613700001111"}
+    assert all(p["order_number"] is None for p in pops)  # nobody's caller keys nothing
+
+
+async def test_a_demo_caller_keys_their_own_order_number(demo_rig: DemoRig) -> None:
+    await demo_rig.rec.wait_for(lambda e: e.get("type") == "screen_pop", 10)  # first call
+    demo_rig.demo.call("answered", to="6002", caller="+8615921876543")
+    pop = await demo_rig.rec.wait_for(
+        lambda e: e.get("type") == "screen_pop" and e.get("caller_number") == "+8615921876543"
+        and e.get("extension") == "6002", 10)
+    assert pop["order_number"] == DEMO_KEYED_ORDERS["+8615921876543"] == "261103315"
+    assert pop["dtmf"].startswith("261103315")
+
+
+def test_keyed_digits_replace_the_recorded_order_number() -> None:
+    recorded = [{"Event": e, "Digit": d, "Direction": "Received"}
+                for d in "478#" for e in ("DTMFBegin", "DTMFEnd")]
+    recorded += [{"Event": "VarSet", "Variable": "ORDER", "Value": "478"},
+                 {"Event": "Newexten", "AppData": "ORDER=478"},
+                 {"Event": "VarSet", "Variable": "BRIDGEPEER", "Value": "1.478"}]
+    keys = _Keyed("52")
+    out = [m for r in recorded for m in keys.apply(r)]
+    assert [(m["Event"], m["Digit"]) for m in out if "Digit" in m] == [
+        ("DTMFBegin", "5"), ("DTMFEnd", "5"), ("DTMFBegin", "2"), ("DTMFEnd", "2"),
+        ("DTMFBegin", "#"), ("DTMFEnd", "#")]
+    assert [m.get("Value", m.get("AppData")) for m in out if "Digit" not in m] == [
+        "52", "ORDER=52", "1.478"]
+    nothing = [m for r in recorded for m in _Keyed("").apply(r)]
+    assert [m["Digit"] for m in nothing if "Digit" in m] == ["#", "#"]
+    assert _Keyed(None).apply(recorded[0]) == [recorded[0]]
+    with pytest.raises(ValueError, match="digits only"):
+        _Keyed("47a")
 
 
 async def test_hang_up_ends_a_demo_call_and_pause_works(demo_rig: DemoRig) -> None:
