@@ -180,6 +180,8 @@ class FakeAsterisk:
         self.completed: dict[str, int] = {}
         self.abandoned: dict[str, int] = {}
         self.silent = False
+        #: While set, new connections are dropped at once (a play's ``down_events``).
+        self.refusing = False
         self.fragment = 0
         self.originate_outcome = "answer"  # or "busy"
         self.logins = 0
@@ -371,8 +373,9 @@ class FakeAsterisk:
         50.0 = fifty times faster, 0 (default) = no delays at all.
 
         ``cut_at``: drop every connection just before script message ``cut_at``, play
-        ``down_events`` more messages while nobody listens (the PBX goes on), then wait for a
-        client to log in again and continue. ``extra``: raw bytes sent before message i.
+        ``down_events`` more messages while nobody can listen (new connections are dropped; the
+        PBX goes on), then wait for a client to log in again and continue. ``extra``: raw bytes
+        sent before message i.
         ``late_caller``: the caller's Newchannel says ``<unknown>`` and a NewCallerid right
         after it gives the number (ISDN/PRI and some SIP trunks).
         """
@@ -429,7 +432,9 @@ class FakeAsterisk:
             for i, (t, raw) in enumerate(self.script(name)):
                 if cut_at is not None and i == cut_at:
                     self.cut()
+                    self.refusing = True  # away for down_events events, not a moment less
                 if cut_at is not None and i == cut_at + down_events:
+                    self.refusing = False
                     await self.wait_logged_in(1, within=10)
                 if extra and i in extra:
                     await self.send_raw(extra[i])
@@ -471,6 +476,8 @@ class FakeAsterisk:
                 for out in keys.apply(msg):
                     await self._emit(self._alias(out))
         finally:
+            if cut_at is not None:
+                self.refusing = False
             for gname in pending:  # a play cut short no longer expects its actions
                 self._expected[gname] -= 1
             result.done.set()
@@ -562,6 +569,9 @@ class FakeAsterisk:
 
     # ------------------------------------------------------------------ sessions
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:  # the link is down: the network drops what tries to come in
+            writer.transport.abort()
+            return
         s = _Session(self, reader, writer)
         self.sessions.append(s)
         try:
