@@ -42,7 +42,8 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from tickets.bus import TOPIC_CALLS, TOPIC_PBX, TOPIC_QUEUES, Bus
+from tickets import messages
+from tickets.bus import TOPIC_CALLS, TOPIC_PBX, TOPIC_QUEUES, Bus, OutEvent
 from tickets.messages import CallerContext, PopCustomer
 
 from .agents import AgentInterfaces
@@ -76,17 +77,16 @@ _RESYNC_ACTIONS = {"resync_channels": "CoreShowChannels", "resync_queues": "Queu
 Sink = Callable[[tuple[str, float, Any]], None]
 
 
-def call_log_event(record: CallRecord) -> dict[str, Any]:
+def call_log_event(record: CallRecord) -> messages.CallLogEntry:
     """The ``call_log`` bus event for a finished call (the record, JSON-ready)."""
-    event: dict[str, Any] = {"type": "call_log"}
+    fields: dict[str, Any] = {}
     for key, value in asdict(record).items():
         if isinstance(value, datetime):
             value = value.isoformat()
         elif isinstance(value, tuple):
             value = list(value)
-        event[key] = value
-    event["extensions"] = list(record.agents)
-    return event
+        fields[key] = value
+    return messages.call_log(record.call_id, fields, list(record.agents))
 
 
 class HotlineAMIProtocol(AMIProtocol):
@@ -300,7 +300,8 @@ class PbxBridge:
                 await self._status.flush()
                 return
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> messages.PbxState:
+        """This connection's state (``/readyz``, and ``pbx_status`` when it changes)."""
         return {"name": self.name, "host": self.config.host, "port": self.config.port,
                 "connected": self.connected and self.logged_in, "state": self.state_name,
                 "last_error": self.last_error,
@@ -317,9 +318,9 @@ class PbxBridge:
             self.last_error = error
         if changed:
             self.since = time.time()
-            self._publish_nowait(TOPIC_PBX, {"type": "pbx_status", **self.status()})
+            self._publish_nowait(TOPIC_PBX, messages.pbx_status(self.status()))
 
-    def _publish_nowait(self, topic: str, event: dict[str, Any]) -> None:
+    def _publish_nowait(self, topic: str, event: OutEvent) -> None:
         self._lane("__pbx__").put_nowait(Publish(topic, event))
 
     # ------------------------------------------------------------------ link loop
@@ -675,7 +676,7 @@ class PbxBridge:
             await self._persist(eff)
 
     async def _found(self, call_id: str, e164: str | None,
-                     raw: str) -> tuple[dict[str, Any], str | None]:
+                     raw: str) -> tuple[CallerContext, str | None]:
         """The caller lookup's result for a call (shared, see :meth:`_lookup`), and the
         error text when it failed: pops and updates go out anyway, without customer data."""
         fut = self._lookup(call_id, e164, raw, max_age=self.lookup_max_age)
@@ -683,7 +684,7 @@ class PbxBridge:
             return await asyncio.wait_for(asyncio.shield(fut), 5), None
         except Exception as exc:
             log.warning("caller lookup for %s failed: %r", call_id, exc)
-            return {}, f"lookup failed: {type(exc).__name__}"
+            return messages.no_caller(), f"lookup failed: {type(exc).__name__}"
 
     async def _caller_update(self, eff: CallerUpdate) -> None:
         """A late or changed caller ID: look it up (a pop still to come uses it) and tell
@@ -692,12 +693,10 @@ class PbxBridge:
             self._lookup(eff.call_id, eff.caller_e164, eff.raw_number)
             return
         found, _ = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)
-        event: dict[str, Any] = {
-            "type": "call_update", "call_id": eff.call_id, "pbx": eff.pbx,
-            "state": eff.state, "extensions": list(eff.extensions),
-            "changed": ["caller_name", "caller_number", "customer"],
-            "caller_number": eff.caller_number, "caller_name": eff.caller_name,
-            "customer": found.get("customer")}  # None also when the lookup failed (logged)
+        event = messages.call_update(
+            call_id=eff.call_id, pbx=eff.pbx, state=eff.state, extensions=list(eff.extensions),
+            caller_number=eff.caller_number, caller_name=eff.caller_name,
+            customer=found["customer"])  # None also when the lookup failed (logged)
         await self.bus.publish(TOPIC_CALLS, event)
 
     async def _read_variables(self, eff: ReadVariables) -> None:
@@ -722,14 +721,10 @@ class PbxBridge:
 
     async def _screen_pop(self, eff: ScreenPop) -> None:
         found, error = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)
-        event = {"type": "screen_pop", "call_id": eff.call_id, "pbx": eff.pbx,
-                 "extension": eff.extension, "caller_number": eff.caller_number,
-                 "caller_name": eff.caller_name, "queue": eff.queue,
-                 "order_number": eff.order_number, "dtmf": eff.dtmf,
-                 "customer": found.get("customer"), "tickets": found.get("tickets", []),
-                 "calls": found.get("calls", []), "orders": found.get("orders", [])}
-        if error:
-            event["lookup_error"] = error
+        event = messages.screen_pop(
+            call_id=eff.call_id, pbx=eff.pbx, extension=eff.extension,
+            caller_number=eff.caller_number, caller_name=eff.caller_name, queue=eff.queue,
+            order_number=eff.order_number, dtmf=eff.dtmf, context=found, lookup_error=error)
         await self.bus.publish(TOPIC_CALLS, event)
 
     async def _persist(self, eff: Persist) -> None:

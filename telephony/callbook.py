@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Unpack
 
+from tickets import messages
 from tickets.bus import TOPIC_CALLS
+from tickets.messages import CallChanges
 from tickets.phones import try_normalize
 
 from .agents import AgentInterfaces
@@ -67,8 +69,8 @@ class CallBook:
     def live_calls(self, now: float) -> list[dict[str, Any]]:
         return [self._call_view(c, now) for c in self.calls.values()]
 
-    def queue_stats(self, now: float) -> list[dict[str, Any]]:
-        return [self.book.stats(q, now).event for q in sorted(self.book.queues)]
+    def queue_stats(self, now: float) -> list[messages.QueueStats]:
+        return [self.book.stats_message(q, now) for q in sorted(self.book.queues)]
 
     def record(self, call: Call) -> CallRecord:
         """The call-log row of a call. Inbound: the customer is the caller and the callee
@@ -118,13 +120,9 @@ class CallBook:
             "transferred_to": c.transferred_to, "recording_path": c.recording_path,
         }
 
-    def _update(self, call: Call, out: list[Effect], **changed: Any) -> None:
-        event: dict[str, Any] = {
-            "type": "call_update", "call_id": call.call_id, "pbx": self.pbx,
-            "state": call.state, "extensions": list(call.involved),
-            "changed": sorted(changed),
-        }
-        event.update(changed)
+    def _update(self, call: Call, out: list[Effect], **changed: Unpack[CallChanges]) -> None:
+        event = messages.call_update(call_id=call.call_id, pbx=self.pbx, state=call.state,
+                                     extensions=list(call.involved), **changed)
         out.append(Publish(TOPIC_CALLS, event, call.call_id))
 
     def _involve(self, call: Call, ext: str | None) -> None:

@@ -14,7 +14,9 @@ import contextlib
 from collections.abc import Callable, Coroutine, Hashable
 from typing import Any
 
-Publish = Callable[[str, dict[str, Any]], Coroutine[Any, Any, None]]
+from tickets.bus import OutEvent
+
+Publish = Callable[[str, OutEvent], Coroutine[Any, Any, None]]
 
 
 class Coalescer:
@@ -22,7 +24,7 @@ class Coalescer:
         self._publish = publish
         self.window = window
         self._last: dict[Hashable, float] = {}
-        self._pending: dict[Hashable, tuple[str, dict[str, Any]]] = {}
+        self._pending: dict[Hashable, tuple[str, OutEvent]] = {}
         self._timers: dict[Hashable, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.merged = 0  # events replaced by a later one before going out
@@ -31,7 +33,7 @@ class Coalescer:
     def pending(self) -> int:
         return len(self._pending) + len(self._tasks)
 
-    async def offer(self, key: Hashable, topic: str, event: dict[str, Any]) -> None:
+    async def offer(self, key: Hashable, topic: str, event: OutEvent) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
         if key not in self._pending and now - self._last.get(key, float("-inf")) >= self.window:
@@ -65,7 +67,7 @@ class Coalescer:
                 await asyncio.gather(*list(self._tasks))
 
 
-def status_key(event: dict[str, Any]) -> Hashable | None:
+def status_key(event: OutEvent) -> Hashable | None:
     """The coalescing key of an event, or None for events that must all go out."""
     kind = event.get("type")
     if kind == "queue_stats":

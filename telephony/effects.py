@@ -9,17 +9,19 @@ follow it, and a slow lookup for one call never delays another.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from tickets.bus import OutEvent
 
 from .ports import CallRecord
 
 
 @dataclass(frozen=True, slots=True)
 class Publish:
-    """Publish ``event`` on ``topic``. ``call_id`` orders it with the call's other effects."""
+    """Publish ``event`` (a :mod:`tickets.messages` message) on ``topic``. ``call_id``
+    orders it with the call's other effects."""
 
     topic: str
-    event: dict[str, Any]
+    event: OutEvent
     call_id: str | None = None
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tickets.messages import QueueMember
+
 from .ami import first
 
 FINAL_STATES = frozenset({"ended", "abandoned"})
@@ -107,7 +109,8 @@ class Member:
             return "unavailable"
         return "available"
 
-    def as_dict(self, queue: str, pbx: str) -> dict[str, Any]:
+    def as_dict(self, queue: str, pbx: str) -> QueueMember:
+        """The member as the catalogue's ``QueueMember`` (queue_stats, agent_state)."""
         return {"pbx": pbx, "queue": queue, "interface": self.interface,
                 "extension": self.extension, "name": self.name,
                 "state": self.state, "reason": self.paused_reason or None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tickets import messages
 from tickets.bus import TOPIC_QUEUES
 
 from .agents import AgentInterfaces
@@ -49,19 +50,21 @@ class QueueBook:
                 for m in q.members.values() if m.extension == extension]
 
     def stats(self, qname: str, now: float) -> Publish:
+        """Publish :meth:`stats_message` of one queue."""
+        return Publish(TOPIC_QUEUES, self.stats_message(qname, now))
+
+    def stats_message(self, qname: str, now: float) -> messages.QueueStats:
         """The ``queue_stats`` message of one queue (waiting, SL, abandon rate, agents)."""
         q = self.queue(qname)
         finished = q.completed + q.abandoned
         longest = max((now - t for t in q.waiting.values()), default=0.0)
-        event = {
-            "type": "queue_stats", "pbx": self.pbx, "queue": qname,
-            "waiting": len(q.waiting), "longest_wait_s": round(max(0.0, longest), 3),
-            "service_level": round(q.within_sl / finished, 4) if finished else 1.0,
-            "abandon_rate": round(q.abandoned / finished, 4) if finished else 0.0,
-            "completed": q.completed, "abandoned": q.abandoned,
-            "agents": [m.as_dict(qname, self.pbx) for m in q.members.values()],
-        }
-        return Publish(TOPIC_QUEUES, event)
+        return messages.queue_stats(
+            pbx=self.pbx, queue=qname,
+            waiting=len(q.waiting), longest_wait_s=round(max(0.0, longest), 3),
+            service_level=round(q.within_sl / finished, 4) if finished else 1.0,
+            abandon_rate=round(q.abandoned / finished, 4) if finished else 0.0,
+            completed=q.completed, abandoned=q.abandoned,
+            agents=[m.as_dict(qname, self.pbx) for m in q.members.values()])
 
     # ------------------------------------------------------------------ event handlers
     def on_member(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
@@ -87,8 +90,7 @@ class QueueBook:
         if taken is not None:
             m.calls_taken = int(taken)
         if (m.name, m.paused, m.paused_reason, m.status, m.in_call, m.extension) != before:
-            out.append(Publish(TOPIC_QUEUES, {"type": "agent_state",
-                                              **m.as_dict(qname, self.pbx)}))
+            out.append(Publish(TOPIC_QUEUES, messages.member_state(m.as_dict(qname, self.pbx))))
             out.append(self.stats(qname, now))
 
     @staticmethod
@@ -102,8 +104,8 @@ class QueueBook:
         qname = first(e.get("Queue"))
         m = self.queue(qname).members.pop(first(e.get("Interface")), None)
         if m is not None:
-            out.append(Publish(TOPIC_QUEUES, {"type": "agent_state", "removed": True,
-                                              **m.as_dict(qname, self.pbx)}))
+            out.append(Publish(TOPIC_QUEUES, messages.member_state(m.as_dict(qname, self.pbx),
+                                                                   removed=True)))
             out.append(self.stats(qname, now))
 
     def on_params(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:

@@ -14,6 +14,7 @@ import re
 import time
 from typing import Any
 
+from tickets import messages
 from tickets.bus import Bus
 
 from .agents import AgentInterfaces
@@ -100,11 +101,11 @@ class Telephony:
                 out.append(call)
         return out
 
-    def queues(self) -> list[dict[str, Any]]:
+    def queues(self) -> list[messages.QueueStats]:
         now = time.time()
         return [q for b in self.bridges.values() for q in b.tracker.queue_stats(now)]
 
-    def state(self) -> list[dict[str, Any]]:
+    def state(self) -> list[messages.PbxState]:
         return [b.status() for b in self.bridges.values()]
 
     # ------------------------------------------------------------------ lookup helpers

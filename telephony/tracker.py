@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tickets import messages
 from tickets.bus import TOPIC_ASR
 from tickets.phones import try_normalize
 
@@ -359,9 +360,8 @@ class CallTracker(Snapshots):
         if var == ASR_VAR:
             if value and value != call.asr_uuid:
                 call.asr_uuid = value
-                out.append(Publish(TOPIC_ASR, {"type": "asr_link", "uuid": value,
-                                               "call_id": call.call_id, "pbx": self.pbx},
-                                   call.call_id))
+                link = messages.asr_link(uuid=value, call_id=call.call_id, pbx=self.pbx)
+                out.append(Publish(TOPIC_ASR, link, call.call_id))
         elif var in ORDER_VARS:
             if value and value != call.order_number:
                 call.order_number = value

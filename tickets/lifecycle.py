@@ -79,6 +79,13 @@ def status_after_assignment(status: str, assignee_id: int | None) -> str:
     return status
 
 
+def status_when_queued(status: str) -> str:
+    """The status of an open ticket handed to a group's queue with no person (a department
+    forward): nobody owns it, so it is new, whatever its owner had made of it (in progress
+    and waiting on the customer need an owner too). A done ticket keeps its status."""
+    return "new" if status in OPEN_STATUSES else status
+
+
 def allowed_moves(state: TicketState) -> list[str]:
     """The statuses ``state`` may move to now, sorted (what a status menu should offer)."""
     return [target for target in sorted(_MOVES.get(state.status, frozenset()))

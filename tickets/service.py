@@ -473,7 +473,12 @@ async def _move(ticket: Ticket, new_status: str, diff: dict[str, Any]) -> None:
 
 async def forward(session: AsyncSession, ticket_id: int, actor: Actor,
                   note: str | None = None) -> Ticket:
-    """Hand the ticket to the next department in its type's flow."""
+    """Hand the ticket to the next department in its type's flow: its group's queue, with
+    no assignee, so the ticket is ``new`` again (:func:`lifecycle.status_when_queued`); the
+    ``forwarded`` history row records group, assignee, flow step and any status change.
+
+    Raises Forbidden (not staff), NotFound, Conflict (a done ticket, or the last
+    department), Invalid (the flow names a group that does not exist)."""
     if not actor.is_staff:
         raise Forbidden("only staff can forward tickets")
     ticket = await get_ticket(session, ticket_id, actor, for_update=True)
@@ -487,8 +492,11 @@ async def forward(session: AsyncSession, ticket_id: int, actor: Actor,
     diff = {"group_id": {"from": ticket.group_id, "to": group.id},
             "assignee_id": {"from": ticket.assignee_id, "to": None},
             "flow_step": {"from": ticket.flow_step, "to": step}}
+    status = lifecycle.status_when_queued(ticket.status)
+    if status != ticket.status:
+        diff["status"] = {"from": ticket.status, "to": status}
     ticket.group_id, ticket.assignee_id, ticket.flow_step = group.id, None, step
-    ticket.status = "assigned"
+    ticket.status = status
     ticket.updated_at = utcnow()
     _event(session, ticket, actor, "forwarded", note=note, group=group.key, **diff)
     await session.flush()

@@ -60,6 +60,18 @@ def test_assignment_moves_new_and_back() -> None:
     assert lifecycle.status_after_assignment("in_progress", None) == "in_progress"
 
 
+@pytest.mark.parametrize("status", lifecycle.STATUSES)
+def test_a_queued_open_ticket_is_new(status: str) -> None:
+    """Handed to a group's queue with nobody: an open ticket is new (no open status but new
+    is legal without an owner); a done one keeps its status."""
+    queued = lifecycle.status_when_queued(status)
+    if status in lifecycle.OPEN_STATUSES:
+        assert queued == "new"
+        assert "cancelled" in lifecycle.allowed_moves(state(queued, assignee=None, group=2))
+    else:
+        assert queued == status
+
+
 @pytest.mark.parametrize(("status", "assignee", "expected"), [
     ("new", None, ["cancelled", "resolved"]),
     ("new", 7, ["assigned", "cancelled", "in_progress", "resolved"]),

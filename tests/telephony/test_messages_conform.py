@@ -1,8 +1,8 @@
 """What telephony publishes today matches the message catalogue (tickets/messages.py).
 
-telephony/tracker.py and bridge.py still build their events as dicts (they are being split;
-they adopt the catalogue's builders afterwards). Until then this keeps them and the catalogue
-from drifting apart: every event the tracker emits over every recorded Asterisk capture is a
+Telephony builds its events with the catalogue's builders (tests/core/test_messages.py
+scans for hand-built ones); this checks the result end to end: every event the tracker emits
+over every recorded Asterisk capture, and what the bridge publishes over a socket, is a
 catalogue message, on its catalogue topic.
 """
 

@@ -94,8 +94,7 @@ async def live_calls(_: Staff, services: ServicesDep) -> list[dict[str, Any]]:
 async def queues(_: Staff, services: ServicesDep) -> list[dict[str, Any]]:
     if services.telephony is None:
         return []
-    result: list[dict[str, Any]] = services.telephony.queues()
-    return result
+    return [dict(q) for q in services.telephony.queues()]
 
 
 @router.post("/calls/originate", status_code=202)
