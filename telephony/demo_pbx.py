@@ -184,6 +184,7 @@ class DemoPbx:
         self.schedule = DemoSchedule(self.pacing, rng or random.Random())
         self.name = name
         self.pbx = FakeAsterisk(username="hotline", secret=secrets.token_urlsafe(24))
+        self.pbx.acted_transfer_s = (2.0 / self.pacing.speed, 8.0 / self.pacing.speed)
         self.calls_started = 0
         self._timer: asyncio.Task[None] | None = None
         self._speaking: set[asyncio.Task[None]] = set()

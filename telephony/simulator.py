@@ -5,7 +5,10 @@ to a channel/queue table (so CoreShowChannels, QueueStatus and Command answer wi
 *now*, like Asterisk after a reconnect), calls go on while no client is connected, and ids
 are rewritten per play so one capture can be many distinct calls. Actions are answered the
 way Asterisk 22 answered them in telephony/captures/d_actions.log; a play can wait at a
-recorded action response (e.g. BlindTransfer) until a client sends that action.
+recorded action response (e.g. BlindTransfer) until a client sends that action. On a call a
+recording drives without such a gate (the demo PBX's), a client's Hangup or BlindTransfer
+stops the recording and the PBX acts the rest out (legs hang up; the transfer target rings,
+answers, talks, hangs up).
 
 Faults: :meth:`cut` (drop every connection), :meth:`restart` (listener down and up, calls
 lost like an Asterisk restart), :meth:`send_raw` (garbage, half frames, huge headers),
@@ -112,6 +115,19 @@ class _Keyed:
         return [msg]
 
 
+def _leg(ch: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A channel's identity fields as events carry them (``prefix``: Dest, Transferer...)."""
+    return {f"{prefix}{k}": v for k, v in ch.items()
+            if not k.startswith("_") and k not in ("Application", "ApplicationData",
+                                                    "BridgeId")}
+
+
+def _hangup(ch: dict[str, Any], cause: str = "16",
+            text: str = "Normal Clearing") -> dict[str, Any]:
+    return {"Event": "Hangup", "Privilege": "call,all", **_leg(ch), "Cause": cause,
+            "Cause-txt": text}
+
+
 class _Session:
     def __init__(self, server: FakeAsterisk, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter) -> None:
@@ -194,6 +210,8 @@ class FakeAsterisk:
         self._expected: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._plays: dict[asyncio.Task[Any], PlayResult] = {}
+        # A blind transfer acted out on a recorded call: the target rings, then talks (s).
+        self.acted_transfer_s = (2.0, 8.0)
         self._epoch = int(time.time())
         self._booted_at = 0.0  # monotonic time app_queue is loaded (restart(boot_time=…))
         self._iface_alias: dict[str, tuple[str, str]] = {}  # PJSIP/6001 -> (iface, state)
@@ -788,11 +806,72 @@ class FakeAsterisk:
 
     async def _act_blindtransfer(self, s: _Session, aid: str | None,
                                  a: dict[str, Any]) -> None:
-        if self._find_channel(a.get("Channel")) is None:
+        ch = self._find_channel(a.get("Channel"))
+        if ch is None:
             await self._reply(s, aid, "Error", Message="No such channel")
             return
-        if not self._gate("BlindTransfer", s, aid or ""):
-            await self._reply(s, aid, Message="Transfer succeeded")
+        if self._gate("BlindTransfer", s, aid or ""):
+            return
+        await self._reply(s, aid, Message="Transfer succeeded")
+        driving = [t for t, r in self._plays.items() if ch["Linkedid"] in r.linkedids]
+        if driving and a.get("Exten"):  # a recording drives the call: act the transfer out
+            for task in driving:
+                task.cancel()
+            task = asyncio.ensure_future(self._blind_transfer(
+                ch, str(a["Exten"]), str(a.get("Context", "")), *self.acted_transfer_s))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _blind_transfer(self, named: dict[str, Any], exten: str, context: str,
+                              ring_s: float = 2.0, talk_s: float = 8.0) -> None:
+        """A blind transfer acted out as Asterisk 22 reported one (e_queue_blind_transfer):
+        the queue's losing legs and the agent's leg hang up, ``exten`` rings ``ring_s``,
+        answers, talks ``talk_s``, then both sides hang up."""
+        caller = self.channels.get(named["Linkedid"])
+        if caller is None:
+            return
+        agent = named
+        if named is caller:  # the caller's channel was named: its bridged agent transfers
+            bridged = [c for c in self.channels.values() if c is not caller
+                       and c["Linkedid"] == caller["Linkedid"] and c["BridgeId"]]
+            if not bridged:
+                return
+            agent = bridged[0]
+        for other in [c for c in self.channels.values() if c["Linkedid"] == caller["Linkedid"]
+                      and c is not caller and c is not agent]:
+            await self._emit(_hangup(other, "26", "Answered elsewhere"))
+        await self._emit({"Event": "BlindTransfer", "Privilege": "call,all",
+                          "Result": "Success", **_leg(agent, "Transferer"),
+                          **_leg(caller, "Transferee"), "IsExternal": "No",
+                          "Context": context, "Extension": exten})
+        await self._emit(_hangup(agent))
+        uid = f"{self._epoch}.{next(self._counter)}"
+        await self._emit({"Event": "Newchannel", "Privilege": "call,all",
+                          "Channel": f"PJSIP/{exten}-{next(self._chan_counter):08x}",
+                          "ChannelState": "0", "ChannelStateDesc": "Down",
+                          "CallerIDNum": exten, "CallerIDName": "<unknown>",
+                          "ConnectedLineNum": caller["CallerIDNum"],
+                          "ConnectedLineName": caller["CallerIDName"], "Language": "en",
+                          "AccountCode": "", "Context": context, "Exten": "s",
+                          "Priority": "1", "Uniqueid": uid, "Linkedid": caller["Linkedid"]})
+        target = self.channels[uid]
+        await self._emit({"Event": "DialBegin", "Privilege": "call,all", **_leg(caller),
+                          **_leg(target, "Dest"), "DialString": exten})
+        await self._emit({"Event": "Newstate", "Privilege": "call,all", **_leg(target),
+                          "ChannelState": "5", "ChannelStateDesc": "Ringing"})
+        await asyncio.sleep(ring_s)
+        await self._emit({"Event": "Newstate", "Privilege": "call,all", **_leg(target),
+                          "ChannelState": "6", "ChannelStateDesc": "Up"})
+        await self._emit({"Event": "DialEnd", "Privilege": "call,all", **_leg(caller),
+                          **_leg(target, "Dest"), "DialStatus": "ANSWER"})
+        bridge = str(uuid.uuid4())
+        for leg in (target, caller):
+            await self._emit({"Event": "BridgeEnter", "Privilege": "call,all",
+                              "BridgeUniqueid": bridge, "BridgeType": "basic",
+                              "BridgeNumChannels": "2", **_leg(leg)})
+        await asyncio.sleep(talk_s)
+        for leg in (target, caller):
+            await self._emit(_hangup(leg))
 
     async def _act_atxfer(self, s: _Session, aid: str | None, a: dict[str, Any]) -> None:
         if self._find_channel(a.get("Channel")) is None:

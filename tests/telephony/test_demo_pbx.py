@@ -224,3 +224,39 @@ async def test_an_answered_demo_call_speaks_to_the_asr_server() -> None:
         await tel.stop()
         await demo.stop()
         await rec.close()
+
+
+async def test_the_console_transfer_button_moves_a_demo_call_to_bob() -> None:
+    """On a recorded call nobody scripted a transfer for, the PBX acts it out: the
+    recording stops, bob's phone rings and answers, then the call ends."""
+    # speed 4: the recording's talk lasts ~2 s, time enough to press "transfer" in it
+    demo = DemoPbx(DemoPacing(first_call_s=0.05, gap_min_s=600, gap_max_s=600, speed=4))
+    bus = InProcessBus()
+    rec = Recorder(bus)
+    tel = Telephony([await demo.start()], bus, InMemoryCallDirectory(), "CN", **FAST)
+    await tel.start()
+    try:
+        answered = await rec.wait_for(lambda e: e.get("type") == "call_update"
+                                      and e.get("state") == "answered", 10)
+        call_id = answered["call_id"]
+        await tel.blind_transfer(call_id, "6002")
+        moved = await rec.wait_for(lambda e: e.get("type") == "call_update"
+                                   and e.get("call_id") == call_id
+                                   and e.get("transfer_to") == "6002", 5)
+        assert moved["state"] == "transferred"
+        after = len(rec.events)
+        await rec.wait_for(lambda e: e.get("type") == "call_update"
+                           and e.get("call_id") == call_id
+                           and e.get("state") == "ended", 6)
+        # bob's phone rang and answered (not in the recording: acted out by the PBX)
+        later = [e for _, e in rec.events[after:] if e.get("call_id") == call_id]
+        assert [(e["type"], e["state"], e.get("answered_by")) for e in later][:2] == [
+            ("call_update", "answered", "6002"), ("call_update", "ended", None)]
+        assert not demo.pbx.channels  # every leg hung up, the queue's losing one too
+        assert all(c["call_id"] != call_id for c in tel.live_calls())
+        blind = [a for a in demo.pbx.actions if a.get("Action") == "BlindTransfer"]
+        assert blind[-1]["Exten"] == "6002" and blind[-1]["Channel"].startswith("PJSIP/6001-")
+    finally:
+        await tel.stop()
+        await demo.stop()
+        await rec.close()
