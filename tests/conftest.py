@@ -16,6 +16,9 @@ from tests.support.servers import postgres_server, redis_server
 from web.app import create_app
 from web.settings import Settings
 
+# The live uvicorn server (web and browser tests).
+pytest_plugins = ["tests.support.live"]
+
 BACKENDS = ["sqlite", "pg"]
 
 

@@ -15,11 +15,11 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
+from tests.support.live import LiveServer
 from tickets.bus import TOPIC_ASR
 
-from .conftest import LiveServer
-from .test_browser import login
-from .test_browser_hangup import watch
+from .test_console import login
+from .test_hangup import watch
 
 pytestmark = pytest.mark.browser
 

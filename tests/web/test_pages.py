@@ -5,9 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.live import LiveServer
 from web.pages import resolve_static
-
-from .conftest import LiveServer
 
 
 async def cookie_client(server: LiveServer, username: str) -> httpx.AsyncClient:

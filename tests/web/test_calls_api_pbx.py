@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from .conftest import LiveServer
+from tests.support.live import LiveServer
 
 A = "a_inbound_queue_answered"
 

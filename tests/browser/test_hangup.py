@@ -4,7 +4,7 @@
 Escape or the timeout put the button back without any request; a call update re-rendering
 the card keeps the question (and the focus); Alt+H asks and Enter confirms. This server has
 no PBX, so the confirmed request is answered 503 and the console says so; the hang-up reaching
-a (fake) PBX is tests/console/test_browser_ami.py::test_hang_up_from_the_call_card.
+a (fake) PBX is tests/browser/test_ami.py::test_hang_up_from_the_call_card.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from urllib.parse import unquote
 import pytest
 from playwright.async_api import expect
 
+from tests.support.live import LiveServer
 from tickets.bus import TOPIC_CALLS
 
-from .conftest import LiveServer
-from .test_browser import login
+from .test_console import login
 
 pytestmark = pytest.mark.browser
 

@@ -21,13 +21,13 @@ import pytest
 from playwright.async_api import expect
 
 from tests.support.db import SqliteFactory
+from tests.support.live import SECRET, LiveServer
 from tests.support.servers import free_port
 from web.app import create_app
 from web.settings import Settings
 
-from .conftest import SECRET, LiveServer
-from .test_browser import login
-from .test_browser_ami import supervisor_login
+from .test_ami import supervisor_login
+from .test_console import login
 
 pytestmark = pytest.mark.browser
 HOTLINE = [sys.executable, "-m", "web.cli"]

@@ -15,9 +15,8 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
+from tests.support.live import LiveServer
 from tickets.bus import TOPIC_ASR, TOPIC_CALLS, TOPIC_TICKETS, TOPIC_WORK_ORDERS
-
-from .conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 

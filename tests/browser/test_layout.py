@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
+from tests.support.live import LiveServer
 from tickets.bus import TOPIC_ASR, TOPIC_CALLS
 
 from .agent_day import DESKTOP, PHONE, Api, fresh_mobile, open_page
-from .conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.console.conftest import LiveServer
+from tests.support.live import LiveServer
 from web.pages import CSP
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

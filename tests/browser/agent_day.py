@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from .conftest import LiveServer
+from tests.support.live import LiveServer
 
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}

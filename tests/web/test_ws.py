@@ -9,10 +9,9 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from tests.support.live import SECRET, LiveServer
 from tickets.bus import TOPIC_ASR, TOPIC_CALLS, TOPIC_QUEUES
 from web.ws import BadMessage, parse_client_message
-
-from .conftest import SECRET, LiveServer
 
 
 async def recv(ws, kind: str, limit: float = 5.0) -> dict:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from .conftest import LiveServer
+from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.browser
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.core.test_cli import HOTLINE, _env, run
 from tests.support.servers import free_port
+from tests.web.test_cli import HOTLINE, _env, run
 from web.logredact import RedactFilter, install_redaction, redact
 
 JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwiZXhwIjoxfQ.c2lnbmF0dXJlLXBhcnQ"

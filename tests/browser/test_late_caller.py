@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 from playwright.async_api import expect
 
+from tests.support.live import LiveServer
 from tickets.bus import TOPIC_CALLS
 
-from .conftest import LiveServer
-from .test_browser import login
+from .test_console import login
 
 
 async def test_a_late_caller_id_fills_the_card_and_the_form(browser: Any,

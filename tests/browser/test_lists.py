@@ -16,8 +16,9 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from .conftest import LiveServer
-from .test_browser import login
+from tests.support.live import LiveServer
+
+from .test_console import login
 
 pytestmark = pytest.mark.browser
 

@@ -1,17 +1,16 @@
-"""Fixtures for the console tests: a real uvicorn server on 127.0.0.1 running the real app
-(``web.app.create_app``) over a migrated SQLite database with the demo data.
+"""The live server: a real uvicorn on 127.0.0.1 running the real app (``web.app.create_app``)
+over a migrated SQLite database with the demo data, and its fixtures.
 
 The server runs in its own thread and event loop, like a separate process would, but the
 tests can still reach its in-process bus to publish the events the telephony and ASR parts
-publish in production.
+publish in production. The web tests (pages, /ws, the calls API) and the browser tests both
+drive it, so the fixtures are registered for the whole suite by tests/conftest.py
+(``pytest_plugins``); the Chromium fixtures are in tests/browser/conftest.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -23,21 +22,11 @@ import pytest
 import uvicorn
 
 from tests.support.db import SqliteFactory
+from tests.support.servers import free_port
 from web.app import create_app
 from web.settings import Settings
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
 SECRET = "console-test-secret-0123456789abcdef"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class LiveServer:
@@ -45,7 +34,7 @@ class LiveServer:
 
     def __init__(self, app: Any, ws_ping: float | None = None) -> None:
         self.app = app
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
@@ -103,7 +92,7 @@ async def demo_db_url(console_tmp: Path) -> str:
 
 @pytest.fixture(scope="session")
 def live_server(demo_db_url: str, console_tmp: Path) -> Iterator[LiveServer]:
-    """One server for the console tests (they use distinct calls, so they don't collide)."""
+    """One server for the web and browser tests (they use distinct calls, so they don't collide)."""
     settings = Settings(database_url=demo_db_url, data_dir=console_tmp / "var",
                         secret_key=SECRET, ami_url="off")
     server = LiveServer(create_app(settings))
@@ -116,27 +105,6 @@ def live_server(demo_db_url: str, console_tmp: Path) -> Iterator[LiveServer]:
 async def http(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=live_server.url) as client:
         yield client
-
-
-@pytest.fixture(scope="session")
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Any]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is not installed (Debian package 'chromium')")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            with contextlib.suppress(Exception):
-                await b.close()
 
 
 @pytest.fixture(scope="session")
