@@ -32,6 +32,7 @@ async def test_docs_reference_only_same_origin_assets(http: httpx.AsyncClient) -
     assert (await http.get("/docs/assets/..%2Fcore.py")).status_code == 404
 
 
+@pytest.mark.browser
 async def test_swagger_ui_renders_offline(browser: Any, live_server: LiveServer) -> None:
     context = await browser.new_context()
     page = await context.new_page()

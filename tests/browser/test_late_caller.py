@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from playwright.async_api import expect
 
 from tests.support.live import LiveServer
 from tickets.bus import TOPIC_CALLS
 
 from .test_console import login
+
+pytestmark = pytest.mark.browser
 
 
 async def test_a_late_caller_id_fills_the_card_and_the_form(browser: Any,
