@@ -1,6 +1,6 @@
 """What telephony publishes today matches the message catalogue (tickets/messages.py).
 
-Telephony builds its events with the catalogue's builders (tests/core/test_messages.py
+Telephony builds its events with the catalogue's builders (tests/tickets/test_messages.py
 scans for hand-built ones); this checks the result end to end: every event the tracker emits
 over every recorded Asterisk capture, and what the bridge publishes over a socket, is a
 catalogue message, on its catalogue topic.
