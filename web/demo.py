@@ -245,7 +245,7 @@ class _Timeline:
         finishing = {"resolved", "closed", "cancelled"}
         cut = next((i for i, step in enumerate(steps) if step in finishing), len(steps))
         actions: list[str | tuple[str, bool]] = [*steps[:cut], *spec.comments, *steps[cut:]]
-        times = _spread(opened, spec.age_h, len(actions))
+        times = _spread(opened, self.now, len(actions))
         dating = _Dating(ticket.id, opened, ticket.priority, [], [], {})
         status = ticket.status
         for action, at in zip(actions, times, strict=True):
@@ -356,11 +356,14 @@ async def _update_many(session: AsyncSession, table: Table, columns: dict[str, s
     await session.execute(stmt, rows)
 
 
-def _spread(opened: datetime, age_h: float, n: int) -> list[datetime]:
+def _spread(opened: datetime, now: datetime, n: int) -> list[datetime]:
     """``n`` moments after ``opened``: the first after a few minutes (the agent picks it up),
-    the last within 60 % of the ticket's age and at most two days in."""
+    the last within 60 % of the ticket's age and at most two days in. The age is the real
+    one (``now - opened``), not the spec's ``age_h``: moving an older ticket into the
+    hotline's day (:func:`_opened`) can make it younger."""
     if n == 0:
         return []
+    age_h = (now - opened).total_seconds() / 3600
     first = timedelta(minutes=min(12.0, age_h * 60 * 0.1))
     last = timedelta(hours=max(min(age_h * 0.6, 48.0), first.total_seconds() / 3600))
     step = (last - first) / max(n - 1, 1)

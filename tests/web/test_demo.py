@@ -22,7 +22,7 @@ from tickets.calls import caller_context
 from tickets.customers import customer_id_by_e164
 from tickets.db import make_engine, make_sessionmaker
 from tickets.models import CallLog, Comment, Customer, KbArticle, Order, Ticket, TicketEvent, User
-from web.demo import DEMO_CALLER_NUMBERS, UNKNOWN_CALLER, load_demo
+from web.demo import DEMO_CALLER_NUMBERS, UNKNOWN_CALLER, _opened, _spread, load_demo
 from web.demo_data import CUSTOMERS, ORDERS, PRODUCTS, TICKETS
 from web.settings import to_async_url
 
@@ -246,3 +246,15 @@ async def test_admin_links_and_unlinks_a_customer_login(client: httpx.AsyncClien
                                json={"role": "agent"})
     assert moved.status_code == 200 and moved.json()["customer_id"] is None
     assert (await client.get("/api/v1/tickets", headers=li)).status_code == 401
+
+
+@pytest.mark.parametrize("utc_hour", range(0, 24, 3))
+def test_no_demo_ticket_moment_lies_in_the_future(utc_hour: int) -> None:
+    """Moving an older ticket into the hotline's day can make it younger than ``age_h``: its
+    steps are spread over its real age (this failed at 19:27 UTC, Shanghai's small hours)."""
+    now = datetime(2026, 11, 30, utc_hour, 27, tzinfo=UTC)
+    for index, spec in enumerate(TICKETS):
+        opened = _opened(now, spec, index)
+        assert opened < now
+        for at in _spread(opened, now, 12):
+            assert opened < at < now, (spec.title, at)
