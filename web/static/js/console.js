@@ -6,7 +6,7 @@
 import { api, items, logout } from "./api.js";
 import { $, $$, fill, h } from "./dom.js";
 import { applyStatic, langSwitch, t } from "./i18n.js";
-import { HubSocket } from "./socket.js";
+import { HubSocket, showConnection } from "./socket.js";
 import { loadAgentState, onAgentState, setState } from "./console/agentstate.js";
 import { onCallUpdate, onScreenPop, renderAllCards, resync } from "./console/callcard.js";
 import { renderCustomers } from "./console/customers.js";
@@ -38,13 +38,6 @@ function onMessage(msg) {
   }
 }
 
-function onStatus(status) {
-  const el = $("#conn");
-  el.textContent = t(status);
-  el.className = `conn ${status}`;
-  document.body.dataset.ws = status;
-}
-
 function renderMe() {
   fill($("#me"), S.me.display_name || S.me.username, S.me.extension ? h("span", { class: "muted" }, ` · ${t("extension")} ${S.me.extension}`) : null);
 }
@@ -61,7 +54,7 @@ function relabel() {
   if (S.ticket) renderDetail();
   if (LIST_TABS.includes(S.tab)) loadList(S.tab, { keep: true });
   renderCustomers();
-  onStatus(document.body.dataset.ws || "connecting");
+  showConnection(document.body.dataset.ws || "connecting");
 }
 
 function keys(ev) {
@@ -101,7 +94,7 @@ async function main() {
   S.types = items(types);
   S.groups = items(groups);
   S.users = items(users);
-  S.socket = new HubSocket(onMessage, onStatus);
+  S.socket = new HubSocket(onMessage, showConnection);
   S.socket.connect(); // after the lists, so a pop's form has its type options
   loadAgentState();
   if (!S.form) openForm(null);

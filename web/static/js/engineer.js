@@ -3,7 +3,7 @@
 import { api, logout } from "./api.js";
 import { $, fill, fmtTime, h } from "./dom.js";
 import { applyStatic, getLang, langSwitch, t } from "./i18n.js";
-import { HubSocket } from "./socket.js";
+import { HubSocket, showConnection } from "./socket.js";
 
 const orders = new Map();
 
@@ -28,12 +28,7 @@ async function main() {
     const w = msg.work_order || msg;
     orders.set(String(w.id ?? w.number ?? orders.size), w);
     render();
-  }, (status) => {
-    const el = $("#conn");
-    el.textContent = t(status);
-    el.className = `conn ${status}`;
-    document.body.dataset.ws = status;
-  }).connect();
+  }, showConnection).connect();
   document.body.dataset.ready = "1";
 }
 

@@ -1,6 +1,16 @@
 // The console's websocket: reconnects with backoff, answers the hub's heartbeat pings,
 // and hands every other message to the page's handler.
 import { token } from "./api.js";
+import { $ } from "./dom.js";
+import { t } from "./i18n.js";
+
+/** The "live updates" pill (#conn) every page shows: the websocket's own state. */
+export function showConnection(status) {
+  const el = $("#conn");
+  el.textContent = t(status);
+  el.className = `conn ${status}`;
+  document.body.dataset.ws = status;
+}
 
 export class HubSocket {
   constructor(onMessage, onStatus) {

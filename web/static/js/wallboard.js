@@ -3,7 +3,7 @@ import { api, items, logout } from "./api.js";
 import { $, fill, fmtDuration, fmtTime, h } from "./dom.js";
 import { describeError } from "./errors.js";
 import { applyStatic, getLang, langSwitch, t, tOr } from "./i18n.js";
-import { HubSocket } from "./socket.js";
+import { HubSocket, showConnection } from "./socket.js";
 
 const queues = new Map(); // queue name → latest queue_stats
 const agents = new Map(); // extension or user id → latest agent_state
@@ -122,12 +122,7 @@ async function main() {
     } else if (msg.type === "agent_state" && !msg.removed) agentSeen(msg);
     else return;
     render();
-  }, (status) => {
-    const el = $("#conn");
-    el.textContent = t(status);
-    el.className = `conn ${status}`;
-    document.body.dataset.ws = status;
-  }).connect();
+  }, showConnection).connect();
   document.body.dataset.ready = "1";
 }
 
