@@ -39,7 +39,11 @@ class Subscription(Protocol):
 
 
 class Bus(Protocol):
-    async def publish(self, topic: str, event: OutEvent) -> None: ...
+    async def publish(self, topic: str, event: OutEvent) -> None:
+        """Hand ``event`` to the subscribers of ``topic``. Must not wait for I/O or for a
+        subscriber (requests publish after their commit, the AMI reader on every event):
+        a transport that can stall queues the event and sends it from its own task."""
+        ...
 
     def subscribe(self, *topics: str) -> Subscription: ...
 

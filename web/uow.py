@@ -7,6 +7,8 @@ failed commit is an error response with nothing announced.
 
 Publishing after a successful commit is best effort: the data is saved, so a bus outage is
 logged (consoles catch up on their next fetch) rather than turning a saved change into a 500.
+It is also quick: :meth:`tickets.bus.Bus.publish` never waits for I/O (the Redis bus queues
+to an outbox), so a frozen Redis cannot hold a request.
 """
 
 from __future__ import annotations
