@@ -12,12 +12,27 @@ call, so the event loop never blocks and one slow call only delays itself. Each 
 audio buffer is bounded: when the decoder falls behind, the reader stops reading and TCP
 pushes back on the sender. Every failure (bad frame, oversized frame, stalled client,
 unlinked UUID, limits) is logged with the UUID and ends only that connection.
+
+Before any of that, a connection must earn its place (issue #9: 32 idle connections that
+never sent a UUID blocked speech for every real call, and each refusal logged a line):
+
+* the peer's address must be in the allow-list (``allow``, CIDRs; default loopback), else
+  the connection is closed at once, before reading a byte;
+* the UUID frame must arrive within ``uuid_timeout`` (Asterisk sends it immediately);
+* at most ``max_pending`` connections may wait for their UUID; a newcomer beyond that
+  evicts the *oldest* waiting one instead of being refused, so idle connections can delay
+  nobody for long: a real call's UUID arrives within milliseconds of its connect;
+* when all ``max_streams`` slots are taken, the oldest stream still not linked to a call
+  makes room for the newcomer (an unlinked stream may be a stranger with a random UUID);
+* refusals are logged through :class:`tickets.ratelog.RateLimitedLog`: one line per kind
+  per 10 s with the count of those not logged; ``state()`` counts every one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import struct
@@ -34,6 +49,7 @@ from asr.engine import AsrError, AsrResult, Engine, Recognizer
 from asr.extract import Extractor, Prefill
 from tickets import messages
 from tickets.bus import TOPIC_ASR, Bus, Subscription
+from tickets.ratelog import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -90,17 +106,58 @@ def parse_address(text: str, default_port: int = 9092) -> tuple[str, int]:
     return host or "127.0.0.1", number
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: Who may connect when no allow-list is given: this machine only.
+LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"),
+                                 ipaddress.ip_network("::1/128"))
+
+
+def parse_allow(text: str) -> list[Network]:
+    """``"10.0.0.5, 192.168.1.0/24, ::1"`` → networks (a bare address is a /32 or /128).
+
+    Raises ValueError naming the bad entry. ``0.0.0.0/0,::/0`` allows everyone.
+    """
+    networks: list[Network] = []
+    for item in text.split(","):
+        entry = item.strip()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"bad AudioSocket allow-list entry {entry!r}: "
+                             "expected an IP address or CIDR such as 10.0.0.0/24") from None
+    if not networks:
+        raise ValueError("the AudioSocket allow-list is empty: no PBX could connect")
+    return networks
+
+
+def address_allowed(host: str, allow: Sequence[Network]) -> bool:
+    """Whether peer ``host`` (an IP string; IPv4-mapped IPv6 counts as IPv4) is allowed."""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False  # a peer without an IP address (e.g. a Unix socket) is not a PBX
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in allow)
+
+
 @dataclass(frozen=True)
 class AsrLimits:
     """Limits that keep one call, or too many calls, from hurting the rest.
 
     ``buffer_seconds`` bounds each call's undecoded audio (and the audio held while its
-    UUID is not linked); ``idle_timeout`` closes a client that stops mid-stream;
+    UUID is not linked); ``uuid_timeout`` is how long a new connection may take to send
+    its UUID; ``max_pending`` how many may be waiting for theirs at once (beyond, the
+    oldest is closed); ``idle_timeout`` closes a client that stops mid-stream;
     ``link_wait`` is how long audio of an unknown UUID is held before the stream is
     dropped; ``partial_interval`` throttles partial transcripts per call.
     """
 
     max_streams: int = 32
+    max_pending: int = 16
+    uuid_timeout: float = 2.0
     max_call_seconds: float = 4 * 3600.0
     max_frame_bytes: int = 4096
     buffer_seconds: float = 10.0
@@ -188,7 +245,8 @@ class AsrServer:
     """The AudioSocket server. ``await start()``, ``await stop()``, ``state()`` for /readyz.
 
     ``engine`` is shared by all calls (one model); ``context`` supplies each call's ticket
-    types, known orders and grammar; events go to ``bus`` on TOPIC_ASR.
+    types, known orders and grammar; events go to ``bus`` on TOPIC_ASR. ``allow``: the
+    networks a PBX may connect from (default :data:`LOOPBACK`).
     """
 
     def __init__(
@@ -199,6 +257,7 @@ class AsrServer:
         host: str = "127.0.0.1",
         port: int = 9092,
         limits: AsrLimits | None = None,
+        allow: Sequence[Network] | None = None,
     ) -> None:
         self.engine = engine
         self.bus = bus
@@ -206,17 +265,24 @@ class AsrServer:
         self.host = host
         self.port = port
         self.limits = limits or AsrLimits()
+        self.allow: tuple[Network, ...] = tuple(allow) if allow is not None else LOOPBACK
         self._server: asyncio.Server | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._sub: Subscription | None = None
         self._sub_task: asyncio.Task[None] | None = None
         self._streams: dict[str, _Stream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._handshaking = 0  # connections that have not sent their UUID yet
+        # Connections that have not sent their UUID yet, oldest first (token → writer).
+        self._pending: OrderedDict[int, asyncio.StreamWriter] = OrderedDict()
+        self._evicted: set[int] = set()
+        self._next_token = 0
+        self._limited = RateLimitedLog(log, 10.0)
         self._links: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self.counters = {
             "streams_total": 0, "rejected": 0, "errors": 0, "unlinked_dropped": 0,
             "finals": 0, "partials": 0, "prefills": 0, "publish_errors": 0,
+            "refused_address": 0, "uuid_timeouts": 0, "evicted_pending": 0,
+            "evicted_unlinked": 0, "log_lines_suppressed": 0,
         }
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -283,9 +349,11 @@ class AsrServer:
             "active_streams": len(self._streams),
             "linked_streams": sum(1 for s in self._streams.values() if s.call_id),
             "known_links": len(self._links),
-            "handshaking": self._handshaking,
+            "handshaking": len(self._pending),
             "limits": asdict(self.limits),
+            "allow": [str(net) for net in self.allow],
             **self.counters,
+            "log_lines_suppressed": self._limited.suppressed_total,
         }
 
     # -- linking -------------------------------------------------------------------------
@@ -342,8 +410,8 @@ class AsrServer:
             self.counters["errors"] += 1
             log.exception("AudioSocket connection from %s failed", peer)
         finally:
-            if stream is not None:
-                self._streams.pop(stream.uuid, None)
+            if stream is not None and self._streams.get(stream.uuid) is stream:
+                del self._streams[stream.uuid]
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1)
@@ -353,31 +421,28 @@ class AsrServer:
     async def _open(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
     ) -> _Stream | None:
-        """Read the UUID frame and admit the stream, or log why not."""
+        """Check the address, read the UUID frame and admit the stream, or say why not."""
         lim = self.limits
-        # Connections that never say who they are must not pile up either.
-        if self._handshaking >= lim.max_streams:
-            self._reject(peer, "?", f"too many connections without a UUID yet "
-                                    f"({self._handshaking})")
+        if not address_allowed(_peer_host(writer), self.allow):
+            self.counters["refused_address"] += 1
+            self._reject(peer, "?", "address not in the allow-list "
+                         "(HOTLINE_AUDIOSOCKET_ALLOW)", kind="address")
             return None
-        self._handshaking += 1
-        try:
-            kind, payload = await self._read_frame(reader)
-        except (FrameError, _StreamClosed, TimeoutError) as exc:
-            self._reject(peer, "?", f"no valid UUID frame: {_why(exc)}")
+        kind, payload = await self._read_uuid(reader, writer, peer)
+        if kind < 0:
             return None
-        finally:
-            self._handshaking -= 1
         if kind != KIND_UUID or len(payload) != 16:
             self._reject(peer, "?", f"first frame must be a 16-byte UUID (kind 0x01), "
-                         f"got kind 0x{kind:02x} with {len(payload)} bytes")
+                         f"got kind 0x{kind:02x} with {len(payload)} bytes", kind="first-frame")
             return None
         key = str(uuidlib.UUID(bytes=payload))
-        if len(self._streams) >= lim.max_streams:
-            self._reject(peer, key, f"stream limit reached ({lim.max_streams} active)")
-            return None
         if key in self._streams:
-            self._reject(peer, key, "a stream with this UUID is already active")
+            self._reject(peer, key, "a stream with this UUID is already active",
+                         kind="duplicate")
+            return None
+        if len(self._streams) >= lim.max_streams and not await self._evict_unlinked():
+            self._reject(peer, key, f"stream limit reached ({lim.max_streams} active)",
+                         kind="limit")
             return None
         buffer = _AudioBuffer(
             max(int(lim.buffer_seconds * BYTES_PER_SECOND), lim.max_frame_bytes),
@@ -394,15 +459,69 @@ class AsrServer:
                  f"call {stream.call_id}" if stream.call_id else "not linked yet")
         return stream
 
-    def _reject(self, peer: str, key: str, why: str) -> None:
-        self.counters["rejected"] += 1
-        log.warning("AudioSocket from %s (UUID %s) rejected: %s", peer, key, why)
-
-    async def _read_frame(self, reader: asyncio.StreamReader) -> tuple[int, bytes]:
-        """One frame, within ``idle_timeout``; FrameError for anything malformed."""
+    async def _read_uuid(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                         peer: str) -> tuple[int, bytes]:
+        """The first frame within ``uuid_timeout``, as a pending connection; ``(-1, b"")``
+        when there is none (timed out, closed, malformed, or evicted by a newer one)."""
         lim = self.limits
+        while len(self._pending) >= lim.max_pending:
+            # The oldest waiting connection gives way: a real PBX sends its UUID at once,
+            # so whoever has waited longest is the least likely to be one.
+            _token, oldest = self._pending.popitem(last=False)
+            self._evicted.add(_token)
+            oldest.close()
+        token = self._next_token = self._next_token + 1
+        self._pending[token] = writer
         try:
-            async with asyncio.timeout(lim.idle_timeout):
+            return await self._read_frame(reader, lim.uuid_timeout)
+        except (FrameError, _StreamClosed, TimeoutError) as exc:
+            if token in self._evicted:
+                self.counters["evicted_pending"] += 1
+                self._reject(peer, "?", f"closed without a UUID to make room: more than "
+                             f"{lim.max_pending} connections were waiting for theirs",
+                             kind="evicted")
+            elif isinstance(exc, TimeoutError):
+                self.counters["uuid_timeouts"] += 1
+                self._reject(peer, "?", f"no UUID within {lim.uuid_timeout:g} s",
+                             kind="no-uuid")
+            else:
+                self._reject(peer, "?", f"no valid UUID frame: {_why(exc)}", kind="bad-uuid")
+            return -1, b""
+        finally:
+            self._pending.pop(token, None)
+            self._evicted.discard(token)
+
+    async def _evict_unlinked(self) -> bool:
+        """Make room by ending the oldest stream not linked to a call; False if none."""
+        unlinked = [s for s in self._streams.values() if s.call_id is None and not s.failed]
+        if not unlinked:
+            return False
+        victim = min(unlinked, key=lambda s: s.started)
+        self.counters["evicted_unlinked"] += 1
+        victim.failed = (f"ended to make room for a new stream: the stream limit "
+                         f"({self.limits.max_streams}) was reached and this one was not "
+                         f"linked to a call after {time.monotonic() - victim.started:.1f} s")
+        self._limited.warning("evicted-unlinked", "AudioSocket %s from %s %s", victim.uuid,
+                              victim.peer, victim.failed)
+        del self._streams[victim.uuid]
+        victim.linked.set()  # wakes its decoder, which sees ``failed`` and stops
+        await self._abort(victim)
+        return True
+
+    def _reject(self, peer: str, key: str, why: str, kind: str) -> None:
+        """Count a refused connection; log it, at most one line per ``kind`` per 10 s."""
+        self.counters["rejected"] += 1
+        self._limited.warning(kind, "AudioSocket from %s (UUID %s) rejected: %s", peer, key,
+                              why)
+
+    async def _read_frame(self, reader: asyncio.StreamReader,
+                          within: float | None = None) -> tuple[int, bytes]:
+        """One frame, within ``within`` (default ``idle_timeout``) seconds; FrameError
+        for anything malformed, TimeoutError when it does not come in time."""
+        lim = self.limits
+        limit = lim.idle_timeout if within is None else within
+        try:
+            async with asyncio.timeout(limit):
                 header = await reader.readexactly(3)
                 kind, length = decode_header(header)
                 if length > lim.max_frame_bytes:
@@ -416,7 +535,7 @@ class AsrServer:
             raise FrameError(f"connection closed inside a frame ({len(exc.partial)} bytes)") \
                 from None
         except TimeoutError:
-            raise TimeoutError(f"no complete frame for {lim.idle_timeout:g} s") from None
+            raise TimeoutError(f"no complete frame for {limit:g} s") from None
         except (ConnectionError, OSError) as exc:
             raise _StreamClosed(f"connection lost: {exc}") from None
         return kind, payload
@@ -494,8 +613,11 @@ class AsrServer:
             self.counters["unlinked_dropped"] += 1
             stream.failed = (f"UUID not linked to a call within {lim.link_wait:g} s; "
                              f"{dropped / BYTES_PER_SECOND:.1f} s of audio dropped")
-            log.warning("AudioSocket %s from %s: %s", stream.uuid, stream.peer, stream.failed)
+            self._limited.warning("unlinked", "AudioSocket %s from %s: %s", stream.uuid,
+                                  stream.peer, stream.failed)
             await self._abort(stream)
+            return
+        if stream.failed:  # evicted while waiting for its link
             return
         call_id = stream.call_id or ""
         try:
@@ -609,6 +731,11 @@ class _CallSession:
         self.prefill = self.prefill.merge(Prefill(order_numbers=found, known_orders=found))
         self.server.counters["prefills"] += 1
         await self.publish(self.prefill.to_event(self.call_id))
+
+
+def _peer_host(writer: asyncio.StreamWriter) -> str:
+    info = writer.get_extra_info("peername")
+    return str(info[0]) if isinstance(info, tuple) and info else ""
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

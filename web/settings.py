@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from asr.audiosocket import parse_allow
 from telephony.agents import parse_agent_interfaces
 from tickets.timeinput import DEFAULT_TIMEZONE, zone
 
@@ -33,6 +34,13 @@ class Settings(BaseSettings):
     agent_interfaces: str | None = None
     vosk_model: str | None = None
     audiosocket: str = "127.0.0.1:9092"
+    # Who may connect to the AudioSocket port: comma-separated IPs/CIDRs. Unset: loopback
+    # and the addresses of the HOTLINE_AMI_URL hosts (the PBXs). "0.0.0.0/0,::/0": anyone.
+    audiosocket_allow: str | None = None
+    # Seconds a new AudioSocket connection has to send its UUID (Asterisk sends it at once).
+    audiosocket_uuid_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    # Connections that may wait for their UUID at once; a newer one closes the oldest.
+    audiosocket_max_pending: int = Field(default=16, ge=1, le=1024)
     # Keyword mode: the recognizer only hears the ticket types' phrases (vosk grammar).
     # Far more robust than free-form for spotting the problem type on poor audio or a
     # model of another language; free-form (the default) also transcribes everything said.
@@ -70,6 +78,14 @@ class Settings(BaseSettings):
     def _check_agent_interfaces(cls, v: str | None) -> str | None:
         parse_agent_interfaces(v)  # a ValueError names the bad entry at startup
         return v
+
+    @field_validator("audiosocket_allow")
+    @classmethod
+    def _check_audiosocket_allow(cls, v: str | None) -> str | None:
+        if v is not None and v.strip():
+            parse_allow(v)  # a ValueError names the bad entry at startup
+            return v
+        return None
 
     @field_validator("default_region")
     @classmethod

@@ -8,9 +8,11 @@ cannot start (bad URL, missing model) is logged and left out; the web keeps serv
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import socket
 
-from asr.audiosocket import AsrServer, send_call
+from asr.audiosocket import LOOPBACK, AsrLimits, AsrServer, Network, parse_allow, send_call
 from asr.engine import AsrError, VoskEngine
 from asr.model_store import ModelError
 from asr.synth import utterance
@@ -63,12 +65,41 @@ async def start_components(services: Services) -> None:
             services.asr_error = str(exc)
         else:
             host, port = settings.audiosocket_host_port
+            limits = AsrLimits(uuid_timeout=settings.audiosocket_uuid_timeout_s,
+                               max_pending=settings.audiosocket_max_pending)
             services.asr = AsrServer(engine, services.bus,
                                      DbPrefillContext(services.db_read, settings.default_region,
                                                       settings.asr_grammar),
-                                     host=host, port=port)
+                                     host=host, port=port, limits=limits,
+                                     allow=await audiosocket_allow(settings.audiosocket_allow,
+                                                                   pbxs))
             await services.asr.start()
             await _demo_speech(services, host, port)
+
+
+async def audiosocket_allow(setting: str | None, pbxs: list[PbxConfig]) -> list[Network]:
+    """The AudioSocket allow-list: ``HOTLINE_AUDIOSOCKET_ALLOW`` when set, else loopback
+    plus every address the PBX hosts of ``HOTLINE_AMI_URL`` resolve to (a host that does
+    not resolve is logged and left out: its audio is refused until the setting names it)."""
+    if setting:
+        return parse_allow(setting)
+    allow: list[Network] = list(LOOPBACK)
+    loop = asyncio.get_running_loop()
+    for pbx in pbxs:
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(pbx.host, None, type=socket.SOCK_STREAM), 5)
+        except (OSError, TimeoutError) as exc:
+            log.warning("AudioSocket allow-list: PBX host %s does not resolve (%s); set "
+                        "HOTLINE_AUDIOSOCKET_ALLOW to admit its audio", pbx.host, exc)
+            continue
+        for info in infos:
+            net = ipaddress.ip_network(str(info[4][0]).split("%", 1)[0])
+            if not any(net.subnet_of(have) for have in allow  # type: ignore[arg-type]
+                       if have.version == net.version):
+                allow.append(net)
+    log.info("AudioSocket accepts connections from %s", ", ".join(map(str, allow)))
+    return allow
 
 
 async def _demo_speech(services: Services, host: str, port: int) -> None:

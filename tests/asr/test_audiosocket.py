@@ -21,9 +21,11 @@ from asr.audiosocket import (
     AsrServer,
     FrameError,
     _AudioBuffer,
+    address_allowed,
     decode_header,
     encode_frame,
     parse_address,
+    parse_allow,
     send_call,
 )
 from asr.context import CallContext, StaticPrefillContext
@@ -38,11 +40,12 @@ Events = list[dict[str, Any]]
 
 
 @contextlib.asynccontextmanager
-async def running(engine: VoskEngine, limits: AsrLimits = FAST,
-                  context: Any = None) -> AsyncIterator[tuple[AsrServer, InProcessBus]]:
+async def running(engine: VoskEngine, limits: AsrLimits = FAST, context: Any = None,
+                  allow: Any = None) -> AsyncIterator[tuple[AsrServer, InProcessBus]]:
     bus = InProcessBus()
     ctx = context or StaticPrefillContext(CallContext(grammar=GRAMMAR))
-    server = AsrServer(engine, bus, ctx, host="127.0.0.1", port=0, limits=limits)
+    server = AsrServer(engine, bus, ctx, host="127.0.0.1", port=0, limits=limits,
+                       allow=allow)
     await server.start()
     try:
         yield server, bus
@@ -433,25 +436,157 @@ async def test_port_in_use_is_a_clear_error(engine: VoskEngine) -> None:
         await other.stop()  # stopping a server that never started is harmless
 
 
+async def _until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
 async def test_silent_connections_cannot_pile_up(
     engine: VoskEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    limits = AsrLimits(max_streams=2, idle_timeout=5, link_wait=1)
+    """Beyond ``max_pending`` connections waiting for their UUID, the oldest is closed
+    (not the newcomer, which is what let idle connections lock real calls out)."""
+    limits = AsrLimits(max_pending=2, uuid_timeout=5, link_wait=1)
     async with running(engine, limits) as (server, _bus):
-        silent = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(2)]
-        for _ in range(50):
-            if server.state()["handshaking"] == 2:
-                break
-            await asyncio.sleep(0.02)
+        first = await asyncio.open_connection("127.0.0.1", server.port)
+        await _until(lambda: server.state()["handshaking"] == 1)
+        second = await asyncio.open_connection("127.0.0.1", server.port)
+        await _until(lambda: server.state()["handshaking"] == 2)
+        with caplog.at_level(logging.WARNING, logger="asr.audiosocket"):
+            third = await asyncio.open_connection("127.0.0.1", server.port)
+            assert await asyncio.wait_for(first[0].read(), 5) == b""  # the oldest went
+        assert "more than 2 connections were waiting" in caplog.text
+        await _until(lambda: server.state()["evicted_pending"] == 1)
+        assert server.state()["handshaking"] == 2
+        for _r, w in (first, second, third):
+            w.close()
+        await _until(lambda: server.state()["handshaking"] == 0)
+
+
+async def test_a_connection_without_uuid_is_closed_after_the_deadline(
+    engine: VoskEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    limits = AsrLimits(uuid_timeout=0.5, idle_timeout=10, link_wait=1)
+    async with running(engine, limits) as (server, _bus):
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        started = time.monotonic()
         with caplog.at_level(logging.WARNING, logger="asr.audiosocket"):
             assert await asyncio.wait_for(reader.read(), 5) == b""
-        assert "too many connections without a UUID yet (2)" in caplog.text
+        waited = time.monotonic() - started
         writer.close()
-        for _r, w in silent:
-            w.close()
-        for _ in range(100):
-            if server.state()["handshaking"] == 0:
-                break
-            await asyncio.sleep(0.02)
-        assert server.state()["handshaking"] == 0
+        assert 0.4 < waited < 2.5, waited  # the UUID deadline, not the 10 s idle timeout
+        assert "no UUID within 0.5 s" in caplog.text
+        assert server.state()["uuid_timeouts"] == 1
+
+
+def test_allow_list_parsing_and_matching() -> None:
+    allow = parse_allow(" 10.0.0.5, 192.168.1.0/24 ,::1,2001:db8::/32")
+    assert [str(n) for n in allow] == ["10.0.0.5/32", "192.168.1.0/24", "::1/128",
+                                       "2001:db8::/32"]
+    assert address_allowed("192.168.1.77", allow)
+    assert address_allowed("::ffff:10.0.0.5", allow)  # IPv4 on a dual-stack socket
+    assert address_allowed("2001:db8::9", allow)
+    assert not address_allowed("10.0.0.6", allow)
+    assert not address_allowed("127.0.0.1", allow)
+    assert not address_allowed("", allow) and not address_allowed("not-an-ip", allow)
+    with pytest.raises(ValueError, match=r"'10\.0\.0\.300'"):
+        parse_allow("10.0.0.1,10.0.0.300")
+    with pytest.raises(ValueError, match="empty"):
+        parse_allow(" , ")
+
+
+async def test_a_disallowed_address_is_refused_and_logged_once(
+    engine: VoskEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Loopback is not in this allow-list: refused before a byte is read; a flood of
+    refusals writes one log line, and the count is in state()."""
+    async with running(engine, allow=parse_allow("10.9.8.0/24")) as (server, _bus):
+        with caplog.at_level(logging.WARNING, logger="asr.audiosocket"):
+            for _ in range(200):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                writer.write(encode_frame(KIND_UUID, uuid.uuid4().bytes))
+                try:  # closed unread: a FIN, or a reset when our UUID was still unread
+                    assert await asyncio.wait_for(reader.read(), 5) == b""
+                except ConnectionResetError:
+                    pass
+                writer.close()
+        lines = [r for r in caplog.records if r.name == "asr.audiosocket"]
+        assert len(lines) == 1, [r.getMessage() for r in lines]
+        assert "address not in the allow-list" in lines[0].getMessage()
+        state = server.state()
+        assert state["refused_address"] == 200 and state["log_lines_suppressed"] == 199
+        assert state["streams_total"] == 0 and state["allow"] == ["10.9.8.0/24"]
+
+
+async def test_idle_connections_do_not_block_real_calls(
+    engine: VoskEngine, call_pcm: Callable[..., bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue #9: 32 idle connections that never send a UUID blocked speech for every real
+    call, and each refusal logged a line. 40 idle ones, reopened as soon as they are
+    closed, now delay nobody: the real calls are heard, and the log stays short."""
+    limits = AsrLimits(idle_timeout=2.0, link_wait=2.0, partial_interval=0.1,
+                       uuid_timeout=1.0, max_pending=16)
+    pcm = call_pcm("환불")
+    async with running(engine, limits) as (server, bus):
+        stop = asyncio.Event()
+        opened = 0
+
+        async def idle_peer() -> None:
+            nonlocal opened
+            while not stop.is_set():
+                with contextlib.suppress(OSError):
+                    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                    opened += 1
+                    with contextlib.suppress(TimeoutError, OSError):
+                        await asyncio.wait_for(reader.read(), 5)  # until the server closes
+                    writer.close()
+                await asyncio.sleep(0.05)
+
+        with caplog.at_level(logging.INFO, logger="asr.audiosocket"):
+            peers = [asyncio.create_task(idle_peer()) for _ in range(40)]
+            await _until(lambda: opened >= 40)
+            started = time.monotonic()
+            for n in range(3):
+                events, task = await collect(bus, lambda evs: any(
+                    e["type"] == "asr" and e["final"] for e in evs), within=15)
+                sid = str(uuid.uuid4())
+                server.link(sid, f"{CALL}{n}")
+                await send_call("127.0.0.1", server.port, sid, pcm)  # in real time
+                await task
+                assert [e["text"] for e in events if e["final"]] == ["환불"]
+            took = time.monotonic() - started
+            stop.set()
+            await asyncio.gather(*peers)
+        state = server.state()
+        refusals = [r for r in caplog.records if "rejected" in r.getMessage()]
+        print(f"3 calls heard in {took:.1f} s beside {opened} idle connections; "
+              f"{state['evicted_pending']} evicted, {state['uuid_timeouts']} timed out, "
+              f"{len(refusals)} refusal log lines ({state['log_lines_suppressed']} suppressed)")
+        assert state["streams_total"] == 3 and state["finals"] == 3
+        assert state["evicted_pending"] + state["uuid_timeouts"] >= 40
+        assert len(refusals) <= 6  # one per kind per 10 s, not one per connection
+
+
+async def test_an_unlinked_stream_makes_room_for_a_new_one(engine: VoskEngine) -> None:
+    """All stream slots taken by streams no call claims: the oldest gives way."""
+    limits = AsrLimits(max_streams=1, link_wait=30, idle_timeout=30)
+    async with running(engine, limits) as (server, _bus):
+        stranger = await asyncio.open_connection("127.0.0.1", server.port)
+        stranger[1].write(encode_frame(KIND_UUID, uuid.uuid4().bytes))
+        await stranger[1].drain()
+        await _until(lambda: server.state()["active_streams"] == 1)
+        real = uuid.uuid4()
+        server.link(str(real), CALL)
+        r2, w2 = await asyncio.open_connection("127.0.0.1", server.port)
+        w2.write(encode_frame(KIND_UUID, real.bytes))
+        await w2.drain()
+        assert await asyncio.wait_for(stranger[0].read(), 5) == b""
+        await _until(lambda: server.state()["linked_streams"] == 1)
+        assert server.state()["evicted_unlinked"] == 1
+        w2.write(encode_frame(KIND_HANGUP))
+        await w2.drain()
+        assert await asyncio.wait_for(r2.read(), 5) == b""
+        stranger[1].close()
+        w2.close()
