@@ -55,10 +55,36 @@ class LiveCollector(Collector):
         yield CounterMetricFamily("hotline_login_refused",
                                   "logins refused for too many failed attempts",
                                   value=s.login_throttle.refused)
+        yield from _bus_metrics(s)
         if s.asr is not None:
             asr = s.asr.state()
             yield GaugeMetricFamily("hotline_asr_streams", "active AudioSocket streams",
                                     value=asr.get("active_streams", 0))
+            refused = CounterMetricFamily("hotline_asr_refused",
+                                          "AudioSocket connections refused or closed early",
+                                          labels=["reason"])
+            for reason in ("refused_address", "uuid_timeouts", "evicted_pending",
+                           "evicted_unlinked", "rejected"):
+                refused.add_metric([reason], float(asr.get(reason, 0)))
+            yield refused
+
+
+def _bus_metrics(s: Services) -> Iterator[Any]:
+    """The Redis bus: up or degraded, its outbox, and what it had to drop."""
+    state_of = getattr(s.bus, "state", None)
+    bus = state_of() if state_of else {}
+    if bus.get("kind") != "redis":
+        return
+    yield GaugeMetricFamily("hotline_bus_degraded", "1 while Redis does not work both ways "
+                            "(only this process's consoles get its events)",
+                            value=1.0 if bus.get("degraded") else 0.0)
+    yield GaugeMetricFamily("hotline_bus_outbox", "events waiting to be sent to Redis",
+                            value=bus.get("outbox", 0))
+    lost = CounterMetricFamily("hotline_bus_lost", "events other processes never got "
+                               "(outbox full: dropped; too old: expired)", labels=["reason"])
+    for reason in ("dropped", "expired"):
+        lost.add_metric([reason], float(bus.get(reason, 0)))
+    yield lost
 
 
 def install(app: Any, services: Services) -> None:
