@@ -272,6 +272,8 @@ async def test_ticket_writes_do_not_wait_for_a_frozen_redis(
             await _until(lambda: bus.state()["degraded"], within=10)
             ready = (await client.get("/readyz")).json()
             assert ready["status"] == "ready" and ready["bus"]["degraded"] is True
+            metrics = (await client.get("/metrics", headers=await login(client, "sue"))).text
+            assert "hotline_bus_degraded 1.0" in metrics
             own_redis.thaw()
             await _until(lambda: bus.connected and bus.state()["outbox"] == 0, within=30)
             got = [e["ticket"]["title"] for _t, e in await _drain(remote, 1.5)
