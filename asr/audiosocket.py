@@ -311,6 +311,8 @@ class AsrServer:
         """Stop listening, end every stream (publishing their finals), release threads."""
         if self._server is not None:
             self._server.close()
+        for writer in list(self._pending.values()):
+            writer.close()
         for stream in list(self._streams.values()):
             await stream.buffer.close()
             if stream.writer is not None:

@@ -132,7 +132,12 @@ class RedisBus:
     # -- the outbox ----------------------------------------------------------------------
 
     def _ensure_drainer(self) -> None:
-        if self._drainer is None or self._drainer.done():
+        if self._drainer is not None and self._drainer.done():
+            if not self._drainer.cancelled() and self._drainer.exception() is not None:
+                log.error("redis bus outbox task failed; restarting it",
+                          exc_info=self._drainer.exception())
+            self._drainer = None
+        if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain(), name="redis-bus-outbox")
 
     def _count_drop(self, counter: str, why: str) -> None:
@@ -199,7 +204,7 @@ class RedisBus:
         if not await self._ping():
             return min(delay * 2, MAX_BACKOFF_S)
         deadline = time.monotonic() + 10 * MAX_BACKOFF_S
-        while not self._sub_ok and time.monotonic() < deadline:
+        while self._task is not None and not self._sub_ok and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         await asyncio.sleep(RESUME_GRACE_S)
         self._pub_ok = True
