@@ -79,18 +79,32 @@ def _event(session: AsyncSession, ticket: Ticket, actor: Actor, kind: str,
     session.add(TicketEvent(ticket_id=ticket.id, actor_id=actor.id, kind=kind, data=data))
 
 
-def can_see(actor: Actor, ticket: Ticket) -> bool:
+def may_see_ticket(actor: Actor, *, customer_id: int | None, assignee_id: int | None) -> bool:
+    """THE ticket visibility rule (pure): may ``actor`` see a ticket with these fields?
+
+    Staff (agents, supervisors, admins) see every ticket; a customer sees the tickets of
+    their own customer record; a field engineer sees the tickets assigned to them; nobody
+    else sees any. The REST API (:func:`can_see`, :func:`get_ticket`) and the websocket hub
+    (``web/hub.py``, for every message that carries a ticket) both decide with this one
+    function, so a socket can never show a ticket its user would get 404 for.
+    :func:`visible` is the same rule as a SQL clause (a test checks they agree).
+    """
     if actor.is_staff:
         return True
     if actor.role == "customer":
-        return actor.customer_id is not None and ticket.customer_id == actor.customer_id
+        return actor.customer_id is not None and customer_id == actor.customer_id
     if actor.role == "engineer":
-        return ticket.assignee_id == actor.id
+        return actor.id is not None and assignee_id == actor.id
     return False
 
 
+def can_see(actor: Actor, ticket: Ticket) -> bool:
+    """:func:`may_see_ticket` for a loaded ticket."""
+    return may_see_ticket(actor, customer_id=ticket.customer_id, assignee_id=ticket.assignee_id)
+
+
 def visible(query: Select[Any], actor: Actor) -> Select[Any]:
-    """Narrow a ticket query to what ``actor`` may see."""
+    """Narrow a ticket query to what ``actor`` may see (:func:`may_see_ticket` in SQL)."""
     if actor.is_staff:
         return query
     if actor.role == "customer":

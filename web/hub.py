@@ -8,6 +8,15 @@ Why it is shaped this way:
   unit-tested without any I/O: :data:`ROUTES`, a table of (topic, type) → audience rules
   (small functions: the rung agent, the call's agents and watchers, supervisors, …), and
   :class:`CallIndex` (which agents are on which call).
+* Being *addressed* by a route is not enough: every recipient must also be *allowed* the
+  message, by :data:`PERMITS` (message type → a predicate on the console and the event).
+  Routes say who wants an event; permits say who may see it, with the same rules as the REST
+  API: a message carrying a ticket passes :func:`tickets.service.may_see_ticket` (the one
+  function ``GET /api/v1/tickets/{id}`` uses), call and speech material goes to the roles
+  that may read calls over REST, floor material to supervisors. A group member who is not
+  allowed the ticket (an engineer it is not assigned to) never gets it. :data:`PERMITS`
+  names every type of :data:`tickets.messages.CATALOGUE`, so a new message type cannot be
+  delivered before someone decides who may see it (``tests/web/test_ws_visibility.py``).
 * Every connection owns a bounded queue and its own sender task. Fan-out only appends to
   queues (and serializes the event once), so one slow browser never delays the others. A
   client that falls behind loses its oldest messages; one that stays behind (a whole outbox
@@ -44,13 +53,16 @@ from tickets.bus import (
     Event,
     Subscription,
 )
+from tickets.service import STAFF_ROLES, Actor, may_see_ticket
 
 log = logging.getLogger(__name__)
 
 #: Roles that see the whole floor (queue stats, agent states, PBX status).
 SUPERVISOR_ROLES = frozenset({"supervisor", "admin"})
-#: Roles allowed to follow a call they are not ringing (its transcript, its state).
-CALL_ROLES = frozenset({"agent", "supervisor", "admin"})
+#: Roles that may see call material at all (``GET /api/v1/calls`` is theirs): pops, call
+#: updates, transcripts. An agent follows only calls on their own extension; supervisors
+#: and admins any call (``web/callaccess.py``).
+CALL_ROLES = STAFF_ROLES
 #: The topics the hub listens to.
 HUB_TOPICS = (TOPIC_CALLS, TOPIC_ASR, TOPIC_QUEUES, TOPIC_TICKETS, TOPIC_WORK_ORDERS, TOPIC_PBX,
               TOPIC_SESSIONS)
@@ -89,6 +101,12 @@ class ConsoleView:
     extension: str | None
     group_ids: tuple[int, ...] = ()
     watched_calls: frozenset[str] = frozenset()
+    customer_id: int | None = None
+
+    @property
+    def actor(self) -> Actor:
+        """The console's user as the ticket rules see them (the REST API's ``Actor``)."""
+        return Actor(id=self.user_id, role=self.role, customer_id=self.customer_id)
 
 
 class CallIndex:
@@ -253,6 +271,95 @@ ROUTES: dict[tuple[str, str], tuple[Rule, ...]] = {
 }
 
 
+#: A permit: may this console receive this event? (pure; the REST API's rules)
+Permit = Callable[[ConsoleView, Event], bool]
+
+
+def _ticket_of(event: Event) -> Event | None:
+    nested = event.get("ticket")
+    return nested if isinstance(nested, dict) else None
+
+
+def _id_or_none(value: Any) -> int | None:
+    found = _ints(value)
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def may_see_ticket_message(console: ConsoleView, event: Event) -> bool:
+    """The ticket the event carries passes :func:`tickets.service.may_see_ticket` for the
+    console's user: exactly what ``GET /api/v1/tickets/{id}`` would answer (no ticket: no)."""
+    ticket = _ticket_of(event)
+    if ticket is None:
+        return False
+    return may_see_ticket(console.actor, customer_id=_id_or_none(ticket.get("customer_id")),
+                          assignee_id=_id_or_none(ticket.get("assignee_id")))
+
+
+def may_see_calls(console: ConsoleView, event: Event) -> bool:
+    """Call and speech material: the roles that may read calls over REST (:data:`CALL_ROLES`)."""
+    return console.role in CALL_ROLES
+
+
+def may_see_floor(console: ConsoleView, event: Event) -> bool:
+    """Queue statistics and PBX state: supervisors and admins (:data:`SUPERVISOR_ROLES`)."""
+    return console.role in SUPERVISOR_ROLES
+
+
+def may_see_agent_state(console: ConsoleView, event: Event) -> bool:
+    """An agent's state: the floor, or the agent's own consoles (by user or extension;
+    staff only)."""
+    if console.role in SUPERVISOR_ROLES:
+        return True
+    if console.role not in CALL_ROLES:
+        return False
+    return (console.user_id in _ints(event.get("user_id"))
+            or (console.extension is not None
+                and console.extension == normalize_extension(event.get("extension"))))
+
+
+def may_see_transfer(console: ConsoleView, event: Event) -> bool:
+    """A ticket handed over with a call: call material *and* the ticket's own rule."""
+    return may_see_calls(console, event) and may_see_ticket_message(console, event)
+
+
+def may_see_work_order(console: ConsoleView, event: Event) -> bool:
+    """A work order: its engineer (never a customer login), or the floor."""
+    return console.role in SUPERVISOR_ROLES or (
+        console.role != "customer" and console.user_id in _ints(event.get("engineer_id")))
+
+
+def never(console: ConsoleView, event: Event) -> bool:
+    """Not a console message: bus-only (``call_log``, ``asr_link``), a control message
+    (``session_revoked`` closes sockets), or a direct reply to one socket (``hello``,
+    ``ping``, ``pong``, ``watching``, ``error``), which never goes through :meth:`Hub.deliver`."""
+    return False
+
+
+#: Every message type of :data:`tickets.messages.CATALOGUE` → who may receive it from the
+#: bus. A type missing here is delivered to nobody (and fails the visibility matrix test).
+PERMITS: dict[str, Permit] = {
+    "screen_pop": may_see_calls,
+    "call_update": may_see_calls,
+    "call_log": never,
+    "asr": may_see_calls,
+    "ticket_prefill": may_see_calls,
+    "asr_link": never,
+    "queue_stats": may_see_floor,
+    "agent_state": may_see_agent_state,
+    "pbx_status": may_see_floor,
+    "ticket_created": may_see_ticket_message,
+    "ticket_updated": may_see_ticket_message,
+    "ticket_transfer": may_see_transfer,
+    "work_order": may_see_work_order,
+    "session_revoked": never,
+    "hello": never,
+    "ping": never,
+    "pong": never,
+    "watching": never,
+    "error": never,
+}
+
+
 def audience(topic: str, event: Event, calls: CallIndex) -> Audience:
     """The union of the audiences :data:`ROUTES` names for this event (pure)."""
     kind = event.get("type")
@@ -273,7 +380,8 @@ def audience(topic: str, event: Event, calls: CallIndex) -> Audience:
 def select_recipients(
     topic: str, event: Event, consoles: Iterable[ConsoleView], calls: CallIndex
 ) -> set[int]:
-    """The connection ids that should receive ``event`` (pure; routes are :data:`ROUTES`).
+    """The connection ids that should receive ``event`` (pure): addressed by :data:`ROUTES`
+    *and* allowed by :data:`PERMITS`.
 
     Call ``calls.observe(topic, event)`` first so an event that names new extensions reaches
     them too.
@@ -281,6 +389,8 @@ def select_recipients(
     who = audience(topic, event, calls)
     if who == NOBODY:
         return set()
+    kind = event.get("type")
+    permit = PERMITS.get(kind, never) if isinstance(kind, str) else never
     # Locals and one plain loop: this runs for every console on every event (bench_ws).
     exts, users, groups = who.extensions, who.users, who.groups
     sup, watched, roles = who.supervisors, who.watchers_of, SUPERVISOR_ROLES
@@ -292,7 +402,7 @@ def select_recipients(
             or (groups and not groups.isdisjoint(c.group_ids))
             or (sup and c.role in roles)
             or (watched is not None and watched in c.watched_calls)
-        ):
+        ) and permit(c, event):
             out.add(c.conn_id)
     return out
 
@@ -328,13 +438,16 @@ class Connection:
     #: The login behind the socket (JWT ``jti``, issue time): a logout closes the socket.
     token_id: str | None = None
     issued_ms: int | None = None
+    #: A customer's own customer record (the ticket rule needs it); None for staff.
+    customer_id: int | None = None
     _view: ConsoleView | None = None
 
     def view(self) -> ConsoleView:
         """The routing view, cached: fan-out to 1,000 consoles must not rebuild 1,000."""
         if self._view is None:
             self._view = ConsoleView(self.conn_id, self.user_id, self.role, self.extension,
-                                     self.group_ids, frozenset(self.watched_calls))
+                                     self.group_ids, frozenset(self.watched_calls),
+                                     self.customer_id)
         return self._view
 
     def label(self) -> str:
@@ -489,13 +602,14 @@ class Hub:
         close: CloseFn,
         token_id: str | None = None,
         issued_ms: int | None = None,
+        customer_id: int | None = None,
     ) -> Connection:
         """Register a console and start its sender task."""
         conn = Connection(
             conn_id=next(self._ids), user_id=user_id, username=username, role=role,
             extension=normalize_extension(extension), group_ids=tuple(group_ids),
             send_text=send_text, close_fn=close, queue_size=self.queue_size,
-            token_id=token_id, issued_ms=issued_ms,
+            token_id=token_id, issued_ms=issued_ms, customer_id=customer_id,
         )
         self._conns[conn.conn_id] = conn
         self._by_user.setdefault(user_id, set()).add(conn.conn_id)
