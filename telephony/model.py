@@ -81,6 +81,13 @@ class Call:
     def live_legs(self) -> list[Leg]:
         return [leg for leg in self.legs.values() if leg.alive]
 
+    def owners(self) -> frozenset[str]:
+        """The agent extensions this call is *on* now: a live agent leg (talking, held,
+        consulting) or a pop still ringing. Whose call it is for call actions (an agent may
+        act only on a call it is on); an agent the call left (after a transfer) is not."""
+        live = {leg.extension for leg in self.legs.values() if leg.alive and leg.extension}
+        return frozenset(live | set(self.open_pops))
+
 
 @dataclass(slots=True)
 class Member:

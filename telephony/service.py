@@ -130,6 +130,19 @@ class Telephony:
             raise CallNotFound("lookup", f"no live call {call_id}")
         return b, call
 
+    def call_owners(self, call_id: str) -> frozenset[str]:
+        """The extensions live call ``call_id`` is on (:meth:`Call.owners`).
+
+        Raises :class:`CallNotFound` when the id names no live call of a configured PBX
+        (a malformed id or an unknown PBX name included: to the caller it is no such call).
+        """
+        pbx, sep, linkedid = call_id.partition(":")
+        bridge = self.bridges.get(pbx) if sep else None
+        call = bridge.tracker.calls.get(linkedid) if bridge is not None else None
+        if call is None:
+            raise CallNotFound("lookup", f"no live call {call_id}")
+        return call.owners()
+
     def _channel(self, target: str, role: str) -> tuple[PbxBridge, str]:
         """A channel name from a call id (``role``: agent | caller) or a channel name."""
         if "/" in target:  # already a channel, e.g. PJSIP/6001-0000000d[@pbx]

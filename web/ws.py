@@ -26,8 +26,11 @@ import jwt
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from telephony.ports import CallNotFound
 from tickets import messages
-from web.hub import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection, Hub
+from tickets.errors import Forbidden
+from web.callaccess import ANY_CALL_ROLES, check_call_access
+from web.hub import CALL_ROLES, CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection, Hub
 from web.security import COOKIE_NAME, Principal, principal_from_token
 from web.services import Services
 
@@ -136,8 +139,31 @@ def _frame_text(frame: Mapping[str, Any]) -> str:
     return str(text)
 
 
-def answer(hub: Hub, conn: Connection, text: str) -> None:
-    """Act on one client frame; replies (``pong``, ``watching``, ``error``) go to ``conn``."""
+def _watch(hub: Hub, conn: Connection, call_id: str, telephony: Any) -> None:
+    """``watch_call``: call roles only, and an agent only a call on their own extension
+    (the REST call actions' rule, ``web/callaccess.py``); errors ``forbidden``/``not_found``."""
+    if conn.role not in CALL_ROLES:
+        hub.send_to(conn, messages.error("forbidden", "your role cannot follow calls"))
+        return
+    if conn.role not in ANY_CALL_ROLES:
+        try:
+            check_call_access(telephony, conn.role, conn.extension, call_id)
+        except CallNotFound as exc:
+            hub.send_to(conn, messages.error("not_found", str(exc)))
+            return
+        except Forbidden as exc:
+            hub.send_to(conn, messages.error("forbidden", exc.message))
+            return
+    hub.watch_call(conn, call_id)
+    hub.send_to(conn, messages.watching(call_id))
+
+
+def answer(hub: Hub, conn: Connection, text: str, telephony: Any = None) -> None:
+    """Act on one client frame; replies (``pong``, ``watching``, ``error``) go to ``conn``.
+
+    ``telephony`` (the live call model; None: no PBX) decides whose call a ``watch_call``
+    names. Supervisors and admins may follow any call id, even one not live yet.
+    """
     try:
         msg = parse_client_message(text)
     except BadMessage as exc:
@@ -146,10 +172,7 @@ def answer(hub: Hub, conn: Connection, text: str) -> None:
     if msg.type == "ping":
         hub.send_to(conn, messages.pong())
     elif msg.type == "watch_call" and msg.call_id:
-        if hub.watch_call(conn, msg.call_id):
-            hub.send_to(conn, messages.watching(msg.call_id))
-        else:
-            hub.send_to(conn, messages.error("forbidden", "your role cannot follow calls"))
+        _watch(hub, conn, msg.call_id, telephony)
     elif msg.type == "unwatch_call" and msg.call_id:
         hub.unwatch_call(conn, msg.call_id)
 
@@ -177,6 +200,7 @@ async def console_socket(websocket: WebSocket) -> None:
         extension=principal.extension, group_ids=principal.group_ids,
         send_text=websocket.send_text, close=close,
         token_id=principal.token_id, issued_ms=principal.issued_ms,
+        customer_id=principal.customer_id,
     )
     expiry = _close_at_expiry(hub, conn, token) if token else None
     hub.send_to(conn, messages.hello(
@@ -189,7 +213,7 @@ async def console_socket(websocket: WebSocket) -> None:
             if frame["type"] == "websocket.disconnect":
                 break
             hub.touch(conn)
-            answer(hub, conn, _frame_text(frame))
+            answer(hub, conn, _frame_text(frame), services.telephony)
     except (WebSocketDisconnect, RuntimeError):
         pass  # the peer went away, or the hub closed the socket under us
     finally:

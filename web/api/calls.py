@@ -16,6 +16,7 @@ from tickets.models import CallLog
 from tickets.phones import InvalidPhoneNumber, normalize
 from tickets.schemas import CallLogOut, DbId, In, TicketOut
 from tickets.timeinput import Moment
+from web.callaccess import check_call_access
 from web.deps import IdQuery, Manager, ServicesDep, SessionDep, Staff, UowDep
 from web.security import Principal
 
@@ -49,6 +50,17 @@ def _telephony(services: ServicesDep) -> Any:
     if services.telephony is None:
         raise HTTPException(503, "no PBX is configured (set HOTLINE_AMI_URL)")
     return services.telephony
+
+
+def _own_call(services: ServicesDep, principal: Principal, call_id: str) -> Any:
+    """The telephony service, once the call is known to be the principal's to act on.
+
+    503 without a PBX; 404 for no such live call; 403 when it is not on the agent's
+    extension (supervisors and admins may act on any call; ``web/callaccess.py``).
+    """
+    telephony = _telephony(services)
+    check_call_access(telephony, principal.role, principal.extension, call_id)
+    return telephony
 
 
 def _extension(principal: Principal) -> str:
@@ -107,8 +119,10 @@ async def originate(data: OriginateIn, principal: Staff,
 
 
 @router.post("/calls/{call_id}/hangup", status_code=202)
-async def hangup(call_id: str, _: Staff, services: ServicesDep) -> dict[str, Any]:
-    await _telephony(services).hangup(call_id)
+async def hangup(call_id: str, principal: Staff, services: ServicesDep) -> dict[str, Any]:
+    """Hang the call up. 403 unless it is on the agent's own extension (supervisors and
+    admins: any call); 404 for no such live call."""
+    await _own_call(services, principal, call_id).hangup(call_id)
     return {"call_id": call_id, "hangup": "requested"}
 
 
@@ -119,8 +133,10 @@ async def transfer(call_id: str, data: TransferIn, principal: Staff, services: S
 
     The ticket is linked to the call first, so even if the PBX refuses the transfer the
     link (useful history) stays; the pop is only sent once the transfer was accepted.
+    403 unless the call is on the agent's own extension (supervisors and admins: any call);
+    404 for no such live call.
     """
-    telephony = _telephony(services)
+    telephony = _own_call(services, principal, call_id)
     ticket = None
     if data.ticket_id is not None:
         found = await ticket_service.get_ticket(uow.session, data.ticket_id, principal.actor)
@@ -160,6 +176,6 @@ async def spy(call_id: str, data: SpyIn, principal: Manager,
 
     404: no such live call; 409: the call has no live leg of that agent.
     """
-    result: dict[str, Any] = await _telephony(services).spy_call(
+    result: dict[str, Any] = await _own_call(services, principal, call_id).spy_call(
         call_id, _extension(principal), data.extension, data.mode)
     return result
