@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -255,6 +256,9 @@ class Attachment(Base):
     storage_key: Mapped[str] = mapped_column(String(255))
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The customer may see it (list, download, history). Customer uploads are public;
+    #: staff uploads internal unless marked public (migration 0005).
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class CallLog(Base):

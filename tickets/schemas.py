@@ -322,9 +322,12 @@ class TicketPage(BaseModel):
 class TicketEventOut(Out):
     id: int
     at: datetime
+    #: Who acted. In a customer's view only their own id, else null (see ``actor``).
     actor_id: int | None
     kind: str
     data: dict[str, Any]
+    #: Only in a customer's view: ``you``, ``staff`` or ``system`` instead of staff ids.
+    actor: Literal["you", "staff", "system"] | None = None
 
 
 class CommentIn(In):
@@ -349,6 +352,12 @@ class AttachmentOut(Out):
     size: int
     sha256: str
     created_at: datetime
+    #: The customer may see it; internal attachments are staff-only.
+    public: bool
+
+
+class AttachmentPatch(In):
+    public: bool
 
 
 class CallLogOut(Out):

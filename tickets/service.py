@@ -526,11 +526,56 @@ async def link_call(session: AsyncSession, ticket_id: int, call_id: str, actor: 
         await session.flush()
 
 
-async def history(session: AsyncSession, ticket_id: int, actor: Actor) -> list[TicketEvent]:
+def sees_internal(actor: Actor) -> bool:
+    """May ``actor`` see staff-internal material (private comments, internal attachments,
+    their history events)? Staff only; customers and engineers see public material."""
+    return actor.is_staff
+
+
+#: History data a customer may read (everything else names staff, groups, calls or notes).
+CUSTOMER_EVENT_KEYS = frozenset({"status", "priority", "type", "title", "description",
+                                 "order_number", "channel", "filename", "size", "public",
+                                 "comment_id", "attachment_id"})
+#: History kinds that are about one attachment (``data["attachment_id"]``).
+ATTACHMENT_EVENTS = frozenset({"attachment_added", "attachment_visibility"})
+
+
+def event_is_public(kind: str, data: dict[str, Any], public_attachments: set[int]) -> bool:
+    """Is a history event public material (pure)? Not: a private comment's, an internal
+    attachment's (by its flag *now*, so publishing it shows its history), a linked call's."""
+    if kind == "commented":
+        return bool(data.get("public"))
+    if kind in ATTACHMENT_EVENTS:
+        return data.get("attachment_id") in public_attachments
+    return kind != "call_linked"
+
+
+def customer_event(event: TicketEvent, actor: Actor) -> dict[str, Any]:
+    """A history row as a customer sees it: no staff ids (``actor``: ``you``, ``staff`` or
+    ``system``; ``actor_id`` only when it is their own), only :data:`CUSTOMER_EVENT_KEYS`."""
+    own = event.actor_id is not None and event.actor_id == actor.id
+    who = "you" if own else ("system" if event.actor_id is None else "staff")
+    data = {k: v for k, v in (event.data or {}).items() if k in CUSTOMER_EVENT_KEYS}
+    return {"id": event.id, "at": event.at, "actor_id": actor.id if own else None,
+            "actor": who, "kind": event.kind, "data": data}
+
+
+async def history(session: AsyncSession, ticket_id: int,
+                  actor: Actor) -> list[TicketEvent] | list[dict[str, Any]]:
+    """The ticket's history. Staff: every row. Others: only :func:`event_is_public` rows;
+    a customer's rows are :func:`customer_event` (no staff ids, no internal fields)."""
     await get_ticket(session, ticket_id, actor)
-    rows = await session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
-                                 .order_by(TicketEvent.id))
-    return list(rows.all())
+    rows = list((await session.scalars(select(TicketEvent)
+                                       .where(TicketEvent.ticket_id == ticket_id)
+                                       .order_by(TicketEvent.id))).all())
+    if sees_internal(actor):
+        return rows
+    public = set((await session.scalars(select(Attachment.id).where(
+        Attachment.ticket_id == ticket_id, Attachment.public.is_(True)))).all())
+    shown = [e for e in rows if event_is_public(e.kind, e.data or {}, public)]
+    if actor.role == "customer":
+        return [customer_event(e, actor) for e in shown]
+    return shown
 
 
 async def add_comment(session: AsyncSession, ticket_id: int, data: CommentIn,
@@ -550,7 +595,7 @@ async def add_comment(session: AsyncSession, ticket_id: int, data: CommentIn,
 async def comments(session: AsyncSession, ticket_id: int, actor: Actor) -> list[Comment]:
     await get_ticket(session, ticket_id, actor)
     query = select(Comment).where(Comment.ticket_id == ticket_id).order_by(Comment.id)
-    if not actor.is_staff:
+    if not sees_internal(actor):
         query = query.where(Comment.public.is_(True))
     return list((await session.scalars(query)).all())
 
@@ -560,7 +605,10 @@ _SAFE_NAME = re.compile(r"[^\w.\-]+")
 
 async def add_attachment(session: AsyncSession, ticket_id: int, actor: Actor, *,
                          filename: str, content_type: str, content: bytes, store: Path,
-                         max_bytes: int, allowed_types: list[str]) -> Attachment:
+                         max_bytes: int, allowed_types: list[str],
+                         public: bool | None = None) -> Attachment:
+    """Store an upload. Staff choose ``public`` (default: internal, the customer does not
+    see it); anyone else's upload is public (they could not see it otherwise)."""
     ticket = await get_ticket(session, ticket_id, actor)
     if len(content) > max_bytes:
         raise TooLarge(f"attachment is {len(content)} bytes; the limit is {max_bytes}")
@@ -577,29 +625,50 @@ async def add_attachment(session: AsyncSession, ticket_id: int, actor: Actor, *,
     path.write_bytes(content)
     attachment = Attachment(ticket_id=ticket_id, filename=(filename or safe)[:255],
                             content_type=base_type, size=len(content), sha256=digest,
-                            storage_key=key, uploaded_by_id=actor.id)
+                            storage_key=key, uploaded_by_id=actor.id,
+                            public=bool(public) if sees_internal(actor) else True)
     session.add(attachment)
     await session.flush()
     _event(session, ticket, actor, "attachment_added", attachment_id=attachment.id,
-           filename=attachment.filename, size=attachment.size)
+           filename=attachment.filename, size=attachment.size, public=attachment.public)
     await session.flush()
     return attachment
 
 
 async def attachment(session: AsyncSession, ticket_id: int, attachment_id: int,
                      actor: Actor) -> Attachment:
+    """One attachment of a visible ticket; an internal one is NotFound for non-staff."""
     await get_ticket(session, ticket_id, actor)
     found = await session.get(Attachment, attachment_id)
-    if found is None or found.ticket_id != ticket_id:
+    if found is None or found.ticket_id != ticket_id or not (
+            found.public or sees_internal(actor)):
         raise NotFound(f"attachment {attachment_id} not found")
     return found
 
 
 async def attachments(session: AsyncSession, ticket_id: int, actor: Actor) -> list[Attachment]:
+    """The ticket's attachments the actor may see (non-staff: public ones only)."""
     await get_ticket(session, ticket_id, actor)
-    rows = await session.scalars(select(Attachment).where(Attachment.ticket_id == ticket_id)
-                                 .order_by(Attachment.id))
-    return list(rows.all())
+    query = select(Attachment).where(Attachment.ticket_id == ticket_id)
+    if not sees_internal(actor):
+        query = query.where(Attachment.public.is_(True))
+    return list((await session.scalars(query.order_by(Attachment.id))).all())
+
+
+async def set_attachment_public(session: AsyncSession, ticket_id: int, attachment_id: int,
+                                public: bool, actor: Actor) -> Attachment:
+    """Staff publish an attachment to the customer or make it internal again (history row
+    ``attachment_visibility``). Forbidden for anyone else; NotFound as :func:`attachment`."""
+    if not sees_internal(actor):
+        raise Forbidden("only staff can change who sees an attachment")
+    found = await attachment(session, ticket_id, attachment_id, actor)
+    if found.public != public:
+        ticket = await get_ticket(session, ticket_id, actor)
+        found.public = public
+        _event(session, ticket, actor, "attachment_visibility", attachment_id=found.id,
+               filename=found.filename, public=public)
+        await session.flush()
+    return found
 
 
 def ticket_dict(ticket: Ticket) -> dict[str, Any]:

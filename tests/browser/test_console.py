@@ -278,6 +278,14 @@ async def test_ticket_detail_queue_assign_status_comment_attachment(
     await detail.locator("form", has=alice.locator("input[type=file]")).locator(
         "button").click()
     await expect(detail.locator("#attachments")).to_contain_text("leak.txt", timeout=5000)
+    # Staff uploads are internal unless ticked; one click shows it to the customer.
+    await expect(detail.locator("#attachments .att-internal")).to_have_text("Internal only")
+    await detail.locator("#attachments").get_by_role("button", name="Show to customer").click()
+    await expect(detail.locator("#attachments .att-public")).to_have_text(
+        "Visible to customer", timeout=5000)
+    async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:
+        [att] = (await c.get(f"/api/v1/tickets/{ticket['id']}/attachments")).json()
+    assert att["filename"] == "leak.txt" and att["public"] is True
     await expect(detail.locator("#history")).to_contain_text("comment", timeout=5000)
     # History in words: the status move by label, the group by name, no raw ids.
     await expect(detail.locator("#history")).to_contain_text("Status: ", timeout=5000)

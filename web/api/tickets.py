@@ -12,6 +12,7 @@ from tickets.bus import TOPIC_TICKETS
 from tickets.models import Attachment, Comment, TicketEvent
 from tickets.schemas import (
     AttachmentOut,
+    AttachmentPatch,
     CommentIn,
     CommentOut,
     TicketEventOut,
@@ -111,7 +112,10 @@ async def forward_ticket(ticket_id: IdPath, principal: Staff, uow: UowDep,
 
 @router.get("/{ticket_id}/history", response_model=list[TicketEventOut])
 async def ticket_history(ticket_id: IdPath, principal: PrincipalDep,
-                         session: SessionDep) -> list[TicketEvent]:
+                         session: SessionDep) -> list[TicketEvent] | list[dict[str, Any]]:
+    """Staff: every event. Customers and engineers: no events of private comments,
+    internal attachments or linked calls; a customer sees ``actor`` (you/staff/system)
+    instead of staff ids, and only the public fields of each event."""
     return await service.history(session, ticket_id, principal.actor)
 
 
@@ -145,14 +149,28 @@ async def list_attachments(ticket_id: IdPath, principal: PrincipalDep,
 @router.post("/{ticket_id}/attachments", status_code=201, response_model=AttachmentOut)
 async def upload_attachment(ticket_id: IdPath, principal: PrincipalDep, services: ServicesDep,
                             session: SessionDep,
-                            file: Annotated[UploadFile, File()]) -> Attachment:
+                            file: Annotated[UploadFile, File()],
+                            public: Annotated[bool, Form()] = False) -> Attachment:
+    """Upload a file. Staff: internal unless ``public=true`` (form field); a customer's
+    (or engineer's) upload is always public."""
     limit = services.settings.attachment_max_bytes
     content = await file.read(limit + 1)
     found = await service.add_attachment(
         session, ticket_id, principal.actor, filename=file.filename or "file",
         content_type=file.content_type or "application/octet-stream", content=content,
         store=services.attachment_store, max_bytes=limit,
-        allowed_types=services.settings.attachment_types)
+        allowed_types=services.settings.attachment_types, public=public)
+    await session.commit()
+    return found
+
+
+@router.patch("/{ticket_id}/attachments/{attachment_id}", response_model=AttachmentOut)
+async def patch_attachment(ticket_id: IdPath, attachment_id: IdPath, data: AttachmentPatch,
+                           principal: Staff, session: SessionDep) -> Attachment:
+    """Staff publish an attachment to the customer (``{"public": true}``) or make it
+    internal again; the change is a history event (``attachment_visibility``)."""
+    found = await service.set_attachment_public(session, ticket_id, attachment_id,
+                                                data.public, principal.actor)
     await session.commit()
     return found
 

@@ -189,17 +189,21 @@ function uploadForm() {
   const input = h("input", { type: "file", name: "file", required: true, "aria-label": t("choose_file") });
   const picked = h("span", { class: "muted file-name" }, t("no_file"));
   input.addEventListener("change", () => { picked.textContent = input.files.length ? input.files[0].name : t("no_file"); });
-  const form = h("form", { class: "row" },
+  // Staff uploads are internal unless ticked: the customer sees only public attachments.
+  const pub = h("input", { type: "checkbox", name: "public" });
+  const form = h("form", { class: "row upload-form" },
     h("label", { class: "file-pick" }, input, h("span", { class: "button" }, t("choose_file"))),
-    picked, h("button", { type: "submit" }, t("upload")));
+    picked, h("label", { class: "inline" }, pub, t("public")), h("button", { type: "submit" }, t("upload")));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (!input.files.length) return;
     const data = new FormData();
     data.append("file", input.files[0]);
+    data.append("public", pub.checked ? "true" : "false");
     try {
       await api("POST", `tickets/${S.ticket.id}/attachments`, data, { form: true });
       input.value = "";
+      pub.checked = false;
       picked.textContent = t("no_file");
       loadDetailExtras(S.ticket.id);
     } catch (err) { fail(err, t("upload")); }
@@ -227,12 +231,26 @@ function renderExtras() {
   fill($("#comments"), x.comments.length ? h("ul", { class: "comments" }, x.comments.map((c) => h("li", {},
     h("div", { class: "muted" }, userName(c.author_id), " · ", fmtTime(c.created_at, getLang()), c.public ? ` · ${t("public")}` : ""),
     h("p", {}, c.body)))) : h("p", { class: "muted" }, t("none")));
-  fill($("#attachments"), x.attachments.length ? h("ul", {}, x.attachments.map((a) => h("li", {},
+  fill($("#attachments"), x.attachments.length ? h("ul", { class: "attachments" }, x.attachments.map((a) => h("li", {},
     h("a", { href: `/api/v1/tickets/${x.id}/attachments/${a.id}`, target: "_blank", rel: "noopener" }, a.filename),
-    ` (${Math.ceil((a.size || 0) / 1024)} KB)`))) : h("p", { class: "muted" }, t("none")));
+    ` (${Math.ceil((a.size || 0) / 1024)} KB) `,
+    h("span", { class: `badge ${a.public ? "att-public" : "att-internal"}` }, t(a.public ? "public" : "internal")), " ",
+    visibilityButton(x.id, a)))) : h("p", { class: "muted" }, t("none")));
   fill($("#history"), x.history.map((e) => h("li", {},
     h("span", { class: "muted" }, fmtTime(e.at, getLang()), " · ", userName(e.actor_id), " · "),
     h("strong", {}, tOr("ev_", e.kind)), " ", summarize(e.data))));
+}
+
+/** Publish an attachment to the customer, or make it internal again. */
+function visibilityButton(ticketId, a) {
+  const b = h("button", { type: "button", class: "small" }, t(a.public ? "make_internal" : "make_public"));
+  b.addEventListener("click", async () => {
+    try {
+      await api("PATCH", `tickets/${ticketId}/attachments/${a.id}`, { public: !a.public });
+      loadDetailExtras(ticketId);
+    } catch (err) { fail(err, t("attachments")); }
+  });
+  return b;
 }
 
 // History entries in words: field names and values in the UI language, people and groups by
