@@ -9,7 +9,8 @@ Why it is shaped this way:
   (small functions: the rung agent, the call's agents and watchers, supervisors, …), and
   :class:`CallIndex` (which agents are on which call).
 * Being *addressed* by a route is not enough: every recipient must also be *allowed* the
-  message, by :data:`PERMITS` (message type → a predicate on the console and the event).
+  message, by :data:`PERMITS` (message type → a rule that reads the event once and then
+  answers for each addressed console).
   Routes say who wants an event; permits say who may see it, with the same rules as the REST
   API: a message carrying a ticket passes :func:`tickets.service.may_see_ticket` (the one
   function ``GET /api/v1/tickets/{id}`` uses), call and speech material goes to the roles
@@ -38,6 +39,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from tickets import messages
@@ -103,9 +105,10 @@ class ConsoleView:
     watched_calls: frozenset[str] = frozenset()
     customer_id: int | None = None
 
-    @property
+    @cached_property
     def actor(self) -> Actor:
-        """The console's user as the ticket rules see them (the REST API's ``Actor``)."""
+        """The console's user as the ticket rules see them (the REST API's ``Actor``);
+        made once per view, since every ticket event asks it of every addressed console."""
         return Actor(id=self.user_id, role=self.role, customer_id=self.customer_id)
 
 
@@ -271,13 +274,12 @@ ROUTES: dict[tuple[str, str], tuple[Rule, ...]] = {
 }
 
 
-#: A permit: may this console receive this event? (pure; the REST API's rules)
-Permit = Callable[[ConsoleView, Event], bool]
-
-
-def _ticket_of(event: Event) -> Event | None:
-    nested = event.get("ticket")
-    return nested if isinstance(nested, dict) else None
+#: Whether one console may receive the event a :data:`Permit` was bound to (pure).
+Check = Callable[["ConsoleView"], bool]
+#: A permit: bound to one event (read once), it answers for each addressed console whether
+#: that user may receive it (pure; the REST API's rules). Two stages because fan-out asks
+#: it of up to every console for every event: the event is parsed once, not per console.
+Permit = Callable[[Event], Check]
 
 
 def _id_or_none(value: Any) -> int | None:
@@ -285,54 +287,78 @@ def _id_or_none(value: Any) -> int | None:
     return next(iter(found)) if len(found) == 1 else None
 
 
-def may_see_ticket_message(console: ConsoleView, event: Event) -> bool:
+def _nobody(console: ConsoleView) -> bool:
+    return False
+
+
+def may_see_ticket_message(event: Event) -> Check:
     """The ticket the event carries passes :func:`tickets.service.may_see_ticket` for the
     console's user: exactly what ``GET /api/v1/tickets/{id}`` would answer (no ticket: no)."""
-    ticket = _ticket_of(event)
-    if ticket is None:
-        return False
-    return may_see_ticket(console.actor, customer_id=_id_or_none(ticket.get("customer_id")),
-                          assignee_id=_id_or_none(ticket.get("assignee_id")))
+    ticket = event.get("ticket")
+    if not isinstance(ticket, dict):
+        return _nobody
+    customer_id = _id_or_none(ticket.get("customer_id"))
+    assignee_id = _id_or_none(ticket.get("assignee_id"))
+    return lambda c: may_see_ticket(c.actor, customer_id=customer_id, assignee_id=assignee_id)
 
 
-def may_see_calls(console: ConsoleView, event: Event) -> bool:
-    """Call and speech material: the roles that may read calls over REST (:data:`CALL_ROLES`)."""
+def _is_call_role(console: ConsoleView) -> bool:
     return console.role in CALL_ROLES
 
 
-def may_see_floor(console: ConsoleView, event: Event) -> bool:
-    """Queue statistics and PBX state: supervisors and admins (:data:`SUPERVISOR_ROLES`)."""
+def _is_floor(console: ConsoleView) -> bool:
     return console.role in SUPERVISOR_ROLES
 
 
-def may_see_agent_state(console: ConsoleView, event: Event) -> bool:
+def may_see_calls(event: Event) -> Check:
+    """Call and speech material: the roles that may read calls over REST (:data:`CALL_ROLES`)."""
+    return _is_call_role
+
+
+def may_see_floor(event: Event) -> Check:
+    """Queue statistics and PBX state: supervisors and admins (:data:`SUPERVISOR_ROLES`)."""
+    return _is_floor
+
+
+def may_see_agent_state(event: Event) -> Check:
     """An agent's state: the floor, or the agent's own consoles (by user or extension;
     staff only)."""
-    if console.role in SUPERVISOR_ROLES:
-        return True
-    if console.role not in CALL_ROLES:
-        return False
-    return (console.user_id in _ints(event.get("user_id"))
-            or (console.extension is not None
-                and console.extension == normalize_extension(event.get("extension"))))
+    users = _ints(event.get("user_id"))
+    ext = normalize_extension(event.get("extension"))
+
+    def check(c: ConsoleView) -> bool:
+        if c.role in SUPERVISOR_ROLES:
+            return True
+        return c.role in CALL_ROLES and (
+            c.user_id in users or (c.extension is not None and c.extension == ext))
+    return check
 
 
-def may_see_transfer(console: ConsoleView, event: Event) -> bool:
+def may_see_transfer(event: Event) -> Check:
     """A ticket handed over with a call: call material *and* the ticket's own rule."""
-    return may_see_calls(console, event) and may_see_ticket_message(console, event)
+    ticket_rule = may_see_ticket_message(event)
+    return lambda c: c.role in CALL_ROLES and ticket_rule(c)
 
 
-def may_see_work_order(console: ConsoleView, event: Event) -> bool:
+def may_see_work_order(event: Event) -> Check:
     """A work order: its engineer (never a customer login), or the floor."""
-    return console.role in SUPERVISOR_ROLES or (
-        console.role != "customer" and console.user_id in _ints(event.get("engineer_id")))
+    engineers = _ints(event.get("engineer_id"))
+    return lambda c: c.role in SUPERVISOR_ROLES or (
+        c.role != "customer" and c.user_id in engineers)
 
 
-def never(console: ConsoleView, event: Event) -> bool:
+def never(event: Event) -> Check:
     """Not a console message: bus-only (``call_log``, ``asr_link``), a control message
     (``session_revoked`` closes sockets), or a direct reply to one socket (``hello``,
     ``ping``, ``pong``, ``watching``, ``error``), which never goes through :meth:`Hub.deliver`."""
-    return False
+    return _nobody
+
+
+def permitted(console: ConsoleView, event: Event) -> bool:
+    """May ``console`` receive ``event``? (:data:`PERMITS`; an unknown type: no.)"""
+    kind = event.get("type")
+    permit = PERMITS.get(kind, never) if isinstance(kind, str) else never
+    return permit(event)(console)
 
 
 #: Every message type of :data:`tickets.messages.CATALOGUE` → who may receive it from the
@@ -390,7 +416,7 @@ def select_recipients(
     if who == NOBODY:
         return set()
     kind = event.get("type")
-    permit = PERMITS.get(kind, never) if isinstance(kind, str) else never
+    permit = (PERMITS.get(kind, never) if isinstance(kind, str) else never)(event)
     # Locals and one plain loop: this runs for every console on every event (bench_ws).
     exts, users, groups = who.extensions, who.users, who.groups
     sup, watched, roles = who.supervisors, who.watchers_of, SUPERVISOR_ROLES
@@ -402,7 +428,7 @@ def select_recipients(
             or (groups and not groups.isdisjoint(c.group_ids))
             or (sup and c.role in roles)
             or (watched is not None and watched in c.watched_calls)
-        ) and permit(c, event):
+        ) and permit(c):
             out.add(c.conn_id)
     return out
 

@@ -30,7 +30,7 @@ from tests.support.live import LiveServer
 from tickets import service
 from tickets.bus import TOPIC_TICKETS
 from tickets.messages import CATALOGUE
-from web.hub import PERMITS, CallIndex, ConsoleView, select_recipients
+from web.hub import PERMITS, CallIndex, ConsoleView, permitted, select_recipients
 
 ROLES = ("customer", "agent", "engineer", "supervisor", "admin")
 GROUP = 7
@@ -189,13 +189,14 @@ def test_hub_and_rest_decide_tickets_with_one_function(role: str, customer_id: i
              "ticket": _ticket(customer_id=customer_id, assignee_id=assignee_id)}
     expected = service.may_see_ticket(console.actor, customer_id=customer_id,
                                       assignee_id=assignee_id)
-    assert PERMITS["ticket_updated"](console, event) is expected
+    assert permitted(console, event) is expected
     row = service.Ticket(customer_id=customer_id, assignee_id=assignee_id)
     assert service.can_see(console.actor, row) is expected
 
 
 def test_a_ticket_message_without_a_ticket_goes_to_nobody() -> None:
-    assert not any(PERMITS["ticket_created"](c, {"type": "ticket_created"})
+    assert not any(permitted(c, {"type": "ticket_created"}) for c in CONSOLES.values())
+    assert not any(permitted(c, {"type": "no_such_type", "ticket": _ticket()})
                    for c in CONSOLES.values())
 
 
