@@ -122,10 +122,14 @@ class CallIndex:
 
     def __init__(self, max_calls: int = 10_000) -> None:
         self._calls: OrderedDict[str, set[str]] = OrderedDict()
+        self._handed: OrderedDict[str, set[str]] = OrderedDict()
         self._max = max_calls
 
     def observe(self, topic: str, event: Event) -> None:
-        """Update the index from a bus event (call events only; others are ignored)."""
+        """Update the index from a bus event (call events and ``ticket_transfer``)."""
+        if topic == TOPIC_TICKETS and event.get("type") == "ticket_transfer":
+            self._hand_over(event)
+            return
         if topic != TOPIC_CALLS:
             return
         call_id = event.get("call_id")
@@ -152,8 +156,23 @@ class CallIndex:
         while len(self._calls) > self._max:
             self._calls.popitem(last=False)
 
+    def _hand_over(self, event: Event) -> None:
+        call_id, ext = event.get("call_id"), normalize_extension(event.get("to_extension"))
+        if not isinstance(call_id, str) or not call_id or not ext:
+            return
+        self._handed.setdefault(call_id, set()).add(ext)
+        self._handed.move_to_end(call_id)
+        while len(self._handed) > self._max:
+            self._handed.popitem(last=False)
+
     def extensions(self, call_id: str) -> frozenset[str]:
         return frozenset(self._calls.get(call_id, ()))
+
+    def handed_to(self, call_id: str) -> frozenset[str]:
+        """The extensions a call was transferred to with a ticket (``ticket_transfer``, which
+        only the transfer API publishes, after checking the transferer's right to the call):
+        they may follow it at once, before the PBX's own events show their leg."""
+        return frozenset(self._handed.get(call_id, ()))
 
     def __len__(self) -> int:
         return len(self._calls)

@@ -141,11 +141,13 @@ def _frame_text(frame: Mapping[str, Any]) -> str:
 
 def _watch(hub: Hub, conn: Connection, call_id: str, telephony: Any) -> None:
     """``watch_call``: call roles only, and an agent only a call on their own extension
-    (the REST call actions' rule, ``web/callaccess.py``); errors ``forbidden``/``not_found``."""
+    (the REST call actions' rule, ``web/callaccess.py``) or one just transferred to it with a
+    ticket (:meth:`CallIndex.handed_to`); errors ``forbidden``/``not_found``."""
     if conn.role not in CALL_ROLES:
         hub.send_to(conn, messages.error("forbidden", "your role cannot follow calls"))
         return
-    if conn.role not in ANY_CALL_ROLES:
+    handed = conn.extension is not None and conn.extension in hub.calls.handed_to(call_id)
+    if conn.role not in ANY_CALL_ROLES and not handed:
         try:
             check_call_access(telephony, conn.role, conn.extension, call_id)
         except CallNotFound as exc:

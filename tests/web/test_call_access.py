@@ -10,6 +10,7 @@ simulated Asterisk (real AMI over TCP) and the real app.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -20,6 +21,7 @@ import websockets
 
 from telephony.model import Call, Leg
 from tests.support.live import LiveServer
+from tickets import messages
 from web.callaccess import refusal
 
 A = "a_inbound_queue_answered"  # rings 6001 (and 6003 here, not bob's 6002); 6001 answers
@@ -76,6 +78,21 @@ async def _watch(server: LiveServer, token: str, call_id: str) -> dict[str, Any]
                     return dict(msg)
 
 
+async def _gone(server: LiveServer, call_id: str, within: float = 15.0) -> None:
+    """Leave no live call behind (the PBX tests share one server): wait until it is gone,
+    hanging it up as the supervisor if it lingers."""
+    sue = await server.login("sue")
+    deadline = time.monotonic() + within
+    async with _client(server, sue) as s:
+        while True:
+            live = [x["call_id"] for x in (await s.get("/api/v1/calls/live")).json()]
+            if call_id not in live:
+                return
+            await s.post(f"/api/v1/calls/{call_id}/hangup")
+            assert time.monotonic() < deadline, f"call {call_id} stayed live"
+            await asyncio.sleep(0.2)
+
+
 def _client(server: LiveServer, token: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {token}"})
 
@@ -111,25 +128,38 @@ async def test_bob_cannot_act_on_alices_call_and_the_pbx_hears_nothing(
             r = await s.post(f"/api/v1/calls/{call_id}/hangup")
             assert r.status_code == 202, r.text
             assert [a for a in fake_pbx.actions[before:] if a.get("Action") == "Hangup"]
+            await _gone(pbx_server, call_id)
         await asyncio.wait_for(result.done.wait(), 30)
     finally:
         task.cancel()
 
 
-async def test_the_owner_may_transfer_and_hang_up_her_own_call(
+async def test_the_owner_may_transfer_her_call_and_then_it_is_the_new_agents(
         pbx_server: LiveServer, fake_pbx: Any) -> None:
-    alice = await pbx_server.login("alice")
+    alice, bob = await pbx_server.login("alice"), await pbx_server.login("bob")
     task, result = fake_pbx.start_play(A, speed=1.5, agents={"6002": "6003"})
+    call_id = None
     try:
-        async with _client(pbx_server, alice) as a:
+        async with _client(pbx_server, alice) as a, _client(pbx_server, bob) as b:
             call_id = await _live_call(a, "6001")
             before = len(fake_pbx.actions)
             r = await a.post(f"/api/v1/calls/{call_id}/transfer", json={"extension": "6002"})
             assert r.status_code == 202, r.text
             assert [x for x in fake_pbx.actions[before:] if x.get("Action") == "BlindTransfer"]
-        await asyncio.wait_for(result.done.wait(), 30)
+            # Once the PBX moved it, the call is bob's (his phone rings), no longer alice's.
+            deadline = time.monotonic() + 15
+            while (r := await b.post(f"/api/v1/calls/{call_id}/hangup")).status_code == 403:
+                assert time.monotonic() < deadline, "the call never reached bob"
+                await asyncio.sleep(0.1)
+            assert r.status_code == 202, r.text
+            r = await a.post(f"/api/v1/calls/{call_id}/hangup")
+            assert r.status_code in (403, 404), r.text  # left her, or already hung up by bob
     finally:
         task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(result.done.wait(), 5)
+        if call_id is not None:
+            await _gone(pbx_server, call_id)
 
 
 async def test_without_a_pbx_call_actions_are_503_and_watching_is_supervisors_only(
@@ -138,3 +168,18 @@ async def test_without_a_pbx_call_actions_are_503_and_watching_is_supervisors_on
     async with _client(live_server, bob) as b:
         assert (await b.post(f"/api/v1/calls/{UNKNOWN}/hangup")).status_code == 503
     assert (await _watch(live_server, bob, UNKNOWN))["error"] == "not_found"
+
+
+async def test_the_agent_a_call_was_transferred_to_with_a_ticket_may_follow_it(
+        live_server: LiveServer) -> None:
+    """``ticket_transfer`` is published only by the transfer API, after the transferer's
+    right to the call was checked: its target follows the call at once (the console
+    watches it on the pop), before the PBX's events show the new leg."""
+    bob = await live_server.login("bob")
+    handed = "pbx1:1796000000.77"
+    await live_server.publish("tickets", messages.ticket_transfer(
+        call_id=handed, to_extension="6002", from_user="Alice", ticket={"id": 1}))
+    await live_server.publish("tickets", messages.ticket_transfer(
+        call_id="pbx1:1796000000.78", to_extension="6001", from_user="Bob", ticket={"id": 1}))
+    assert (await _watch(live_server, bob, handed))["type"] == "watching"
+    assert (await _watch(live_server, bob, "pbx1:1796000000.78"))["error"] == "not_found"
