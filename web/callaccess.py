@@ -14,10 +14,17 @@ someone else's call: :class:`tickets.errors.Forbidden` (403) naming the reason.
 from __future__ import annotations
 
 from collections.abc import Set
-from typing import Any
+from typing import Protocol
 
 from telephony.ports import CallNotFound
 from tickets.errors import Forbidden
+
+
+class CallOwners(Protocol):
+    """What the rule needs of the telephony service (:class:`telephony.service.Telephony`)."""
+
+    def call_owners(self, call_id: str) -> frozenset[str]: ...
+
 
 #: Roles that may act on any live call.
 ANY_CALL_ROLES = frozenset({"supervisor", "admin"})
@@ -36,7 +43,8 @@ def refusal(role: str, extension: str | None, owners: Set[str], call_id: str) ->
             "(only supervisors and admins act on others' calls)")
 
 
-def check_call_access(telephony: Any, role: str, extension: str | None, call_id: str) -> None:
+def check_call_access(telephony: CallOwners | None, role: str, extension: str | None,
+                      call_id: str) -> None:
     """Raise unless the user may act on live call ``call_id``.
 
     ``telephony`` is the :class:`telephony.service.Telephony` (or None: no PBX, so no live
@@ -44,7 +52,7 @@ def check_call_access(telephony: Any, role: str, extension: str | None, call_id:
     """
     if telephony is None:
         raise CallNotFound("lookup", f"no live call {call_id} (no PBX is configured)")
-    owners: frozenset[str] = telephony.call_owners(call_id)
+    owners = telephony.call_owners(call_id)
     reason = refusal(role, extension, owners, call_id)
     if reason is not None:
         raise Forbidden(reason)

@@ -29,7 +29,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from telephony.ports import CallNotFound
 from tickets import messages
 from tickets.errors import Forbidden
-from web.callaccess import ANY_CALL_ROLES, check_call_access
+from web.callaccess import ANY_CALL_ROLES, CallOwners, check_call_access
 from web.hub import CALL_ROLES, CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection, Hub
 from web.security import COOKIE_NAME, Principal, principal_from_token
 from web.services import Services
@@ -139,7 +139,7 @@ def _frame_text(frame: Mapping[str, Any]) -> str:
     return str(text)
 
 
-def _watch(hub: Hub, conn: Connection, call_id: str, telephony: Any) -> None:
+def _watch(hub: Hub, conn: Connection, call_id: str, telephony: CallOwners | None) -> None:
     """``watch_call``: call roles only, and an agent only a call on their own extension
     (the REST call actions' rule, ``web/callaccess.py``) or one just transferred to it with a
     ticket (:meth:`CallIndex.handed_to`); errors ``forbidden``/``not_found``."""
@@ -160,7 +160,7 @@ def _watch(hub: Hub, conn: Connection, call_id: str, telephony: Any) -> None:
     hub.send_to(conn, messages.watching(call_id))
 
 
-def answer(hub: Hub, conn: Connection, text: str, telephony: Any = None) -> None:
+def answer(hub: Hub, conn: Connection, text: str, telephony: CallOwners | None = None) -> None:
     """Act on one client frame; replies (``pong``, ``watching``, ``error``) go to ``conn``.
 
     ``telephony`` (the live call model; None: no PBX) decides whose call a ``watch_call``
