@@ -22,6 +22,8 @@ from tickets.timeinput import set_site_timezone
 from web import apidocs, metrics, pages, ws
 from web.api import admin, auth, calls, customers, kb, pbx, tickets
 from web.bus import make_bus
+from web.deps import MANAGERS, get_principal, optional_principal
+from web.edge import Edge, login_routes
 from web.hub import Hub
 from web.logredact import install_redaction
 from web.services import Services
@@ -72,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Hotline", version="0.1.0", lifespan=lifespan,
                   description="Call-center ticketing with telephony.",
-                  docs_url=None, redoc_url=None)  # served offline by web.apidocs
+                  # served by web.apidocs: offline, and behind a login outside demo installs
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
     _error_handlers(app)
     for module in (auth, customers, tickets, admin, calls, kb, pbx):
@@ -81,35 +84,57 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(apidocs.router)
     metrics.install(app, services)
+    apidocs.document_errors(app)
+    # Outermost: refuses oversized and anonymous writes before anything reads a body.
+    app.add_middleware(Edge, body_max_bytes=settings.body_max_bytes,
+                       upload_max_bytes=settings.attachment_max_bytes,
+                       secret_key=services.secret_key,
+                       needs_login=login_routes(app, get_principal))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
-    async def readyz() -> JSONResponse:
-        report: dict[str, Any] = {}
+    @app.get("/readyz", responses={503: {"description": "the database is unreachable"}})
+    async def readyz(request: Request) -> JSONResponse:
+        """``{"status": "ready"|"not ready"}`` (200 / 503). Supervisors and admins (token
+        or session cookie) also get each part's state: database, bus, PBX connections
+        (host and port), ASR and websocket counts; anyone else only up or down."""
+        report = await _readiness(services)
+        code = 200 if report["status"] == "ready" else 503
         try:
-            async with services.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            report["database"] = {"ok": True, "backend": services.engine.dialect.name}
-        except (OSError, DBAPIError) as exc:
-            report["database"] = {"ok": False, "error": str(exc).splitlines()[0]}
-        bus_state = getattr(services.bus, "state", None)
-        report["bus"] = bus_state() if bus_state else {"ok": True}
-        report["pbx"] = services.telephony.state() if services.telephony else []
-        report["pbx_mode"] = services.settings.pbx_mode  # demo | off | ami
-        if services.pbx_error:
-            report["pbx_error"] = services.pbx_error
-        report["asr"] = services.asr.state() if services.asr else {"enabled": False}
-        if services.asr_error:
-            report["asr"]["error"] = services.asr_error
-        report["websockets"] = services.hub.stats() if services.hub else {}
-        ok = report["database"]["ok"]
-        report["status"] = "ready" if ok else "not ready"
-        return JSONResponse(report, status_code=200 if ok else 503)
+            viewer = await optional_principal(request)
+        except (OSError, DBAPIError, OperationalError):  # the database is down: the caller is nobody
+            viewer = None
+        if viewer is None or viewer.role not in MANAGERS:
+            return JSONResponse({"status": report["status"]}, status_code=code)
+        return JSONResponse(report, status_code=code)
 
     return app
+
+
+async def _readiness(services: Services) -> dict[str, Any]:
+    """What /readyz tells a supervisor: each part's state; ``status`` from the database."""
+    report: dict[str, Any] = {}
+    try:
+        async with services.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        report["database"] = {"ok": True, "backend": services.engine.dialect.name}
+    except (OSError, DBAPIError) as exc:
+        report["database"] = {"ok": False, "error": str(exc).splitlines()[0]}
+    bus_state = getattr(services.bus, "state", None)
+    report["bus"] = bus_state() if bus_state else {"ok": True}
+    report["pbx"] = services.telephony.state() if services.telephony else []
+    report["pbx_mode"] = services.settings.pbx_mode  # demo | off | ami
+    if services.pbx_error:
+        report["pbx_error"] = services.pbx_error
+    report["asr"] = services.asr.state() if services.asr else {"enabled": False}
+    if services.asr_error:
+        report["asr"]["error"] = services.asr_error
+    report["websockets"] = services.hub.stats() if services.hub else {}
+    ok = report["database"]["ok"]
+    report["status"] = "ready" if ok else "not ready"
+    return report
 
 
 def _error_handlers(app: FastAPI) -> None:

@@ -49,6 +49,22 @@ def get_uow(services: ServicesDep, session: SessionDep) -> UnitOfWork:
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 
 
+def request_token(request: Request) -> str | None:
+    """The token of a request: ``Authorization: Bearer …``, else the session cookie."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.cookies.get(COOKIE_NAME)
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """Who is asking, if anyone (for routes that answer everyone, but some more fully)."""
+    token = request_token(request)
+    if not token:
+        return None
+    return await principal_from_token(get_services(request), token)
+
+
 async def get_principal(
     request: Request,
     services: ServicesDep,

@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         "text/csv", "audio/wav", "audio/x-wav", "audio/mpeg", "application/zip",
     ])
     db_pool_size: int = 10
+    # Largest request body (JSON, forms) in bytes; uploads get attachment_max_bytes plus
+    # room for the multipart headers instead (web/edge.py). Over it: 413 naming the limit.
+    body_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Open websockets one user may hold; the next is refused (close 4429, web/ws.py).
+    ws_max_per_user: int = Field(default=10, ge=1, le=1000)
+    # /docs and /openapi.json without a login? Unset: only on a demo install (the demo PBX
+    # and SQLite, see docs_are_public); true/false: as said.
+    docs_public: bool | None = None
 
     @field_validator("agent_interfaces")
     @classmethod
@@ -111,6 +119,18 @@ class Settings(BaseSettings):
         if value in ("", "demo"):
             return "demo"
         return "off" if value == "off" else "ami"
+
+    @property
+    def docs_are_public(self) -> bool:
+        """Whether ``/docs`` and ``/openapi.json`` are served without a login.
+
+        ``HOTLINE_DOCS_PUBLIC`` decides when set. Unset, the docs are public only on a demo
+        install: the built-in demo PBX (``HOTLINE_AMI_URL`` unset or ``demo``) *and* the
+        embedded SQLite database. Anything else (a real PBX, ``off``, or PostgreSQL) is
+        production mode: the docs need a login like the API they describe."""
+        if self.docs_public is not None:
+            return self.docs_public
+        return self.pbx_mode == "demo" and self.database_url.startswith("sqlite")
 
     @property
     def async_database_url(self) -> str:

@@ -13,11 +13,16 @@ import pytest
 
 from tests.support.live import LiveServer
 from web.pages import CSP
+from web.security import COOKIE_NAME
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def test_docs_reference_only_same_origin_assets(http: httpx.AsyncClient) -> None:
+    # The live server is not a demo install (no demo PBX): the docs need a login.
+    anonymous = await http.get("/docs")
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login?next=/docs"
+    await http.post("/api/v1/auth/login", json={"username": "alice", "password": "demo"})
     page = await http.get("/docs")
     assert page.status_code == 200
     assert page.headers["content-security-policy"] == CSP
@@ -35,6 +40,8 @@ async def test_docs_reference_only_same_origin_assets(http: httpx.AsyncClient) -
 @pytest.mark.browser
 async def test_swagger_ui_renders_offline(browser: Any, live_server: LiveServer) -> None:
     context = await browser.new_context()
+    await context.add_cookies([{"name": COOKIE_NAME, "value": await live_server.login("alice"),
+                                "url": live_server.url}])
     page = await context.new_page()
     offsite: list[str] = []
     problems: list[str] = []

@@ -70,7 +70,10 @@ async def test_caller_speech_reaches_the_agent_console(app_with_asr: Any,
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
         token = (await http.post("/api/v1/auth/login", json={
             "username": "alice", "password": "demo"})).json()["access_token"]
-        ready = (await http.get("/readyz")).json()
+        admin = (await http.post("/api/v1/auth/login", json={
+            "username": "admin", "password": "demo"})).json()["access_token"]
+        ready = (await http.get("/readyz", headers={"Authorization": f"Bearer {admin}"})
+                 ).json()
     assert ready["asr"]["listening"] is True
 
     got: dict[str, dict[str, Any]] = {}

@@ -10,11 +10,14 @@ import httpx
 import pytest
 
 from tests.conftest import login, make_settings, running_app
+from tickets.schemas import UserIn
+from tickets.users import create_user
 
 
 async def test_health_and_ready(client: httpx.AsyncClient, backend: str) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    ready = (await client.get("/readyz")).json()
+    assert (await client.get("/readyz")).json() == {"status": "ready"}  # anonymous: up/down
+    ready = (await client.get("/readyz", headers=await login(client, "admin"))).json()
     assert ready["database"] == {"ok": True,
                                  "backend": "sqlite" if backend == "sqlite" else "postgresql"}
     assert ready["status"] == "ready"
@@ -397,8 +400,13 @@ async def test_ready_says_why_a_part_did_not_start(sqlite_factory: Any, tmp_path
     """A bad AMI URL or a missing vosk model: the web serves, /readyz names the cause."""
     settings = make_settings(str(await sqlite_factory.new(False)), tmp_path,
                              ami_url="http://not-ami", vosk_model=str(tmp_path / "no-model"))
-    async with running_app(settings) as (_, client):
-        ready = (await client.get("/readyz")).json()
+    async with running_app(settings) as (app, client):
+        async with app.state.services.db() as session:
+            await create_user(session, UserIn(username="root", password="a-long-pass-phrase-9",
+                                              role="admin"))
+            await session.commit()
+        ready = (await client.get("/readyz", headers=await login(
+            client, "root", "a-long-pass-phrase-9"))).json()
     assert ready["status"] == "ready"
     assert ready["pbx"] == [] and "ami" in ready["pbx_error"].lower()
     assert ready["asr"]["enabled"] is False and "no-model" in ready["asr"]["error"]

@@ -220,12 +220,13 @@ async def test_frozen_redis_never_holds_a_publisher(own_redis: _Redis,
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_app_runs_on_redis_bus(new_db, tmp_path, redis_url: str) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import make_settings, running_app
+    from tests.conftest import login, make_settings, running_app
 
     async with running_app(make_settings(await new_db(), tmp_path, redis_url=redis_url)) as (
             _app, client):
+        headers = await login(client, "admin")
         for _ in range(100):
-            ready = (await client.get("/readyz")).json()
+            ready = (await client.get("/readyz", headers=headers)).json()
             if ready["bus"]["ok"]:
                 break
             await asyncio.sleep(0.05)

@@ -47,7 +47,8 @@ async def test_demo_mode_runs_the_demo_pbx_and_rings_on_demand(tmp_path: Path) -
         assert state["mode"] == "demo" and state["demo"] is True
         assert [p["name"] for p in state["pbxs"]] == ["demo"]
         assert "secret" not in str(state) and "port" not in state["pbxs"][0]
-        assert (await client.get("/readyz")).json()["pbx_mode"] == "demo"
+        assert (await client.get("/readyz", headers=await login(client, "admin"))
+                ).json()["pbx_mode"] == "demo"
         client.cookies.clear()  # the login's session cookie
         assert (await client.get("/api/v1/pbx")).status_code == 401
 
