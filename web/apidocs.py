@@ -122,7 +122,7 @@ def route_errors(route: APIRoute) -> set[int]:
     codes: set[int] = set()
     dependant = route.dependant
     has_body = route.body_field is not None
-    writes = bool(route.methods & {"POST", "PUT", "PATCH", "DELETE"})
+    writes = bool((route.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"})
     if depends_on(dependant, get_principal):
         codes |= {401, 403, 503}
     if dependant.path_params or has_body or dependant.query_params:
@@ -154,7 +154,7 @@ def document_errors(app: FastAPI) -> None:
             if not isinstance(route, APIRoute) or not route.include_in_schema:
                 continue
             path = doc["paths"].get(route.path_format, {})
-            for method in route.methods:
+            for method in route.methods or ():
                 operation = path.get(method.lower())
                 if operation is None:
                     continue

@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         code = 200 if report["status"] == "ready" else 503
         try:
             viewer = await optional_principal(request)
-        except (OSError, DBAPIError, OperationalError):  # the database is down: the caller is nobody
+        except (OSError, DBAPIError, OperationalError):  # database down: caller unknown
             viewer = None
         if viewer is None or viewer.role not in MANAGERS:
             return JSONResponse({"status": report["status"]}, status_code=code)

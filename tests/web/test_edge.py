@@ -98,7 +98,7 @@ def token(server: LiveServer, username: str = "admin") -> str:
 def test_anonymous_100mib_json_is_refused_unread(live_server: LiveServer) -> None:
     before = rss_mib()
     started = time.monotonic()
-    status, headers, body, sent = raw(
+    status, headers, body, _ = raw(
         live_server.port,
         "POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         f"Content-Length: {100 * MiB}\r\n\r\n", zeros(100 * MiB))
