@@ -73,6 +73,8 @@ HUB_TOPICS = (TOPIC_CALLS, TOPIC_ASR, TOPIC_QUEUES, TOPIC_TICKETS, TOPIC_WORK_OR
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_TRY_AGAIN = 1013
+#: Application code (4000-4999): the user already has ``HOTLINE_WS_MAX_PER_USER`` consoles.
+CLOSE_TOO_MANY = 4429
 
 
 def normalize_extension(value: Any) -> str | None:
@@ -714,6 +716,10 @@ class Hub:
     def unwatch_call(self, conn: Connection, call_id: str) -> None:
         conn.watched_calls.discard(call_id)
         conn._view = None
+
+    def user_connections(self, user_id: int) -> int:
+        """How many consoles ``user_id`` has open on this hub."""
+        return len(self._by_user.get(user_id, ()))
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -6,6 +6,12 @@ browser sees the code (a refusal before accept is only an HTTP 403 it cannot rea
 is only honoured from a same-origin page: otherwise any site the agent visits could open a
 socket riding on the cookie and read screen pops (cross-site websocket hijacking).
 
+One user may hold ``HOTLINE_WS_MAX_PER_USER`` sockets (10) at once; the next is accepted
+and at once closed with 4429 "too many open consoles". The new socket is the one refused,
+not the oldest closed: consoles reconnect on their own, so closing the oldest would make
+11 open tabs take turns knocking each other out for ever, while a refused tab only waits
+(the console retries with back-off, and gets in once another tab is closed).
+
 Client messages are small JSON objects; anything malformed gets an ``error`` message back
 and the connection carries on.
 """
@@ -30,7 +36,7 @@ from telephony.ports import CallNotFound
 from tickets import messages
 from tickets.errors import Forbidden
 from web.callaccess import ANY_CALL_ROLES, CallOwners, check_call_access
-from web.hub import CALL_ROLES, CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection, Hub
+from web.hub import CALL_ROLES, CLOSE_POLICY, CLOSE_TOO_MANY, CLOSE_TRY_AGAIN, Connection, Hub
 from web.security import COOKIE_NAME, Principal, principal_from_token
 from web.services import Services
 
@@ -191,6 +197,12 @@ async def console_socket(websocket: WebSocket) -> None:
         return
     if principal is None:
         await websocket.close(code=CLOSE_POLICY, reason="authentication required")
+        return
+    cap = services.settings.ws_max_per_user
+    if hub.user_connections(principal.id) >= cap:
+        log.info("user %s: console refused, already %d open", principal.id, cap)
+        await websocket.close(code=CLOSE_TOO_MANY,
+                              reason=f"too many open consoles (at most {cap}); close one")
         return
 
     async def close(code: int, reason: str) -> None:
