@@ -28,6 +28,14 @@ OrderNumber = Annotated[str, StringConstraints(strip_whitespace=True, max_length
 #: Ids fit PostgreSQL's INTEGER; a bigger one is a 422, not a database error.
 MAX_ID = 2_147_483_647
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
+#: Every integer a client sends has both bounds (tests/web/test_input_bounds.py checks the
+#: whole API description): unbounded, a huge one overflows the database's integer (a 500).
+MAX_OFFSET = 1_000_000
+#: A record's version counter (optimistic locking), stored as INTEGER.
+Version = Annotated[int, Field(ge=1, le=MAX_ID)]
+#: Money: finite, not negative, at most a trillion (no inf/NaN: JSON and the database
+#: cannot hold them).
+Amount = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
 
@@ -197,7 +205,7 @@ class OrderIn(In):
     product_name: Name
     product_sku: Key | None = None
     quantity: int = Field(default=1, ge=1, le=100_000)
-    amount: float | None = Field(default=None, ge=0)
+    amount: Amount | None = None
     purchased_at: Moment
     warranty_end: Moment | None = None
     status: Annotated[str, StringConstraints(max_length=32)] = "delivered"
@@ -281,7 +289,7 @@ class TicketPatch(In):
         default=None, max_length=50)
     tags: list[Tag] | None = Field(default=None, max_length=30)
     reason: ShortText | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: Version | None = None
 
 
 class TicketOut(Out):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
 from tickets.errors import Invalid
 
 MAX_TEXT = 2000
+#: Number fields are stored in JSON: finite (JSON has no inf/NaN) and of a sane size.
+MAX_NUMBER = 1e15
 
 
 def _coerce(spec: dict[str, Any], value: Any) -> Any:
@@ -19,8 +22,9 @@ def _coerce(spec: dict[str, Any], value: Any) -> Any:
             raise Invalid(f"field {key!r} is longer than {MAX_TEXT} characters")
         return value
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise Invalid(f"field {key!r} must be a number")
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value) or abs(value) > MAX_NUMBER:
+            raise Invalid(f"field {key!r} must be a number of at most {MAX_NUMBER:g}")
         return value
     if kind == "bool":
         if not isinstance(value, bool):

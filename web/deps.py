@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets.schemas import MAX_ID
+from tickets.schemas import MAX_ID, MAX_OFFSET
 from web.security import COOKIE_NAME, Principal, principal_from_token
 from web.services import Services
 from web.uow import UnitOfWork
@@ -19,6 +19,8 @@ _bearer = HTTPBearer(auto_error=False)
 #: Path and query ids, bounded so an absurd id is a 422 rather than a database error.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+#: How many rows a list skips: bounded like every integer input (a 422, not an overflow).
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 def get_services(request: Request) -> Services:

@@ -17,7 +17,7 @@ from tickets.phones import InvalidPhoneNumber, normalize
 from tickets.schemas import CallLogOut, DbId, In, TicketOut
 from tickets.timeinput import Moment
 from web.callaccess import check_call_access
-from web.deps import IdQuery, Manager, ServicesDep, SessionDep, Staff, UowDep
+from web.deps import IdQuery, Manager, OffsetQuery, ServicesDep, SessionDep, Staff, UowDep
 from web.security import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
@@ -80,7 +80,7 @@ async def list_calls(
     state: Annotated[str | None, Query(max_length=16)] = None,
     since: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> list[CallLog]:
     phone = None
     if customer_phone:

@@ -11,7 +11,7 @@ from tickets import customers as service
 from tickets.customers import in_warranty
 from tickets.models import Customer, Order
 from tickets.schemas import CustomerIn, CustomerOut, CustomerPatch, OrderIn, OrderOut
-from web.deps import IdPath, PrincipalDep, ServicesDep, SessionDep, Staff
+from web.deps import IdPath, OffsetQuery, PrincipalDep, ServicesDep, SessionDep, Staff
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
@@ -46,7 +46,7 @@ async def list_customers(
     phone: Annotated[str | None, Query(max_length=40)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> list[Customer]:
     if phone is not None:
         return await service.find_by_phone(session, phone, services.settings.default_region,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 
 from tickets import messages, service
 from tickets.bus import TOPIC_TICKETS
 from tickets.models import Attachment, Comment, TicketEvent
 from tickets.schemas import (
+    MAX_ID,
     AttachmentOut,
     AttachmentPatch,
     CommentIn,
@@ -22,7 +24,16 @@ from tickets.schemas import (
     TicketPatch,
 )
 from tickets.timeinput import Moment, MomentEnd
-from web.deps import IdPath, IdQuery, PrincipalDep, ServicesDep, SessionDep, Staff, UowDep
+from web.deps import (
+    IdPath,
+    IdQuery,
+    OffsetQuery,
+    PrincipalDep,
+    ServicesDep,
+    SessionDep,
+    Staff,
+    UowDep,
+)
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
@@ -52,7 +63,8 @@ async def list_tickets(
                                         description="comma-separated; 'open' = all open")] = None,
     customer_phone: Annotated[str | None, Query(max_length=40)] = None,
     customer_id: IdQuery = None,
-    assignee: Annotated[str | None, Query(max_length=64, description="user id or 'me'")] = None,
+    assignee: Annotated[str | None, Query(pattern=r"^(me|[1-9][0-9]{0,9})$",
+                                          description="user id or 'me'")] = None,
     unassigned: Annotated[bool, Query(description="only tickets with no assignee")] = False,
     group_id: IdQuery = None,
     type: Annotated[str | None, Query(max_length=64)] = None,
@@ -63,15 +75,16 @@ async def list_tickets(
     created_to: Annotated[MomentEnd | None, Query(
         description="exclusive; a date includes that whole day")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     assignee_id: int | None = None
     if assignee == "me":
         assignee_id = principal.id
     elif assignee:
-        if not assignee.isdigit():
-            raise HTTPException(422, "assignee must be a user id or 'me'")
         assignee_id = int(assignee)
+        if assignee_id > MAX_ID:
+            raise RequestValidationError([{"loc": ("query", "assignee"), "type": "less_than_equal",
+                                           "msg": f"a user id is at most {MAX_ID}"}])
     flt = service.TicketFilter(
         status=[s.strip() for s in status.split(",") if s.strip()] if status else None,
         customer_id=customer_id, customer_phone=customer_phone, assignee_id=assignee_id,
