@@ -27,15 +27,18 @@ PhoneText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 OrderNumber = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
 #: Ids fit PostgreSQL's INTEGER; a bigger one is a 422, not a database error.
 MAX_ID = 2_147_483_647
-DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
+#: Numbers and flags in bodies are strict: ``"5"`` is no integer and ``0`` no boolean (a
+#: 422 naming the field), as the API description says.
+DbId = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
 #: Every integer a client sends has both bounds (tests/web/test_input_bounds.py checks the
 #: whole API description): unbounded, a huge one overflows the database's integer (a 500).
 MAX_OFFSET = 1_000_000
 #: A record's version counter (optimistic locking), stored as INTEGER.
-Version = Annotated[int, Field(ge=1, le=MAX_ID)]
+Version = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
 #: Money: finite, not negative, at most a trillion (no inf/NaN: JSON and the database
 #: cannot hold them).
-Amount = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]
+Amount = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False, strict=True)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
 
@@ -104,7 +107,7 @@ class UserPatch(In):
     locale: Literal["zh", "en"] | None = None
     skills: list[Tag] | None = Field(default=None, max_length=50)
     group_ids: list[DbId] | None = Field(default=None, max_length=50)
-    is_active: bool | None = None
+    is_active: Flag | None = None
     customer_id: DbId | None = None
 
 
@@ -204,7 +207,7 @@ class OrderIn(In):
     customer_id: DbId
     product_name: Name
     product_sku: Key | None = None
-    quantity: int = Field(default=1, ge=1, le=100_000)
+    quantity: int = Field(default=1, ge=1, le=100_000, strict=True)
     amount: Amount | None = None
     purchased_at: Moment
     warranty_end: Moment | None = None
@@ -231,7 +234,7 @@ class FieldSpec(In):
     label: ShortText
     label_zh: ShortText | None = None
     type: Literal["text", "number", "date", "choice", "bool"] = "text"
-    required: bool = False
+    required: Flag = False
     options: list[ShortText] = Field(default_factory=list, max_length=100)
 
 
@@ -340,7 +343,7 @@ class TicketEventOut(Out):
 
 class CommentIn(In):
     body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
-    public: bool = False
+    public: Flag = False
 
 
 class CommentOut(Out):

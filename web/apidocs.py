@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 import fastapi_offline
-from fastapi import APIRouter, FastAPI, HTTPException, Request, params
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -104,7 +104,7 @@ _ISSUE = {"type": "object", "required": ["loc", "msg", "type"],
 _INVALID = {"type": "object", "required": ["detail"], "properties": {"detail": {"anyOf": [
     {"type": "string"}, {"type": "array", "items": {"$ref": "#/components/schemas/Issue"}}]}}}
 _MEANING = {
-    400: "the body could not be parsed (e.g. a broken multipart form)",
+    400: "the body could not be parsed (not UTF-8 JSON, a broken multipart form)",
     401: "not logged in, or the token is expired, revoked or of a disabled user",
     403: "your role (or a rule of the record) does not allow this",
     404: "the record is unknown, or not visible to you",
@@ -130,9 +130,7 @@ def route_errors(route: APIRoute) -> set[int]:
     if writes:
         codes |= {409}
     if has_body:
-        codes |= {413}
-        if any(isinstance(p.field_info, params.Form) for p in dependant.body_params):
-            codes |= {400}  # a broken multipart or form body
+        codes |= {400, 413}  # a body that cannot be parsed (not UTF-8, broken multipart)
     if _PBX_TAGS & {str(t) for t in route.tags}:
         codes |= {404, 409, 503, 504}
     return codes
@@ -158,6 +156,10 @@ def document_errors(app: FastAPI) -> None:
                 operation = path.get(method.lower())
                 if operation is None:
                     continue
+                if operation.get("security") and not depends_on(route.dependant,
+                                                                get_principal):
+                    # Reads a token if there is one (logout), answers without one too.
+                    operation["security"] = [{}, *operation["security"]]
                 responses = operation.setdefault("responses", {})
                 for code in sorted(route_errors(route) | {int(c) for c in responses
                                                           if c.isdigit() and int(c) >= 400}):

@@ -23,7 +23,7 @@ from web import apidocs, metrics, pages, ws
 from web.api import admin, auth, calls, customers, kb, pbx, tickets
 from web.bus import make_bus
 from web.deps import MANAGERS, get_principal, optional_principal
-from web.edge import Edge, login_routes
+from web.edge import Edge, RouteTable
 from web.hub import Hub
 from web.logredact import install_redaction
 from web.services import Services
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Edge, body_max_bytes=settings.body_max_bytes,
                        upload_max_bytes=settings.attachment_max_bytes,
                        secret_key=services.secret_key,
-                       needs_login=login_routes(app, get_principal))
+                       routes=RouteTable(app, get_principal))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

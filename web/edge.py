@@ -59,19 +59,17 @@ async def _json(send: Send, status: int, detail: str,
 
 
 class Edge:
-    """ASGI middleware: body limits, the pre-body login gate, ``nosniff``.
-
-    ``needs_login(scope)``: whether the route that would serve this request requires a login
-    (see :func:`login_routes`); ``secret_key``: to check token signatures.
-    """
+    """ASGI middleware: body limits, the pre-body login gate, ``nosniff``, and a true
+    ``Allow`` on 405s. ``routes``: the app's routes (:class:`RouteTable`); ``secret_key``:
+    to check token signatures."""
 
     def __init__(self, app: ASGIApp, *, body_max_bytes: int, upload_max_bytes: int,
-                 secret_key: str, needs_login: Callable[[Scope], bool]) -> None:
+                 secret_key: str, routes: RouteTable) -> None:
         self.app = app
         self.body_max_bytes = body_max_bytes
         self.upload_max_bytes = upload_max_bytes + MULTIPART_MARGIN
         self.secret_key = secret_key
-        self.needs_login = needs_login
+        self.routes = routes
 
     def limit_for(self, headers: Headers) -> tuple[int, str]:
         """The byte limit of a request with these headers, and what it is called."""
@@ -95,6 +93,12 @@ class Edge:
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
                     headers.append((b"x-content-type-options", b"nosniff"))
+                if message["status"] == 405:
+                    # Starlette names the methods of the first route on the path only; a
+                    # path served by several routes (GET and POST /x) allows them all.
+                    allow = ", ".join(sorted(self.routes.allowed(scope)))
+                    headers = [(k, v) for k, v in headers if k.lower() != b"allow"]
+                    headers.append((b"allow", allow.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -105,7 +109,7 @@ class Edge:
         if length is not None and length.strip().isdigit() and int(length) > limit:
             await _json(send_nosniff, 413, too_large)
             return
-        if scope["method"] in WRITE_METHODS and self.needs_login(scope) \
+        if scope["method"] in WRITE_METHODS and self.routes.needs_login(scope) \
                 and not self.has_valid_token(headers):
             await _json(send_nosniff, 401, NOT_AUTHENTICATED,
                         [(b"www-authenticate", b"Bearer")])
@@ -174,20 +178,36 @@ def flat_routes(app: Any) -> list[Any]:
     return out
 
 
-def login_routes(app: Any, get_principal: Callable[..., Any]) -> Callable[[Scope], bool]:
-    """``needs_login(scope)`` for :class:`Edge`: true when the route that fully matches the
-    request (path *and* method) depends on ``get_principal``. The routes are read on first
-    use, after every router is included."""
-    cache: list[tuple[Any, bool]] = []
+class RouteTable:
+    """What the edge needs to know of the app's routes, read on first use (after every
+    router is included): which route serves a request, whether it needs a login
+    (depends on ``get_principal``), which methods a path allows."""
 
-    def needs_login(scope: Scope) -> bool:
-        if not cache:
-            cache.extend((route, depends_on(route.dependant, get_principal))
-                         for route in flat_routes(app) if hasattr(route, "dependant"))
-        for route, needs in cache:
+    def __init__(self, app: Any, get_principal: Callable[..., Any]) -> None:
+        self.app = app
+        self.get_principal = get_principal
+        self._routes: list[tuple[Any, bool]] = []
+
+    def _table(self) -> list[tuple[Any, bool]]:
+        if not self._routes:
+            self._routes = [(route, depends_on(route.dependant, self.get_principal))
+                            for route in flat_routes(self.app) if hasattr(route, "dependant")]
+        return self._routes
+
+    def needs_login(self, scope: Scope) -> bool:
+        """True when the route that fully matches the request (path *and* method) needs
+        a login; false for a path or method no route serves (its 404/405 stays)."""
+        for route, needs in self._table():
             match, _ = route.matches(scope)
             if match == Match.FULL:
                 return needs
         return False
 
-    return needs_login
+    def allowed(self, scope: Scope) -> set[str]:
+        """Every method some route serves on the request's path."""
+        methods: set[str] = set()
+        for route, _ in self._table():
+            match, _ = route.matches(scope)
+            if match != Match.NONE:
+                methods |= set(getattr(route, "methods", None) or ())
+        return methods

@@ -62,3 +62,46 @@ def test_production_mode_is_a_real_pbx_or_database() -> None:
     assert not Settings(ami_url="ami://u:p@pbx:5038").docs_are_public
     assert not Settings(database_url="postgresql://h/db").docs_are_public
     assert Settings(database_url="postgresql://h/db", docs_public=True).docs_are_public
+
+
+def test_the_document_lists_each_routes_errors_in_the_shared_shapes() -> None:
+    from web.app import create_app
+    from web.settings import Settings
+    doc = create_app(Settings(ami_url="off", secret_key="x" * 40)).openapi()
+    ops = {(m.upper(), p): op for p, ms in doc["paths"].items() for m, op in ms.items()}
+    assert {"401", "403", "404", "409", "413", "400", "422", "503"} <= set(
+        ops[("POST", "/api/v1/tickets")]["responses"])
+    assert {"404", "409", "503", "504"} <= set(
+        ops[("POST", "/api/v1/calls/{call_id}/hangup")]["responses"])
+    assert {"401", "429"} <= set(ops[("POST", "/api/v1/auth/login")]["responses"])
+    for (method, path), op in ops.items():
+        for code, response in op["responses"].items():
+            if code.startswith(("4", "5")):
+                ref = response["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/Invalid" if code == "422" else "/Error"), (method, path)
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+
+
+@sqlite_only
+async def test_405_allows_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    r = await client.request("OPTIONS", "/api/v1/customers")
+    assert r.status_code == 405
+    assert set(r.headers["allow"].split(", ")) == {"GET", "POST"}
+
+
+@sqlite_only
+async def test_numbers_and_flags_in_bodies_are_strict(client: httpx.AsyncClient) -> None:
+    h = await login(client, "admin")
+    r = await client.post("/api/v1/tickets/1/comments", headers=h,
+                          json={"body": "x", "public": 0})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "public"]
+    r = await client.post("/api/v1/orders", headers=h, json={
+        "number": "S-1", "customer_id": 1, "product_name": "x", "purchased_at": "2026-01-01",
+        "amount": False})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "amount"]
+
+
+@sqlite_only
+async def test_call_actions_without_a_pbx_are_409_not_503(client: httpx.AsyncClient) -> None:
+    r = await client.post("/api/v1/calls/x/hangup", headers=await login(client, "alice"))
+    assert r.status_code == 409 and "no PBX is configured" in r.json()["detail"]

@@ -29,7 +29,8 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 @router.post("/login", response_model=TokenOut,
-             responses={429: {"description": "too many failed logins (see Retry-After)"}})
+             responses={401: {"description": "wrong username or password"},
+                        429: {"description": "too many failed logins (see Retry-After)"}})
 async def login(data: LoginIn, request: Request, response: Response, services: ServicesDep,
                 session: SessionDep) -> TokenOut:
     throttle = services.login_throttle

@@ -14,7 +14,7 @@ from tickets.bus import TOPIC_QUEUES, TOPIC_TICKETS
 from tickets.errors import Invalid
 from tickets.models import CallLog
 from tickets.phones import InvalidPhoneNumber, normalize
-from tickets.schemas import CallLogOut, DbId, In, TicketOut
+from tickets.schemas import CallLogOut, DbId, Flag, In, TicketOut
 from tickets.timeinput import Moment
 from web.callaccess import check_call_access
 from web.deps import IdQuery, Manager, OffsetQuery, ServicesDep, SessionDep, Staff, UowDep
@@ -33,7 +33,7 @@ class OriginateIn(In):
 class TransferIn(In):
     extension: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_-]{1,32}$")]
     ticket_id: DbId | None = None
-    attended: bool = False
+    attended: Flag = False
 
 
 class AgentStateIn(In):
@@ -48,7 +48,8 @@ class SpyIn(In):
 
 def _telephony(services: ServicesDep) -> Any:
     if services.telephony is None:
-        raise HTTPException(503, "no PBX is configured (set HOTLINE_AMI_URL)")
+        # Not a passing outage (503): this server is set up without one (HOTLINE_AMI_URL=off).
+        raise HTTPException(409, "no PBX is configured (set HOTLINE_AMI_URL)")
     return services.telephony
 
 
