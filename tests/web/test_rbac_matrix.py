@@ -1,0 +1,196 @@
+"""Every route × every role → the status class it must give (SQLite, in-process).
+
+The routes come from the app itself (``web.edge.flat_routes``), so a route added without
+a row here fails ``test_every_route_has_a_row`` by name. To add one, copy a row of a route
+with the same audience into :data:`MATRIX`.
+
+Roles, in column order: anonymous, customer (wang), agent (alice), engineer (eric),
+supervisor (sue), admin. Classes:
+
+* ``ok``   the role got past authorization: 2xx, or the route's own answer to the probe
+           (the probe sends an empty body, so 400/409/410/422 count as "let in");
+* ``401``  not logged in;  ``403``  logged in, wrong role;
+* ``404``  logged in, but the record is not visible to this role (the ids are chosen so
+           staff see them and the customer and the engineer do not);
+* ``303``  a page sending an anonymous browser to the login form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute, APIWebSocketRoute
+
+from tests.conftest import login
+from web.edge import flat_routes
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
+
+ROLES = ("anonymous", "customer", "agent", "engineer", "supervisor", "admin")
+USERS = {"customer": "wang", "agent": "alice", "engineer": "eric", "supervisor": "sue",
+         "admin": "admin"}
+
+A = ("401", "ok", "ok", "ok", "ok", "ok")          # any login
+STAFF = ("401", "403", "ok", "403", "ok", "ok")    # agent, supervisor, admin
+MGR = ("401", "403", "403", "403", "ok", "ok")     # supervisor, admin
+ADMIN = ("401", "403", "403", "403", "403", "ok")
+VISIBLE = ("401", "404", "ok", "404", "ok", "ok")  # a ticket/customer not theirs
+STAFF_VISIBLE = ("401", "403", "ok", "404", "ok", "ok")  # staff-only on a ticket
+PUBLIC = ("ok",) * 6
+
+#: "METHOD /path" → expected class per role (ROLES order).
+MATRIX: dict[str, tuple[str, ...]] = {
+    # health, docs (the test app is not a demo install: docs need a login)
+    "GET /healthz": PUBLIC,
+    "GET /readyz": PUBLIC,
+    "GET /metrics": MGR,
+    "GET /docs": ("303", "ok", "ok", "ok", "ok", "ok"),
+    "GET /openapi.json": A,
+    "GET /docs/assets/{name}": PUBLIC,
+    # pages
+    "GET /": ("303",) * 6,
+    "GET /login": PUBLIC,
+    "GET /console": ("303", "403", "ok", "403", "ok", "ok"),
+    "GET /wallboard": ("303", "403", "403", "403", "ok", "ok"),
+    "GET /engineer": ("303", "403", "403", "ok", "ok", "ok"),
+    "GET /portal": ("303", "ok", "403", "403", "403", "ok"),
+    "GET /static/{rel}": PUBLIC,
+    # auth
+    "POST /api/v1/auth/login": PUBLIC,
+    "POST /api/v1/auth/logout": PUBLIC,
+    "POST /api/v1/auth/logout-all": A,
+    "GET /api/v1/auth/me": A,
+    # customers and orders
+    "POST /api/v1/customers": STAFF,
+    "GET /api/v1/customers": STAFF,
+    "GET /api/v1/customers/{customer_id}": VISIBLE,
+    "PATCH /api/v1/customers/{customer_id}": STAFF,
+    "POST /api/v1/orders": STAFF,
+    "GET /api/v1/orders/{number}": VISIBLE,
+    # tickets
+    "POST /api/v1/tickets": A,
+    "GET /api/v1/tickets": A,
+    "GET /api/v1/tickets/{ticket_id}": VISIBLE,
+    "PATCH /api/v1/tickets/{ticket_id}": ("401", "403", "ok", "404", "ok", "ok"),
+    "POST /api/v1/tickets/{ticket_id}/forward": STAFF,
+    "GET /api/v1/tickets/{ticket_id}/history": VISIBLE,
+    "GET /api/v1/tickets/{ticket_id}/comments": VISIBLE,
+    "POST /api/v1/tickets/{ticket_id}/comments": VISIBLE,
+    "POST /api/v1/tickets/{ticket_id}/calls": STAFF,
+    "GET /api/v1/tickets/{ticket_id}/attachments": VISIBLE,
+    "POST /api/v1/tickets/{ticket_id}/attachments": VISIBLE,
+    "GET /api/v1/tickets/{ticket_id}/attachments/{attachment_id}": VISIBLE,
+    # admin
+    "GET /api/v1/users": STAFF,
+    "POST /api/v1/users": ADMIN,
+    "PATCH /api/v1/users/{user_id}": ADMIN,
+    "GET /api/v1/groups": STAFF,
+    "POST /api/v1/groups": MGR,
+    "GET /api/v1/ticket-types": STAFF,
+    "POST /api/v1/ticket-types": MGR,
+    # calls and the PBX (no PBX in this app: the actions answer 409, i.e. "ok" here)
+    "GET /api/v1/calls": STAFF,
+    "GET /api/v1/calls/live": STAFF,
+    "GET /api/v1/queues": STAFF,
+    "POST /api/v1/calls/originate": STAFF,
+    "POST /api/v1/calls/{call_id}/hangup": STAFF,
+    "POST /api/v1/calls/{call_id}/transfer": STAFF,
+    "POST /api/v1/agents/me/state": STAFF,
+    "POST /api/v1/calls/{call_id}/spy": MGR,
+    "GET /api/v1/pbx": A,
+    "POST /api/v1/demo/calls": MGR,
+    # knowledge base
+    "GET /api/v1/kb/suggest": STAFF,
+    "POST /api/v1/kb/articles": MGR,
+    "GET /api/v1/kb/articles": STAFF,
+}
+#: Valid bodies where the record's visibility is checked after the body's validation
+#: (anything else gets ``{}``: the roles and the login are checked before the body).
+PROBES: dict[str, dict[str, Any]] = {
+    "POST /api/v1/tickets/{ticket_id}/comments": {"json": {"body": "rbac probe"}},
+    "POST /api/v1/tickets/{ticket_id}/attachments": {
+        "files": {"file": ("probe.txt", b"rbac probe", "text/plain")}},
+}
+#: Routes the HTTP matrix cannot probe, with where they are covered instead.
+ELSEWHERE = {
+    "WS /ws": "tests/web/test_ws.py (anonymous and forged tokens: 1008) and the websocket "
+              "visibility matrix",
+}
+
+
+def app_routes(app: Any) -> list[str]:
+    keys: list[str] = []
+    for route in flat_routes(app):
+        if isinstance(route, APIWebSocketRoute):
+            keys.append(f"WS {route.path}")
+        elif isinstance(route, APIRoute):
+            keys += [f"{m} {route.path_format}" for m in sorted(route.methods - {"HEAD"})]
+    return keys
+
+
+def test_every_route_has_a_row(app_client: tuple[Any, httpx.AsyncClient]) -> None:
+    routes = set(app_routes(app_client[0]))
+    missing = sorted(routes - MATRIX.keys() - ELSEWHERE.keys())
+    assert not missing, ("routes without a row in tests/web/test_rbac_matrix.py MATRIX "
+                         f"(add one per route: expected class per role): {missing}")
+    stale = sorted((MATRIX.keys() | ELSEWHERE.keys()) - routes)
+    assert not stale, f"rows for routes that no longer exist: {stale}"
+
+
+async def _ids(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, str]:
+    """Records staff see and neither wang (customer) nor eric (engineer) may."""
+    me = {u: (await client.get("/api/v1/auth/me", headers=await login(client, u))).json()
+          for u in ("wang", "eric", "alice")}
+    tickets = (await client.get("/api/v1/tickets", params={"limit": 200},
+                                headers=admin)).json()["items"]
+    other = next(t for t in tickets if t["customer_id"] not in (None, me["wang"]["customer_id"])
+                 and t["assignee_id"] != me["eric"]["id"])
+    customer = other["customer_id"]
+    detail = (await client.get(f"/api/v1/customers/{customer}", headers=admin)).json()
+    files = {"file": ("a.txt", b"rbac", "text/plain")}
+    attachment = (await client.post(f"/api/v1/tickets/{other['id']}/attachments",
+                                    headers=admin, files=files)).json()
+    return {"ticket_id": str(other["id"]), "customer_id": str(customer),
+            "number": detail["orders"][0]["number"] if detail["orders"] else "none",
+            "attachment_id": str(attachment["id"]), "user_id": str(me["alice"]["id"]),
+            "call_id": "rbac-call", "name": "favicon.png", "rel": "js/api.js"}
+
+
+def _class(status: int) -> str:
+    if status in (401, 403, 404, 303):
+        return str(status)
+    if status < 400 or status in (400, 409, 410, 422):
+        return "ok"
+    return f"unexpected {status}"
+
+
+async def test_every_route_and_role(app_client: tuple[Any, httpx.AsyncClient]) -> None:
+    app, client = app_client
+    admin = await login(client, "admin")
+    ids = await _ids(client, admin)
+    headers = {role: await login(client, user) for role, user in USERS.items()}
+    headers["anonymous"] = {}
+    wrong: list[str] = []
+    # Logging out everywhere voids every token of the user: those rows go last.
+    for key in sorted(app_routes(app), key=lambda k: "/auth/logout" in k):
+        if key in ELSEWHERE:
+            continue
+        method, path = key.split(" ", 1)
+        url = path.format(**{k: ids[k] for k in ids if "{" + k + "}" in path})
+        for role, expected in zip(ROLES, MATRIX[key], strict=True):
+            auth = headers[role]
+            if path.startswith("/api/v1/auth/logout") and role != "anonymous":
+                auth = await login(client, USERS[role])  # logging out voids the token
+            client.cookies.clear()
+            if not path.startswith("/api/") and auth:  # pages read the session cookie
+                token = auth["Authorization"].removeprefix("Bearer ")
+                auth = {"Cookie": f"hotline_token={token}"}
+            body = PROBES.get(key, {"json": {}} if method in ("POST", "PATCH") else {})
+            r = await client.request(method, url, headers=auth, follow_redirects=False, **body)
+            got = _class(r.status_code)
+            if got != expected:
+                wrong.append(f"{key} as {role}: expected {expected}, got {r.status_code} "
+                             f"{r.text[:120]}")
+    assert not wrong, "\n".join(wrong)
