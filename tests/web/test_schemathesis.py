@@ -64,17 +64,38 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     server.stop()
 
 
+def served(server: LiveServer) -> dict[str, int]:
+    """Requests the app answered so far, by status (its own Prometheus histogram; the
+    edge's early 401/413 are not in it)."""
+    token = httpx.post(f"{server.url}/api/v1/auth/login",
+                       json={"username": FUZZ_ADMIN[0], "password": FUZZ_ADMIN[1]}
+                       ).json()["access_token"]
+    text = httpx.get(f"{server.url}/metrics",
+                     headers={"Authorization": f"Bearer {token}"}).text
+    counts: dict[str, int] = {}
+    for m in re.finditer(r'^hotline_http_request_seconds_count\{.*status="(\d+)".*\} (\S+)$',
+                         text, re.M):
+        counts[m.group(1)] = counts.get(m.group(1), 0) + int(float(m.group(2)))
+    return counts
+
+
 def schemathesis(server: LiveServer, *extra: str) -> tuple[int, str]:
     cmd = [ST, "--config-file", str(CONFIG), "run", f"{server.url}/openapi.json", "--checks", "all",
            "--max-examples", str(EXAMPLES), "--seed", "20261130",
            "--generation-deterministic", "--workers", "1", "--no-color",
            "--request-timeout", "10", "--suppress-health-check", "all",
            *extra]
+    before = served(server)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                           cwd=server.services.settings.data_dir.parent,
                           env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
-    out = done.stdout + done.stderr
+    after = served(server)
+    by_status = {s: n - before.get(s, 0) for s, n in sorted(after.items())
+                 if n - before.get(s, 0)}
+    out = (done.stdout + done.stderr +
+           f"\nrequests the app answered: {sum(by_status.values())}, by status {by_status}\n")
     print(out)
+    assert not [s for s in by_status if s.startswith("5")], by_status
     return done.returncode, out
 
 
