@@ -31,6 +31,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from web.deps import get_principal, optional_principal
 from web.edge import NOT_AUTHENTICATED, depends_on, flat_routes
@@ -95,14 +96,36 @@ async def asset(name: str) -> FileResponse:
         "X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=86400"})
 
 
-_ERROR = {"type": "object", "required": ["detail"], "additionalProperties": True,
-          "properties": {"detail": {"type": "string"}}}
-_ISSUE = {"type": "object", "required": ["loc", "msg", "type"],
-          "properties": {"loc": {"type": "array", "items": {"anyOf": [{"type": "string"},
-                                                                      {"type": "integer"}]}},
-                         "msg": {"type": "string"}, "type": {"type": "string"}}}
-_INVALID = {"type": "object", "required": ["detail"], "properties": {"detail": {"anyOf": [
-    {"type": "string"}, {"type": "array", "items": {"$ref": "#/components/schemas/Issue"}}]}}}
+class Error(BaseModel):
+    """Every error but field validation's: ``{"detail": "a sentence"}``."""
+
+    detail: str
+
+
+class Issue(BaseModel):
+    """One field validation error: where (``["body", "title"]``), what, and its kind."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Invalid(BaseModel):
+    """A 422: a sentence naming the field (a rule the schema cannot express), or the list
+    of field validation errors."""
+
+    detail: str | list[Issue]
+
+
+def _component_schemas() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for model in (Error, Invalid):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    return out
+
+
 _MEANING = {
     400: "the body could not be parsed (not UTF-8 JSON, a broken multipart form)",
     401: "not logged in, or the token is expired, revoked or of a disabled user",
@@ -147,7 +170,7 @@ def document_errors(app: FastAPI) -> None:
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
-        schemas.update({"Error": _ERROR, "Issue": _ISSUE, "Invalid": _INVALID})
+        schemas.update(_component_schemas())
         for route in flat_routes(app):
             if not isinstance(route, APIRoute) or not route.include_in_schema:
                 continue

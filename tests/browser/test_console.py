@@ -148,13 +148,13 @@ async def test_pop_prefill_create_transfer(browser: Any, live_server: LiveServer
     assert "<b>x</b>" in ticket["description"] and "还有投诉" in ticket["description"]
     await alice.screenshot(path=str(artifacts / "console_alice_ticket_created.png"))
 
-    # Transfer with the ticket. Without a PBX in this test the API refuses clearly (503);
+    # Transfer with the ticket. Without a PBX in this test the API refuses clearly (409);
     # the console shows that error instead of pretending.
     await alice.select_option("#transfer-target", "6002")
     await alice.click("#transfer-btn")
     toast = alice.locator("#toast.error")
     await toast.wait_for(timeout=5000)
-    assert "503" in await toast.inner_text()
+    assert "409" in await toast.inner_text()
     # What the transfer API publishes once the PBX took the call (web/api/calls.py):
     await live_server.publish(TOPIC_TICKETS, {"type": "ticket_transfer", "call_id": call_id,
                                               "to_extension": "6002", "from_user": "Alice 王丽",

@@ -284,11 +284,11 @@ async def test_errors_words_and_language_switch(browser: Any,
     await expect(toast).to_contain_text("变更状态: 工单当前状态不允许这样变更")
     await expect(toast.locator(".detail")).to_contain_text("409 · cannot move the ticket")
     await page.unroute(f"**/api/v1/tickets/{tk['id']}")
-    # A real one: dialling with no PBX is refused (503), said in Chinese.
+    # A real one: dialling with no PBX is refused (409), said in Chinese.
     await page.fill("#dial-to", "13800138000")
     await page.click("#dial-form button[type=submit]")
     await expect(toast).to_contain_text("拨号: 电话系统未连接")
-    await expect(toast.locator(".detail")).to_contain_text("503")
+    await expect(toast.locator(".detail")).to_contain_text("409")
 
     # Switch to English: every part is redrawn at once, nothing typed is lost.
     await _select_language(page, "en")

@@ -104,12 +104,12 @@ async def test_hang_up_asks_in_the_page(browser: Any, live_server: LiveServer,
     await expect(detail.locator(".hangup-confirm")).to_have_count(0)
     assert hangups == []
 
-    # Alt+H asks on the live call's card; Enter confirms: the request goes out (503 here,
+    # Alt+H asks on the live call's card; Enter confirms: the request goes out (409 here,
     # no PBX, and the console shows the error instead of pretending).
     await alice.keyboard.press("Alt+h")
     await expect(yes).to_be_focused()
     await alice.keyboard.press("Enter")
-    await expect(alice.locator("#toast.error")).to_contain_text("503", timeout=5000)
+    await expect(alice.locator("#toast.error")).to_contain_text("409", timeout=5000)
     assert [unquote(u.split("/api/v1/", 1)[1]) for u in hangups] == [f"calls/{call_id}/hangup"]
     await expect(ask).to_have_count(0)
     await expect(button).to_be_visible()  # the call is still up as far as the console knows

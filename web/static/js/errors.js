@@ -22,7 +22,7 @@ const BY_STATUS = {
 };
 
 /** {headline, detail}: headline in the UI language; detail is the server's text with the
- * status code ("503 · no PBX is configured …"), or "" for errors that are not API errors. */
+ * status code ("409 · no PBX is configured …"), or "" for errors that are not API errors. */
 export function describeError(err) {
   if (!(err instanceof ApiError)) return { headline: t("err_server"), detail: String(err && err.message || err) };
   const text = typeof err.detail === "string" ? err.detail : err.message;
