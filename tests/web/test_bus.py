@@ -271,15 +271,16 @@ async def test_ticket_writes_do_not_wait_for_a_frozen_redis(
                      if e["type"] == "ticket_created"]
             assert heard == [f"frozen {i}" for i in range(10)]
             await _until(lambda: bus.state()["degraded"], within=10)
-            ready = (await client.get("/readyz")).json()
+            sue = await login(client, "sue")  # /readyz details: supervisors and admins
+            ready = (await client.get("/readyz", headers=sue)).json()
             assert ready["status"] == "ready" and ready["bus"]["degraded"] is True
-            metrics = (await client.get("/metrics", headers=await login(client, "sue"))).text
+            metrics = (await client.get("/metrics", headers=sue)).text
             assert "hotline_bus_degraded 1.0" in metrics
             own_redis.thaw()
             await _until(lambda: bus.connected and bus.state()["outbox"] == 0, within=30)
             got = [e["ticket"]["title"] for _t, e in await _drain(remote, 1.5)
                    if e["type"] == "ticket_created"]
             assert got == [f"frozen {i}" for i in range(10)]  # in order, once each
-            assert (await client.get("/readyz")).json()["bus"]["degraded"] is False
+            assert (await client.get("/readyz", headers=sue)).json()["bus"]["degraded"] is False
         finally:
             await other.close()
