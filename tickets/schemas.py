@@ -368,7 +368,7 @@ class AttachmentOut(Out):
 
 
 class AttachmentPatch(In):
-    public: bool
+    public: Flag
 
 
 class CallLogOut(Out):

@@ -82,6 +82,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /api/v1/tickets/{ticket_id}/attachments": VISIBLE,
     "POST /api/v1/tickets/{ticket_id}/attachments": VISIBLE,
     "GET /api/v1/tickets/{ticket_id}/attachments/{attachment_id}": VISIBLE,
+    "PATCH /api/v1/tickets/{ticket_id}/attachments/{attachment_id}": STAFF,
     # admin
     "GET /api/v1/users": STAFF,
     "POST /api/v1/users": ADMIN,
