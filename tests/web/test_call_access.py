@@ -162,11 +162,12 @@ async def test_the_owner_may_transfer_her_call_and_then_it_is_the_new_agents(
             await _gone(pbx_server, call_id)
 
 
-async def test_without_a_pbx_call_actions_are_503_and_watching_is_supervisors_only(
+async def test_without_a_pbx_call_actions_are_409_and_watching_is_supervisors_only(
         live_server: LiveServer) -> None:
     bob = await live_server.login("bob")
+    # No PBX configured: a set-up, not an outage (409, not 503).
     async with _client(live_server, bob) as b:
-        assert (await b.post(f"/api/v1/calls/{UNKNOWN}/hangup")).status_code == 503
+        assert (await b.post(f"/api/v1/calls/{UNKNOWN}/hangup")).status_code == 409
     assert (await _watch(live_server, bob, UNKNOWN))["error"] == "not_found"
 
 
