@@ -18,12 +18,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from telephony.ports import ActionFailed, ActionTimeout, CallNotFound, PbxUnavailable
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from tickets.errors import DomainError
+from tickets.passwords import PasswordGate
 from tickets.timeinput import set_site_timezone
 from web import apidocs, metrics, pages, ws
 from web.api import admin, auth, calls, customers, kb, pbx, tickets
 from web.bus import make_bus
 from web.hub import Hub
 from web.logredact import install_redaction
+from web.origin import CrossSiteGuard
 from web.services import Services
 from web.settings import Settings
 from web.throttle import LoginThrottle
@@ -38,9 +40,14 @@ def build_services(settings: Settings) -> Services:
                     db_read=make_read_sessionmaker(engine),
                     bus=make_bus(settings.redis_url),
                     secret_key=settings.resolved_secret_key(),
-                    login_throttle=LoginThrottle(settings.login_max_failures,
-                                                 settings.login_max_failures * 10,
-                                                 settings.login_window_s))
+                    login_throttle=LoginThrottle(
+                        free_failures=settings.login_free_failures,
+                        max_delay_s=settings.login_max_delay_s,
+                        per_address=settings.login_address_max_failures,
+                        window_s=settings.login_window_s),
+                    password_gate=PasswordGate(settings.login_hash_workers or None,
+                                               settings.login_hash_queue,
+                                               settings.login_hash_wait_s))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,11 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.hub.stop()
             await services.bus.close()
             await services.engine.dispose()
+            services.password_gate.close()
 
     app = FastAPI(title="Hotline", version="0.1.0", lifespan=lifespan,
                   description="Call-center ticketing with telephony.",
                   docs_url=None, redoc_url=None)  # served offline by web.apidocs
     app.state.services = services
+    app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origin_list)
     _error_handlers(app)
     for module in (auth, customers, tickets, admin, calls, kb, pbx):
         app.include_router(module.router)
