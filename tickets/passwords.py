@@ -21,6 +21,7 @@ import functools
 import math
 import os
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -98,9 +99,12 @@ def _lower_priority() -> None:
 class PasswordGate:
     """At most ``workers`` argon2 computations at once, on the gate's own threads; at most
     ``max_waiting`` more wait, each at most ``max_wait_s`` seconds; the rest get
-    :class:`GateBusy` at once. Use::
+    :class:`GateBusy` at once. Waiters with ``priority`` (a username that has logged in
+    from that address before: ``LoginThrottle.known``) are served before the others and are
+    not counted against ``max_waiting``, so a spray of guesses from a shared address does
+    not keep the floor's users out. Use::
 
-        async with gate.slot():          # raises GateBusy
+        async with gate.slot(priority=...):          # raises GateBusy
             ok = await gate.verify(stored_hash, password)
     """
 
@@ -109,39 +113,60 @@ class PasswordGate:
         self.workers = workers or default_workers()
         self.max_waiting = max_waiting
         self.max_wait_s = max_wait_s
-        self._slots = asyncio.Semaphore(self.workers)
-        self._waiting = 0
+        self._free = self.workers
+        self._queues: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = \
+            (deque(), deque())  # (priority, others)
         self._pool: ThreadPoolExecutor | None = None
         self.refused = 0
 
     @property
     def waiting(self) -> int:
-        return self._waiting
+        return sum(1 for q in self._queues for f in q if not f.done())
 
     def _busy(self) -> GateBusy:
         self.refused += 1
         return GateBusy(max(1, math.ceil(self.max_wait_s)))
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, *, priority: bool = False) -> AsyncIterator[None]:
         """Hold one of the ``workers`` slots; raises :class:`GateBusy` when the queue is
         full or the wait exceeds ``max_wait_s``."""
-        if self._slots.locked():
-            if self._waiting >= self.max_waiting:
-                raise self._busy()
-            self._waiting += 1
-            try:
-                await asyncio.wait_for(self._slots.acquire(), self.max_wait_s)
-            except TimeoutError:
-                raise self._busy() from None
-            finally:
-                self._waiting -= 1
+        if self._free > 0:
+            self._free -= 1
         else:
-            await self._slots.acquire()
+            await self._wait(priority)
         try:
             yield
         finally:
-            self._slots.release()
+            self._release()
+
+    async def _wait(self, priority: bool) -> None:
+        queue = self._queues[0 if priority else 1]
+        if not priority and len(queue) >= self.max_waiting:
+            raise self._busy()
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.append(fut)
+        try:
+            await asyncio.wait_for(fut, self.max_wait_s)
+        except BaseException as exc:
+            if fut.done() and not fut.cancelled():
+                self._release()  # the slot was handed over as we gave up: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    queue.remove(fut)
+            if isinstance(exc, TimeoutError):
+                raise self._busy() from None
+            raise
+
+    def _release(self) -> None:
+        """Hand the slot to the first live waiter, priority first; else free it."""
+        for queue in self._queues:
+            while queue:
+                fut = queue.popleft()
+                if not fut.done():
+                    fut.set_result(None)
+                    return
+        self._free += 1
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:

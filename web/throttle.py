@@ -61,6 +61,11 @@ class LoginThrottle:
             return 0.0
         return min(self.max_delay_s, self.base_delay_s * 2.0 ** min(extra, 62))
 
+    def known(self, username: str, address: str | None) -> bool:
+        """Whether this username has logged in from this address before (bounded memory:
+        the least recently seen pairs are forgotten first)."""
+        return self._key(username, address) in self._known
+
     def retry_after(self, username: str, address: str | None) -> float:
         """Seconds until this attempt may be made; 0 when it may be made now."""
         now = self.clock()

@@ -44,6 +44,45 @@ async def test_gate_bounds_running_and_waiting_and_refuses_the_rest() -> None:
     assert entered == [1, 3]
 
 
+async def test_known_users_are_served_before_a_spray_and_past_its_queue_limit() -> None:
+    gate = PasswordGate(workers=1, max_waiting=2, max_wait_s=2)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def login(name: str, priority: bool = False) -> None:
+        async with gate.slot(priority=priority):
+            order.append(name)
+            if name == "first":
+                await release.wait()
+
+    tasks = [asyncio.create_task(login("first"))]
+    await asyncio.sleep(0)
+    tasks += [asyncio.create_task(login(f"guess{i}")) for i in range(2)]
+    await asyncio.sleep(0)
+    with pytest.raises(GateBusy):  # the others' queue is full …
+        await login("guess9")
+    tasks.append(asyncio.create_task(login("alice", priority=True)))  # … not for her
+    await asyncio.sleep(0)
+    assert gate.waiting == 3
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == ["first", "alice", "guess0", "guess1"]
+    assert gate.waiting == 0 and gate._free == 1
+
+
+async def test_a_waiter_that_goes_away_leaves_no_slot_behind() -> None:
+    gate = PasswordGate(workers=1, max_waiting=5, max_wait_s=5)
+    async with gate.slot():
+        waiter = asyncio.create_task(gate.slot().__aenter__())
+        await asyncio.sleep(0)
+        waiter.cancel()  # the client hung up while waiting
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+    assert gate._free == 1 and gate.waiting == 0
+    async with gate.slot():
+        assert gate._free == 0
+
+
 async def test_gate_verifies_on_its_own_low_priority_threads() -> None:
     gate = PasswordGate(workers=2)
     stored = _cheap.hash("right horse battery")

@@ -71,6 +71,7 @@ def test_address_ceiling_bounds_a_sprayer_but_not_the_floors_known_users() -> No
         clock.now += 1
     assert th.retry_after("user9", "10.0.0.1") == 55  # until the first failure leaves
     assert th.retry_after("alice", "10.0.0.1") == 0  # a known pair is exempt
+    assert th.known("Alice", "10.0.0.1") and not th.known("user0", "10.0.0.1")
     assert th.retry_after("user9", "10.0.0.2") == 0  # other addresses are not affected
     clock.now += 55
     assert th.retry_after("user9", "10.0.0.1") == 0

@@ -8,8 +8,11 @@ bus, so this works across processes too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+import time
+from typing import NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -36,6 +39,25 @@ def _too_many(wait: float) -> HTTPException:
                          headers={"Retry-After": str(math.ceil(wait))})
 
 
+#: A refused guess is answered after min(wait, this) seconds: a guesser ignoring
+#: Retry-After gets at most one answer a second per connection instead of a flood of 429s
+#: (which cost the event loop more than the guesses themselves), for no CPU.
+TARPIT_S = 1.0
+_last_refusal_log = [0.0, 0]  # monotonic time of the last warning, refusals since
+
+
+async def _refuse_slowly(username: str, address: str | None, wait: float) -> NoReturn:
+    now = time.monotonic()
+    _last_refusal_log[1] += 1
+    if now - _last_refusal_log[0] >= 10.0:  # one line per 10 s, however many refusals
+        log.warning("login for %r from %s refused: too many failed attempts (%d refusals "
+                    "in the last %.0f s)", username, address, _last_refusal_log[1],
+                    min(now - _last_refusal_log[0], 10.0))
+        _last_refusal_log[:] = [now, 0]
+    await asyncio.sleep(min(wait, TARPIT_S))
+    raise _too_many(max(1.0, wait - TARPIT_S))
+
+
 def cookie_secure(settings: Settings, request: Request) -> bool:
     """The session cookie's ``Secure`` flag: the setting, or (auto) whether the request
     itself came over https (behind a TLS proxy, set ``HOTLINE_COOKIE_SECURE=true``)."""
@@ -60,11 +82,10 @@ async def login(data: LoginIn, request: Request, response: Response, services: S
     address = request.client.host if request.client else None
     wait = throttle.retry_after(data.username, address)
     if wait > 0:
-        log.warning("login for %r from %s refused: too many failed attempts",
-                    data.username, address)
-        raise _too_many(wait)
+        await _refuse_slowly(data.username, address, wait)
     try:
-        async with services.password_gate.slot():
+        async with services.password_gate.slot(priority=throttle.known(data.username,
+                                                                       address)):
             # Checked again: concurrent guesses for one pair all passed the check above
             # before the first of them failed.
             wait = throttle.retry_after(data.username, address)
