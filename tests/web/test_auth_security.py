@@ -139,7 +139,9 @@ async def test_too_many_password_checks_at_once_get_503(new_db: DbMaker,
         assert int(busy.headers["retry-after"]) >= 1
         assert "too many logins at once" in busy.json()["detail"]
         assert app.state.services.password_gate.refused == 4
-        await login(client, "alice")  # and the gate frees up
+        admin = await login(client, "admin")  # and the gate frees up
+        metrics = await client.get("/metrics", headers=admin)
+        assert "hotline_login_busy_total 4.0" in metrics.text
 
 
 def test_page_scripts_keep_no_token() -> None:
