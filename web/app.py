@@ -44,6 +44,7 @@ def build_services(settings: Settings) -> Services:
                         free_failures=settings.login_free_failures,
                         max_delay_s=settings.login_max_delay_s,
                         per_address=settings.login_address_max_failures,
+                        per_user=settings.login_user_max_failures,
                         window_s=settings.login_window_s),
                     password_gate=PasswordGate(settings.login_hash_workers or None,
                                                settings.login_hash_queue,

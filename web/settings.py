@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     login_free_failures: int = Field(default=3, ge=0, le=1000)
     login_max_delay_s: float = Field(default=300.0, ge=0)
     login_address_max_failures: int = Field(default=1000, ge=1)
+    # per username from all addresses together (pairs that logged in before exempt)
+    login_user_max_failures: int = Field(default=100, ge=1)
     login_window_s: float = Field(default=900.0, gt=0)
     # argon2 password checks at once (0: cores - 1, at least 1), how many may wait for one
     # and for how long; beyond that a login gets 503 + Retry-After (tickets/passwords.py).

@@ -12,6 +12,10 @@ Two counts, both refused before argon2 runs (a refused guess costs no hash):
   high, since a whole call-centre floor may share one NAT address; and a (username,
   address) pair that has logged in successfully before is exempt, so the floor's known
   users keep logging in while a sprayer behind the same address is held back.
+* per username: at most ``per_user`` failures within ``window_s`` from all addresses
+  together — the ceiling on guessing one account from many addresses. Pairs that have
+  logged in before are exempt here too: the supervisor at her usual desk still logs in
+  while her account is being guessed at from elsewhere.
 
 Pure and clock-injected (tests drive the clock); kept in the process, so with several
 processes each counts its own share, which still bounds guessing to ``processes ×`` the
@@ -35,18 +39,20 @@ class _Pair:
 
 class LoginThrottle:
     def __init__(self, *, free_failures: int = 3, base_delay_s: float = 1.0,
-                 max_delay_s: float = 300.0, per_address: int = 1000,
+                 max_delay_s: float = 300.0, per_address: int = 1000, per_user: int = 100,
                  window_s: float = 900.0, max_keys: int = 100_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.free_failures = free_failures
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
         self.per_address = per_address
+        self.per_user = per_user
         self.window_s = window_s
         self.max_keys = max_keys
         self.clock = clock
         self._pairs: OrderedDict[tuple[str, str], _Pair] = OrderedDict()
         self._addresses: OrderedDict[str, deque[float]] = OrderedDict()
+        self._users: OrderedDict[str, deque[float]] = OrderedDict()
         self._known: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.refused = 0
 
@@ -77,21 +83,25 @@ class LoginThrottle:
                 del self._pairs[key]
             else:
                 wait = max(0.0, pair.last + self.delay_after(pair.failures) - now)
-        if address and key not in self._known:
-            wait = max(wait, self._address_wait(address, now))
+        if key not in self._known:
+            wait = max(wait, self._ceiling_wait(self._users, key[0], self.per_user, now))
+            if address:
+                wait = max(wait, self._ceiling_wait(self._addresses, address,
+                                                    self.per_address, now))
         if wait > 0:
             self.refused += 1
         return wait
 
-    def _address_wait(self, address: str, now: float) -> float:
-        times = self._addresses.get(address)
+    def _ceiling_wait(self, table: OrderedDict[str, deque[float]], key: str, limit: int,
+                      now: float) -> float:
+        times = table.get(key)
         if not times:
             return 0.0
         while times and times[0] <= now - self.window_s:
             times.popleft()
-        if len(times) < self.per_address:
+        if len(times) < limit:
             return 0.0
-        return times[-self.per_address] + self.window_s - now
+        return times[-limit] + self.window_s - now
 
     def failed(self, username: str, address: str | None) -> None:
         now = self.clock()
@@ -103,11 +113,16 @@ class LoginThrottle:
         pair.last = now
         self._pairs[key] = pair  # most recent last: the oldest go first
         self._trim(self._pairs)
+        self._count(self._users, key[0], self.per_user, now)
         if address:
-            times = self._addresses.pop(address, None) or deque(maxlen=self.per_address)
-            times.append(now)
-            self._addresses[address] = times
-            self._trim(self._addresses)
+            self._count(self._addresses, address, self.per_address, now)
+
+    def _count(self, table: OrderedDict[str, deque[float]], key: str, limit: int,
+               now: float) -> None:
+        times = table.pop(key, None) or deque(maxlen=limit)
+        times.append(now)
+        table[key] = times  # most recent last: the oldest go first
+        self._trim(table)
 
     def succeeded(self, username: str, address: str | None) -> None:
         """A right password: the pair starts afresh and is exempt from the address

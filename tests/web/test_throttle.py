@@ -77,12 +77,24 @@ def test_address_ceiling_bounds_a_sprayer_but_not_the_floors_known_users() -> No
     assert th.retry_after("user9", "10.0.0.1") == 0
 
 
+def test_user_ceiling_bounds_many_addresses_but_not_the_users_own_desk() -> None:
+    clock = Clock()
+    th = LoginThrottle(free_failures=3, per_user=4, window_s=60, clock=clock)
+    th.succeeded("sue", "10.0.0.7")  # her desk
+    for i in range(4):  # a botnet: one guess per address
+        assert th.retry_after("sue", f"198.51.100.{i}") == 0
+        th.failed("SUE", f"198.51.100.{i}")
+    assert th.retry_after("sue", "198.51.100.99") == 60  # a fifth address must wait
+    assert th.retry_after("sue", "10.0.0.7") == 0  # her desk is not locked out
+    assert th.retry_after("bob", "198.51.100.99") == 0  # nor other users
+
+
 def test_memory_is_bounded() -> None:
     th = LoginThrottle(max_keys=100)
     for i in range(1000):
         th.failed(f"user{i}", f"10.0.{i // 256}.{i % 256}")
         th.succeeded(f"ok{i}", f"10.1.{i // 256}.{i % 256}")
-    assert len(th._pairs) == len(th._addresses) == len(th._known) == 100
+    assert len(th._pairs) == len(th._addresses) == len(th._known) == len(th._users) == 100
 
 
 async def test_login_endpoint_answers_429_with_retry_after(client: httpx.AsyncClient) -> None:
