@@ -179,9 +179,10 @@ async def run(seconds: float, guessers: int) -> int:
                   f"{(time.perf_counter() - t0) * 1000:.0f} ms")
             sue = await client.post("/api/v1/auth/login",
                                     json={"username": "sue", "password": "demo"})
-            print(f"sue's right password from the guessers' address: {sue.status_code} "
-                  f"(Retry-After {sue.headers.get('retry-after')}); from her desk she "
-                  "is not slowed (tests/web/test_throttle.py)")
+            wait = sue.headers.get("retry-after")
+            print(f"sue's right password from the guessers' address right after: "
+                  f"{sue.status_code}{f' (Retry-After {wait} s)' if wait else ''}; from her "
+                  "desk she is never slowed (tests/web/test_throttle.py)")
     finally:
         server.terminate()
         try:
