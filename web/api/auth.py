@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from typing import NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
@@ -20,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from tickets import messages
 from tickets.bus import TOPIC_SESSIONS
 from tickets.passwords import GateBusy
+from tickets.ratelog import RateLimitedLog
 from tickets.schemas import LoginIn, TokenOut
 from tickets.users import authenticate, end_sessions, revoke_token
 from web.deps import PrincipalDep, ServicesDep, SessionDep, UowDep
@@ -43,17 +43,12 @@ def _too_many(wait: float) -> HTTPException:
 #: Retry-After gets at most one answer a second per connection instead of a flood of 429s
 #: (which cost the event loop more than the guesses themselves), for no CPU.
 TARPIT_S = 1.0
-_last_refusal_log = [0.0, 0]  # monotonic time of the last warning, refusals since
+_refusal_log = RateLimitedLog(log, interval=10.0)  # a flood of guesses: one line per 10 s
 
 
 async def _refuse_slowly(username: str, address: str | None, wait: float) -> NoReturn:
-    now = time.monotonic()
-    _last_refusal_log[1] += 1
-    if now - _last_refusal_log[0] >= 10.0:  # one line per 10 s, however many refusals
-        log.warning("login for %r from %s refused: too many failed attempts (%d refusals "
-                    "in the last %.0f s)", username, address, _last_refusal_log[1],
-                    min(now - _last_refusal_log[0], 10.0))
-        _last_refusal_log[:] = [now, 0]
+    _refusal_log.warning("login-refused", "login for %r from %s refused: too many failed "
+                         "attempts", username, address)
     await asyncio.sleep(min(wait, TARPIT_S))
     raise _too_many(max(1.0, wait - TARPIT_S))
 
