@@ -1,13 +1,10 @@
-"""Users, groups and password checks (argon2)."""
+"""Users, groups and password checks (argon2, through :mod:`tickets.passwords`)."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 from datetime import datetime
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -15,38 +12,20 @@ from sqlalchemy.orm import selectinload
 from tickets.db import utcnow
 from tickets.errors import Conflict, Invalid, NotFound
 from tickets.models import Customer, Group, RevokedToken, User
+from tickets.passwords import PasswordGate, hash_password
 from tickets.schemas import GroupIn, UserIn, UserPatch
 
-_hasher = PasswordHasher()
 
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Verifying against this keeps unknown usernames as slow as wrong passwords. Made on
-    first use, not at import: a hash costs ~0.1 s, and every ``hotline`` command imports us."""
-    return _hasher.hash("not-a-real-password")
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
-    """The user if the password matches. argon2 is deliberately slow (tens of ms of CPU),
-    so it runs in a worker thread: the event loop also carries AMI events and websockets."""
+async def authenticate(session: AsyncSession, username: str, password: str,
+                       gate: PasswordGate) -> User | None:
+    """The user if the password matches. argon2 is deliberately slow (tens of ms of CPU), so
+    it runs on the gate's threads (the caller holds a ``gate.slot()``): the event loop also
+    carries AMI events and websockets. An unknown or disabled user costs the same check."""
     user = await session.scalar(select(User).where(User.username == username))
     if user is None or not user.is_active:
-        await asyncio.to_thread(lambda: verify_password(_dummy_hash(), password))
+        await gate.verify(None, password)
         return None
-    ok = await asyncio.to_thread(verify_password, user.password_hash, password)
-    return user if ok else None
+    return user if await gate.verify(user.password_hash, password) else None
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User:

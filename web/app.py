@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from telephony.ports import ActionFailed, ActionTimeout, CallNotFound, PbxUnavailable
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from tickets.errors import DomainError
+from tickets.passwords import PasswordGate
 from tickets.timeinput import set_site_timezone
 from web import apidocs, metrics, pages, ws
 from web.api import admin, auth, calls, customers, kb, pbx, tickets
@@ -26,6 +27,7 @@ from web.deps import MANAGERS, get_principal, optional_principal
 from web.edge import Edge, RouteTable
 from web.hub import Hub
 from web.logredact import install_redaction
+from web.origin import CrossSiteGuard
 from web.services import Services
 from web.settings import Settings
 from web.throttle import LoginThrottle
@@ -40,9 +42,15 @@ def build_services(settings: Settings) -> Services:
                     db_read=make_read_sessionmaker(engine),
                     bus=make_bus(settings.redis_url),
                     secret_key=settings.resolved_secret_key(),
-                    login_throttle=LoginThrottle(settings.login_max_failures,
-                                                 settings.login_max_failures * 10,
-                                                 settings.login_window_s))
+                    login_throttle=LoginThrottle(
+                        free_failures=settings.login_free_failures,
+                        max_delay_s=settings.login_max_delay_s,
+                        per_address=settings.login_address_max_failures,
+                        per_user=settings.login_user_max_failures,
+                        window_s=settings.login_window_s),
+                    password_gate=PasswordGate(settings.login_hash_workers or None,
+                                               settings.login_hash_queue,
+                                               settings.login_hash_wait_s))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -71,12 +79,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.hub.stop()
             await services.bus.close()
             await services.engine.dispose()
+            services.password_gate.close()
 
     app = FastAPI(title="Hotline", version="0.1.0", lifespan=lifespan,
                   description="Call-center ticketing with telephony.",
                   # served by web.apidocs: offline, and behind a login outside demo installs
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services
+    app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origin_list)
     _error_handlers(app)
     for module in (auth, customers, tickets, admin, calls, kb, pbx):
         app.include_router(module.router)

@@ -39,6 +39,7 @@ from tickets.models import (
 )
 from tickets.phones import normalize
 from tickets.schemas import (
+    DEMO_SEED,
     CommentIn,
     CustomerIn,
     GroupIn,
@@ -109,14 +110,20 @@ async def load_demo(session: AsyncSession, region: str = "CN") -> dict[str, int]
     return added
 
 
+def _demo_user(**fields: object) -> UserIn:
+    """A demo login with the well-known password ``demo``: the one place the password
+    policy is waived (validation context ``DEMO_SEED``), for the demo's users only."""
+    return UserIn.model_validate({**fields, "password": PASSWORD}, context={DEMO_SEED: True})
+
+
 async def _users(session: AsyncSession, users: dict[str, User], password_hash: str | None,
                  added: dict[str, int]) -> None:
     """Create the missing staff users into ``users`` (username → user)."""
     for username, role, display, ext in USERS:
         if username not in users:
-            users[username] = await create_user(session, UserIn(
-                username=username, password=PASSWORD, role=role, display_name=display,
-                extension=ext), password_hash=password_hash)
+            users[username] = await create_user(session, _demo_user(
+                username=username, role=role, display_name=display, extension=ext),
+                password_hash=password_hash)
             added["users"] += 1
 
 
@@ -193,8 +200,8 @@ async def _portal_user(session: AsyncSession, region: str, password_hash: str | 
     customer_id = await customer_id_by_e164(session, normalize(spec.phones[0][0], region))
     if customer_id is None:
         return  # an older demo database without this customer: nobody to log in as
-    await create_user(session, UserIn(username=username, password=PASSWORD, role="customer",
-                                      display_name=display, customer_id=customer_id),
+    await create_user(session, _demo_user(username=username, role="customer",
+                                          display_name=display, customer_id=customer_id),
                       password_hash=password_hash)
     added["users"] += 1
 

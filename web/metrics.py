@@ -55,6 +55,9 @@ class LiveCollector(Collector):
         yield CounterMetricFamily("hotline_login_refused",
                                   "logins refused for too many failed attempts",
                                   value=s.login_throttle.refused)
+        yield CounterMetricFamily("hotline_login_busy",
+                                  "logins refused (503) for too many password checks at once",
+                                  value=s.password_gate.refused)
         yield from _bus_metrics(s)
         if s.asr is not None:
             asr = s.asr.state()

@@ -16,6 +16,7 @@ from asr.audiosocket import AsrServer
 from telephony.demo_pbx import DemoPbx
 from telephony.service import Telephony
 from tickets.bus import Bus
+from tickets.passwords import PasswordGate
 from web.hub import Hub
 from web.settings import Settings
 from web.throttle import LoginThrottle
@@ -36,6 +37,7 @@ class Services:
     pbx_error: str | None = None  # HOTLINE_AMI_URL could not be used
     asr_error: str | None = None  # the vosk model could not be loaded
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    password_gate: PasswordGate = field(default_factory=PasswordGate)
 
     @property
     def attachment_store(self) -> Path:

@@ -63,9 +63,29 @@ class Settings(BaseSettings):
     # Not in DESIGN.md's table, but settable the same way.
     data_dir: Path = Path("./var")
     token_ttl_s: int = 12 * 3600
-    # Failed logins allowed per username (and ×10 per client address) within the window.
-    login_max_failures: int = 10
-    login_window_s: float = 300.0
+    # Failed logins (web/throttle.py): per (username, client address) the first
+    # login_free_failures cost nothing, then each attempt waits 1 s, 2 s, 4 s … (at most
+    # login_max_delay_s) after the last failure; per client address at most
+    # login_address_max_failures within login_window_s (pairs that logged in before are
+    # exempt: a call centre behind one NAT address keeps working).
+    login_free_failures: int = Field(default=3, ge=0, le=1000)
+    login_max_delay_s: float = Field(default=300.0, ge=0)
+    login_address_max_failures: int = Field(default=1000, ge=1)
+    # per username from all addresses together (pairs that logged in before exempt)
+    login_user_max_failures: int = Field(default=100, ge=1)
+    login_window_s: float = Field(default=900.0, gt=0)
+    # argon2 password checks at once (0: cores - 1, at least 1), how many may wait for one
+    # and for how long; beyond that a login gets 503 + Retry-After (tickets/passwords.py).
+    login_hash_workers: int = Field(default=0, ge=0, le=64)
+    login_hash_queue: int = Field(default=64, ge=0)
+    login_hash_wait_s: float = Field(default=5.0, gt=0, le=60)
+    # The session cookie's Secure flag: auto = when the request itself is https; true to
+    # force it behind a TLS proxy that speaks plain http to Hotline.
+    cookie_secure: Literal["auto", "true", "false"] = "auto"
+    # Origins (scheme://host[:port]) besides the request's own from which cookie-carrying
+    # writes and websockets are accepted, comma-separated: e.g. the https address of a TLS
+    # proxy that forwards to Hotline over plain http.
+    allowed_origins: str = ""
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachment_types: list[str] = Field(default_factory=lambda: [
         "image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain",
@@ -131,6 +151,11 @@ class Settings(BaseSettings):
         if self.docs_public is not None:
             return self.docs_public
         return self.pbx_mode == "demo" and self.database_url.startswith("sqlite")
+
+    def allowed_origin_list(self) -> list[str]:
+        """``allowed_origins`` as normalised origins (lower case, no trailing slash)."""
+        return [o.strip().rstrip("/").lower() for o in self.allowed_origins.split(",")
+                if o.strip()]
 
     @property
     def async_database_url(self) -> str:

@@ -23,10 +23,9 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import jwt
 from fastapi import APIRouter, WebSocket
@@ -37,6 +36,7 @@ from tickets import messages
 from tickets.errors import Forbidden
 from web.callaccess import ANY_CALL_ROLES, CallOwners, check_call_access
 from web.hub import CALL_ROLES, CLOSE_POLICY, CLOSE_TOO_MANY, CLOSE_TRY_AGAIN, Connection, Hub
+from web.origin import foreign_origin, own_origin
 from web.security import COOKIE_NAME, Principal, principal_from_token
 from web.services import Services
 
@@ -98,13 +98,12 @@ def token_expiry(token: str) -> float | None:
     return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
 
 
-def same_origin(websocket: WebSocket) -> bool:
-    """True when the Origin header (if any) names the host the socket was opened on."""
-    origin = websocket.headers.get("origin")
-    if origin is None:  # not a browser: a cookie there was put by hand
-        return True
-    host = websocket.headers.get("host", "")
-    return urlsplit(origin).netloc.lower() == host.lower()
+def same_origin(websocket: WebSocket, allowed: Iterable[str] = ()) -> bool:
+    """True when the handshake comes from a page of this site: its Origin (if any) is the
+    socket's own origin or an allowed one (``web/origin.py``, the rule of cookie writes)."""
+    headers = {k.lower(): v for k, v in websocket.headers.items()}
+    own = own_origin(websocket.url.scheme, headers.get("host"))
+    return foreign_origin(headers, own, allowed) is None
 
 
 async def _authenticate(
@@ -112,7 +111,7 @@ async def _authenticate(
 ) -> tuple[Principal | None, str | None]:
     """The principal behind the socket's token (query, or same-origin cookie), and the token."""
     token = websocket.query_params.get("token")
-    if not token and same_origin(websocket):
+    if not token and same_origin(websocket, services.settings.allowed_origin_list):
         token = websocket.cookies.get(COOKIE_NAME)
     if not token:
         return None, None

@@ -15,6 +15,9 @@ from tests.support.servers import free_port
 
 HOTLINE = [sys.executable, "-m", "web.cli"]
 
+#: A password the policy accepts (tickets/passwords.py).
+PW = "copper-kettle-91"
+
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*HOTLINE, *args], env=env, cwd=cwd, capture_output=True, text=True,
@@ -36,20 +39,22 @@ def test_demo_user_add_and_serve_on_embedded_defaults(tmp_path: Path) -> None:
     assert "0 users, 0 groups, 0 types, 0 customers, 0 orders, 0 tickets, 0 kb, 0 products " \
         "added" in again.stdout
 
-    made = run(["user", "add", "carol", "--role", "agent", "--password", "pw1234",
+    made = run(["user", "add", "carol", "--role", "agent", "--password", PW,
                 "--extension", "6003"], env, tmp_path)
     assert made.returncode == 0 and "created user carol" in made.stdout
-    dup = run(["user", "add", "carol", "--role", "agent", "--password", "pw1234"], env,
+    dup = run(["user", "add", "carol", "--role", "agent", "--password", PW], env,
               tmp_path)
     assert dup.returncode == 1 and "taken" in dup.stderr
-    bad = run(["user", "add", "x y", "--role", "agent", "--password", "pw1234"], env,
+    bad = run(["user", "add", "x y", "--role", "agent", "--password", PW], env,
               tmp_path)
     assert bad.returncode == 2 and "invalid user" in bad.stderr
+    weak = run(["user", "add", "erin", "--role", "agent", "--password", "1234"], env, tmp_path)
+    assert weak.returncode == 2 and "password" in weak.stderr and "10 characters" in weak.stderr
     # A customer login belongs to a customer record (the portal shows that customer's tickets).
-    unlinked = run(["user", "add", "li", "--role", "customer", "--password", "pw1234"], env,
+    unlinked = run(["user", "add", "li", "--role", "customer", "--password", PW], env,
                    tmp_path)
     assert unlinked.returncode == 1 and "customer_id" in unlinked.stderr
-    linked = run(["user", "add", "li", "--role", "customer", "--password", "pw1234",
+    linked = run(["user", "add", "li", "--role", "customer", "--password", PW,
                   "--customer", "3"], env, tmp_path)
     assert linked.returncode == 0 and "role customer" in linked.stdout
 
@@ -66,7 +71,7 @@ def test_demo_user_add_and_serve_on_embedded_defaults(tmp_path: Path) -> None:
         base = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{base}/healthz").status_code == 200
         token = httpx.post(f"{base}/api/v1/auth/login",
-                           json={"username": "carol", "password": "pw1234"}).json()
+                           json={"username": "carol", "password": PW}).json()
         assert token["token_type"] == "bearer"
         assert httpx.get(f"{base}/readyz").json() == {"status": "ready"}  # anonymous: up/down
         pbx = httpx.get(f"{base}/api/v1/pbx",

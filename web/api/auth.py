@@ -8,18 +8,23 @@ bus, so this works across processes too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+from typing import NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tickets import messages
 from tickets.bus import TOPIC_SESSIONS
+from tickets.passwords import GateBusy
+from tickets.ratelog import RateLimitedLog
 from tickets.schemas import LoginIn, TokenOut
 from tickets.users import authenticate, end_sessions, revoke_token
 from web.deps import PrincipalDep, ServicesDep, SessionDep, UowDep
 from web.security import COOKIE_NAME, create_token, decode_token, principal_from_token
+from web.settings import Settings
 from web.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -28,28 +33,73 @@ _bearer = HTTPBearer(auto_error=False)
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/login", response_model=TokenOut,
-             responses={401: {"description": "wrong username or password"},
-                        429: {"description": "too many failed logins (see Retry-After)"}})
+def _too_many(wait: float) -> HTTPException:
+    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                         f"too many failed logins; try again in {math.ceil(wait)} s",
+                         headers={"Retry-After": str(math.ceil(wait))})
+
+
+#: A refused guess is answered after min(wait, this) seconds: a guesser ignoring
+#: Retry-After gets at most one answer a second per connection instead of a flood of 429s
+#: (which cost the event loop more than the guesses themselves), for no CPU.
+TARPIT_S = 1.0
+_refusal_log = RateLimitedLog(log, interval=10.0)  # a flood of guesses: one line per 10 s
+
+
+async def _refuse_slowly(username: str, address: str | None, wait: float) -> NoReturn:
+    _refusal_log.warning("login-refused", "login for %r from %s refused: too many failed "
+                         "attempts", username, address)
+    await asyncio.sleep(min(wait, TARPIT_S))
+    raise _too_many(max(1.0, wait - TARPIT_S))
+
+
+def cookie_secure(settings: Settings, request: Request) -> bool:
+    """The session cookie's ``Secure`` flag: the setting, or (auto) whether the request
+    itself came over https (behind a TLS proxy, set ``HOTLINE_COOKIE_SECURE=true``)."""
+    if settings.cookie_secure == "auto":
+        return request.url.scheme == "https"
+    return settings.cookie_secure == "true"
+
+
+@router.post("/login", response_model=TokenOut, responses={
+    401: {"description": "wrong username or password"},
+    429: {"description": "too many failed logins from this address (see Retry-After)"},
+    503: {"description": "too many password checks at once (see Retry-After)"}})
 async def login(data: LoginIn, request: Request, response: Response, services: ServicesDep,
                 session: SessionDep) -> TokenOut:
+    """Check a password; set the HttpOnly session cookie (pages use it) and return the
+    token as well (API clients send it as ``Authorization: Bearer``).
+
+    Failed attempts slow down the next ones from the same address for the same username
+    (429 + Retry-After, even for the right password: a guesser must not learn it is right);
+    other users and other addresses are not affected. Password checks run a few at once;
+    a login that cannot get one within a few seconds gets 503 + Retry-After."""
     throttle = services.login_throttle
     address = request.client.host if request.client else None
     wait = throttle.retry_after(data.username, address)
     if wait > 0:
-        log.warning("login for %r from %s refused: too many failed attempts",
-                    data.username, address)
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
-                            f"too many failed logins; try again in {math.ceil(wait)} s",
-                            headers={"Retry-After": str(math.ceil(wait))})
-    user = await authenticate(session, data.username, data.password)
+        await _refuse_slowly(data.username, address, wait)
+    try:
+        async with services.password_gate.slot(priority=throttle.known(data.username,
+                                                                       address)):
+            # Checked again: concurrent guesses for one pair all passed the check above
+            # before the first of them failed.
+            wait = throttle.retry_after(data.username, address)
+            if wait > 0:
+                raise _too_many(wait)
+            user = await authenticate(session, data.username, data.password,
+                                      services.password_gate)
+    except GateBusy as busy:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            f"too many logins at once; try again in {busy.retry_after_s} s",
+                            headers={"Retry-After": str(busy.retry_after_s)}) from None
     if user is None:
         throttle.failed(data.username, address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    throttle.succeeded(data.username)
+    throttle.succeeded(data.username, address)
     token = create_token(services.secret_key, user, services.settings.token_ttl_s)
     response.set_cookie(COOKIE_NAME, token, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https",
+                        secure=cookie_secure(services.settings, request),
                         max_age=services.settings.token_ttl_s)
     return TokenOut(access_token=token)
 

@@ -1,5 +1,5 @@
-// REST client: same-origin fetch with the session cookie, plus the bearer token when the login
-// page kept one for this tab. Errors become ApiError with the server's `detail` text.
+// REST client: same-origin fetch riding on the HttpOnly session cookie (page scripts never
+// see the token). Errors become ApiError with the server's `detail` text.
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -9,14 +9,8 @@ export class ApiError extends Error {
   }
 }
 
-export function token() {
-  try { return sessionStorage.getItem("hotline_token"); } catch { return null; }
-}
-
 export async function api(method, path, body, { form = false } = {}) {
   const headers = { Accept: "application/json" };
-  const t = token();
-  if (t) headers.Authorization = `Bearer ${t}`;
   const init = { method, headers, credentials: "same-origin" };
   if (body !== undefined) {
     if (form) init.body = body;
@@ -47,8 +41,6 @@ export async function api(method, path, body, { form = false } = {}) {
 export const items = (data) => (Array.isArray(data) ? data : (data && data.items) || []);
 
 export async function logout() {
-  try { sessionStorage.removeItem("hotline_token"); } catch { /* ignore */ }
   try { await fetch("/api/v1/auth/logout", { method: "POST", credentials: "same-origin" }); } catch { /* ignore */ }
-  document.cookie = "hotline_token=; Max-Age=0; path=/";
   location.assign("/login");
 }

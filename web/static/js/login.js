@@ -4,10 +4,18 @@ import { applyStatic, langSwitch, t } from "./i18n.js";
 const HOME = { agent: "/console", admin: "/console", supervisor: "/wallboard",
   engineer: "/engineer", customer: "/portal" };
 
+/** Where to go after logging in: `next` only when, once parsed as the browser will parse
+ * it, it stays on this site (a string check is fooled: `/\tevil`, `/\evil`, `https:evil`). */
+export function safeNext(n, here = location) {
+  if (!n) return null;
+  let url;
+  try { url = new URL(n, here.origin); } catch { return null; }
+  if (url.origin !== here.origin || !/^https?:$/.test(url.protocol)) return null;
+  return url.pathname + url.search + url.hash;
+}
+
 function nextTarget() {
-  const n = new URLSearchParams(location.search).get("next");
-  // Local paths only: never bounce a fresh session to another site.
-  return n && n.startsWith("/") && !n.startsWith("//") && !n.includes("\\") ? n : null;
+  return safeNext(new URLSearchParams(location.search).get("next"));
 }
 
 async function submit(ev) {
@@ -23,11 +31,12 @@ async function submit(ev) {
     });
     const data = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error(typeof data.detail === "string" ? data.detail : res.statusText);
-    sessionStorage.setItem("hotline_token", data.access_token);
+    // The server set the HttpOnly session cookie; the token in the body is for API
+    // clients, and this page keeps it nowhere.
     let target = nextTarget();
     if (!target) {
-      const me = await fetch("/api/v1/auth/me", {
-        headers: { Authorization: `Bearer ${data.access_token}` } }).then((r) => r.json());
+      const me = await fetch("/api/v1/auth/me", { credentials: "same-origin" })
+        .then((r) => r.json());
       target = HOME[me.role] || "/console";
     }
     location.assign(target);

@@ -1,6 +1,5 @@
 // The console's websocket: reconnects with backoff, answers the hub's heartbeat pings,
 // and hands every other message to the page's handler.
-import { token } from "./api.js";
 import { $ } from "./dom.js";
 import { t } from "./i18n.js";
 
@@ -24,9 +23,8 @@ export class HubSocket {
 
   connect() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const t = token();
-    const url = `${proto}//${location.host}/ws${t ? `?token=${encodeURIComponent(t)}` : ""}`;
-    const ws = new WebSocket(url);
+    // The HttpOnly session cookie goes with the handshake (same origin only: web/ws.py).
+    const ws = new WebSocket(`${proto}//${location.host}/ws`);
     this.ws = ws;
     this.onStatus("connecting");
     ws.onopen = () => {
