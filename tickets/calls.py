@@ -6,6 +6,7 @@ each of its keys), so the pop and the customer API name an order's fields the sa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,26 +44,53 @@ async def upsert_call(session: AsyncSession, call_id: str, values: dict[str, Any
     start and answer stay (a bridge restarted mid-call only estimates them), with the wait
     that goes with the answer and the talk time measured from it.
     """
-    row = await session.scalar(select(CallLog).where(CallLog.call_id == call_id)
-                               .with_for_update())
-    values = {k: v for k, v in values.items() if k in CALL_FIELDS or k == "extra"}
-    if row is None:
-        row = CallLog(call_id=call_id, extra={}, **{k: v for k, v in values.items()
-                                                     if k != "extra"})
-        row.extra = dict(values.get("extra") or {})
-        session.add(row)
-    else:
-        _merge(row, values)
-    number = row.customer_number
-    if row.customer_id is None and number:
-        found = await find_by_e164(session, number)
-        if found:
-            row.customer_id = found[0].id
-    if row.agent_extension:
-        row.agent_id = await session.scalar(
-            select(User.id).where(User.extension == row.agent_extension))
+    return (await upsert_calls(session, [(call_id, values)]))[call_id]
+
+
+async def upsert_calls(session: AsyncSession,
+                       items: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, CallLog]:
+    """:func:`upsert_call` for many milestones, applied in order; returns the rows by id.
+
+    The call-log writer's batch: one locking SELECT for every row the batch touches (ids
+    sorted, so two writers lock in the same order), the milestones merged in order, and
+    the customer and agent of each row resolved once at the end (same result as after
+    each milestone: both depend on the row's final numbers only).
+    """
+    ids = sorted({call_id for call_id, _ in items})
+    rows: dict[str, CallLog] = {}
+    for i in range(0, len(ids), 500):
+        found = await session.scalars(select(CallLog).where(CallLog.call_id.in_(ids[i:i + 500]))
+                                      .order_by(CallLog.call_id).with_for_update())
+        rows.update((row.call_id, row) for row in found)
+    touched: dict[str, CallLog] = {}
+    for call_id, raw in items:
+        values = {k: v for k, v in raw.items() if k in CALL_FIELDS or k == "extra"}
+        row = rows.get(call_id)
+        if row is None:
+            row = rows[call_id] = CallLog(call_id=call_id, extra={}, **{
+                k: v for k, v in values.items() if k != "extra"})
+            row.extra = dict(values.get("extra") or {})
+            session.add(row)
+        else:
+            _merge(row, values)
+        touched[call_id] = row
+    customers: dict[str, int | None] = {}
+    agents: dict[str, int | None] = {}
+    for row in touched.values():
+        number = row.customer_number
+        if row.customer_id is None and number:
+            if number not in customers:
+                found_customers = await find_by_e164(session, number)
+                customers[number] = found_customers[0].id if found_customers else None
+            if customers[number] is not None:
+                row.customer_id = customers[number]
+        if row.agent_extension:
+            if row.agent_extension not in agents:
+                agents[row.agent_extension] = await session.scalar(
+                    select(User.id).where(User.extension == row.agent_extension))
+            row.agent_id = agents[row.agent_extension]
     await session.flush()
-    return row
+    return touched
 
 
 def _merge(row: CallLog, values: dict[str, Any]) -> None:
