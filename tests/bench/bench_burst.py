@@ -417,7 +417,6 @@ async def _one_burst(args: argparse.Namespace, rate: float, url: str, here: Conn
     sent = await asyncio.to_thread(here.recv)
     t1 = time.monotonic()
     load1 = os.getloadavg()[0]
-    during = probes.api_between(t0, t1)
     rows, t_rows = 0, None
     while time.monotonic() < t1 + args.settle:
         if rows < calls:
@@ -425,6 +424,8 @@ async def _one_burst(args: argparse.Namespace, rate: float, url: str, here: Conn
             if rows >= calls:
                 t_rows = time.monotonic() - t1
         await asyncio.sleep(1.0)
+    await asyncio.sleep(1.0)  # probes still in flight finish (or time out) by now
+    during = probes.api_between(t0, t1)
     after = probes.rss_at(t1 + args.settle)
     peak = max(probes.rss_between(t0, t1 + args.settle), default=float("nan"))
     rec = probes.recovery(t1, limit, start_rss * 1.1)
