@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import lifecycle
 from tickets.customers import find_by_e164, in_warranty
 from tickets.messages import CallerContext, PopCall, PopCustomer, PopOrder, PopTicket, no_caller
-from tickets.models import CallLog, Customer, Order, Ticket, User
+from tickets.models import CallLog, Customer, CustomerPhone, Order, Ticket, User
 from tickets.service import ticket_number
 
 CALL_FIELDS = ("pbx", "linkedid", "direction", "caller_number", "callee_number", "queue",
@@ -53,8 +53,9 @@ async def upsert_calls(session: AsyncSession,
 
     The call-log writer's batch: one locking SELECT for every row the batch touches (ids
     sorted, so two writers lock in the same order), the milestones merged in order, and
-    the customer and agent of each row resolved once at the end (same result as after
-    each milestone: both depend on the row's final numbers only).
+    the customer and agent of every row resolved at the end in one query each (same result
+    as after each milestone: both depend on the row's final numbers only; the customer is
+    the lowest id among those with the number, as :func:`find_by_e164` orders them).
     """
     ids = sorted({call_id for call_id, _ in items})
     rows: dict[str, CallLog] = {}
@@ -74,21 +75,28 @@ async def upsert_calls(session: AsyncSession,
         else:
             _merge(row, values)
         touched[call_id] = row
-    customers: dict[str, int | None] = {}
-    agents: dict[str, int | None] = {}
+    numbers = sorted({n for row in touched.values() if row.customer_id is None
+                      and (n := row.customer_number)})
+    extensions = sorted({row.agent_extension for row in touched.values()
+                         if row.agent_extension})
+    customers: dict[str, int] = {}
+    for i in range(0, len(numbers), 500):  # the lowest customer id per number, as before
+        for e164, customer_id in await session.execute(
+                select(CustomerPhone.e164, func.min(CustomerPhone.customer_id))
+                .where(CustomerPhone.e164.in_(numbers[i:i + 500]))
+                .group_by(CustomerPhone.e164)):
+            customers[e164] = customer_id
+    agents: dict[str, int] = {}
+    if extensions:
+        agents = {ext: uid for ext, uid in await session.execute(
+            select(User.extension, User.id).where(User.extension.in_(extensions)))
+            if ext is not None}
     for row in touched.values():
         number = row.customer_number
-        if row.customer_id is None and number:
-            if number not in customers:
-                found_customers = await find_by_e164(session, number)
-                customers[number] = found_customers[0].id if found_customers else None
-            if customers[number] is not None:
-                row.customer_id = customers[number]
+        if row.customer_id is None and number and number in customers:
+            row.customer_id = customers[number]
         if row.agent_extension:
-            if row.agent_extension not in agents:
-                agents[row.agent_extension] = await session.scalar(
-                    select(User.id).where(User.extension == row.agent_extension))
-            row.agent_id = agents[row.agent_extension]
+            row.agent_id = agents.get(row.agent_extension)
     await session.flush()
     return touched
 

@@ -157,6 +157,17 @@ def serve(port: int) -> None:
 
     logging.basicConfig(level=logging.WARNING,
                         format="app: %(asctime)s %(levelname)s %(name)s: %(message)s")
+    if os.environ.get("BENCH_TRIM"):
+        import ctypes
+        import gc
+        import threading
+        libc = ctypes.CDLL("libc.so.6")
+        def trim() -> None:
+            while True:
+                time.sleep(5)
+                import sys as _s
+                print("trim", gc.collect(), libc.malloc_trim(0), file=_s.stderr)
+        threading.Thread(target=trim, daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(create_app(Settings()), host="127.0.0.1", port=port,
                     log_level="warning", ws_ping_interval=None)
