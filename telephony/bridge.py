@@ -88,6 +88,8 @@ _RESYNC_IDS = itertools.count(1)
 #: Snapshot kind (as queued for the consumer) -> the AMI list action that takes it.
 _RESYNC_ACTIONS = {"resync_channels": "CoreShowChannels", "resync_queues": "QueueStatus"}
 Sink = Callable[[tuple[str, float, Any]], None]
+#: Events fed to the tracker between two checks of the effects bound.
+_FEED_SLICE = 16
 
 
 def call_log_event(record: CallRecord) -> messages.CallLogEntry:
@@ -277,7 +279,9 @@ class PbxBridge:
         self._room = asyncio.Event()  # set while _inflight is at or below effects_low
         self._room.set()
         self.effect_waits = 0  # times the consumer waited for effects to drain
+        self.lookup_slots = lookup_slots
         self._lookup_slots = asyncio.Semaphore(lookup_slots)
+        self._lookups_active = 0  # lookups started and not finished (running or waiting)
         self.prefetch_shed = 0  # prefetches skipped: every lookup slot was busy
         self.lookups_shed = 0  # lookups skipped: the call had ended while waiting
         self.call_log = CallLogWriter(self._store_calls, max_queue=call_log_queue,
@@ -569,22 +573,31 @@ class PbxBridge:
         while True:
             kind, t, payload = await self.queue.get()
             try:
-                effects = self._apply(kind, t, payload)
-                if effects:
-                    self._dispatch(effects)
+                # A read's events go through the tracker a slice at a time, so effects in
+                # flight stay near ``effects_high`` even when one TCP read held a thousand.
+                parts = ([payload[i:i + _FEED_SLICE] for i in range(0, len(payload),
+                                                                   _FEED_SLICE)]
+                         if kind == "events" else [payload])
+                for part in parts:
+                    effects = self._apply(kind, t, part)
+                    if effects:
+                        self._dispatch(effects)
+                    await self._wait_for_room()
             except Exception:
                 log.exception("AMI %s: tracker failed on %.300r", self.name, payload)
             finally:
                 self.queue.task_done()
-            while self._inflight > self.effects_high:
-                # The lanes are behind (a slow database, a pop storm): stop taking events,
-                # so the event queue fills and reading the socket pauses.
-                self.effect_waits += 1
-                self._room.clear()
-                await self._room.wait()
             if self._paused and self._pending < self.queue_low and self.protocol:
                 self._paused = False
                 self.protocol.transport.resume_reading()
+
+    async def _wait_for_room(self) -> None:
+        """The lanes are behind (a slow database, a pop storm): take no more events until
+        they are half-way through, so the event queue fills and reading the socket pauses."""
+        while self._inflight > self.effects_high:
+            self.effect_waits += 1
+            self._room.clear()
+            await self._room.wait()
 
     def _apply(self, kind: str, t: float, payload: Any) -> list[Effect]:
         """One queued item through the tracker: events, a snapshot, or a failed snapshot."""
@@ -678,14 +691,16 @@ class PbxBridge:
                 or time.monotonic() - self._lookup_done.get(call_id, 0.0) > max_age):
             fut = None
         if fut is None:
-            if prefetch and self._lookup_slots.locked():
+            if prefetch and self._lookups_active >= self.lookup_slots:
                 self.prefetch_shed += 1
                 return None
             fut = self._lookups[call_id] = asyncio.ensure_future(
                 self._slotted_lookup(call_id, e164, raw))
             self._lookup_keys[call_id] = (e164, raw)
+            self._lookups_active += 1
 
             def done(f: asyncio.Future[Any]) -> None:
+                self._lookups_active -= 1
                 if not f.cancelled():
                     f.exception()  # retrieved here; pops report the failure themselves
                 if self._lookups.get(call_id) is f:  # not replaced by a newer number's

@@ -59,43 +59,6 @@ TIMEOUT_S = 10.0
 
 
 # --------------------------------------------------------------------------- the PBX process
-def _msg(fields: dict[str, str]) -> bytes:
-    return ("".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n").encode()
-
-
-def call_events(n: int, base: int, ring: bool) -> tuple[bytes, bytes]:
-    """(start bytes, hangup bytes) of call ``n``: unique Linkedid and caller number."""
-    uid = f"{base}.{2 * n}"
-    phone = f"+86139{n % 100_000_000:08d}"
-    trunk = f"PJSIP/trunk-{n:08x}"
-    start = [_msg({"Event": "Newchannel", "Privilege": "call,all", "Channel": trunk,
-                   "ChannelState": "4", "ChannelStateDesc": "Ring", "CallerIDNum": phone,
-                   "CallerIDName": f"Burst {n}", "ConnectedLineNum": "<unknown>",
-                   "ConnectedLineName": "<unknown>", "Language": "en", "AccountCode": "",
-                   "Context": "from-trunk", "Exten": "4000", "Priority": "1",
-                   "Uniqueid": uid, "Linkedid": uid})]
-    end = []
-    if ring:
-        agent_uid = f"{base}.{2 * n + 1}"
-        agent = f"PJSIP/6001-{n:08x}"
-        leg = {"Channel": agent, "CallerIDNum": "6001", "CallerIDName": "alice",
-               "ConnectedLineNum": phone, "ConnectedLineName": f"Burst {n}",
-               "Language": "en", "AccountCode": "", "Context": "from-internal",
-               "Exten": "6001", "Priority": "1", "Uniqueid": agent_uid, "Linkedid": uid}
-        start.append(_msg({"Event": "Newchannel", "Privilege": "call,all",
-                           "ChannelState": "0", "ChannelStateDesc": "Down", **leg}))
-        start.append(_msg({"Event": "Newstate", "Privilege": "call,all",
-                           "ChannelState": "5", "ChannelStateDesc": "Ringing", **leg}))
-        end.append(_msg({"Event": "Hangup", "Privilege": "call,all", "Cause": "19",
-                         "Cause-txt": "No answer", "ChannelState": "5",
-                         "ChannelStateDesc": "Ringing", **leg}))
-    end.append(_msg({"Event": "Hangup", "Privilege": "call,all", "Channel": trunk,
-                     "Uniqueid": uid, "Linkedid": uid, "Cause": "16",
-                     "Cause-txt": "Normal Clearing", "ChannelState": "4",
-                     "ChannelStateDesc": "Ring"}))
-    return b"".join(start), b"".join(end)
-
-
 def fake_pbx(conn: Connection) -> None:
     asyncio.run(_fake_pbx(conn))
 
@@ -120,6 +83,8 @@ async def _fake_pbx(conn: Connection) -> None:
 
 
 async def _burst(server: Any, first: int, params: dict[str, Any]) -> dict[str, Any]:
+    from telephony.simulator import burst_call
+
     rate, calls, hold, ring = params["rate"], params["calls"], params["hold"], params["ring"]
     base = 1_900_000_000
     hangups: list[tuple[float, bytes]] = []
@@ -131,7 +96,7 @@ async def _burst(server: Any, first: int, params: dict[str, Any]) -> dict[str, A
         due = min(calls, int((now - t0) * rate) + 1)
         chunk = []
         while started < due:
-            start, end = call_events(first + started, base, ring)
+            start, end = burst_call(first + started, base, "6001" if ring else None)
             chunk.append(start)
             hangups.append((now + hold, end))
             started += 1
@@ -157,17 +122,6 @@ def serve(port: int) -> None:
 
     logging.basicConfig(level=logging.WARNING,
                         format="app: %(asctime)s %(levelname)s %(name)s: %(message)s")
-    if os.environ.get("BENCH_TRIM"):
-        import ctypes
-        import gc
-        import threading
-        libc = ctypes.CDLL("libc.so.6")
-        def trim() -> None:
-            while True:
-                time.sleep(5)
-                import sys as _s
-                print("trim", gc.collect(), libc.malloc_trim(0), file=_s.stderr)
-        threading.Thread(target=trim, daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(create_app(Settings()), host="127.0.0.1", port=port,
                     log_level="warning", ws_ping_interval=None)
