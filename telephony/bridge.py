@@ -314,12 +314,7 @@ class PbxBridge:
             self._consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._consumer
-        for t in list(self._lane_tasks.values()):
-            t.cancel()
-        self._lanes.clear()
-        self._lane_tasks.clear()
-        self._inflight = 0
-        self._room.set()
+        await self._salvage_lanes()
         # Every record queued is written before we return (nothing lost at shutdown).
         await self.call_log.stop()
         for fut in self._lookups.values():
@@ -327,6 +322,27 @@ class PbxBridge:
         self._lookups.clear()
         self._lookup_keys.clear()
         self._lookup_done.clear()
+
+    async def _salvage_lanes(self) -> None:
+        """End the lanes; call-log records still queued in them go to the writer anyway."""
+        tasks = list(self._lane_tasks.values())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        left = 0
+        for q in self._lanes.values():
+            while not q.empty():
+                eff = q.get_nowait()
+                if isinstance(eff, Persist):
+                    left += 1
+                    await self.call_log.put(eff.record)
+        if left:
+            log.warning("AMI %s: %d call-log records were still waiting in call lanes at "
+                        "shutdown; queued for writing", self.name, left)
+        self._lanes.clear()
+        self._lane_tasks.clear()
+        self._inflight = 0
+        self._room.set()
 
     async def drain(self) -> None:
         """Wait until every received event is processed and every effect executed."""
@@ -715,6 +731,8 @@ class PbxBridge:
         to wait for the slot and the call ended meanwhile: nobody needs that answer now."""
         waited = self._lookup_slots.locked()
         async with self._lookup_slots:
+            if self._stopping:
+                raise LookupShed("lookup skipped: shutting down")
             if waited and not self.tracker.is_known_call(call_id.split(":", 1)[-1]):
                 self.lookups_shed += 1
                 raise LookupShed("lookup skipped: the call had ended")
@@ -832,9 +850,9 @@ class PbxBridge:
         await self.bus.publish(TOPIC_CALLS, call_log_event(record))
         self._lookup_done.pop(record.call_id, None)
         self._lookup_keys.pop(record.call_id, None)
-        fut = self._lookups.pop(record.call_id, None)
-        if fut is not None and not fut.done():
-            fut.cancel()
+        # A lookup still running is left to finish, not cancelled: cancelling a database
+        # call midway can leak its pooled connection (the call log's budget is small).
+        self._lookups.pop(record.call_id, None)
 
     # ------------------------------------------------------------------ actions
     async def action(self, fields: dict[str, Any], timeout: float | None = None,  # noqa: ASYNC109
