@@ -22,7 +22,7 @@ Three processes, so that the load generator and the probes do not share the app'
   as 10,000 ms), and the app's RSS (``/proc/<pid>/status``) every 0.25 s.
 
 Per rate: API p50/p99 during the burst (both probes together and each), the call-log rows
-written vs. calls sent (counted in the database until they match or ``--settle`` runs out),
+written vs. calls sent (counted in the database until they match, at most ``--rows-wait`` s),
 RSS at the burst's start / peak / ``--settle`` s after the burst, and the recovery time: from
 the end of the burst until the API's rolling 2 s p99 is back under
 ``max(2 × baseline p99, baseline p99 + 20 ms)`` (baseline: the 5 s of probes before the
@@ -383,7 +383,9 @@ async def _one_burst(args: argparse.Namespace, rate: float, url: str, here: Conn
     t1 = time.monotonic()
     load1 = os.getloadavg()[0]
     rows, t_rows = 0, None
-    while time.monotonic() < t1 + args.settle:
+    # Rows are counted until all are there (at most --rows-wait s after the burst); the
+    # probes and RSS are watched for --settle s whatever.
+    while time.monotonic() < t1 + max(args.settle, args.rows_wait if rows < calls else 0):
         if rows < calls:
             rows = await count_rows(url, sent["first"], calls)
             if rows >= calls:
@@ -404,7 +406,7 @@ async def _one_burst(args: argparse.Namespace, rate: float, url: str, here: Conn
     print(f"  API in the {args.settle:g} s after: {fmt(probes.api_between(t1, t1 + args.settle))}")
     print(f"  call-log rows: {rows}/{calls}"
           + (f" (all written {t_rows:.1f} s after the burst)" if t_rows is not None else
-             " (MISSING rows)"))
+             f" (MISSING rows {args.rows_wait:g} s after the burst)"))
     print(f"  RSS: start {rss0:.0f} MB, peak {peak:.0f} MB, {args.settle:g} s after "
           f"{after:.0f} MB (run start {start_rss:.0f} MB)")
     print("  recovery: " + (f"{rec:.1f} s" if rec is not None else
@@ -418,6 +420,8 @@ def main() -> int:
     ap.add_argument("--rates", default="20,100,500", help="calls/s, comma-separated")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of each burst")
     ap.add_argument("--settle", type=float, default=30.0, help="seconds watched after each")
+    ap.add_argument("--rows-wait", type=float, default=120.0,
+                    help="seconds after a burst to wait for every call-log row")
     ap.add_argument("--hold", type=float, default=1.0, help="seconds from call to hangup")
     ap.add_argument("--no-ring", dest="ring", action="store_false",
                     help="calls ring no agent (no screen pops)")
