@@ -335,7 +335,11 @@ class PbxBridge:
                 eff = q.get_nowait()
                 if isinstance(eff, Persist):
                     left += 1
-                    await self.call_log.put(eff.record)
+                    try:  # a writer stuck on a dead database must not hold shutdown
+                        await asyncio.wait_for(self.call_log.put(eff.record), 5)
+                    except TimeoutError:
+                        log.error("AMI %s: call-log record not written at shutdown: %r",
+                                  self.name, eff.record)
         if left:
             log.warning("AMI %s: %d call-log records were still waiting in call lanes at "
                         "shutdown; queued for writing", self.name, left)

@@ -91,7 +91,13 @@ class CallLogWriter:
         try:
             await asyncio.wait_for(self.flush(), timeout)
         except TimeoutError:
-            log.error("call log: %d records still unwritten at shutdown", self.queued)
+            left = []
+            while not self._queue.empty():
+                left.append(self._queue.get_nowait()[0])
+                self._queue.task_done()
+            self.lost += len(left)
+            log.error("call log: %d records still unwritten at shutdown: %r", len(left),
+                      left)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -110,25 +116,17 @@ class CallLogWriter:
 
     async def _write(self, items: list[tuple[CallRecord, Written | None]]) -> None:
         records = [r for r, _ in items]
-        delay = self.retry_min
-        deadline = time.monotonic() + self.patience
-        while True:
-            try:
-                await self.store(records)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.retries += 1
-                if time.monotonic() > deadline:
-                    self.lost += len(records)
-                    log.error("call log: %d records given up after %.0fs (%r): %r",
-                              len(records), self.patience, exc, records)
-                    return
-                log.warning("call log: writing %d records failed, retrying in %.2fs: %r",
-                            len(records), delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 3, self.retry_max)
+        try:
+            written = await self._attempts(records)
+        except asyncio.CancelledError:
+            # Stopped (shutdown timeout) before this batch was known to be written: log
+            # it, so it can be replayed (upserts are idempotent).
+            self.lost += len(records)
+            log.error("call log: stopped while writing %d records: %r", len(records),
+                      records)
+            raise
+        if not written:
+            return
         self.written += len(records)
         self.batches += 1
         for record, done in items:
@@ -137,3 +135,23 @@ class CallLogWriter:
                     await done(record)
                 except Exception:
                     log.exception("call log: after-write step failed for %s", record.call_id)
+
+    async def _attempts(self, records: list[CallRecord]) -> bool:
+        """Write the batch, retrying; False when it was given up after ``patience``."""
+        delay = self.retry_min
+        deadline = time.monotonic() + self.patience
+        while True:
+            try:
+                await self.store(records)
+                return True
+            except Exception as exc:
+                self.retries += 1
+                if time.monotonic() > deadline:
+                    self.lost += len(records)
+                    log.error("call log: %d records given up after %.0fs (%r): %r",
+                              len(records), self.patience, exc, records)
+                    return False
+                log.warning("call log: writing %d records failed, retrying in %.2fs: %r",
+                            len(records), delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 3, self.retry_max)

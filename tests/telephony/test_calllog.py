@@ -160,3 +160,18 @@ async def test_stop_writes_everything_still_queued() -> None:
 def test_bounds_are_checked() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         CallLogWriter(Store(), batch=0)
+
+
+async def test_stop_with_a_dead_database_logs_every_record_and_returns(
+        caplog: pytest.LogCaptureFixture) -> None:
+    store = Store()
+    store.failures = 10**6
+    writer = CallLogWriter(store, batch=2, retry_min=0.01, retry_max=0.01)
+    writer.start()
+    for n in range(5):
+        await writer.put(record(n))
+    with caplog.at_level(logging.ERROR):
+        await asyncio.wait_for(writer.stop(timeout=0.1), 2)
+    assert writer.stats()["lost"] == 5 and not store.written
+    for n in range(5):  # each record is in the log, to be replayed by hand
+        assert f"pbx1:{n}.1" in caplog.text
