@@ -8,8 +8,18 @@ ActionID, list actions, ``Response: Error``); this module wraps what it does not
   half frames survive) and classifies messages by ``Event`` first.
 * **Order and back-pressure**: events do not go through ``Manager.dispatch`` (callbacks run
   unordered as separate tasks); they are appended to one ordered queue per PBX, consumed by a
-  single task that feeds the :class:`~telephony.tracker.CallTracker`. When the queue is deep
-  we pause reading the socket, so TCP pushes back on Asterisk instead of memory growing.
+  single task that feeds the :class:`~telephony.tracker.CallTracker`. Every stage is
+  bounded: more than ``queue_high`` events queued pauses reading the socket (TCP pushes back
+  on Asterisk instead of memory growing); more than ``effects_high`` effects not yet
+  executed makes the consumer wait (so the event queue fills, so reading pauses); the call
+  log's :class:`~telephony.calllog.CallLogWriter` makes its callers wait when its queue is
+  full. A burst of calls therefore slows the PBX link down, never the process (issue #9).
+* **Work that can wait is shed**: caller lookups run at most ``lookup_slots`` at a time (the
+  database connections the HTTP handlers need are not theirs); a prefetch finding every
+  slot busy is skipped (the pop looks up itself), and a lookup that had to wait for a slot
+  for a call that ended meanwhile is skipped (its pop goes out without customer data, with
+  ``lookup_error`` saying why). Queue stats and agent states are coalesced
+  (:mod:`telephony.coalesce`).
 * **Liveness**: a watchdog Pings when the link is quiet and declares it dead when no reply
   comes (panoramisk sends Pings and never looks at the answers).
 * **Reconnect**: exponential backoff with jitter (panoramisk: a fixed 2 s forever), failed
@@ -23,6 +33,8 @@ ActionID, list actions, ``Response: Error``); this module wraps what it does not
 
 Effects from the tracker run in per-call lanes: a slow caller lookup delays that call's pop,
 never another call's events, and a call's pop always precedes the update that closes it.
+Call-log writes are queued to the batched writer from the call's lane (so in order with its
+pop), and the ``call_log`` message goes out once the row is committed.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +60,7 @@ from tickets.messages import CallerContext, PopCustomer
 
 from .agents import AgentInterfaces
 from .ami import DEFAULT_MAX_MESSAGE, AmiMessage, FrameParser, encode_action, first
+from .calllog import CallLogWriter
 from .coalesce import Coalescer, status_key
 from .ports import (
     ActionFailed,
@@ -75,6 +88,8 @@ _RESYNC_IDS = itertools.count(1)
 #: Snapshot kind (as queued for the consumer) -> the AMI list action that takes it.
 _RESYNC_ACTIONS = {"resync_channels": "CoreShowChannels", "resync_queues": "QueueStatus"}
 Sink = Callable[[tuple[str, float, Any]], None]
+#: Events fed to the tracker between two checks of the effects bound.
+_FEED_SLICE = 16
 
 
 def call_log_event(record: CallRecord) -> messages.CallLogEntry:
@@ -87,6 +102,10 @@ def call_log_event(record: CallRecord) -> messages.CallLogEntry:
             value = list(value)
         fields[key] = value
     return messages.call_log(record.call_id, fields, list(record.agents))
+
+
+class LookupShed(Exception):
+    """A caller lookup skipped under load (the call it was for had ended)."""
 
 
 class HotlineAMIProtocol(AMIProtocol):
@@ -194,7 +213,9 @@ class PbxBridge:
                  stats_interval: float = 2.0, persist_patience: float = 600.0,
                  resync_interval: float = 300.0, lookup_max_age: float = 30.0,
                  status_window: float = 0.25, rng: random.Random | None = None,
-                 agents: AgentInterfaces | None = None, boot_wait: float = 5.0) -> None:
+                 agents: AgentInterfaces | None = None, boot_wait: float = 5.0,
+                 effects_high: int = 2000, lookup_slots: int = 2,
+                 call_log_queue: int = 5000, call_log_batch: int = 200) -> None:
         self.config = config
         self.name = config.name
         self.bus = bus
@@ -211,6 +232,8 @@ class PbxBridge:
         self.max_message = max_message
         self.queue_high = queue_high
         self.queue_low = queue_high // 2
+        self.effects_high = effects_high
+        self.effects_low = effects_high // 2
         self.stats_interval = stats_interval
         self.persist_patience = persist_patience
         self.resync_interval = resync_interval
@@ -252,11 +275,23 @@ class PbxBridge:
         self._originates: dict[str, asyncio.Future[AmiMessage]] = {}
         self._stopping = False
         self._status = Coalescer(self.bus.publish, status_window)
+        self._inflight = 0  # effects handed to lanes, not yet executed
+        self._room = asyncio.Event()  # set while _inflight is at or below effects_low
+        self._room.set()
+        self.effect_waits = 0  # times the consumer waited for effects to drain
+        self.lookup_slots = lookup_slots
+        self._lookup_slots = asyncio.Semaphore(lookup_slots)
+        self._lookups_active = 0  # lookups started and not finished (running or waiting)
+        self.prefetch_shed = 0  # prefetches skipped: every lookup slot was busy
+        self.lookups_shed = 0  # lookups skipped: the call had ended while waiting
+        self.call_log = CallLogWriter(self._store_calls, max_queue=call_log_queue,
+                                      batch=call_log_batch, patience=persist_patience)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self._stopping = False
         self.manager.loop = asyncio.get_running_loop()
+        self.call_log.start()
         self._consumer = asyncio.create_task(self._consume(), name=f"ami-{self.name}-events")
         self._run_task = asyncio.create_task(self._run(), name=f"ami-{self.name}-link")
         self._ticker = asyncio.create_task(self._tick(), name=f"ami-{self.name}-stats")
@@ -279,15 +314,39 @@ class PbxBridge:
             self._consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._consumer
-        for t in list(self._lane_tasks.values()):
-            t.cancel()
-        self._lanes.clear()
-        self._lane_tasks.clear()
+        await self._salvage_lanes()
+        # Every record queued is written before we return (nothing lost at shutdown).
+        await self.call_log.stop()
         for fut in self._lookups.values():
             fut.cancel()
         self._lookups.clear()
         self._lookup_keys.clear()
         self._lookup_done.clear()
+
+    async def _salvage_lanes(self) -> None:
+        """End the lanes; call-log records still queued in them go to the writer anyway."""
+        tasks = list(self._lane_tasks.values())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        left = 0
+        for q in self._lanes.values():
+            while not q.empty():
+                eff = q.get_nowait()
+                if isinstance(eff, Persist):
+                    left += 1
+                    try:  # a writer stuck on a dead database must not hold shutdown
+                        await asyncio.wait_for(self.call_log.put(eff.record), 5)
+                    except TimeoutError:
+                        log.error("AMI %s: call-log record not written at shutdown: %r",
+                                  self.name, eff.record)
+        if left:
+            log.warning("AMI %s: %d call-log records were still waiting in call lanes at "
+                        "shutdown; queued for writing", self.name, left)
+        self._lanes.clear()
+        self._lane_tasks.clear()
+        self._inflight = 0
+        self._room.set()
 
     async def drain(self) -> None:
         """Wait until every received event is processed and every effect executed."""
@@ -296,7 +355,9 @@ class PbxBridge:
             lanes = [q for q in self._lanes.values()]
             for q in lanes:
                 await q.join()
-            if self.queue.empty() and all(q.empty() for q in self._lanes.values()):
+            await self.call_log.flush()
+            if self.queue.empty() and all(q.empty() for q in self._lanes.values()) \
+                    and not self.call_log.queued:
                 await self._status.flush()
                 return
 
@@ -310,6 +371,13 @@ class PbxBridge:
                 "events": self.events_processed, "live_calls": len(self.tracker.calls),
                 "resynced": self._resynced.is_set()}
 
+    def load(self) -> dict[str, int]:
+        """Back-pressure and shedding counters (``/metrics``, the burst benchmark)."""
+        return {"events_queued": self._pending, "reader_pauses": self.pauses,
+                "effects_in_flight": self._inflight, "effect_waits": self.effect_waits,
+                "prefetch_shed": self.prefetch_shed, "lookups_shed": self.lookups_shed,
+                **{f"call_log_{k}": v for k, v in self.call_log.stats().items()}}
+
     def _set_state(self, state: str, *, connected: bool, error: str | None = None) -> None:
         changed = state != self.state_name or error != self.last_error
         self.state_name = state
@@ -321,7 +389,11 @@ class PbxBridge:
             self._publish_nowait(TOPIC_PBX, messages.pbx_status(self.status()))
 
     def _publish_nowait(self, topic: str, event: OutEvent) -> None:
-        self._lane("__pbx__").put_nowait(Publish(topic, event))
+        self._enqueue("__pbx__", Publish(topic, event))
+
+    def _enqueue(self, key: str, eff: Effect) -> None:
+        self._inflight += 1
+        self._lane(key).put_nowait(eff)
 
     # ------------------------------------------------------------------ link loop
     async def _run(self) -> None:
@@ -501,8 +573,8 @@ class PbxBridge:
         """Ping a quiet link; close it if the Ping goes unanswered."""
         while not proto.lost.done():
             await asyncio.sleep(self.ping_interval / 2)
-            if time.monotonic() - proto.last_rx < self.ping_interval:
-                continue
+            if time.monotonic() - proto.last_rx < self.ping_interval or self._paused:
+                continue  # quiet because we paused reading (back-pressure) is not dead
             fut = self.manager.send_action({"Action": "Ping"})
             try:
                 await asyncio.wait_for(asyncio.shield(fut), self.ping_timeout)
@@ -521,9 +593,16 @@ class PbxBridge:
         while True:
             kind, t, payload = await self.queue.get()
             try:
-                effects = self._apply(kind, t, payload)
-                if effects:
-                    self._dispatch(effects)
+                # A read's events go through the tracker a slice at a time, so effects in
+                # flight stay near ``effects_high`` even when one TCP read held a thousand.
+                parts = ([payload[i:i + _FEED_SLICE] for i in range(0, len(payload),
+                                                                   _FEED_SLICE)]
+                         if kind == "events" else [payload])
+                for part in parts:
+                    effects = self._apply(kind, t, part)
+                    if effects:
+                        self._dispatch(effects)
+                    await self._wait_for_room()
             except Exception:
                 log.exception("AMI %s: tracker failed on %.300r", self.name, payload)
             finally:
@@ -531,6 +610,14 @@ class PbxBridge:
             if self._paused and self._pending < self.queue_low and self.protocol:
                 self._paused = False
                 self.protocol.transport.resume_reading()
+
+    async def _wait_for_room(self) -> None:
+        """The lanes are behind (a slow database, a pop storm): take no more events until
+        they are half-way through, so the event queue fills and reading the socket pauses."""
+        while self._inflight > self.effects_high:
+            self.effect_waits += 1
+            self._room.clear()
+            await self._room.wait()
 
     def _apply(self, kind: str, t: float, payload: Any) -> list[Effect]:
         """One queued item through the tracker: events, a snapshot, or a failed snapshot."""
@@ -596,9 +683,9 @@ class PbxBridge:
         for eff in effects:
             key = eff.call_id if not isinstance(eff, Publish) or eff.call_id else "__pbx__"
             if isinstance(eff, Prefetch):
-                self._lookup(eff.call_id, eff.caller_e164, eff.raw_number)
+                self._lookup(eff.call_id, eff.caller_e164, eff.raw_number, prefetch=True)
                 continue
-            self._lane(key or "__pbx__").put_nowait(eff)
+            self._enqueue(key or "__pbx__", eff)
 
     def known_customer(self, call_id: str) -> PopCustomer | None:
         """The customer the pop's lookup found for a live call (``None``: unknown caller,
@@ -610,10 +697,12 @@ class PbxBridge:
         return customer if isinstance(customer, dict) else None
 
     def _lookup(self, call_id: str, e164: str | None, raw: str,
-                max_age: float | None = None) -> asyncio.Future[Any]:
+                max_age: float | None = None, prefetch: bool = False
+                ) -> asyncio.Future[Any] | None:
         """One caller lookup per call, started when the call appears (prefetch) and shared
         by every pop of the call (ring-all). A result older than ``max_age`` (a long IVR)
-        or a failed one is looked up again."""
+        or a failed one is looked up again. A ``prefetch`` finding every lookup slot busy
+        is skipped (``None``): the pop will look up itself."""
         fut = self._lookups.get(call_id)
         if fut is not None and self._lookup_keys.get(call_id) != (e164, raw):
             fut = None  # the caller ID changed (late caller ID): look the new one up
@@ -622,11 +711,16 @@ class PbxBridge:
                 or time.monotonic() - self._lookup_done.get(call_id, 0.0) > max_age):
             fut = None
         if fut is None:
+            if prefetch and self._lookups_active >= self.lookup_slots:
+                self.prefetch_shed += 1
+                return None
             fut = self._lookups[call_id] = asyncio.ensure_future(
-                self.directory.lookup_caller(e164, raw))
+                self._slotted_lookup(call_id, e164, raw))
             self._lookup_keys[call_id] = (e164, raw)
+            self._lookups_active += 1
 
             def done(f: asyncio.Future[Any]) -> None:
+                self._lookups_active -= 1
                 if not f.cancelled():
                     f.exception()  # retrieved here; pops report the failure themselves
                 if self._lookups.get(call_id) is f:  # not replaced by a newer number's
@@ -634,6 +728,22 @@ class PbxBridge:
 
             fut.add_done_callback(done)
         return fut
+
+    async def _slotted_lookup(self, call_id: str, e164: str | None,
+                              raw: str) -> CallerContext:
+        """The directory's lookup within a slot; skipped (:class:`LookupShed`) when it had
+        to wait for the slot and the call ended meanwhile: nobody needs that answer now."""
+        waited = self._lookup_slots.locked()
+        async with self._lookup_slots:
+            if self._stopping:
+                raise LookupShed("lookup skipped: shutting down")
+            if waited and not self.tracker.is_known_call(call_id.split(":", 1)[-1]):
+                self.lookups_shed += 1
+                raise LookupShed("lookup skipped: the call had ended")
+            return await self.directory.lookup_caller(e164, raw)
+
+    async def _store_calls(self, records: Sequence[CallRecord]) -> None:
+        await self.directory.record_calls(records)
 
     async def _run_lane(self, key: str, q: asyncio.Queue[Effect | None]) -> None:
         while True:
@@ -652,6 +762,9 @@ class PbxBridge:
                 log.exception("AMI %s: effect failed: %.300r", self.name, eff)
             finally:
                 q.task_done()
+                self._inflight -= 1
+                if self._inflight <= self.effects_low:
+                    self._room.set()
             if isinstance(eff, Persist) and eff.record.ended_at is not None and q.empty():
                 # The call is over (the tracker emits nothing more for it): free the lane.
                 if self._lanes.get(key) is q:
@@ -680,8 +793,11 @@ class PbxBridge:
         """The caller lookup's result for a call (shared, see :meth:`_lookup`), and the
         error text when it failed: pops and updates go out anyway, without customer data."""
         fut = self._lookup(call_id, e164, raw, max_age=self.lookup_max_age)
+        assert fut is not None  # only prefetches are skipped
         try:
             return await asyncio.wait_for(asyncio.shield(fut), 5), None
+        except LookupShed as exc:
+            return messages.no_caller(), str(exc)
         except Exception as exc:
             log.warning("caller lookup for %s failed: %r", call_id, exc)
             return messages.no_caller(), f"lookup failed: {type(exc).__name__}"
@@ -690,7 +806,7 @@ class PbxBridge:
         """A late or changed caller ID: look it up (a pop still to come uses it) and tell
         the consoles that already show the call its number, name and customer."""
         if not eff.extensions:
-            self._lookup(eff.call_id, eff.caller_e164, eff.raw_number)
+            self._lookup(eff.call_id, eff.caller_e164, eff.raw_number, prefetch=True)
             return
         found, _ = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)
         event = messages.call_update(
@@ -728,33 +844,19 @@ class PbxBridge:
         await self.bus.publish(TOPIC_CALLS, event)
 
     async def _persist(self, eff: Persist) -> None:
-        """Upsert, retrying a failing call log (database restart) for up to ~10 minutes.
+        """Queue the record for the call-log writer (waits while its queue is full: that is
+        the back-pressure); a finished call is announced once its row is committed."""
+        done = self._logged if eff.record.ended_at is not None else None
+        await self.call_log.put(eff.record, done)
 
-        Only this call's lane waits; other calls go on.
-        """
-        delay = 0.05
-        deadline = time.monotonic() + self.persist_patience
-        while True:
-            try:
-                await self.directory.record_call(eff.record)
-                break
-            except Exception as exc:
-                if time.monotonic() > deadline:
-                    log.error("call log write for %s failed for good (record %r): %r",
-                              eff.record.call_id, eff.record, exc)
-                    return
-                log.warning("call log write for %s failed, retrying in %.2fs: %r",
-                            eff.record.call_id, delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 3, 5.0)
-        if eff.record.ended_at is not None:
-            # The call is in the log for good: tell the UIs (recent calls, wallboard).
-            await self.bus.publish(TOPIC_CALLS, call_log_event(eff.record))
-            self._lookup_done.pop(eff.record.call_id, None)
-            self._lookup_keys.pop(eff.record.call_id, None)
-            fut = self._lookups.pop(eff.record.call_id, None)
-            if fut is not None and not fut.done():
-                fut.cancel()
+    async def _logged(self, record: CallRecord) -> None:
+        """The call is in the log for good: tell the UIs (recent calls, wallboard)."""
+        await self.bus.publish(TOPIC_CALLS, call_log_event(record))
+        self._lookup_done.pop(record.call_id, None)
+        self._lookup_keys.pop(record.call_id, None)
+        # A lookup still running is left to finish, not cancelled: cancelling a database
+        # call midway can leak its pooled connection (the call log's budget is small).
+        self._lookups.pop(record.call_id, None)
 
     # ------------------------------------------------------------------ actions
     async def action(self, fields: dict[str, Any], timeout: float | None = None,  # noqa: ASYNC109

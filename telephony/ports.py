@@ -8,6 +8,7 @@ real, small implementation used by our tests and the benchmark.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -92,6 +93,11 @@ class CallDirectory(Protocol):
         """Idempotent upsert keyed by ``record.call_id``."""
         ...
 
+    async def record_calls(self, records: Sequence[CallRecord]) -> None:
+        """:meth:`record_call` for each record, in order, in one transaction: all of them
+        are written or (an exception) none (the call-log writer retries the batch)."""
+        ...
+
 
 class InMemoryCallDirectory:
     """A dict-backed :class:`CallDirectory` (tests, benchmark, running without a database).
@@ -108,6 +114,7 @@ class InMemoryCallDirectory:
         self.delay = delay
         self.calls: dict[str, CallRecord] = {}
         self.writes: list[CallRecord] = []
+        self.batches: list[int] = []  # size of each record_calls batch
         self.lookups = 0
 
     async def lookup_caller(self, caller_e164: str | None, raw_number: str) -> CallerContext:
@@ -130,6 +137,11 @@ class InMemoryCallDirectory:
     async def record_call(self, record: CallRecord) -> None:
         self.writes.append(record)
         self.calls[record.call_id] = replace(record)
+
+    async def record_calls(self, records: Sequence[CallRecord]) -> None:
+        self.batches.append(len(records))
+        for record in records:
+            await self.record_call(record)
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,6 +108,10 @@ class Telephony:
     def state(self) -> list[messages.PbxState]:
         return [b.status() for b in self.bridges.values()]
 
+    def load(self) -> dict[str, dict[str, int]]:
+        """Each PBX's back-pressure and shedding counters (:meth:`PbxBridge.load`)."""
+        return {name: b.load() for name, b in self.bridges.items()}
+
     # ------------------------------------------------------------------ lookup helpers
     def bridge(self, pbx: str | None = None) -> PbxBridge:
         if pbx is None:

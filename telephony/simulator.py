@@ -18,6 +18,10 @@ before app_queue is loaded: queue actions answer "Invalid/unknown command" and F
 comes late, as seen in f_live_session), ``play(late_caller=True)`` (a trunk that sends the
 caller ID after Newchannel) and :meth:`use_member_interfaces` (FreePBX-style members).
 
+Call bursts: :func:`burst_call` builds the bytes of one minimal unique-caller call (its
+start and its hangups) for the burst tests and tests/bench/bench_burst.py, written with
+:meth:`FakeAsterisk.broadcast` at whatever rate the test wants.
+
 Used by the demo PBX (no real PBX configured), tests/telephony, the web/console tests and
 tests/bench/bench_ami.py.
 """
@@ -74,6 +78,42 @@ def _parse_action(raw: bytes) -> dict[str, Any]:
         else:
             out[k] = v
     return out
+
+
+def burst_call(n: int, base: int = 1_900_000_000, ring: str | None = "6001"
+               ) -> tuple[bytes, bytes]:
+    """(start, hangup) AMI bytes of call ``n`` of a burst: an inbound ``Newchannel`` from a
+    caller of its own (``+86139`` + n), Linkedid ``<base>.<2n>``; with ``ring``, a leg to
+    that agent extension that rings (``Newchannel`` + ``Newstate Ringing``: a screen pop);
+    the hangup bytes end every leg (the agent's first: no answer)."""
+    uid = f"{base}.{2 * n}"
+    phone = f"+86139{n % 100_000_000:08d}"
+    trunk = f"PJSIP/trunk-{n:08x}"
+    start = [_msg_bytes({"Event": "Newchannel", "Privilege": "call,all", "Channel": trunk,
+                         "ChannelState": "4", "ChannelStateDesc": "Ring",
+                         "CallerIDNum": phone, "CallerIDName": f"Burst {n}",
+                         "ConnectedLineNum": "<unknown>", "ConnectedLineName": "<unknown>",
+                         "Language": "en", "AccountCode": "", "Context": "from-trunk",
+                         "Exten": "4000", "Priority": "1", "Uniqueid": uid, "Linkedid": uid})]
+    end = []
+    if ring:
+        leg = {"Channel": f"PJSIP/{ring}-{n:08x}", "CallerIDNum": ring, "CallerIDName": ring,
+               "ConnectedLineNum": phone, "ConnectedLineName": f"Burst {n}",
+               "Language": "en", "AccountCode": "", "Context": "from-internal",
+               "Exten": ring, "Priority": "1", "Uniqueid": f"{base}.{2 * n + 1}",
+               "Linkedid": uid}
+        start.append(_msg_bytes({"Event": "Newchannel", "Privilege": "call,all",
+                                 "ChannelState": "0", "ChannelStateDesc": "Down", **leg}))
+        start.append(_msg_bytes({"Event": "Newstate", "Privilege": "call,all",
+                                 "ChannelState": "5", "ChannelStateDesc": "Ringing", **leg}))
+        end.append(_msg_bytes({"Event": "Hangup", "Privilege": "call,all", "Cause": "19",
+                               "Cause-txt": "No answer", "ChannelState": "5",
+                               "ChannelStateDesc": "Ringing", **leg}))
+    end.append(_msg_bytes({"Event": "Hangup", "Privilege": "call,all", "Channel": trunk,
+                           "Uniqueid": uid, "Linkedid": uid, "Cause": "16",
+                           "Cause-txt": "Normal Clearing", "ChannelState": "4",
+                           "ChannelStateDesc": "Ring"}))
+    return b"".join(start), b"".join(end)
 
 
 class _Keyed:

@@ -6,17 +6,18 @@ each of its keys), so the pop and the customer API name an order's fields the sa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import lifecycle
 from tickets.customers import find_by_e164, in_warranty
 from tickets.messages import CallerContext, PopCall, PopCustomer, PopOrder, PopTicket, no_caller
-from tickets.models import CallLog, Customer, Order, Ticket, User
+from tickets.models import CallLog, Customer, CustomerPhone, Order, Ticket, User
 from tickets.service import ticket_number
 
 CALL_FIELDS = ("pbx", "linkedid", "direction", "caller_number", "callee_number", "queue",
@@ -43,26 +44,61 @@ async def upsert_call(session: AsyncSession, call_id: str, values: dict[str, Any
     start and answer stay (a bridge restarted mid-call only estimates them), with the wait
     that goes with the answer and the talk time measured from it.
     """
-    row = await session.scalar(select(CallLog).where(CallLog.call_id == call_id)
-                               .with_for_update())
-    values = {k: v for k, v in values.items() if k in CALL_FIELDS or k == "extra"}
-    if row is None:
-        row = CallLog(call_id=call_id, extra={}, **{k: v for k, v in values.items()
-                                                     if k != "extra"})
-        row.extra = dict(values.get("extra") or {})
-        session.add(row)
-    else:
-        _merge(row, values)
-    number = row.customer_number
-    if row.customer_id is None and number:
-        found = await find_by_e164(session, number)
-        if found:
-            row.customer_id = found[0].id
-    if row.agent_extension:
-        row.agent_id = await session.scalar(
-            select(User.id).where(User.extension == row.agent_extension))
+    return (await upsert_calls(session, [(call_id, values)]))[call_id]
+
+
+async def upsert_calls(session: AsyncSession,
+                       items: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, CallLog]:
+    """:func:`upsert_call` for many milestones, applied in order; returns the rows by id.
+
+    The call-log writer's batch: one locking SELECT for every row the batch touches (ids
+    sorted, so two writers lock in the same order), the milestones merged in order, and
+    the customer and agent of every row resolved at the end in one query each (same result
+    as after each milestone: both depend on the row's final numbers only; the customer is
+    the lowest id among those with the number, as :func:`find_by_e164` orders them).
+    """
+    ids = sorted({call_id for call_id, _ in items})
+    rows: dict[str, CallLog] = {}
+    for i in range(0, len(ids), 500):
+        found = await session.scalars(select(CallLog).where(CallLog.call_id.in_(ids[i:i + 500]))
+                                      .order_by(CallLog.call_id).with_for_update())
+        rows.update((row.call_id, row) for row in found)
+    touched: dict[str, CallLog] = {}
+    for call_id, raw in items:
+        values = {k: v for k, v in raw.items() if k in CALL_FIELDS or k == "extra"}
+        row = rows.get(call_id)
+        if row is None:
+            row = rows[call_id] = CallLog(call_id=call_id, extra={}, **{
+                k: v for k, v in values.items() if k != "extra"})
+            row.extra = dict(values.get("extra") or {})
+            session.add(row)
+        else:
+            _merge(row, values)
+        touched[call_id] = row
+    numbers = sorted({n for row in touched.values() if row.customer_id is None
+                      and (n := row.customer_number)})
+    extensions = sorted({row.agent_extension for row in touched.values()
+                         if row.agent_extension})
+    customers: dict[str, int] = {}
+    for i in range(0, len(numbers), 500):  # the lowest customer id per number, as before
+        for e164, customer_id in await session.execute(
+                select(CustomerPhone.e164, func.min(CustomerPhone.customer_id))
+                .where(CustomerPhone.e164.in_(numbers[i:i + 500]))
+                .group_by(CustomerPhone.e164)):
+            customers[e164] = customer_id
+    agents: dict[str, int] = {}
+    if extensions:
+        agents = {ext: uid for ext, uid in await session.execute(
+            select(User.extension, User.id).where(User.extension.in_(extensions)))
+            if ext is not None}
+    for row in touched.values():
+        number = row.customer_number
+        if row.customer_id is None and number and number in customers:
+            row.customer_id = customers[number]
+        if row.agent_extension:
+            row.agent_id = agents.get(row.agent_extension)
     await session.flush()
-    return row
+    return touched
 
 
 def _merge(row: CallLog, values: dict[str, Any]) -> None:

@@ -55,11 +55,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(async_url: str, pool_size: int = 10) -> AsyncEngine:
+def make_engine(async_url: str, pool_size: int = 10,
+                max_overflow: int | None = None) -> AsyncEngine:
+    """An engine for ``async_url``. PostgreSQL pools ``pool_size`` connections plus as many
+    overflow; ``max_overflow`` given: exactly ``pool_size`` + ``max_overflow`` on either
+    backend (a fixed budget, e.g. the telephony side's own engine)."""
     kwargs: dict[str, Any] = {}
+    if max_overflow is not None:
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
     if async_url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
-    else:
+    elif max_overflow is None:
         # No pre-ping: it costs a round trip per checkout; a connection that died with a
         # server restart fails one request (503) and the pool is invalidated and refilled.
         kwargs.update(pool_size=pool_size, max_overflow=pool_size)

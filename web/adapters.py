@@ -7,14 +7,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from asr.context import DEFAULT_TICKET_TYPES, CallContext
 from telephony.ports import CallRecord
-from tickets.calls import caller_context, upsert_call
+from tickets.calls import caller_context, upsert_calls
 from tickets.messages import CallerContext
 from tickets.models import CallLog, Customer, Order, TicketType
 
@@ -37,13 +39,23 @@ class DbCallDirectory:
             return await caller_context(session, caller_e164)
 
     async def record_call(self, record: CallRecord) -> None:
-        values = asdict(record)
-        extra = {k: values.pop(k) for k in _EXTRA_FIELDS}
-        extra["agents"] = list(extra["agents"])
-        extra["rung"] = list(extra["rung"])
-        values["extra"] = {k: v for k, v in extra.items() if v not in (None, "", [], {})}
+        await self.record_calls([record])
+
+    async def record_calls(self, records: Sequence[CallRecord]) -> None:
+        """Every record in one transaction (the call-log writer's batch)."""
+        items = [(record.call_id, _call_values(record)) for record in records]
         async with self.db() as session, session.begin():
-            await upsert_call(session, record.call_id, values)
+            await upsert_calls(session, items)
+
+
+def _call_values(record: CallRecord) -> dict[str, Any]:
+    """A record as call_log columns, the rest in ``extra`` (empty values left out)."""
+    values = asdict(record)
+    extra = {k: values.pop(k) for k in _EXTRA_FIELDS}
+    extra["agents"] = list(extra["agents"])
+    extra["rung"] = list(extra["rung"])
+    values["extra"] = {k: v for k, v in extra.items() if v not in (None, "", [], {})}
+    return values
 
 
 class DbPrefillContext:

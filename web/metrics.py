@@ -59,6 +59,7 @@ class LiveCollector(Collector):
                                   "logins refused (503) for too many password checks at once",
                                   value=s.password_gate.refused)
         yield from _bus_metrics(s)
+        yield from _burst_metrics(s)
         if s.asr is not None:
             asr = s.asr.state()
             yield GaugeMetricFamily("hotline_asr_streams", "active AudioSocket streams",
@@ -70,6 +71,33 @@ class LiveCollector(Collector):
                            "evicted_unlinked", "rejected"):
                 refused.add_metric([reason], float(asr.get(reason, 0)))
             yield refused
+
+
+def _burst_metrics(s: Services) -> Iterator[Any]:
+    """Each PBX link's back-pressure: what waits at each stage, what was shed, the call log."""
+    backlog = GaugeMetricFamily("hotline_pbx_backlog", "work waiting per stage: AMI events "
+                                "read, effects not carried out, call-log records unwritten",
+                                labels=["pbx", "stage"])
+    pauses = CounterMetricFamily("hotline_pbx_reader_pauses", "times reading the AMI socket "
+                                 "was paused for back-pressure", labels=["pbx"])
+    shed = CounterMetricFamily("hotline_pbx_shed", "caller lookups skipped under load "
+                               "(prefetch: no free slot; lookup: the call had ended)",
+                               labels=["pbx", "what"])
+    rows = CounterMetricFamily("hotline_call_log_records", "call-log records written, or "
+                               "given up after retrying", labels=["pbx", "outcome"])
+    retries = CounterMetricFamily("hotline_call_log_retries", "failed call-log batch "
+                                  "attempts (retried)", labels=["pbx"])
+    for name, load in (s.telephony.load() if s.telephony else {}).items():
+        for stage, key in (("events", "events_queued"), ("effects", "effects_in_flight"),
+                           ("call_log", "call_log_queued")):
+            backlog.add_metric([name, stage], float(load[key]))
+        pauses.add_metric([name], float(load["reader_pauses"]))
+        shed.add_metric([name, "prefetch"], float(load["prefetch_shed"]))
+        shed.add_metric([name, "lookup"], float(load["lookups_shed"]))
+        rows.add_metric([name, "written"], float(load["call_log_written"]))
+        rows.add_metric([name, "lost"], float(load["call_log_lost"]))
+        retries.add_metric([name], float(load["call_log_retries"]))
+    yield from (backlog, pauses, shed, rows, retries)
 
 
 def _bus_metrics(s: Services) -> Iterator[Any]:

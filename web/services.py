@@ -32,6 +32,7 @@ class Services:
     secret_key: str
     hub: Hub | None = None
     telephony: Telephony | None = None
+    pbx_engine: AsyncEngine | None = None  # the telephony side's own pool (pbx_db_pool)
     asr: AsrServer | None = None
     demo_pbx: DemoPbx | None = None  # the built-in demo PBX, when it is the one in use
     pbx_error: str | None = None  # HOTLINE_AMI_URL could not be used

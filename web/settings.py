@@ -100,6 +100,18 @@ class Settings(BaseSettings):
     # /docs and /openapi.json without a login? Unset: only on a demo install (the demo PBX
     # and SQLite, see docs_are_public); true/false: as said.
     docs_public: bool | None = None
+    # The telephony side's own database budget (never the HTTP pool above): connections for
+    # the call-log writer and the caller lookups of screen pops (one writer per PBX, the
+    # rest lookups at once; issue #9's call bursts).
+    pbx_db_pool: int = Field(default=3, ge=2, le=50)
+    # Call-log writer: rows per transaction, and records queued before the AMI link waits.
+    call_log_batch: int = Field(default=200, ge=1, le=5000)
+    call_log_queue: int = Field(default=2000, ge=1, le=1_000_000)
+    # AMI back-pressure: events queued before the socket stops being read, and tracker
+    # effects (pops, updates, call-log records) not yet carried out before the event
+    # consumer waits. Asterisk keeps the rest in its TCP buffers.
+    ami_event_queue: int = Field(default=2000, ge=10, le=1_000_000)
+    ami_effects_max: int = Field(default=1000, ge=10, le=1_000_000)
 
     @field_validator("agent_interfaces")
     @classmethod

@@ -20,6 +20,7 @@ from telephony.agents import parse_agent_interfaces
 from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
 from telephony.service import Telephony
+from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from web.adapters import DbCallDirectory, DbPrefillContext
 from web.services import Services
 
@@ -50,11 +51,19 @@ async def start_components(services: Services) -> None:
     settings = services.settings
     pbxs = await _pbx_configs(services)
     if pbxs:
-        directory = DbCallDirectory(services.db, services.db_read)
+        # Call-log writes and caller lookups get an engine of their own, so a burst of
+        # calls can never take the connections HTTP requests need (issue #9).
+        services.pbx_engine = make_engine(settings.async_database_url, settings.pbx_db_pool,
+                                          max_overflow=0)
+        directory = DbCallDirectory(make_sessionmaker(services.pbx_engine),
+                                    make_read_sessionmaker(services.pbx_engine))
         services.telephony = Telephony(
             pbxs, services.bus, directory, settings.default_region,
             agent_context=settings.agent_context,
-            agent_interfaces=parse_agent_interfaces(settings.agent_interfaces))
+            agent_interfaces=parse_agent_interfaces(settings.agent_interfaces),
+            queue_high=settings.ami_event_queue, effects_high=settings.ami_effects_max,
+            lookup_slots=settings.pbx_db_pool - 1, call_log_queue=settings.call_log_queue,
+            call_log_batch=settings.call_log_batch)
         await services.telephony.start()
     if settings.vosk_model:
         try:
@@ -121,8 +130,11 @@ async def stop_components(services: Services) -> None:
         await services.asr.stop()
         services.asr = None
     if services.telephony is not None:
-        await services.telephony.stop()
+        await services.telephony.stop()  # writes the call-log records still queued
         services.telephony = None
+    if services.pbx_engine is not None:
+        await services.pbx_engine.dispose()
+        services.pbx_engine = None
     if services.demo_pbx is not None:
         await services.demo_pbx.stop()
         services.demo_pbx = None
