@@ -164,6 +164,7 @@ class Settings(BaseSettings):
             return self.docs_public
         return self.pbx_mode == "demo" and self.database_url.startswith("sqlite")
 
+    @property
     def allowed_origin_list(self) -> list[str]:
         """``allowed_origins`` as normalised origins (lower case, no trailing slash)."""
         return [o.strip().rstrip("/").lower() for o in self.allowed_origins.split(",")
