@@ -83,8 +83,13 @@ def _has_cookie(cookie_header: str) -> bool:
     return any(part.strip().startswith(COOKIE_NAME + "=") for part in cookie_header.split(";"))
 
 
+#: The password login: guarded for cross-site posts even without a session cookie.
+LOGIN_PATH = "/api/v1/auth/login"
+
+
 class CrossSiteGuard:
-    """ASGI middleware: 403 for a cookie-authenticated unsafe request from another site."""
+    """ASGI middleware: 403 for a cookie-authenticated unsafe request, or a login, from
+    another site."""
 
     def __init__(self, app: ASGIApp, allowed_origins: Iterable[str] = ()) -> None:
         self.app = app
@@ -96,7 +101,10 @@ class CrossSiteGuard:
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         bearer = headers.get("authorization", "")[:7].lower() == "bearer "
-        if bearer or not _has_cookie(headers.get("cookie", "")):
+        # The login form is guarded too, cookie or not: a foreign page must not log the
+        # browser into another account (login CSRF). Clients sending no Origin pass.
+        login = scope["path"] == LOGIN_PATH
+        if bearer or not (login or _has_cookie(headers.get("cookie", ""))):
             await self.app(scope, receive, send)
             return
         reason = foreign_origin(headers, own_origin(scope["scheme"], headers.get("host")),

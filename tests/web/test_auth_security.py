@@ -60,6 +60,22 @@ async def test_cookie_writes_from_another_site_are_refused(client: httpx.AsyncCl
     assert (await c.get("/api/v1/tickets", headers={"Origin": EVIL})).status_code == 200
 
 
+async def test_a_login_posted_from_another_site_is_refused(client: httpx.AsyncClient) -> None:
+    # Login CSRF: a foreign page must not log the browser into the attacker's account.
+    creds = {"username": "alice", "password": "demo"}
+    resp = await client.post("/api/v1/auth/login", json=creds, headers={"Origin": EVIL})
+    assert resp.status_code == 403 and "cross-site" in resp.json()["detail"]
+    assert not client.cookies.get("hotline_token")
+    resp = await client.post("/api/v1/auth/login", json=creds,
+                             headers={"Sec-Fetch-Site": "cross-site"})
+    assert resp.status_code == 403
+    # This site's login page, and API clients that send no Origin, log in as before.
+    resp = await client.post("/api/v1/auth/login", json=creds,
+                             headers={"Origin": "http://hotline"})
+    assert resp.status_code == 200, resp.text
+    assert (await client.post("/api/v1/auth/login", json=creds)).status_code == 200
+
+
 async def test_bearer_requests_are_exempt(client: httpx.AsyncClient) -> None:
     h = await login(client, "alice")  # also sets the cookie on the client
     tid = await a_ticket(client)
