@@ -41,7 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.common import machine, pct  # noqa: E402
+from tests.bench.common import machine, pct, wait_http  # noqa: E402
 from tests.support.db import SqliteFactory  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 
@@ -80,18 +80,6 @@ def start_server(port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[
                             env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
-
-async def wait_http(url: str, limit: float = 60.0) -> None:
-    deadline = time.monotonic() + limit
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
 
 
 async def probe(client: httpx.AsyncClient, headers: dict[str, str], seconds: float,

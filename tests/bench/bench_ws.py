@@ -38,7 +38,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.common import machine, pct  # noqa: E402
+from tests.bench.common import machine, pct, wait_http  # noqa: E402
 from tests.support.db import SqliteFactory  # noqa: E402
 from tests.support.servers import redis_server  # noqa: E402
 from tickets.bus import TOPIC_QUEUES  # noqa: E402
@@ -133,18 +133,6 @@ def start_server(port: int, env: dict[str, str], ws_impl: str,
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--ws", ws_impl],
         cwd=ROOT, env=env)
 
-
-async def wait_http(url: str, limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(url)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 async def run(consoles: int, events: int, interval: float, ws_impl: str,

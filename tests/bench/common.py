@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import statistics
+import time
+
+import httpx
 
 
 def machine() -> str:
@@ -32,3 +36,17 @@ def pct(values: list[float], p: float) -> float:
 def summary(name: str, values_ms: list[float]) -> str:
     return (f"{name}: n={len(values_ms)} median={statistics.median(values_ms):.3f} ms "
             f"p99={pct(values_ms, 99):.3f} ms max={max(values_ms):.3f} ms")
+
+
+async def wait_http(url: str, limit: float = 60.0) -> None:
+    """Poll ``url`` until it answers 200; ``RuntimeError`` after ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
