@@ -31,7 +31,7 @@ from telephony import InMemoryCallDirectory, PbxConfig, Telephony  # noqa: E402
 from telephony.ami import encode_action  # noqa: E402
 from telephony.bridge import HotlineAMIProtocol, PbxBridge  # noqa: E402
 from telephony.simulator import FakeAsterisk  # noqa: E402
-from tests.bench.common import machine  # noqa: E402
+from tests.bench.common import LoadSampler, machine, settle  # noqa: E402
 from tickets.bus import TOPIC_CALLS, InProcessBus  # noqa: E402
 
 CHUNK = 65536
@@ -189,6 +189,8 @@ def main() -> None:
     bare_rates, bridge_rates = [], []
     bare_lat: list[float] = []
     bridge_lat: list[float] = []
+    settle()  # building the stream
+    load = LoadSampler("the throughput runs").start()
     for _ in range(args.runs):
         t, lat = bench_bare(parts)
         bare_rates.append(n_events / t)
@@ -197,6 +199,7 @@ def main() -> None:
         assert logged == args.calls, f"bridge logged {logged} calls, expected {args.calls}"
         bridge_rates.append(n_events / t)
         bridge_lat += lat
+    load.stop()
     bm, gm = statistics.median(bare_rates), statistics.median(bridge_rates)
     per_read = n_events / len(parts)
     print(f"bare panoramisk parse : median {bm:>9,.0f} ev/s  (min {min(bare_rates):,.0f}); "
@@ -206,8 +209,12 @@ def main() -> None:
           f"per 64 KiB read: median {statistics.median(bridge_lat) * 1e3:.2f} ms, "
           f"p99 {pct(bridge_lat, 99) * 1e3:.2f} ms")
     print(f"ratio bridge/bare     : {gm / bm:.2f}x   (targets: >= 20,000 ev/s, >= 0.5x)")
+    print(load.report())
     for delay in (0.0, 0.005):
-        lat = asyncio.run(pop_latency(args.pop_seconds, args.rate, delay))
+        settle()
+        with LoadSampler(f"pop latency, lookup delay {delay * 1e3:g} ms") as load:
+            lat = asyncio.run(pop_latency(args.pop_seconds, args.rate, delay))
+        print(load.report())
         if not lat:
             print("pop latency: no pops measured")
             continue

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.common import machine  # noqa: E402
+from tests.bench.common import LoadSampler, machine, settle  # noqa: E402
 from tests.support.db import SqliteFactory  # noqa: E402
 from tests.support.live import SECRET, LiveServer  # noqa: E402
 from tests.web.test_edge import MiB, chunked, raw, rss_mib, token, zeros  # noqa: E402
@@ -59,25 +59,30 @@ def main() -> None:
     }
     print(f"machine: {machine()}")
     try:
+        settle()  # the app's start-up (migrations, demo data) in this process
         for name, case in cases.items():
             before, times, statuses, sent = rss_mib(), [], set(), 0
+            load = LoadSampler(name).start()
             for _ in range(args.repeat):
                 t = time.perf_counter()
                 status, _, _, sent = case()
                 times.append(time.perf_counter() - t)
                 statuses.add(status)
+            load.stop()
             times.sort()
             p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
             print(f"{name}: status {sorted(statuses)}, median {statistics.median(times) * 1000:.1f}"
                   f" ms, p99 {p99 * 1000:.1f} ms, body sent {sent / MiB:.1f} MiB, "
                   f"RSS {before:.0f} → {rss_mib():.0f} MiB")
+            print(f"  {load.report()}")
         before = rss_mib()
         t = time.perf_counter()
-        with ThreadPoolExecutor(4) as pool:
+        with LoadSampler("4 at once") as load, ThreadPoolExecutor(4) as pool:
             results = list(pool.map(lambda _: cases["anonymous 100 MiB JSON (declared)"](),
                                     range(4)))
         print(f"4 × anonymous 100 MiB JSON at once: status {sorted({r[0] for r in results})}, "
               f"{(time.perf_counter() - t) * 1000:.1f} ms, RSS {before:.0f} → {rss_mib():.0f} MiB")
+        print(f"  {load.report()}")
     finally:
         server.stop()
 

@@ -50,7 +50,7 @@ from typing import Any
 
 import httpx
 
-from tests.bench.common import machine, pct
+from tests.bench.common import LoadSampler, asettle, machine, pct
 from tests.support.servers import free_port, postgres_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -346,6 +346,7 @@ async def _run(args: argparse.Namespace, rates: list[float], url: str, tmp: Path
               f"{'ring alice (6001): a screen pop each' if args.ring else 'ring nobody'}; "
               f"hold {args.hold:g} s; probes {args.probe_hz:g}/s each; app log {log_path}")
         offset = 0
+        await asettle()  # the app's start-up and migrations
         async with Probes(base, token, app.pid, args.probe_hz) as probes:
             await asyncio.sleep(5)
             t_base = time.monotonic()
@@ -375,12 +376,15 @@ async def _run(args: argparse.Namespace, rates: list[float], url: str, tmp: Path
 async def _one_burst(args: argparse.Namespace, rate: float, url: str, here: Connection,
                      probes: Probes, limit: float, start_rss: float) -> bool:
     calls = round(rate * args.seconds)
+    await asettle()  # the previous burst's tail (call-log writes, GC) is not this one's
     t0 = time.monotonic()
     rss0 = probes.rss_at(t0)
     load0 = os.getloadavg()[0]
+    sampler = LoadSampler(f"the {rate:g} calls/s burst").start()
     here.send(("go", {"rate": rate, "calls": calls, "hold": args.hold, "ring": args.ring}))
     sent = await asyncio.to_thread(here.recv)
     t1 = time.monotonic()
+    sampler.stop()
     load1 = os.getloadavg()[0]
     rows, t_rows = 0, None
     # Rows are counted until all are there (at most --rows-wait s after the burst); the
@@ -399,6 +403,7 @@ async def _one_burst(args: argparse.Namespace, rate: float, url: str, here: Conn
     p99 = pct(during, 99) if during else float("inf")
     print(f"{rate:5g} calls/s: {calls} calls sent in {sent['span']:.1f} s "
           f"({calls / sent['span']:.0f}/s; load avg {load0:.2f} -> {load1:.2f})")
+    print(f"  {sampler.report()}")
     print(f"  API during the burst ({len(during)} probes, "
           f"{probes.failed_between(t0, t1)} failed/timed out): {fmt(during)}")
     for path in ("/api/v1/tickets", "/readyz"):

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from tests.bench.common import machine, summary
+from tests.bench.common import LoadSampler, asettle, machine, summary
 from tests.support.servers import postgres_server
 from tickets import service
 from tickets.calls import caller_context
@@ -89,7 +89,9 @@ async def bench(url: str, creates: int, workers: int, lookups: int, customers: i
     async with sm() as s:
         await find_by_phone(s, phone_of(1), "CN")
 
+    await asettle()  # the bulk load leaves PostgreSQL writing (checkpoint, autovacuum)
     lat: list[float] = []
+    load = LoadSampler("lookups").start()
     for _ in range(lookups):
         i = rng.randrange(customers)
         raw = rng.choice(forms)(i)
@@ -99,8 +101,10 @@ async def bench(url: str, creates: int, workers: int, lookups: int, customers: i
             lat.append((time.perf_counter() - t) * 1000)
         assert found, raw
     print(summary("customer-by-phone lookup (any written form)", lat))
+    print(load.stop())
 
     pop: list[float] = []
+    load = LoadSampler("pop contexts").start()
     for _ in range(lookups // 2):
         i = rng.randrange(customers)
         async with read() as s:
@@ -109,6 +113,7 @@ async def bench(url: str, creates: int, workers: int, lookups: int, customers: i
             pop.append((time.perf_counter() - t) * 1000)
         assert ctx["customer"] is not None
     print(summary("screen-pop context (customer+tickets+orders+calls)", pop))
+    print(load.stop())
 
     per_worker = creates // workers
     create_lat: list[float] = []
@@ -126,11 +131,13 @@ async def bench(url: str, creates: int, workers: int, lookups: int, customers: i
             create_lat.append((time.perf_counter() - t) * 1000)
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(worker(w) for w in range(workers)))
+    with LoadSampler("creates") as load:
+        await asyncio.gather(*(worker(w) for w in range(workers)))
     elapsed = time.perf_counter() - t0
     print(f"ticket create: {per_worker * workers} tickets, {workers} concurrent sessions, "
           f"{per_worker * workers / elapsed:.0f} creates/s (target ≥ 500)")
     print(summary("ticket create latency", create_lat))
+    print(load.report())
     await engine.dispose()
 
 

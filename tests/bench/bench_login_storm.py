@@ -41,7 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.common import machine, pct, wait_http  # noqa: E402
+from tests.bench.common import LoadSampler, asettle, machine, pct, wait_http  # noqa: E402
 from tests.support.db import SqliteFactory  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 
@@ -109,12 +109,14 @@ async def storm_phase(base: str, client: httpx.AsyncClient, headers: dict[str, s
         sys.executable, "-c", GUESSERS, base, str(seconds), str(guessers), mode,
         stdout=subprocess.PIPE, cwd=ROOT)
     await asyncio.sleep(1.0)  # let the storm build up before measuring
-    (latencies, codes), logins = await asyncio.gather(
-        probe(client, headers, seconds - 1.5), valid_logins(client, seconds - 1.5))
+    with LoadSampler(f"the {mode} storm") as load:
+        (latencies, codes), logins = await asyncio.gather(
+            probe(client, headers, seconds - 1.5), valid_logins(client, seconds - 1.5))
     out, _ = await proc.communicate()
     storm = json.loads(out.decode() or "{}")
     total = sum(storm.values())
     print(line(f"storm ({mode}, {guessers} guessers)", latencies, codes))
+    print(f"    {load.report()}")
     return latencies, (f"    guesses: {total} in {seconds:.0f} s, statuses {storm}\n"
                        f"    alice's valid logins meanwhile (same address): {logins}")
 
@@ -154,9 +156,13 @@ async def run(seconds: float, guessers: int) -> int:
             r.raise_for_status()
             headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
             await probe(client, headers, 1.0)  # warm up
-            base_lat, base_codes = await probe(client, headers, seconds - 2)
+            await asettle()  # the server's start-up
+            with LoadSampler("the baseline") as load:
+                base_lat, base_codes = await probe(client, headers, seconds - 2)
             print(line("baseline (no storm)", base_lat, base_codes))
+            print(f"    {load.report()}")
             for mode in ("spray", "targeted"):
+                await asettle()  # the previous phase's hashing has finished
                 lat, note = await storm_phase(base, client, headers, seconds, guessers, mode)
                 print(note)
                 failed |= pct(lat, 99) > TARGET_P99_MS
