@@ -1,7 +1,9 @@
 """Websocket fan-out: one bus event to 1,000 connected consoles; p50/p99 delivery latency.
 
 Run: ``.venv/bin/python tests/bench/bench_ws.py [--consoles 1000] [--events 50]
-[--paint-calls 20]`` (about a minute; the second part is pop-to-paint in Chromium).
+[--paint-calls 20] [--compare]`` (about a minute; the second part is pop-to-paint in
+Chromium; ``--compare`` first runs the fan-out with direct frame writes off, for an A/B in one
+run).
 
 Set-up, all real: a throwaway Redis server, a migrated SQLite database with the demo data,
 and ``hotline``'s app under uvicorn in its own process (``HOTLINE_REDIS_URL`` set, so the
@@ -135,16 +137,27 @@ def start_server(port: int, env: dict[str, str], ws_impl: str,
 
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux ``/proc``), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run(consoles: int, events: int, interval: float, ws_impl: str,
-              freeze_gc: bool) -> None:
-    print(f"machine: {machine()}; uvicorn --ws {ws_impl}; gc frozen after import: {freeze_gc}")
+              freeze_gc: bool, direct: bool = True) -> None:
+    print(f"machine: {machine()}; uvicorn --ws {ws_impl}; gc frozen after import: {freeze_gc};"
+          f" direct frame writes (HOTLINE_WS_DIRECT_WRITES): {direct}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-ws-"))
     with redis_server() as (redis_url, _):
         db_url = await SqliteFactory(tmp).new(demo=True)
         port = free_port()
         env = {**os.environ, "HOTLINE_DATABASE_URL": db_url, "HOTLINE_REDIS_URL": redis_url,
                "HOTLINE_SECRET_KEY": "bench-secret-0123456789abcdef0123456789",
-               "HOTLINE_DATA_DIR": str(tmp / "var")}
+               "HOTLINE_DATA_DIR": str(tmp / "var"),
+               # all consoles are one user's (sue): lift the per-user cap (10) to fit them
+               "HOTLINE_WS_MAX_PER_USER": str(max(10, consoles)),
+               "HOTLINE_WS_DIRECT_WRITES": "true" if direct else "false"}
         server = start_server(port, env, ws_impl, freeze_gc)
         bus = RedisBus(redis_url)
         conns: list[Console] = []
@@ -184,6 +197,7 @@ async def run(consoles: int, events: int, interval: float, ws_impl: str,
             gc.disable()
             sent: dict[int, float] = {}
             warmup = 5
+            cpu0 = cpu_seconds(server.pid)
             for seq in range(-warmup, events):
                 sent_at = time.monotonic()
                 sent[seq] = sent_at
@@ -197,6 +211,7 @@ async def run(consoles: int, events: int, interval: float, ws_impl: str,
                     if all(c.closed for c in conns):
                         break
                     await asyncio.sleep(0.05)
+            server_cpu = cpu_seconds(server.pid) - cpu0
 
             gc.enable()
             per_delivery: list[float] = []
@@ -224,8 +239,12 @@ async def run(consoles: int, events: int, interval: float, ws_impl: str,
                       [round(last_console[k]) for k in sorted(last_console)])
             print(f"time until the last of {consoles} consoles had it: "
                   f"median={statistics.median(worst):.1f} ms  p99={pct(worst, 99):.1f} ms")
-            verdict = "meets" if pct(per_delivery, 99) <= 50 else "MISSES"
-            print(f"target p99 <= 50 ms: {verdict}")
+            # CPU time, unlike latency, hardly depends on what else the machine runs.
+            print(f"server CPU per event (fan-out to {consoles}; the server's background work "
+                  f"included): {server_cpu / (events + warmup) * 1000:.1f} ms")
+            print(f"load avg during the measured part: {os.getloadavg()[0]:.2f}")
+            verdict = "meets" if pct(per_delivery, 99) <= 25 else "MISSES"
+            print(f"target p99 <= 25 ms: {verdict}")
         finally:
             for c in conns:
                 if c.transport is not None:
@@ -240,10 +259,28 @@ async def run(consoles: int, events: int, interval: float, ws_impl: str,
 
 PAINT_PROBE = """
 window.__paints = {};
+window.__stages = {};
+// The pop's frame arriving: a listener added when the socket is made runs before the page's
+// own onmessage handler (a cheap match, no second JSON.parse).
+const NativeWS = window.WebSocket;
+window.WebSocket = class extends NativeWS {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", (ev) => {
+      const now = Date.now();
+      if (typeof ev.data !== "string" || !ev.data.includes('"screen_pop"')) return;
+      const m = /"call_id": ?"([^"]+)"/.exec(ev.data);
+      if (m && !window.__stages[m[1]]) window.__stages[m[1]] = { frame: now };
+    });
+  }
+};
 new MutationObserver((records) => {
+  const now = Date.now();
   for (const r of records) for (const n of r.addedNodes) {
     if (n.nodeType !== 1 || !n.matches('.call-card') || window.__paints[n.dataset.callId]) continue;
     const id = n.dataset.callId;
+    window.__paints[id] = -1;
+    (window.__stages[id] = window.__stages[id] || {}).inserted = now;
     // two frames: the first callback runs before the paint, the second after it
     requestAnimationFrame(() => requestAnimationFrame(() => { window.__paints[id] = Date.now(); }));
   }
@@ -302,6 +339,9 @@ async def pop_to_paint(calls: int) -> None:
             await page.click("#login-submit")
             await page.wait_for_selector("body[data-ready='1'][data-ws='online']")
             figures: list[float] = []
+            stages: dict[str, list[float]] = {"AMI event → frame in the page": [],
+                                              "frame → card inserted (console JS)": [],
+                                              "inserted → painted": []}
             for i in range(calls):
                 key = f"play{i}"
                 current[0] = key
@@ -310,19 +350,31 @@ async def pop_to_paint(calls: int) -> None:
                 painted = None
                 for _ in range(200):
                     painted = await page.evaluate(f"window.__paints[{json.dumps(call_id)}]")
-                    if painted:
+                    if painted and painted > 0:
                         break
                     await asyncio.sleep(0.025)
                 if painted is None or key not in first_leg_event:
                     print(f"call {i}: no card painted within 5 s")
                     continue
                 figures.append(painted - first_leg_event[key])
+                seen = await page.evaluate(f"window.__stages[{json.dumps(call_id)}]") or {}
+                if "frame" in seen and "inserted" in seen:
+                    parts = stages.values()
+                    for part, ms in zip(parts, (seen["frame"] - first_leg_event[key],
+                                                seen["inserted"] - seen["frame"],
+                                                painted - seen["inserted"]), strict=True):
+                        part.append(ms)
                 await asyncio.sleep(0.3)
             await browser.close()
         if figures:
             print(f"pop-to-paint over {len(figures)} replayed calls (AMI event written → card "
                   f"painted in Chromium): median={statistics.median(figures):.1f} ms  "
-                  f"p99={pct(figures, 99):.1f} ms  max={max(figures):.1f} ms")
+                  f"p99={pct(figures, 99):.1f} ms  max={max(figures):.1f} ms; "
+                  f"load avg {os.getloadavg()[0]:.2f}")
+            for name, values in stages.items():
+                if values:
+                    print(f"  {name}: median={statistics.median(values):.1f} ms  "
+                          f"p99={pct(values, 99):.1f} ms")
     finally:
         server.terminate()
         try:
@@ -340,12 +392,16 @@ def main() -> None:
     ap.add_argument("--ws", default="auto", help="uvicorn websocket implementation")
     ap.add_argument("--freeze-gc", action="store_true",
                     help="start the server with gc.freeze() after import (see FROZEN_UVICORN)")
+    ap.add_argument("--compare", action="store_true",
+                    help="run the fan-out twice in a row: HOTLINE_WS_DIRECT_WRITES off, then on")
     ap.add_argument("--paint-calls", type=int, default=20,
                     help="calls replayed for pop-to-paint in Chromium (0: skip)")
     args = ap.parse_args()
 
     async def both() -> None:
-        await run(args.consoles, args.events, args.interval_ms / 1000, args.ws, args.freeze_gc)
+        for direct in ((False, True) if args.compare else (True,)):
+            await run(args.consoles, args.events, args.interval_ms / 1000, args.ws,
+                      args.freeze_gc, direct)
         if args.paint_calls:
             await pop_to_paint(args.paint_calls)
 
