@@ -32,6 +32,7 @@ from web.services import Services
 from web.settings import Settings
 from web.throttle import LoginThrottle
 from web.wiring import start_components, stop_components
+from web.wsdirect import KeepServerSend
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        upload_max_bytes=settings.attachment_max_bytes,
                        secret_key=services.secret_key,
                        routes=RouteTable(app, get_principal))
+    # Outside even that, and only for websockets: the server's own send, for the hub's
+    # direct frame writes (web/wsdirect.py).
+    app.add_middleware(KeepServerSend)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -18,8 +18,13 @@ Why it is shaped this way:
   allowed the ticket (an engineer it is not assigned to) never gets it. :data:`PERMITS`
   names every type of :data:`tickets.messages.CATALOGUE`, so a new message type cannot be
   delivered before someone decides who may see it (``tests/web/test_ws_visibility.py``).
-* Every connection owns a bounded queue and its own sender task. Fan-out only appends to
-  queues (and serializes the event once), so one slow browser never delays the others. A
+* The event is serialized once, and where the server allows it (uvicorn, ``web/wsdirect.py``)
+  the one websocket frame is written straight to each idle console's transport: no task
+  wake-up and no ASGI send per console, which was most of the fan-out's cost (issue #19).
+* Every connection also owns a bounded queue and its own sender task, for what cannot be
+  written at once: a console whose transport is paused by flow control, one with messages
+  already queued (order is kept), a server without direct writes. So one slow browser never
+  delays the others. A
   client that falls behind loses its oldest messages; one that stays behind (a whole outbox
   dropped without a send completing), or whose socket does not take a message within
   ``send_timeout_s`` (a watchdog, not a timer per message), is disconnected with a log line
@@ -56,6 +61,7 @@ from tickets.bus import (
     Subscription,
 )
 from tickets.service import STAFF_ROLES, Actor, may_see_ticket
+from web.wsdirect import text_frame
 
 log = logging.getLogger(__name__)
 
@@ -456,6 +462,9 @@ def select_recipients(
 
 SendText = Callable[[str], Awaitable[None]]
 CloseFn = Callable[[int, str], Awaitable[None]]
+#: Writes one ready-made frame (:func:`web.wsdirect.text_frame`) now; False when it cannot
+#: (socket closing, or paused by flow control): the message then goes through the outbox.
+WriteFrame = Callable[[bytes], bool]
 
 
 @dataclass(eq=False)
@@ -471,6 +480,8 @@ class Connection:
     send_text: SendText
     close_fn: CloseFn
     queue_size: int
+    #: The direct path (``web/wsdirect.py``), when the server offers one.
+    write_frame: WriteFrame | None = None
     watched_calls: set[str] = field(default_factory=set)
     outbox: deque[str] = field(default_factory=deque)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -547,6 +558,7 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._bg: set[asyncio.Task[None]] = set()
         self.delivered = 0
+        self.written_direct = 0
         self.disconnected_slow = 0
 
     def _spawn(self, coro: Awaitable[None]) -> None:
@@ -610,6 +622,7 @@ class Hub:
 
     async def _heartbeat(self) -> None:
         ping = json.dumps(messages.ping())
+        ping_frame = text_frame(ping.encode())
         while True:
             await asyncio.sleep(self.heartbeat_s)
             now = time.monotonic()
@@ -619,7 +632,7 @@ class Hub:
                              now - conn.last_seen)
                     self._spawn(self._close(conn, CLOSE_GOING_AWAY, "heartbeat timeout"))
                 else:
-                    self._offer(conn, ping)
+                    self._push(conn, ping, ping_frame)
 
     async def _watchdog(self) -> None:
         """Disconnect consoles whose socket has not taken a message for send_timeout_s."""
@@ -647,15 +660,18 @@ class Hub:
         group_ids: Iterable[int] = (),
         send_text: SendText,
         close: CloseFn,
+        write_frame: WriteFrame | None = None,
         token_id: str | None = None,
         issued_ms: int | None = None,
         customer_id: int | None = None,
     ) -> Connection:
-        """Register a console and start its sender task."""
+        """Register a console and start its sender task. ``write_frame``: the socket's
+        direct path (``web/wsdirect.py``); None: every message goes through ``send_text``."""
         conn = Connection(
             conn_id=next(self._ids), user_id=user_id, username=username, role=role,
             extension=normalize_extension(extension), group_ids=tuple(group_ids),
             send_text=send_text, close_fn=close, queue_size=self.queue_size,
+            write_frame=write_frame,
             token_id=token_id, issued_ms=issued_ms, customer_id=customer_id,
         )
         self._conns[conn.conn_id] = conn
@@ -727,6 +743,7 @@ class Hub:
             "users": len(self._by_user),
             "calls_tracked": len(self.calls),
             "delivered": self.delivered,
+            "written_direct": self.written_direct,
             "disconnected_slow": self.disconnected_slow,
         }
 
@@ -742,14 +759,29 @@ class Hub:
                                     self.calls)
         if not targets:
             return 0
-        text = json.dumps(event, ensure_ascii=False, default=str)  # once for all consoles
+        # Serialized once and framed once, for all consoles.
+        text = json.dumps(event, ensure_ascii=False, default=str)
+        frame = text_frame(text.encode())
         n = 0
+        conns, push = self._conns, self._push
         for cid in targets:
-            conn = self._conns.get(cid)
-            if conn is not None and self._offer(conn, text):
+            conn = conns.get(cid)
+            if conn is not None and push(conn, text, frame):
                 n += 1
         self.delivered += n
         return n
+
+    def _push(self, conn: Connection, text: str, frame: bytes) -> bool:
+        """``text`` to one console: written now as ``frame`` (its direct path) if nothing of
+        this console's is queued or being sent (so its messages keep their order) and the
+        socket takes it; queued in its outbox otherwise. False once the console is dropped."""
+        if (conn.write_frame is not None and not conn.outbox and conn.sending_since is None
+                and not conn.closed and conn.write_frame(frame)):
+            conn.sent += 1
+            conn.dropped_since_send = 0
+            self.written_direct += 1
+            return True
+        return self._offer(conn, text)
 
     def _end_sessions(self, event: Event) -> int:
         """``session_revoked``: close the user's consoles opened with the logged-out token

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     body_max_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Open websockets one user may hold; the next is refused (close 4429, web/ws.py).
     ws_max_per_user: int = Field(default=10, ge=1, le=1000)
+    # Fan-out writes each event's one frame straight to the consoles' sockets under uvicorn
+    # (web/wsdirect.py); false: every message through the ASGI send (the slower path).
+    ws_direct_writes: bool = True
     # /docs and /openapi.json without a login? Unset: only on a demo install (the demo PBX
     # and SQLite, see docs_are_public); true/false: as said.
     docs_public: bool | None = None

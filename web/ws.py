@@ -39,6 +39,7 @@ from web.hub import CALL_ROLES, CLOSE_POLICY, CLOSE_TOO_MANY, CLOSE_TRY_AGAIN, C
 from web.origin import foreign_origin, own_origin
 from web.security import COOKIE_NAME, Principal, principal_from_token
 from web.services import Services
+from web.wsdirect import SCOPE_KEY, direct_socket
 
 log = logging.getLogger(__name__)
 
@@ -208,10 +209,14 @@ async def console_socket(websocket: WebSocket) -> None:
         if websocket.application_state != WebSocketState.DISCONNECTED:
             await websocket.close(code=code, reason=reason)
 
+    # Fan-out writes ready-made frames straight to the socket where the server allows it.
+    direct = (direct_socket(websocket.scope.get(SCOPE_KEY))
+              if services.settings.ws_direct_writes else None)
     conn = hub.connect(
         user_id=principal.id, username=principal.username, role=principal.role,
         extension=principal.extension, group_ids=principal.group_ids,
         send_text=websocket.send_text, close=close,
+        write_frame=direct.write if direct is not None else None,
         token_id=principal.token_id, issued_ms=principal.issued_ms,
         customer_id=principal.customer_id,
     )
