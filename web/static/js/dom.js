@@ -62,3 +62,11 @@ export function fmtDuration(s) {
   const n = Math.max(0, Math.round(Number(s)));
   return `${Math.floor(n / 60)}:${String(n % 60).padStart(2, "0")}`;
 }
+
+/** Run fn once the browser has drawn what the page holds now (after the next frame's
+ * rendering), so work that can wait does not delay that frame; at once when the page is
+ * hidden, since no frames are drawn then. */
+export function afterPaint(fn) {
+  if (document.hidden) { fn(); return; }
+  requestAnimationFrame(() => setTimeout(fn, 0));
+}

@@ -2,7 +2,7 @@
 // the caller's customer record, orders and warranty, tickets and recent calls; creating the
 // customer of an unknown caller from the card; catching up with live calls on (re)connect.
 import { api, items } from "../api.js";
-import { $, fill, fmtDate, fmtDuration, fmtTime, h } from "../dom.js";
+import { $, afterPaint, fill, fmtDate, fmtDuration, fmtTime, h } from "../dom.js";
 import { getLang, t, tOr } from "../i18n.js";
 import { openTicket, renderDetail } from "./detail.js";
 import { onPrefill, openForm, renderFormCustomer } from "./form.js";
@@ -22,11 +22,16 @@ export function onScreenPop(pop) {
   // An order number keyed in at the IVR counts as prefill, like one heard in speech.
   if (pop.order_number) onPrefill({ call_id: callId, ticket_type: null, order_numbers: [String(pop.order_number)], phone_numbers: [] });
   renderCard(callId);
-  setActiveCall(callId);
-  // A fresh call takes the form unless the agent is mid-way through a ticket; a repeated pop
-  // of the call the form is already for leaves the agent's edits alone.
-  if (!S.form || (S.form.callId !== callId && !S.form.dirty)) openForm(callId);
   if (entry.customer && entry.customer.id) loadCustomerDetail(callId, entry.customer.id);
+  // The card is what the agent waits for: the transcript panel and the ticket form (a far
+  // larger subtree to build and lay out) follow once it is on screen, not in its frame.
+  afterPaint(() => {
+    if (!S.calls.has(callId)) return; // dismissed meanwhile
+    setActiveCall(callId);
+    // A fresh call takes the form unless the agent is mid-way through a ticket; a repeated
+    // pop of the call the form is already for leaves the agent's edits alone.
+    if (!S.form || (S.form.callId !== callId && !S.form.dirty)) openForm(callId);
+  });
 }
 
 async function loadCustomerDetail(callId, customerId) {
