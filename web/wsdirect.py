@@ -10,17 +10,18 @@ transport in one ``write``.
 
 What keeps this safe:
 
-* Only uvicorn's two sans-I/O websocket protocols are recognised, by class (the ones
-  ``--ws auto`` picks: websockets-sansio, or wsproto without websockets). Anything else (an
-  older uvicorn, another server, a test client) gets None and the hub uses the ASGI send.
+* Only uvicorn's websockets-sansio protocol is recognised, by class: the one ``--ws auto``
+  picks with ``websockets`` installed (a dependency), the one the tests run. Anything else
+  (``--ws wsproto``, an older uvicorn, another server, a test client) gets None and the hub
+  uses the ASGI send.
 * A frame is written only while the protocol is open for messages (no close frame sent, not
   disconnected, the transport not closing) and not paused by flow control. A paused transport
   (the peer reads slower than we write) declines: the hub queues the message instead, and the
   ASGI send of its sender task waits for the buffer to drain, watched by the hub's watchdog
   (slow consoles are dropped exactly as before).
-* Each frame is one whole, uncompressed text message (FIN set, RSV1 clear). Both libraries
-  write their own frames (pings, close) with one ``transport.write`` each, so frames never
-  interleave, and neither keeps state about outgoing messages that this could upset. With
+* Each frame is one whole, uncompressed text message (FIN set, RSV1 clear). The protocol
+  writes its own frames (pings, close) with one ``transport.write`` each, so frames never
+  interleave, and keeps no state about outgoing messages that this could upset. With
   permessage-deflate negotiated, a message with RSV1 clear is an uncompressed message, which
   RFC 7692 allows, and it does not touch either side's compression context.
 """
@@ -36,7 +37,6 @@ SCOPE_KEY = "hotline.server_send"
 #: The uvicorn protocol classes whose state :class:`DirectSocket` knows how to read.
 KNOWN_PROTOCOLS = frozenset({
     "uvicorn.protocols.websockets.websockets_sansio_impl.WebSocketsSansIOProtocol",
-    "uvicorn.protocols.websockets.wsproto_impl.WSProtocol",
 })
 
 Scope = MutableMapping[str, Any]
@@ -65,7 +65,7 @@ class _Transport(Protocol):
 
 
 class _UvicornWebSocket(Protocol):
-    """The attributes both known uvicorn protocols have (read only)."""
+    """The attributes of the known uvicorn protocol that are read here."""
 
     transport: _Transport
     writable: _Flag
