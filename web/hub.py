@@ -18,6 +18,10 @@ Why it is shaped this way:
   allowed the ticket (an engineer it is not assigned to) never gets it. :data:`PERMITS`
   names every type of :data:`tickets.messages.CATALOGUE`, so a new message type cannot be
   delivered before someone decides who may see it (``tests/web/test_ws_visibility.py``).
+* The hub indexes its consoles by extension, user, group, floor role and watched call, so an
+  event addressed to one agent looks at that agent's consoles, not at all of them (the
+  transcript lines of every live call each scanned every console before; issue #19). The
+  index only narrows the search: :func:`select_recipients` still decides, on those consoles.
 * The event is serialized once, and where the server allows it (uvicorn, ``web/wsdirect.py``)
   the one websocket frame is written straight to each idle console's transport: no task
   wake-up and no ASGI send per console, which was most of the fan-out's cost (issue #19).
@@ -460,6 +464,21 @@ def select_recipients(
     return out
 
 
+_NONE: frozenset[int] = frozenset()
+
+
+def _add(index: dict[Any, set[int]], key: Any, conn_id: int) -> None:
+    index.setdefault(key, set()).add(conn_id)
+
+
+def _discard(index: dict[Any, set[int]], key: Any, conn_id: int) -> None:
+    ids = index.get(key)
+    if ids is not None:
+        ids.discard(conn_id)
+        if not ids:
+            del index[key]
+
+
 SendText = Callable[[str], Awaitable[None]]
 CloseFn = Callable[[int, str], Awaitable[None]]
 #: Writes one ready-made frame (:func:`web.wsdirect.text_frame`) now; False when it cannot
@@ -553,6 +572,11 @@ class Hub:
         self.calls = CallIndex()
         self._conns: dict[int, Connection] = {}
         self._by_user: dict[int, set[int]] = {}
+        # Who is where, for :meth:`recipients` (conn ids; a key goes when its set empties).
+        self._by_ext: dict[str, set[int]] = {}
+        self._by_group: dict[int, set[int]] = {}
+        self._floor: set[int] = set()
+        self._watchers: dict[str, set[int]] = {}
         self._ids = itertools.count(1)
         self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -674,8 +698,15 @@ class Hub:
             write_frame=write_frame,
             token_id=token_id, issued_ms=issued_ms, customer_id=customer_id,
         )
-        self._conns[conn.conn_id] = conn
-        self._by_user.setdefault(user_id, set()).add(conn.conn_id)
+        cid = conn.conn_id
+        self._conns[cid] = conn
+        _add(self._by_user, user_id, cid)
+        if conn.extension is not None:
+            _add(self._by_ext, conn.extension, cid)
+        for group in conn.group_ids:
+            _add(self._by_group, group, cid)
+        if role in SUPERVISOR_ROLES:
+            self._floor.add(cid)
         conn.task = asyncio.create_task(self._sender(conn), name=f"hub-send-{conn.conn_id}")
         return conn
 
@@ -691,12 +722,16 @@ class Hub:
     def _forget(self, conn: Connection) -> None:
         conn.closed = True
         conn.wakeup.set()
-        self._conns.pop(conn.conn_id, None)
-        ids = self._by_user.get(conn.user_id)
-        if ids is not None:
-            ids.discard(conn.conn_id)
-            if not ids:
-                del self._by_user[conn.user_id]
+        cid = conn.conn_id
+        self._conns.pop(cid, None)
+        _discard(self._by_user, conn.user_id, cid)
+        if conn.extension is not None:
+            _discard(self._by_ext, conn.extension, cid)
+        for group in conn.group_ids:
+            _discard(self._by_group, group, cid)
+        self._floor.discard(cid)
+        for call_id in conn.watched_calls:
+            _discard(self._watchers, call_id, cid)
 
     async def _close(self, conn: Connection, code: int, reason: str) -> None:
         """Forget the console and close its socket (bounded in time: the peer may be stuck)."""
@@ -721,16 +756,19 @@ class Hub:
 
     def watch_call(self, conn: Connection, call_id: str) -> bool:
         """Let a console follow a call it was not rung for (e.g. after a transfer)."""
-        if conn.role not in CALL_ROLES:
+        if conn.role not in CALL_ROLES or conn.closed:
             return False
-        if len(conn.watched_calls) >= 32:  # bounded: a console follows a handful of calls
-            conn.watched_calls.pop()
+        if call_id not in conn.watched_calls and len(conn.watched_calls) >= 32:
+            # bounded: a console follows a handful of calls
+            _discard(self._watchers, conn.watched_calls.pop(), conn.conn_id)
         conn.watched_calls.add(call_id)
+        _add(self._watchers, call_id, conn.conn_id)
         conn._view = None
         return True
 
     def unwatch_call(self, conn: Connection, call_id: str) -> None:
         conn.watched_calls.discard(call_id)
+        _discard(self._watchers, call_id, conn.conn_id)
         conn._view = None
 
     def user_connections(self, user_id: int) -> int:
@@ -755,8 +793,7 @@ class Hub:
         if topic == TOPIC_SESSIONS:
             return self._end_sessions(event)
         self.calls.observe(topic, event)
-        targets = select_recipients(topic, event, (c.view() for c in self._conns.values()),
-                                    self.calls)
+        targets = self.recipients(topic, event)
         if not targets:
             return 0
         # Serialized once and framed once, for all consoles.
@@ -782,6 +819,28 @@ class Hub:
             self.written_direct += 1
             return True
         return self._offer(conn, text)
+
+    def recipients(self, topic: str, event: Event) -> set[int]:
+        """:func:`select_recipients` over the consoles the index says the event's audience
+        can include (a superset of those it picks): the same answer as over every console.
+        Call ``calls.observe`` first, as for :func:`select_recipients`."""
+        who = audience(topic, event, self.calls)
+        if who == NOBODY:
+            return set()
+        found: set[int] = set()
+        if who.supervisors:
+            found |= self._floor
+        for ext in who.extensions:
+            found |= self._by_ext.get(ext, _NONE)
+        for user in who.users:
+            found |= self._by_user.get(user, _NONE)
+        for group in who.groups:
+            found |= self._by_group.get(group, _NONE)
+        if who.watchers_of is not None:
+            found |= self._watchers.get(who.watchers_of, _NONE)
+        conns = self._conns
+        return select_recipients(topic, event,
+                                 (conns[c].view() for c in found if c in conns), self.calls)
 
     def _end_sessions(self, event: Event) -> int:
         """``session_revoked``: close the user's consoles opened with the logged-out token

@@ -283,3 +283,23 @@ async def test_bad_events_do_not_kill_the_pump():
     await wait_for(lambda: bool(sock.got))
     assert sock.got[0]["call_id"] == "ok"
     await hub.stop()
+
+
+async def test_the_index_forgets_consoles_and_calls_no_longer_watched():
+    hub = Hub(InProcessBus())
+    sup = attach(hub, FakeSocket(), 12, None, role="supervisor")
+    agent = hub.connect(user_id=10, username="u10", role="agent", extension="PJSIP/6001",
+                        group_ids=(1, 2), send_text=FakeSocket().send, close=FakeSocket().close)
+    for n in range(40):  # a console follows at most 32 calls: the index too
+        hub.watch_call(sup, f"c{n}")
+    assert len(hub._watchers) == 32 and all(ids == {sup.conn_id}
+                                             for ids in hub._watchers.values())
+    hub.unwatch_call(sup, next(iter(sup.watched_calls)))
+    assert len(hub._watchers) == 31
+    assert hub.recipients(TOPIC_CALLS, {"type": "screen_pop", "call_id": "x",
+                                        "extension": "6001"}) == {agent.conn_id}
+    await hub.disconnect(agent)
+    await hub.disconnect(sup)
+    assert not (hub._by_user or hub._by_ext or hub._by_group or hub._floor or hub._watchers)
+    assert not hub.watch_call(sup, "late")  # a forgotten console cannot come back in
+    assert not hub._watchers

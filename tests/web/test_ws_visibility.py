@@ -28,9 +28,9 @@ import websockets
 
 from tests.support.live import LiveServer
 from tickets import service
-from tickets.bus import TOPIC_TICKETS
+from tickets.bus import TOPIC_TICKETS, InProcessBus
 from tickets.messages import CATALOGUE
-from web.hub import PERMITS, CallIndex, ConsoleView, permitted, select_recipients
+from web.hub import PERMITS, CallIndex, ConsoleView, Hub, permitted, select_recipients
 
 ROLES = ("customer", "agent", "engineer", "supervisor", "admin")
 GROUP = 7
@@ -174,6 +174,40 @@ CASES = [(kind, scenario, make, expected) for kind, rows in MATRIX.items()
                          ids=[f"{k}-{s}" for k, s, _, _ in CASES])
 def test_visibility_matrix(kind: str, scenario: str, make: Make, expected: set[str]) -> None:
     assert _receivers(kind, make) == expected
+
+
+async def _nothing(*args: object) -> None:
+    return None
+
+
+@pytest.mark.parametrize(("kind", "scenario", "make", "expected"), CASES,
+                         ids=[f"{k}-{s}" for k, s, _, _ in CASES])
+async def test_the_hubs_index_picks_what_a_scan_of_every_console_picks(
+        kind: str, scenario: str, make: Make, expected: set[str]) -> None:
+    """:meth:`Hub.recipients` looks only at the consoles its index names: the same answer
+    as :func:`select_recipients` over all of them, so the same roles as the matrix."""
+    topic = CATALOGUE[kind].topic or "direct"
+    got: set[str] = set()
+    for console in CONSOLES.values():
+        hub = Hub(InProcessBus())
+        conns = {}
+        for c in CONSOLES.values():
+            conn = hub.connect(user_id=c.user_id, username=c.role, role=c.role,
+                               extension=c.extension, group_ids=c.group_ids,
+                               send_text=_nothing, close=_nothing, customer_id=c.customer_id)
+            hub.watch_call(conn, CALL)  # call roles only: the hub refuses the others
+            conns[conn.conn_id] = c.role
+        hub.calls.observe("calls", {"type": "call_update", "call_id": CALL,
+                                    "extensions": [console.extension]})
+        event = make(console)
+        hub.calls.observe(topic, event)
+        indexed = hub.recipients(topic, event)
+        views = [conn.view() for conn in hub._conns.values()]
+        assert indexed == select_recipients(topic, event, views, hub.calls)
+        if console.role in {conns[i] for i in indexed}:
+            got.add(console.role)
+        await hub.stop()
+    assert got == expected
 
 
 @pytest.mark.parametrize("role", ROLES)
