@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,6 +34,7 @@ from web.services import Services
 from web.settings import Settings
 from web.throttle import LoginThrottle
 from web.wiring import start_components, stop_components
+from web.workers import ComponentsClaim
 from web.wsdirect import KeepServerSend
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,10 @@ def build_services(settings: Settings) -> Services:
                                                settings.login_hash_wait_s))
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *,
+               components_lock: Path | None = None) -> FastAPI:
+    """The app. ``components_lock``: one of several worker processes (``web.workers``): the
+    components start only while this process holds that lock file. None: it runs them."""
     settings = settings or Settings()
     set_site_timezone(settings.timezone)
     install_redaction()
@@ -67,7 +73,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await start()
         services.hub = Hub(services.bus)
         await services.hub.start()
-        await start_components(services)
+        claim = ComponentsClaim(components_lock, services) if components_lock else None
+        if claim is not None:
+            await claim.start()
+        else:
+            await start_components(services)
         # Everything built at start-up lives for the whole process: move it out of the
         # collector's sight, so full GC passes stay short (a 225 ms pass was the fan-out
         # benchmark's p99, tests/bench/bench_ws.py).
@@ -76,7 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await stop_components(services)
+            if claim is not None:
+                await claim.stop()
+            else:
+                await stop_components(services)
             await services.hub.stop()
             await services.bus.close()
             await services.engine.dispose()
@@ -113,7 +126,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz(request: Request) -> JSONResponse:
         """``{"status": "ready"|"not ready"}`` (200 / 503). Supervisors and admins (token
         or session cookie) also get each part's state: database, bus, PBX connections
-        (host and port), ASR and websocket counts; anyone else only up or down."""
+        (host and port), ASR and websocket counts, and this process (``pid``, ``role``:
+        ``single``, or with ``--workers`` > 1 ``components``/``web``, the latter reporting
+        no PBX or ASR of its own); anyone else only up or down."""
         report = await _readiness(services)
         code = 200 if report["status"] == "ready" else 503
         try:
@@ -146,6 +161,7 @@ async def _readiness(services: Services) -> dict[str, Any]:
     if services.asr_error:
         report["asr"]["error"] = services.asr_error
     report["websockets"] = services.hub.stats() if services.hub else {}
+    report["process"] = {"pid": os.getpid(), "role": services.process_role}
     ok = report["database"]["ok"]
     report["status"] = "ready" if ok else "not ready"
     return report

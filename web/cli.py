@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -27,9 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="web, websocket, AMI bridges and ASR in one process")
+    serve = sub.add_parser("serve", help="web, websocket, AMI bridges and ASR (one process, "
+                                         "or --workers processes)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="web worker processes (default HOTLINE_WORKERS, else 1); more "
+                            "than 1 needs HOTLINE_REDIS_URL and PostgreSQL, and one of them "
+                            "runs the PBX side and ASR")
     serve.add_argument("--no-migrate", action="store_true",
                        help="do not bring the database schema up to date first")
 
@@ -114,16 +122,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"created user {user.username} (id {user.id}, role {user.role})")
         return 0
     if args.command == "serve":
-        import uvicorn
+        return _serve(settings, args)
+    return 2
 
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from web.migrate import upgrade
+
+    workers = settings.workers if args.workers is None else args.workers
+    if workers < 1:
+        print("hotline: --workers must be at least 1", file=sys.stderr)
+        return 2
+    from web.workers import LOCK_ENV, prepare, refusal
+
+    why = refusal(settings, workers)
+    if why is not None:
+        print(f"hotline: {why}", file=sys.stderr)
+        return 2
+    if not args.no_migrate:
+        upgrade(settings.database_url)  # once, here, before any worker starts
+    if workers == 1:
         from web.app import create_app
 
-        if not args.no_migrate:
-            upgrade(settings.database_url)
         uvicorn.run(create_app(settings), host=args.host, port=args.port,
                     log_level="info", ws_ping_interval=None)
         return 0
-    return 2
+    with tempfile.TemporaryDirectory(prefix="hotline-serve-") as tmp:
+        # The workers are spawned: they read their settings from this environment.
+        os.environ[LOCK_ENV] = str(prepare(settings, Path(tmp)))
+        uvicorn.run("web.workers:worker_app", factory=True, workers=workers,
+                    host=args.host, port=args.port, log_level="info", ws_ping_interval=None)
+    return 0
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -37,8 +38,16 @@ class Services:
     demo_pbx: DemoPbx | None = None  # the built-in demo PBX, when it is the one in use
     pbx_error: str | None = None  # HOTLINE_AMI_URL could not be used
     asr_error: str | None = None  # the vosk model could not be loaded
+    # "single": the one process runs everything; with ``--workers`` > 1 (web.workers) the
+    # worker running the components is "components", the others "web" (no live call state).
+    process_role: Literal["single", "components", "web"] = "single"
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     password_gate: PasswordGate = field(default_factory=PasswordGate)
+
+    @property
+    def components_elsewhere(self) -> bool:
+        """Whether the PBX bridge, demo PBX and ASR run in another worker process."""
+        return self.process_role == "web"
 
     @property
     def attachment_store(self) -> Path:

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         "text/csv", "audio/wav", "audio/x-wav", "audio/mpeg", "application/zip",
     ])
     db_pool_size: int = 10
+    # Worker processes of `hotline serve` (its --workers overrides): more than 1 needs
+    # HOTLINE_REDIS_URL and PostgreSQL; one of them runs the PBX side and ASR (web/workers.py).
+    workers: int = Field(default=1, ge=1, le=64)
     # Largest request body (JSON, forms) in bytes; uploads get attachment_max_bytes plus
     # room for the multipart headers instead (web/edge.py). Over it: 413 naming the limit.
     body_max_bytes: int = Field(default=1024 * 1024, ge=1024)
