@@ -34,7 +34,7 @@ from web.services import Services
 from web.settings import Settings
 from web.throttle import LoginThrottle
 from web.wiring import start_components, stop_components
-from web.workers import ComponentsClaim
+from web.workers import ComponentsClaim, ForwardLive
 from web.wsdirect import KeepServerSend
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *,
     set_site_timezone(settings.timezone)
     install_redaction()
     services = build_services(settings)
+    claim = ComponentsClaim(components_lock, services) if components_lock else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,9 +74,8 @@ def create_app(settings: Settings | None = None, *,
             await start()
         services.hub = Hub(services.bus)
         await services.hub.start()
-        claim = ComponentsClaim(components_lock, services) if components_lock else None
         if claim is not None:
-            await claim.start()
+            await claim.start(app)
         else:
             await start_components(services)
         # Everything built at start-up lives for the whole process: move it out of the
@@ -109,6 +109,8 @@ def create_app(settings: Settings | None = None, *,
     app.include_router(apidocs.router)
     metrics.install(app, services)
     apidocs.document_errors(app)
+    if claim is not None:  # one of several workers: live-state requests go to the one
+        app.add_middleware(ForwardLive, claim=claim)
     # Outermost: refuses oversized and anonymous writes before anything reads a body.
     app.add_middleware(Edge, body_max_bytes=settings.body_max_bytes,
                        upload_max_bytes=settings.attachment_max_bytes,

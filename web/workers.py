@@ -24,10 +24,15 @@ Why it is shaped this way:
   session cookies are signed with one key (:func:`prepare` makes sure it exists before the
   workers start) and checked against the shared database, so a login on one worker holds on
   every other.
-* **Not shared (yet)**: the live call model lives in the components' process. A worker
-  without the components answers the live-state endpoints with 503 naming the reason
-  (:data:`ELSEWHERE`) rather than an empty, wrong answer; issue #16 makes live state
-  readable from every process. The login throttle and ``/metrics`` are per process.
+* **Live state is asked of the process that holds it.** The live call model (calls, queues,
+  agent states, the PBX links) lives in the components' process only. That process also
+  serves the app on a private unix socket beside the lock file (a second uvicorn server,
+  leaving signals to the main one), and every other worker forwards the requests that need
+  that model (:data:`LIVE_PATHS`) there as they came, headers and body (:class:`ForwardLive`):
+  that process checks login, role and origin again, as for any request. A plain HTTP hop on
+  loopback costs a millisecond or so; it keeps the handlers unaware of workers. Left per
+  process (issue #16): an agent's websocket ``watch_call`` check, ``/readyz``'s PBX and ASR
+  parts, ``/metrics``, and the login throttle.
 """
 
 from __future__ import annotations
@@ -35,12 +40,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import logging
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+import httpx
+import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.services import Services
 from web.settings import Settings
@@ -53,10 +64,19 @@ log = logging.getLogger(__name__)
 LOCK_ENV = "HOTLINE_INTERNAL_COMPONENTS_LOCK"
 #: Seconds between a web-only worker's attempts to take the components over.
 CLAIM_INTERVAL_S = 1.0
-#: Why a web-only worker cannot answer a live-state request (HTTP 503).
-ELSEWHERE = ("live call and PBX state is held by another worker process of this server "
-             "(hotline serve --workers > 1; see README, 'Several worker processes'): "
-             "try again")
+#: Why a worker could not answer a live-state request (HTTP 503): the process holding the
+#: live call model did not answer (it is starting, or another worker is taking over).
+ELSEWHERE = ("live call and PBX state is held by another worker process of this server, "
+             "which did not answer (hotline serve --workers; see README, 'Several worker "
+             "processes'): try again")
+#: The requests that need the live call model (``web/api/calls.py``, ``web/api/pbx.py``).
+LIVE_PATHS = re.compile(r"/api/v1/(?:calls/live|queues|pbx|calls/originate|"
+                        r"calls/[^/]+/(?:hangup|transfer|spy)|agents/me/state|demo/calls)")
+#: Seconds a forwarded request may take (a PBX action waits for Asterisk's answer).
+FORWARD_TIMEOUT_S = 30.0
+#: Headers of one hop only, not forwarded either way (the server adds its own date/server).
+_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "te",
+                  "upgrade", "proxy-connection", "trailer", "date", "server"})
 
 
 def refusal(settings: Settings, workers: int) -> str | None:
@@ -83,6 +103,12 @@ def prepare(settings: Settings, lock_dir: Path) -> Path:
     return path
 
 
+def socket_path(lock: Path) -> Path:
+    """The private unix socket of the components' process, beside the lock file (in the
+    supervisor's own 0700 temporary directory)."""
+    return lock.with_name("components.sock")
+
+
 def worker_app() -> FastAPI:
     """The app factory each worker process calls (``uvicorn.run(..., factory=True)``):
     settings from the environment, log lines like the single process's, and the components
@@ -95,22 +121,48 @@ def worker_app() -> FastAPI:
     return create_app(components_lock=Path(lock) if lock else None)
 
 
+class _BesideServer(uvicorn.Server):
+    """A uvicorn server running beside the worker's main one, in the same event loop: it
+    leaves the signals to the main server (which stops it through the app's lifespan)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class ComponentsClaim:
     """One worker's claim on the components: :meth:`start` tries the lock once (starting
-    the components when it is free) and keeps retrying in the background until it gets
-    it; :meth:`stop` stops the components if they run here and releases the lock.
+    the components and the private socket when it is free) and keeps retrying in the
+    background until it gets it; :meth:`stop` stops whatever runs here and releases it.
 
     ``services.process_role`` says where this process stands: ``"components"`` or ``"web"``.
     """
 
     def __init__(self, path: Path, services: Services) -> None:
-        self._path = path
+        self.path = path
+        self.socket = socket_path(path)
         self._services = services
         self._file: IO[bytes] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._server: _BesideServer | None = None
+        self._serving: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def elsewhere(self) -> bool:
+        """Whether the components run in another worker (live-state requests go there)."""
+        return self._services.components_elsewhere
+
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client to the components' process (over :attr:`socket`)."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(uds=str(self.socket)),
+                timeout=FORWARD_TIMEOUT_S)
+        return self._client
 
     def _try_lock(self) -> bool:
-        handle = self._path.open("ab")
+        handle = self.path.open("ab")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -119,24 +171,37 @@ class ComponentsClaim:
         self._file = handle
         return True
 
-    async def _claim(self) -> bool:
+    async def _claim(self, app: ASGIApp) -> bool:
         if not self._try_lock():
             return False
         log.info("worker %d runs the components (PBX bridge, demo PBX, ASR)", os.getpid())
         self._services.process_role = "components"
         await start_components(self._services)
+        await self._serve(app)
         return True
 
-    async def _retry(self) -> None:
-        while not await self._claim():
+    async def _serve(self, app: ASGIApp) -> None:
+        """Serve ``app`` on :attr:`socket` for the other workers' forwarded requests."""
+        # log_config/log_level None: the main server's logging stays as it is configured.
+        config = uvicorn.Config(app, uds=str(self.socket), lifespan="off", ws="none",
+                                log_config=None, log_level=None, timeout_graceful_shutdown=2)
+        self._server = _BesideServer(config)
+        self._serving = asyncio.create_task(self._server.serve(), name="components-socket")
+        while not self._server.started and not self._serving.done():
+            await asyncio.sleep(0.01)
+        if self._serving.done():  # could not bind: the others get 503s, the rest works
+            log.error("components socket %s: %s", self.socket, self._serving.exception())
+
+    async def _retry(self, app: ASGIApp) -> None:
+        while not await self._claim(app):
             await asyncio.sleep(CLAIM_INTERVAL_S)
 
-    async def start(self) -> None:
+    async def start(self, app: ASGIApp) -> None:
         self._services.process_role = "web"
-        if not await self._claim():
+        if not await self._claim(app):
             log.info("worker %d serves web and websockets; another worker runs the "
                      "components", os.getpid())
-            self._task = asyncio.create_task(self._retry(), name="components-claim")
+            self._task = asyncio.create_task(self._retry(app), name="components-claim")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -144,7 +209,60 @@ class ComponentsClaim:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._server is not None and self._serving is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                await self._serving
+            self._server = self._serving = None
         if self._file is not None:
             await stop_components(self._services)
             self._file.close()  # releases the lock: another worker may take over
             self._file = None
+
+
+class ForwardLive:
+    """ASGI middleware: in a worker whose sibling runs the components, the requests of
+    :data:`LIVE_PATHS` go to that sibling's private socket (method, path, query, headers and
+    body as they came) and its answer comes back unchanged; 503 :data:`ELSEWHERE` when it
+    does not answer within :data:`FORWARD_TIMEOUT_S`. Everything else, and everything in the
+    components' own process, passes through."""
+
+    def __init__(self, app: ASGIApp, claim: ComponentsClaim) -> None:
+        self.app = app
+        self._claim = claim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or not self._claim.elsewhere
+                or not LIVE_PATHS.fullmatch(scope["path"])):
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message: Message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        query = scope.get("query_string", b"").decode("latin-1")
+        url = f"http://components{scope['path']}" + (f"?{query}" if query else "")
+        headers = [(k, v) for k, v in scope["headers"] if k.decode("latin-1").lower() not in _HOP]
+        try:
+            answer = await self._claim.client().request(
+                scope["method"], url, headers=headers, content=body)
+        except httpx.HTTPError as exc:
+            log.warning("forwarding %s %s to the components' process failed: %s",
+                        scope["method"], scope["path"], exc)
+            data = json.dumps({"detail": ELSEWHERE}).encode()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(data)).encode())]})
+            await send({"type": "http.response.body", "body": data})
+            return
+        out = [(k, v) for k, v in answer.headers.raw if k.decode("latin-1").lower() not in _HOP]
+        out.append((b"content-length", str(len(answer.content)).encode()))
+        await send({"type": "http.response.start", "status": answer.status_code, "headers": out})
+        await send({"type": "http.response.body", "body": answer.content})

@@ -22,7 +22,7 @@ from tests.support.servers import free_port
 from web import workers
 from web.app import build_services
 from web.settings import Settings
-from web.workers import ELSEWHERE, ComponentsClaim, refusal
+from web.workers import ELSEWHERE, ComponentsClaim, ForwardLive, refusal
 
 HOTLINE = [sys.executable, "-m", "web.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,31 @@ def test_serve_refuses_several_workers_it_cannot_run(tmp_path: Path, settings: d
     assert not (tmp_path / "hotline.db").exists()  # refused before migrating anything
 
 
-async def test_one_claim_runs_the_components_and_another_takes_over(
+def _echo(name: str) -> Any:
+    """A tiny ASGI app answering ``{"by": name, "method", "path", "query", "body", "x"}``
+    (``x``: the request's ``X-Probe`` header) with status 207 and header ``X-By``."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = dict(scope["headers"])
+        data = json.dumps({"by": name, "method": scope["method"], "path": scope["path"],
+                           "query": scope["query_string"].decode(), "body": body.decode(),
+                           "x": headers.get(b"x-probe", b"").decode()}).encode()
+        await send({"type": "http.response.start", "status": 207,
+                    "headers": [(b"content-type", b"application/json"), (b"x-by", name.encode())]})
+        await send({"type": "http.response.body", "body": data})
+
+    return app
+
+
+async def test_one_claim_runs_the_components_serves_the_others_and_another_takes_over(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(workers, "CLAIM_INTERVAL_S", 0.02)
     started: list[str] = []
@@ -81,24 +105,45 @@ async def test_one_claim_runs_the_components_and_another_takes_over(
     monkeypatch.setattr(workers, "stop_components", stop)
     lock = workers.prepare(Settings(data_dir=tmp_path / "var"), tmp_path)
     assert (tmp_path / "var" / "secret_key").exists()  # made once, before the workers
-    one, two = build_services(Settings(data_dir=tmp_path)), build_services(Settings())
+    one, two = build_services(Settings()), build_services(Settings())
     one.name, two.name = "one", "two"  # type: ignore[attr-defined]
     first, second = ComponentsClaim(lock, one), ComponentsClaim(lock, two)
-    await first.start()
-    await second.start()
+    await first.start(_echo("one"))
+    await second.start(_echo("two"))
     assert (one.process_role, two.process_role) == ("components", "web")
     assert two.components_elsewhere and not one.components_elsewhere
-    await asyncio.sleep(0.1)
-    assert started == ["one"]  # the second keeps trying, in vain while the first holds it
-    await first.stop()  # the holder exits: the other worker takes over
-    for _ in range(200):
-        if two.process_role == "components":
-            break
-        await asyncio.sleep(0.01)
-    assert (started, stopped, two.process_role) == (["one", "two"], ["one"], "components")
+    # The second worker's live-state requests are answered by the first, as they came.
+    front = ForwardLive(_echo("two, itself"), second)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(front),
+                                 base_url="http://hotline") as client:
+        r = await client.post("/api/v1/calls/c-1.2/transfer?x=1", headers={"X-Probe": "p"},
+                              content=b'{"extension": "6002"}')
+        assert (r.status_code, r.headers["x-by"]) == (207, "one")
+        assert r.json() == {"by": "one", "method": "POST", "path": "/api/v1/calls/c-1.2/transfer",
+                            "query": "x=1", "body": '{"extension": "6002"}', "x": "p"}
+        assert (await client.get("/api/v1/pbx")).json()["by"] == "one"
+        assert (await client.get("/api/v1/tickets")).json()["by"] == "two, itself"
+        await asyncio.sleep(0.1)
+        assert started == ["one"]  # the second keeps trying, in vain while the first holds it
+        await first.stop()  # the holder exits: the other worker takes over
+        for _ in range(200):
+            if two.process_role == "components":
+                break
+            await asyncio.sleep(0.01)
+        assert (started, stopped, two.process_role) == (["one", "two"], ["one"], "components")
+        assert (await client.get("/api/v1/pbx")).json()["by"] == "two, itself"
     await second.stop()
     assert stopped == ["one", "two"]
-    for services in (one, two):
+    # A worker whose sibling does not answer (none here) says so: 503.
+    three = build_services(Settings())
+    orphan = ComponentsClaim(tmp_path / "elsewhere.lock", three)
+    three.process_role = "web"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(ForwardLive(_echo("x"), orphan)),
+                                 base_url="http://hotline") as client:
+        r = await client.get("/api/v1/calls/live")
+        assert (r.status_code, r.json()) == (503, {"detail": ELSEWHERE})
+    await orphan.stop()
+    for services in (one, two, three):
         await services.engine.dispose()
         services.password_gate.close()
 
@@ -214,11 +259,13 @@ async def test_two_workers_share_logins_events_and_one_pbx(
     assert [p["name"] for p in reports[bridge]["pbx"]] == ["demo"]
     assert reports[web]["pbx"] == [] and all(r["bus"]["ok"] for r in reports.values())
     assert _text(log).count("demo PBX on 127.0.0.1") == 1
-    async with reach.on(web) as client:
-        r = await client.get("/api/v1/pbx", headers=reach.admin)
-        assert (r.status_code, r.json()["detail"]) == (503, ELSEWHERE)
-    async with reach.on(bridge) as client:
-        assert (await client.get("/api/v1/pbx", headers=reach.admin)).json()["demo"] is True
+    for pid in (web, bridge):  # the live state is the bridge's, from either worker
+        async with reach.on(pid) as client:
+            r = await client.get("/api/v1/pbx", headers=reach.admin)
+            assert r.status_code == 200 and r.json()["demo"] is True, r.text
+            assert r.json()["connected"] is True
+            # Forwarded as it came: without the login it is refused there too.
+            assert (await client.get("/api/v1/pbx")).status_code == 401
 
     # alice's consoles: one on each worker (a new socket until both are covered).
     async with httpx.AsyncClient(base_url=url) as client:
@@ -230,16 +277,22 @@ async def test_two_workers_share_logins_events_and_one_pbx(
         return {pid: r["websockets"]["connections"] for pid, r in (await reach.all()).items()}
 
     try:
-        for _ in range(8):
+        # The kernel picks the accepting worker: a new socket until each worker holds one
+        # (one that lands where a console already is, is closed again).
+        for _ in range(60):
             before = await counts()
             ws = await websockets.connect(f"{url.replace('http', 'ws')}/ws?token={alice}")
-            sockets.append(ws)
             await _recv(ws, "hello")
             after = await counts()
-            consoles.setdefault(next(p for p in after if after[p] > before[p]), ws)
+            pid = next(p for p in after if after[p] > before[p])
+            if pid in consoles:
+                await ws.close()
+                continue
+            consoles[pid] = ws
+            sockets.append(ws)
             if len(consoles) == 2:
                 break
-        assert set(consoles) == {bridge, web}, "8 sockets all landed on one worker"
+        assert set(consoles) == {bridge, web}, "60 sockets all landed on one worker"
 
         # A ticket written on the web worker reaches alice's console on the other worker.
         async with reach.on(web) as client:
@@ -249,8 +302,9 @@ async def test_two_workers_share_logins_events_and_one_pbx(
         for pid in (bridge, web):
             got = await _recv(consoles[pid], "ticket_created")
             assert got["ticket"]["title"] == "across processes"
-        # A call rung on the demo PBX (the bridge's process) pops on the web worker's console.
-        async with reach.on(bridge) as client:
+        # A call rung through the web worker (forwarded to the demo PBX in the bridge's
+        # process) pops on both consoles, the web worker's through Redis.
+        async with reach.on(web) as client:
             r = await client.post("/api/v1/demo/calls", headers=reach.admin,
                                   json={"to": "6001", "scenario": "answered"})
             assert r.status_code == 202, r.text

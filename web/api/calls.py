@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import StringConstraints
 
-from telephony.ports import PbxUnavailable
 from tickets import calls as call_service
 from tickets import messages
 from tickets import service as ticket_service
@@ -20,7 +19,6 @@ from tickets.timeinput import Moment
 from web.callaccess import check_call_access
 from web.deps import IdQuery, Manager, OffsetQuery, ServicesDep, SessionDep, Staff, UowDep
 from web.security import Principal
-from web.workers import ELSEWHERE
 
 router = APIRouter(prefix="/api/v1", tags=["calls"])
 
@@ -48,14 +46,7 @@ class SpyIn(In):
     mode: Literal["listen", "whisper", "barge"] = "listen"
 
 
-def _elsewhere(services: ServicesDep) -> None:
-    """503 in a worker process whose sibling holds the live call model (``web.workers``)."""
-    if services.components_elsewhere:
-        raise PbxUnavailable(ELSEWHERE)
-
-
 def _telephony(services: ServicesDep) -> Any:
-    _elsewhere(services)
     if services.telephony is None:
         # Not a passing outage (503): this server is set up without one (HOTLINE_AMI_URL=off).
         raise HTTPException(409, "no PBX is configured (set HOTLINE_AMI_URL)")
@@ -106,7 +97,6 @@ async def list_calls(
 
 @router.get("/calls/live")
 async def live_calls(_: Staff, services: ServicesDep) -> list[dict[str, Any]]:
-    _elsewhere(services)
     if services.telephony is None:
         return []
     result: list[dict[str, Any]] = services.telephony.live_calls()
@@ -115,7 +105,6 @@ async def live_calls(_: Staff, services: ServicesDep) -> list[dict[str, Any]]:
 
 @router.get("/queues")
 async def queues(_: Staff, services: ServicesDep) -> list[dict[str, Any]]:
-    _elsewhere(services)
     if services.telephony is None:
         return []
     return [dict(q) for q in services.telephony.queues()]

@@ -9,10 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import StringConstraints
 
-from telephony.ports import PbxUnavailable
 from tickets.schemas import In
 from web.deps import Manager, PrincipalDep, ServicesDep
-from web.workers import ELSEWHERE
 
 router = APIRouter(prefix="/api/v1", tags=["pbx"])
 
@@ -26,10 +24,7 @@ class DemoCallIn(In):
 @router.get("/pbx")
 async def pbx_status(services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
     """``{"mode": "demo"|"off"|"ami", "demo": bool, "connected": bool, "pbxs": [...]}``:
-    ``connected`` is true when every configured PBX is logged in (false with none).
-    503 from a worker process that does not run the PBX side (``hotline serve --workers``)."""
-    if services.components_elsewhere:
-        raise PbxUnavailable(ELSEWHERE)
+    ``connected`` is true when every configured PBX is logged in (false with none)."""
     pbxs = services.telephony.state() if services.telephony is not None else []
     out: dict[str, Any] = {
         "mode": services.settings.pbx_mode, "demo": services.demo_pbx is not None,
@@ -43,10 +38,7 @@ async def pbx_status(services: ServicesDep, _: PrincipalDep) -> dict[str, Any]:
 @router.post("/demo/calls", status_code=202)
 async def demo_call(body: DemoCallIn, services: ServicesDep, _: Manager) -> dict[str, Any]:
     """Ring now through the demo PBX: ``{"scenario", "caller"}`` of the call started.
-    409 when the demo PBX is not the PBX in use; 503 from a worker process that does not
-    run it (``hotline serve --workers``: try again, another connection may reach it)."""
-    if services.components_elsewhere:
-        raise PbxUnavailable(ELSEWHERE)
+    409 when the demo PBX is not the PBX in use."""
     if services.demo_pbx is None:
         raise HTTPException(409, "the demo PBX is not running (HOTLINE_AMI_URL is set to "
                                  f"{services.settings.pbx_mode!r})")
