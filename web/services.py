@@ -39,7 +39,8 @@ class Services:
     pbx_error: str | None = None  # HOTLINE_AMI_URL could not be used
     asr_error: str | None = None  # the vosk model could not be loaded
     # "single": the one process runs everything; with ``--workers`` > 1 (web.workers) the
-    # worker running the components is "components", the others "web" (no live call state).
+    # worker running the components is "components", the others "web" (they forward the
+    # live-state requests to it: web.workers.ForwardLive).
     process_role: Literal["single", "components", "web"] = "single"
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     password_gate: PasswordGate = field(default_factory=PasswordGate)
