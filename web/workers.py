@@ -29,7 +29,8 @@ Why it is shaped this way:
   serves the app on a private unix socket beside the lock file (a second uvicorn server,
   leaving signals to the main one), and every other worker forwards the requests that need
   that model (:data:`LIVE_PATHS`) there as they came, headers and body (:class:`ForwardLive`):
-  that process checks login, role and origin again, as for any request. A plain HTTP hop on
+  that process checks login, role and origin again, as for any request (with the scheme and
+  client address the first worker saw). A plain HTTP hop on
   loopback costs a millisecond or so; it keeps the handlers unaware of workers. Left per
   process (issue #16): an agent's websocket ``watch_call`` check, ``/readyz``'s PBX and ASR
   parts, ``/metrics``, and the login throttle.
@@ -77,6 +78,8 @@ FORWARD_TIMEOUT_S = 30.0
 #: Headers of one hop only, not forwarded either way (the server adds its own date/server).
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "te",
                   "upgrade", "proxy-connection", "trailer", "date", "server"})
+#: Replaced on the way to the components' process by what this worker made of them.
+_PROXY = frozenset({"x-forwarded-for", "x-forwarded-proto", "forwarded"})
 
 
 def refusal(settings: Settings, workers: int) -> str | None:
@@ -183,8 +186,11 @@ class ComponentsClaim:
     async def _serve(self, app: ASGIApp) -> None:
         """Serve ``app`` on :attr:`socket` for the other workers' forwarded requests."""
         # log_config/log_level None: the main server's logging stays as it is configured.
+        # Its only clients are this server's workers (the socket's directory is 0700): their
+        # X-Forwarded-Proto/-For (ForwardLive sets both) are trusted.
         config = uvicorn.Config(app, uds=str(self.socket), lifespan="off", ws="none",
-                                log_config=None, log_level=None, timeout_graceful_shutdown=2)
+                                log_config=None, log_level=None, timeout_graceful_shutdown=2,
+                                proxy_headers=True, forwarded_allow_ips="*")
         self._server = _BesideServer(config)
         self._serving = asyncio.create_task(self._server.serve(), name="components-socket")
         while not self._server.started and not self._serving.done():
@@ -249,7 +255,13 @@ class ForwardLive:
                 break
         query = scope.get("query_string", b"").decode("latin-1")
         url = f"http://components{scope['path']}" + (f"?{query}" if query else "")
-        headers = [(k, v) for k, v in scope["headers"] if k.decode("latin-1").lower() not in _HOP]
+        headers = [(k, v) for k, v in scope["headers"]
+                   if k.decode("latin-1").lower() not in _HOP | _PROXY]
+        # The scheme and client address as this worker saw them (after uvicorn's own proxy
+        # headers handling): the origin check and the cookie flags there see the same.
+        headers.append((b"x-forwarded-proto", scope["scheme"].encode("latin-1")))
+        if scope.get("client"):
+            headers.append((b"x-forwarded-for", scope["client"][0].encode("latin-1")))
         try:
             answer = await self._claim.client().request(
                 scope["method"], url, headers=headers, content=body)

@@ -66,8 +66,9 @@ def test_serve_refuses_several_workers_it_cannot_run(tmp_path: Path, settings: d
 
 
 def _echo(name: str) -> Any:
-    """A tiny ASGI app answering ``{"by": name, "method", "path", "query", "body", "x"}``
-    (``x``: the request's ``X-Probe`` header) with status 207 and header ``X-By``."""
+    """A tiny ASGI app answering ``{"by": name, "method", "path", "query", "body", "x",
+    "scheme", "client"}`` (``x``: the request's ``X-Probe`` header, ``client`` its address)
+    with status 207 and header ``X-By``."""
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -81,7 +82,9 @@ def _echo(name: str) -> Any:
         headers = dict(scope["headers"])
         data = json.dumps({"by": name, "method": scope["method"], "path": scope["path"],
                            "query": scope["query_string"].decode(), "body": body.decode(),
-                           "x": headers.get(b"x-probe", b"").decode()}).encode()
+                           "x": headers.get(b"x-probe", b"").decode(),
+                           "scheme": scope["scheme"], "client": (scope.get("client") or [""])[0]
+                           }).encode()
         await send({"type": "http.response.start", "status": 207,
                     "headers": [(b"content-type", b"application/json"), (b"x-by", name.encode())]})
         await send({"type": "http.response.body", "body": data})
@@ -114,13 +117,16 @@ async def test_one_claim_runs_the_components_serves_the_others_and_another_takes
     assert two.components_elsewhere and not one.components_elsewhere
     # The second worker's live-state requests are answered by the first, as they came.
     front = ForwardLive(_echo("two, itself"), second)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(front),
-                                 base_url="http://hotline") as client:
-        r = await client.post("/api/v1/calls/c-1.2/transfer?x=1", headers={"X-Probe": "p"},
-                              content=b'{"extension": "6002"}')
+    # (as a TLS proxy's request reaches the worker: https, from the client's address)
+    transport = httpx.ASGITransport(front, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="https://hotline") as client:
+        r = await client.post("/api/v1/calls/c-1.2/transfer?x=1", content=b'{"extension": "6002"}',
+                              headers={"X-Probe": "p", "X-Forwarded-Proto": "gopher",
+                                       "X-Forwarded-For": "6.6.6.6"})
         assert (r.status_code, r.headers["x-by"]) == (207, "one")
         assert r.json() == {"by": "one", "method": "POST", "path": "/api/v1/calls/c-1.2/transfer",
-                            "query": "x=1", "body": '{"extension": "6002"}', "x": "p"}
+                            "query": "x=1", "body": '{"extension": "6002"}', "x": "p",
+                            "scheme": "https", "client": "203.0.113.7"}
         assert (await client.get("/api/v1/pbx")).json()["by"] == "one"
         assert (await client.get("/api/v1/tickets")).json()["by"] == "two, itself"
         await asyncio.sleep(0.1)
