@@ -28,12 +28,13 @@ Why it is shaped this way:
   agent states, the PBX links) lives in the components' process only. That process also
   serves the app on a private unix socket beside the lock file (a second uvicorn server,
   leaving signals to the main one), and every other worker forwards the requests that need
-  that model (:data:`LIVE_PATHS`) there as they came, headers and body (:class:`ForwardLive`):
-  that process checks login, role and origin again, as for any request (with the scheme and
-  client address the first worker saw). A plain HTTP hop on
-  loopback costs a millisecond or so; it keeps the handlers unaware of workers. Left per
-  process (issue #16): an agent's websocket ``watch_call`` check, ``/readyz``'s PBX and ASR
-  parts, ``/metrics``, and the login throttle.
+  that model (:data:`LIVE_PATHS`) there as they came, headers and body (:class:`ForwardLive`),
+  with the scheme and client address it saw. That process checks login, role and origin as
+  for any request. One local HTTP hop on these few, infrequent requests keeps the handlers
+  unaware of workers. Left per process (issue #16): an agent's websocket ``watch_call``
+  check, ``/readyz``'s PBX and ASR parts, ``/metrics``, and the login throttle.
+* **PostgreSQL only.** SQLite takes one writer at a time: more processes would add lock
+  waits, not throughput, so :func:`refusal` refuses N > 1 on it.
 """
 
 from __future__ import annotations
