@@ -290,9 +290,15 @@ async def test_two_workers_share_logins_events_and_one_pbx(
             ws = await websockets.connect(f"{url.replace('http', 'ws')}/ws?token={alice}")
             await _recv(ws, "hello")
             after = await counts()
-            pid = next(p for p in after if after[p] > before[p])
+            landed = [p for p in after if after[p] > before[p]]
+            assert len(landed) == 1, (before, after)
+            pid = landed[0]
             if pid in consoles:
                 await ws.close()
+                for _ in range(100):  # until that worker has let go of it
+                    if (await counts())[pid] == before[pid]:
+                        break
+                    await asyncio.sleep(0.05)
                 continue
             consoles[pid] = ws
             sockets.append(ws)
