@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, exists, false, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
 
@@ -114,13 +114,29 @@ def visible(query: Select[Any], actor: Actor) -> Select[Any]:
     return query.where(false())
 
 
-async def _type_and_first_group(session: AsyncSession,
-                                key: str) -> tuple[TicketType, int | None]:
-    """The type and the id of the first group of its flow, in one round trip (hot path)."""
+def _customer_exists(customer_id: int) -> ColumnElement[bool]:
+    return exists().where(Customer.id == customer_id)
+
+
+async def _check_customer(session: AsyncSession, customer_id: int) -> None:
+    if not await session.scalar(select(_customer_exists(customer_id))):
+        raise Invalid(f"unknown customer {customer_id}")
+
+
+async def _type_and_first_group(session: AsyncSession, key: str,
+                                customer_id: int | None = None
+                                ) -> tuple[TicketType, int | None]:
+    """The type and the id of the first group of its flow — and, given ``customer_id``,
+    whether that customer exists (:class:`Invalid` if not) — in one round trip (hot path)."""
     first_group = Group.key == TicketType.flow[0].as_string()
-    row = (await session.execute(
-        select(TicketType, Group.id).outerjoin(Group, first_group)
-        .where(TicketType.key == key))).first()
+    query = select(TicketType, Group.id).outerjoin(Group, first_group) \
+        .where(TicketType.key == key)
+    if customer_id is not None:
+        query = query.add_columns(_customer_exists(customer_id))
+    row = (await session.execute(query)).first()
+    if customer_id is not None and (row is None or not row[2]):
+        # the customer's error first, as when it was checked on its own
+        await _check_customer(session, customer_id)
     if row is None or not row[0].active:
         raise Invalid(f"unknown ticket type {key!r}")
     return row[0], row[1]
@@ -133,10 +149,13 @@ async def _type(session: AsyncSession, key: str) -> TicketType:
     return ticket_type
 
 
-async def _resolve_customer(session: AsyncSession, data: TicketIn, region: str) -> int | None:
+async def _resolve_customer(session: AsyncSession, data: TicketIn, region: str, *,
+                            check_id: bool = True) -> int | None:
+    """The customer a staff member's ticket is for. ``check_id=False``: the caller checks
+    that a given ``customer_id`` exists (:func:`_type_and_first_group`, same round trip)."""
     if data.customer_id is not None:
-        if await session.get(Customer, data.customer_id) is None:
-            raise Invalid(f"unknown customer {data.customer_id}")
+        if check_id:
+            await _check_customer(session, data.customer_id)
         return data.customer_id
     if data.customer_phone:
         try:
@@ -173,10 +192,13 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         if data.assignee is not None or data.group is not None:
             raise Forbidden("customers cannot assign tickets")
     elif actor.is_staff:
-        customer_id = await _resolve_customer(session, data, region)
+        customer_id = await _resolve_customer(session, data, region,
+                                              check_id=not data.type)
     else:
         raise Forbidden(f"role {actor.role} cannot create tickets")
-    ticket_type, flow_group_id = (await _type_and_first_group(session, data.type)
+    given_customer = data.customer_id if actor.is_staff else None
+    ticket_type, flow_group_id = (await _type_and_first_group(session, data.type,
+                                                              given_customer)
                                   if data.type else (None, None))
     fields = validate_fields(ticket_type.fields if ticket_type else [], dict(data.fields))
     order = await _order(session, data.order_number, customer_id)

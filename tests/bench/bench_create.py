@@ -2,7 +2,7 @@
 
 Run from the repository root (about a minute):
     .venv/bin/python -m tests.bench.bench_create [--db pg|sqlite] [--concurrency 20]
-        [--seconds 20] [--warmup 5] [--workers N] [--profile FILE.svg]
+        [--seconds 20] [--warmup 5] [--workers N] [--profile FILE.svg|FILE.txt]
 Against any other helpdesk (or a Hotline started elsewhere), the same load generator:
     .venv/bin/python -m tests.bench.bench_create --url http://host:port --path /api/... \\
         --token TOKEN [--header 'Cookie: …'] [--body '{"json": …}'] [--server-pid PID]
@@ -212,7 +212,8 @@ def measure(url: str, body: str, headers: dict[str, str], args: argparse.Namespa
             py_spy = Path(sys.executable).with_name("py-spy")
             profiler = subprocess.Popen(
                 [str(py_spy), "record", "-p", str(server_pid), "-o", args.profile,
-                 "-d", str(int(args.seconds)), "-r", "100", "--subprocesses"],
+                 "-d", str(int(args.seconds)), "-r", "100", "--subprocesses",
+                 "-f", "flamegraph" if args.profile.endswith(".svg") else "raw"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         result = run_wrk(url, script, args.concurrency, args.seconds)
         during = load()
@@ -289,8 +290,9 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=20.0,
                     help="wait at most this long for the set-up's load to fall below 1")
     ap.add_argument("--workers", type=int, help="passed to 'hotline serve --workers N'")
-    ap.add_argument("--profile", metavar="SVG",
-                    help="py-spy flame graph of the server during the measured window")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="py-spy profile of the server during the measured window "
+                         "(flame graph if FILE ends in .svg, else collapsed stacks)")
     ap.add_argument("--url", help="drive this server instead (e.g. another helpdesk)")
     ap.add_argument("--path", default="/api/v1/tickets", help="with --url: the create route")
     ap.add_argument("--token", help="with --url: sent as 'Authorization: Bearer TOKEN'")
