@@ -123,23 +123,30 @@ async def _check_customer(session: AsyncSession, customer_id: int) -> None:
         raise Invalid(f"unknown customer {customer_id}")
 
 
+_TYPES = TicketType.__table__
+#: A type's row and the id of the first group of its flow (Core: no ORM load on the hot path).
+_TYPE_AND_FIRST_GROUP = select(_TYPES, Group.__table__.c.id.label("flow_group_id")) \
+    .outerjoin_from(_TYPES, Group.__table__, Group.key == TicketType.flow[0].as_string())
+
+
 async def _type_and_first_group(session: AsyncSession, key: str,
                                 customer_id: int | None = None
                                 ) -> tuple[TicketType, int | None]:
-    """The type and the id of the first group of its flow — and, given ``customer_id``,
-    whether that customer exists (:class:`Invalid` if not) — in one round trip (hot path)."""
-    first_group = Group.key == TicketType.flow[0].as_string()
-    query = select(TicketType, Group.id).outerjoin(Group, first_group) \
-        .where(TicketType.key == key)
+    """The type (detached, all columns loaded) and the id of the first group of its flow —
+    and, given ``customer_id``, whether that customer exists (:class:`Invalid` if not) — in
+    one round trip (hot path)."""
+    query = _TYPE_AND_FIRST_GROUP.where(_TYPES.c.key == key)
     if customer_id is not None:
-        query = query.add_columns(_customer_exists(customer_id))
-    row = (await session.execute(query)).first()
-    if customer_id is not None and (row is None or not row[2]):
+        query = query.add_columns(_customer_exists(customer_id).label("customer_found"))
+    row = (await (await session.connection()).execute(query)).first()
+    if customer_id is not None and (row is None or not row.customer_found):
         # the customer's error first, as when it was checked on its own
         await _check_customer(session, customer_id)
-    if row is None or not row[0].active:
+    if row is None or not row.active:
         raise Invalid(f"unknown ticket type {key!r}")
-    return row[0], row[1]
+    ticket_type = TicketType(**{c.key: row._mapping[c] for c in _TYPES.c})
+    make_transient_to_detached(ticket_type)
+    return ticket_type, row.flow_group_id
 
 
 async def _type(session: AsyncSession, key: str) -> TicketType:
@@ -227,11 +234,13 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
     }
     # Core inserts: creating tickets is the hot write path, and the ORM unit of work
     # roughly doubled its cost (tests/bench/bench_core.py).
-    ticket_id = (await session.execute(_INSERT_TICKET, values)).scalar_one()
+    # Through the session's connection: the same transaction, without the ORM's layers.
+    conn = await session.connection()
+    ticket_id = (await conn.execute(_INSERT_TICKET, values)).scalar_one()
     if data.call_id:
-        await session.execute(_INSERT_TICKET_CALL, {"ticket_id": ticket_id,
-                                                    "call_id": data.call_id, "linked_at": now})
-    await session.execute(_INSERT_EVENT, {
+        await conn.execute(_INSERT_TICKET_CALL, {"ticket_id": ticket_id,
+                                                 "call_id": data.call_id, "linked_at": now})
+    await conn.execute(_INSERT_EVENT, {
         "ticket_id": ticket_id, "actor_id": actor.id, "kind": "created", "at": now,
         "data": {"status": values["status"], "priority": priority, "type": data.type,
                  "channel": data.channel, "assignee_id": values["assignee_id"],
