@@ -70,8 +70,9 @@ def create_token(secret: str, user: User, ttl_s: int) -> str:
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
-def decode_token(secret: str, token: str) -> TokenClaims | None:
-    """The claims of a valid, unexpired token; ``None`` for anything else.
+def decode_token(secret: str, token: str, *, now: float | None = None) -> TokenClaims | None:
+    """The claims of a valid token unexpired at ``now`` (Unix seconds; default: the
+    clock); ``None`` for anything else.
 
     The signature is checked once per token (a cache of the last :data:`VERIFIED_CACHE`
     good tokens: the edge and the route's dependency both ask, and a console asks with the
@@ -80,7 +81,8 @@ def decode_token(secret: str, token: str) -> TokenClaims | None:
         claims = _verified(secret, token)
     except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
         return None
-    return claims if time.time() < claims.expires_at.timestamp() else None
+    now = time.time() if now is None else now
+    return claims if now < claims.expires_at.timestamp() else None
 
 
 #: How many verified tokens :func:`decode_token` remembers (~0.5 KiB each).
