@@ -79,7 +79,9 @@ def make_engine(async_url: str, pool_size: int = 10,
     if max_overflow is not None:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
     if async_url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30}
+        # Reset on return only when a transaction is open (_sqlite_reset): the blanket
+        # rollback was a thread hand-off per checkin, after every commit or rollback.
+        kwargs.update(connect_args={"timeout": 30}, pool_reset_on_return=None)
     elif max_overflow is None:
         # No pre-ping: it costs a round trip per checkout; a connection that died with a
         # server restart fails one request (503) and the pool is invalidated and refilled.
@@ -96,6 +98,12 @@ def make_engine(async_url: str, pool_size: int = 10,
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine.sync_engine.pool, "reset")
+        def _sqlite_reset(dbapi_conn: Any, record: Any, state: Any) -> None:
+            # sqlite3 knows without a query whether a transaction is open.
+            if state.asyncio_safe and getattr(record.driver_connection, "in_transaction", True):
+                dbapi_conn.rollback()
     return engine
 
 
