@@ -17,10 +17,12 @@ request is the same agent's ``POST /api/v1/tickets``: a repair ticket for a know
 as an agent files it during a call (type → flow group, customer check, history row, bus
 event).
 
-A warm-up run (discarded), then the measured run. Printed: the machine and the load average
-before and right after the measured window, creates/s (2xx answers only), median, p99 and
+A warm-up run (discarded), a wait for the machine to go quiet (``common.settle``), then the
+measured run. Printed: the machine, the load average before, the CPU busy % and load during
+the measured window (``common.LoadSampler``), creates/s (2xx answers only), median, p99 and
 max latency, error counts (connect/read/write/timeout, non-2xx), and the server's CPU time
-per create (``/proc/<pid>/stat`` of the server and its child processes, before/after).
+per create (``/proc/<pid>/stat`` of the server and its child processes, before/after) — the
+figure that holds still when other work shares the machine.
 
 ``--workers N`` is passed through to ``hotline serve --workers N`` (the option lands with
 the ``serve --workers`` work of issue #19; without it the server refuses the option).
@@ -40,7 +42,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.common import machine, wait_http  # noqa: E402
+from tests.bench.common import LoadSampler, machine, settle, wait_http  # noqa: E402
 from tests.support.db import PostgresFactory, SqliteFactory  # noqa: E402
 from tests.support.servers import free_port, postgres_server  # noqa: E402
 
@@ -146,14 +147,6 @@ def load() -> str:
     return f"{one:.2f} (5 min {five:.2f})"
 
 
-def settle(limit_s: float, below: float = 1.0) -> None:
-    """Wait (at most ``limit_s``) for the 1-minute load to drop below ``below``: the
-    set-up's own work (initdb, migrations, demo data) must not count as load."""
-    deadline = time.monotonic() + limit_s
-    while os.getloadavg()[0] >= below and time.monotonic() < deadline:
-        time.sleep(1.0)
-
-
 @contextmanager
 def database(kind: str, tmp: Path) -> Iterator[str]:
     """A migrated database with the demo data: its URL."""
@@ -205,6 +198,8 @@ def measure(url: str, body: str, headers: dict[str, str], args: argparse.Namespa
     try:
         if args.warmup > 0:
             run_wrk(url, script, args.concurrency, args.warmup)
+        if args.settle > 0:
+            settle(timeout_s=args.settle)  # the set-up and the warm-up's load
         print(f"load avg before: {load()}", flush=True)
         cpu0 = tree_cpu_seconds(server_pid) if server_pid else 0.0
         profiler = None
@@ -215,7 +210,8 @@ def measure(url: str, body: str, headers: dict[str, str], args: argparse.Namespa
                  "-d", str(int(args.seconds)), "-r", "100", "--subprocesses",
                  "-f", "flamegraph" if args.profile.endswith(".svg") else "raw"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        result = run_wrk(url, script, args.concurrency, args.seconds)
+        with LoadSampler("the measured window") as sampler:
+            result = run_wrk(url, script, args.concurrency, args.seconds)
         during = load()
         cpu = tree_cpu_seconds(server_pid) - cpu0 if server_pid else None
         if profiler is not None:
@@ -229,6 +225,7 @@ def measure(url: str, body: str, headers: dict[str, str], args: argparse.Namespa
           f"errors={errors or 0}")
     if cpu is not None and result.ok:
         print(f"server CPU: {cpu:.2f} s = {cpu / result.ok * 1000:.2f} ms per create")
+    print(sampler.report())
     print(f"load avg at the end of the measured window: {during}")
     if args.profile and server_pid:
         print(f"py-spy profile of the measured window: {args.profile}")
@@ -245,7 +242,6 @@ def run_local(args: argparse.Namespace) -> int:
             try:
                 asyncio.run(wait_http(base + "/healthz"))
                 body, headers = hotline_request(base)
-                settle(args.settle)
                 workers = f" --workers {args.workers}" if args.workers else ""
                 result = measure(base + "/api/v1/tickets", body, headers, args, server.pid,
                                  f"hotline serve{workers} on {args.db}")
@@ -288,7 +284,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0, help="measured window")
     ap.add_argument("--warmup", type=float, default=5.0, help="discarded run before it")
     ap.add_argument("--settle", type=float, default=20.0,
-                    help="wait at most this long for the set-up's load to fall below 1")
+                    help="wait at most this long for the machine to go quiet before the "
+                         "measured window (common.settle); 0: do not wait")
     ap.add_argument("--workers", type=int, help="passed to 'hotline serve --workers N'")
     ap.add_argument("--profile", metavar="FILE",
                     help="py-spy profile of the server during the measured window "
