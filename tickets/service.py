@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, exists, false, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
 
@@ -114,16 +114,39 @@ def visible(query: Select[Any], actor: Actor) -> Select[Any]:
     return query.where(false())
 
 
-async def _type_and_first_group(session: AsyncSession,
-                                key: str) -> tuple[TicketType, int | None]:
-    """The type and the id of the first group of its flow, in one round trip (hot path)."""
-    first_group = Group.key == TicketType.flow[0].as_string()
-    row = (await session.execute(
-        select(TicketType, Group.id).outerjoin(Group, first_group)
-        .where(TicketType.key == key))).first()
-    if row is None or not row[0].active:
+def _customer_exists(customer_id: int) -> ColumnElement[bool]:
+    return exists().where(Customer.id == customer_id)
+
+
+async def _check_customer(session: AsyncSession, customer_id: int) -> None:
+    if not await session.scalar(select(_customer_exists(customer_id))):
+        raise Invalid(f"unknown customer {customer_id}")
+
+
+_TYPES = TicketType.__table__
+#: A type's row and the id of the first group of its flow (Core: no ORM load on the hot path).
+_TYPE_AND_FIRST_GROUP = select(_TYPES, Group.__table__.c.id.label("flow_group_id")) \
+    .outerjoin_from(_TYPES, Group.__table__, Group.key == TicketType.flow[0].as_string())
+
+
+async def _type_and_first_group(session: AsyncSession, key: str,
+                                customer_id: int | None = None
+                                ) -> tuple[TicketType, int | None]:
+    """The type (detached, all columns loaded) and the id of the first group of its flow —
+    and, given ``customer_id``, whether that customer exists (:class:`Invalid` if not) — in
+    one round trip (hot path)."""
+    query = _TYPE_AND_FIRST_GROUP.where(_TYPES.c.key == key)
+    if customer_id is not None:
+        query = query.add_columns(_customer_exists(customer_id).label("customer_found"))
+    row = (await (await session.connection()).execute(query)).first()
+    if customer_id is not None and (row is None or not row.customer_found):
+        # the customer's error first, as when it was checked on its own
+        await _check_customer(session, customer_id)
+    if row is None or not row.active:
         raise Invalid(f"unknown ticket type {key!r}")
-    return row[0], row[1]
+    ticket_type = TicketType(**{c.key: row._mapping[c] for c in _TYPES.c})
+    make_transient_to_detached(ticket_type)
+    return ticket_type, row.flow_group_id
 
 
 async def _type(session: AsyncSession, key: str) -> TicketType:
@@ -133,10 +156,13 @@ async def _type(session: AsyncSession, key: str) -> TicketType:
     return ticket_type
 
 
-async def _resolve_customer(session: AsyncSession, data: TicketIn, region: str) -> int | None:
+async def _resolve_customer(session: AsyncSession, data: TicketIn, region: str, *,
+                            check_id: bool = True) -> int | None:
+    """The customer a staff member's ticket is for. ``check_id=False``: the caller checks
+    that a given ``customer_id`` exists (:func:`_type_and_first_group`, same round trip)."""
     if data.customer_id is not None:
-        if await session.get(Customer, data.customer_id) is None:
-            raise Invalid(f"unknown customer {data.customer_id}")
+        if check_id:
+            await _check_customer(session, data.customer_id)
         return data.customer_id
     if data.customer_phone:
         try:
@@ -173,10 +199,13 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         if data.assignee is not None or data.group is not None:
             raise Forbidden("customers cannot assign tickets")
     elif actor.is_staff:
-        customer_id = await _resolve_customer(session, data, region)
+        customer_id = await _resolve_customer(session, data, region,
+                                              check_id=not data.type)
     else:
         raise Forbidden(f"role {actor.role} cannot create tickets")
-    ticket_type, flow_group_id = (await _type_and_first_group(session, data.type)
+    given_customer = data.customer_id if actor.is_staff else None
+    ticket_type, flow_group_id = (await _type_and_first_group(session, data.type,
+                                                              given_customer)
                                   if data.type else (None, None))
     fields = validate_fields(ticket_type.fields if ticket_type else [], dict(data.fields))
     order = await _order(session, data.order_number, customer_id)
@@ -205,11 +234,13 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
     }
     # Core inserts: creating tickets is the hot write path, and the ORM unit of work
     # roughly doubled its cost (tests/bench/bench_core.py).
-    ticket_id = (await session.execute(_INSERT_TICKET, values)).scalar_one()
+    # Through the session's connection: the same transaction, without the ORM's layers.
+    conn = await session.connection()
+    ticket_id = (await conn.execute(_INSERT_TICKET, values)).scalar_one()
     if data.call_id:
-        await session.execute(_INSERT_TICKET_CALL, {"ticket_id": ticket_id,
-                                                    "call_id": data.call_id, "linked_at": now})
-    await session.execute(_INSERT_EVENT, {
+        await conn.execute(_INSERT_TICKET_CALL, {"ticket_id": ticket_id,
+                                                 "call_id": data.call_id, "linked_at": now})
+    await conn.execute(_INSERT_EVENT, {
         "ticket_id": ticket_id, "actor_id": actor.id, "kind": "created", "at": now,
         "data": {"status": values["status"], "priority": priority, "type": data.type,
                  "channel": data.channel, "assignee_id": values["assignee_id"],

@@ -23,7 +23,11 @@ IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
-def get_services(request: Request) -> Services:
+# Every dependency is ``async def``: FastAPI runs a plain ``def`` dependency in a worker
+# thread, a hand-off (and back) per request for what is an attribute read.
+
+
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -42,7 +46,7 @@ async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def get_uow(services: ServicesDep, session: SessionDep) -> UnitOfWork:
+async def get_uow(services: ServicesDep, session: SessionDep) -> UnitOfWork:
     """The request's transaction (the same session as ``SessionDep``) and its messages."""
     return UnitOfWork(session, services.bus)
 
@@ -64,7 +68,7 @@ async def optional_principal(request: Request) -> Principal | None:
     token = request_token(request)
     if not token:
         return None
-    return await principal_from_token(get_services(request), token)
+    return await principal_from_token(request.app.state.services, token)
 
 
 async def get_principal(

@@ -109,8 +109,9 @@ class Edge:
         if length is not None and length.strip().isdigit() and int(length) > limit:
             await _json(send_nosniff, 413, too_large)
             return
-        if scope["method"] in WRITE_METHODS and self.routes.needs_login(scope) \
-                and not self.has_valid_token(headers):
+        # The token first: with one (the usual case) the route table is not searched.
+        if scope["method"] in WRITE_METHODS and not self.has_valid_token(headers) \
+                and self.routes.needs_login(scope):
             await _json(send_nosniff, 401, NOT_AUTHENTICATED,
                         [(b"www-authenticate", b"Bearer")])
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 
@@ -39,21 +39,24 @@ router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
 
 async def _commit(uow: UowDep, kind: Literal["ticket_created", "ticket_updated"],
-                  ticket: dict[str, Any]) -> None:
-    """Commit, then tell the consoles that see the ticket."""
-    wire = TicketOut.model_validate(ticket).model_dump(mode="json")
-    uow.publish(TOPIC_TICKETS, messages.ticket_changed(kind, wire))
+                  ticket: dict[str, Any], status_code: int = 200) -> Response:
+    """Commit, then tell the consoles that see the ticket; the answer: the ticket as JSON.
+
+    The ticket is validated and serialised once, for the message and the answer alike
+    (returning the dict made FastAPI validate and serialise it a second time)."""
+    out = TicketOut.model_validate(ticket)
+    uow.publish(TOPIC_TICKETS, messages.ticket_changed(kind, out.model_dump(mode="json")))
     await uow.commit()
+    return Response(out.model_dump_json(), status_code=status_code,
+                    media_type="application/json")
 
 
 @router.post("", status_code=201, response_model=TicketOut)
 async def create_ticket(data: TicketIn, principal: PrincipalDep, services: ServicesDep,
-                        uow: UowDep) -> dict[str, Any]:
+                        uow: UowDep) -> Response:
     ticket = await service.create_ticket(uow.session, data, principal.actor,
                                          services.settings.default_region)
-    out = service.ticket_dict(ticket)
-    await _commit(uow, "ticket_created", out)
-    return out
+    return await _commit(uow, "ticket_created", service.ticket_dict(ticket), 201)
 
 
 @router.get("", response_model=TicketPage)
@@ -106,21 +109,17 @@ async def get_ticket(ticket_id: IdPath, principal: PrincipalDep,
 
 @router.patch("/{ticket_id}", response_model=TicketOut)
 async def patch_ticket(ticket_id: IdPath, patch: TicketPatch, principal: PrincipalDep,
-                       uow: UowDep) -> dict[str, Any]:
+                       uow: UowDep) -> Response:
     ticket = await service.update_ticket(uow.session, ticket_id, patch, principal.actor)
-    out = service.ticket_dict(ticket)
-    await _commit(uow, "ticket_updated", out)
-    return out
+    return await _commit(uow, "ticket_updated", service.ticket_dict(ticket))
 
 
 @router.post("/{ticket_id}/forward", response_model=TicketOut)
 async def forward_ticket(ticket_id: IdPath, principal: Staff, uow: UowDep,
                          note: Annotated[str | None, Query(max_length=500)] = None,
-                         ) -> dict[str, Any]:
+                         ) -> Response:
     ticket = await service.forward(uow.session, ticket_id, principal.actor, note)
-    out = service.ticket_dict(ticket)
-    await _commit(uow, "ticket_updated", out)
-    return out
+    return await _commit(uow, "ticket_updated", service.ticket_dict(ticket))
 
 
 @router.get("/{ticket_id}/history", response_model=list[TicketEventOut])
