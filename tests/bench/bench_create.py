@@ -24,8 +24,10 @@ max latency, error counts (connect/read/write/timeout, non-2xx), and the server'
 per create (``/proc/<pid>/stat`` of the server and its child processes, before/after) — the
 figure that holds still when other work shares the machine.
 
-``--workers N`` is passed through to ``hotline serve --workers N`` (the option lands with
-the ``serve --workers`` work of issue #19; without it the server refuses the option).
+``--workers N`` is passed to ``hotline serve --workers N``; with N > 1 the benchmark starts a
+throwaway Redis too (``serve`` needs ``HOTLINE_REDIS_URL`` then). ``--workers 1,2`` measures
+each in turn on the same database (a fresh server each) and prints the ratio: the scaling
+figure of issue #19 (2 workers ≥ 1.3× one on PostgreSQL), both sides in one run.
 
 Targets (issue #19), one process, concurrency 20: PostgreSQL ≥ 400 creates/s with
 p99 ≤ 100 ms; SQLite p99 ≤ 250 ms.
@@ -54,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.bench.common import LoadSampler, machine, settle, wait_http  # noqa: E402
 from tests.support.db import PostgresFactory, SqliteFactory  # noqa: E402
-from tests.support.servers import free_port, postgres_server  # noqa: E402
+from tests.support.servers import free_port, postgres_server, redis_server  # noqa: E402
 
 TARGET_RATE = {"pg": 400.0}
 TARGET_P99_MS = {"pg": 100.0, "sqlite": 250.0}
@@ -157,12 +159,14 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
         yield asyncio.run(PostgresFactory(server_url).new(demo=True))
 
 
-def start_server(port: int, db_url: str, tmp: Path,
-                 workers: int | None) -> subprocess.Popen[bytes]:
+def start_server(port: int, db_url: str, tmp: Path, workers: int | None,
+                 redis_url: str | None = None) -> subprocess.Popen[bytes]:
     """The real ``hotline serve`` (access log on, as in production), output to a file."""
     env = {**os.environ, "HOTLINE_DATABASE_URL": db_url, "HOTLINE_AMI_URL": "off",
            "HOTLINE_SECRET_KEY": "bench-secret-0123456789abcdef0123456789",
            "HOTLINE_DATA_DIR": str(tmp / "var")}
+    if redis_url:
+        env["HOTLINE_REDIS_URL"] = redis_url
     hotline = Path(sys.executable).with_name("hotline")
     cmd = [str(hotline), "serve", "--port", str(port), "--no-migrate"]
     if workers is not None:
@@ -232,28 +236,52 @@ def measure(url: str, body: str, headers: dict[str, str], args: argparse.Namespa
     return result
 
 
+def run_one(args: argparse.Namespace, db_url: str, tmp: Path, workers: int | None,
+            redis_url: str | None) -> WrkResult:
+    """Start ``hotline serve [--workers N]``, log in, measure, stop it."""
+    port = free_port()
+    server = start_server(port, db_url, tmp, workers, redis_url)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        asyncio.run(wait_http(base + "/healthz"))
+        body, headers = hotline_request(base)
+        label = f"hotline serve{f' --workers {workers}' if workers else ''} on {args.db}"
+        return measure(base + "/api/v1/tickets", body, headers, args, server.pid, label)
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 def run_local(args: argparse.Namespace) -> int:
+    counts: list[int | None] = ([int(n) for n in args.workers.split(",")] if args.workers
+                                else [None])
     tmp = Path(tempfile.mkdtemp(prefix="bench-create-"))
+    results: list[WrkResult] = []
     try:
         with database(args.db, tmp) as db_url:
-            port = free_port()
-            server = start_server(port, db_url, tmp, args.workers)
-            base = f"http://127.0.0.1:{port}"
-            try:
-                asyncio.run(wait_http(base + "/healthz"))
-                body, headers = hotline_request(base)
-                workers = f" --workers {args.workers}" if args.workers else ""
-                result = measure(base + "/api/v1/tickets", body, headers, args, server.pid,
-                                 f"hotline serve{workers} on {args.db}")
-            finally:
-                server.terminate()
-                try:
-                    server.wait(15)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
+            if any((n or 1) > 1 for n in counts):
+                with redis_server() as (redis_url, _):
+                    for n in counts:
+                        results.append(run_one(args, db_url, tmp, n, redis_url))
+            else:
+                for n in counts:
+                    results.append(run_one(args, db_url, tmp, n, None))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if len(results) > 1:
+        base = results[0].ok / results[0].seconds
+        for n, r in zip(counts[1:], results[1:], strict=True):
+            rate = r.ok / r.seconds
+            print(f"--workers {n} vs --workers {counts[0] or 1}: "
+                  f"{rate:.1f} / {base:.1f} creates/s = {rate / base:.2f}x (target with 2 on "
+                  f"PostgreSQL: >= 1.3x)")
+    if (counts[0] or 1) > 1:
+        return 0  # the targets below are for one process
+    result = results[0]
     rate = result.ok / result.seconds
     met = rate >= TARGET_RATE.get(args.db, 0.0) and result.p99_ms <= TARGET_P99_MS[args.db]
     want = (f"≥ {TARGET_RATE[args.db]:.0f}/s and " if args.db in TARGET_RATE else "") + \
@@ -286,7 +314,9 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=20.0,
                     help="wait at most this long for the machine to go quiet before the "
                          "measured window (common.settle); 0: do not wait")
-    ap.add_argument("--workers", type=int, help="passed to 'hotline serve --workers N'")
+    ap.add_argument("--workers", metavar="N[,N...]",
+                    help="passed to 'hotline serve --workers N' (with a throwaway Redis when "
+                         "N > 1); a list measures each in turn and prints the ratio")
     ap.add_argument("--profile", metavar="FILE",
                     help="py-spy profile of the server during the measured window "
                          "(flame graph if FILE ends in .svg, else collapsed stacks)")
