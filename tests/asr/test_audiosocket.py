@@ -138,6 +138,14 @@ async def test_first_partial_arrives_quickly_in_real_time(
         latency = time.monotonic() - started - 0.3  # speech starts after 0.3 s of silence
         await sender
         assert latency < 1.5, latency
+        # Its stages are recorded: a partial is due, so the batch that brought it was one
+        # 20 ms frame decoded on arrival, after the speech began.
+        [fp] = list(server.first_partials)
+        assert fp.call_id == CALL
+        assert fp.batch_s == 0.02
+        assert 0.3 < fp.audio_s <= len(pcm) / 16000
+        assert fp.wait_s is not None and fp.wait_s >= 0
+        assert min(fp.queue_s, fp.decode_s, fp.publish_s) >= 0
 
 
 async def test_unknown_uuid_is_dropped_and_closed(
@@ -386,6 +394,24 @@ async def test_audio_buffer_pushes_back_when_full() -> None:
     await buf.close()
     assert await buf.get(1000) == b"\0" * 40 + b"\1" * 10
     assert await buf.get(1000) is None
+
+
+async def test_audio_buffer_hands_out_less_than_a_batch_when_asked() -> None:
+    buf = _AudioBuffer(limit=10_000, batch=1600)
+    await buf.put(b"\0" * 320)
+    # A partial is due: one frame is enough.
+    assert await asyncio.wait_for(buf.get(8000, 320), 1) == b"\0" * 320
+    assert buf.batch_arrived is not None  # nothing older was left behind
+    await buf.put(b"\1" * 320)
+    waiting = asyncio.create_task(buf.get(8000))  # no partial due: a whole batch
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    await buf.put(b"\2" * 1280)
+    assert await asyncio.wait_for(waiting, 1) == b"\1" * 320 + b"\2" * 1280
+    await buf.put(b"\3" * 640)
+    assert await buf.get(320, 320) == b"\3" * 320
+    assert buf.batch_arrived is None  # the decoder is behind: older audio is waiting
+    await buf.close()
 
 
 class FlakyBus(InProcessBus):

@@ -476,6 +476,8 @@ if __name__ == "__main__":
                             help="HOTLINE_ASR_FRAMES_PER_CHUNK to measure (default: the model's)")
         parser.add_argument("--decode-batch-ms", type=int, default=None,
                             help="AsrLimits.decode_batch_ms to measure (default: the server's)")
+        parser.add_argument("--partial-batch-ms", type=int, default=None,
+                            help="AsrLimits.partial_batch_ms to measure (default: the server's)")
         parser.add_argument("--workers", type=int, default=None,
                             help="AsrLimits.workers to measure (default: the server's)")
         parser.add_argument("--parts", default="cpu,latency,streams",
@@ -483,6 +485,8 @@ if __name__ == "__main__":
         args = parser.parse_args()
         if args.decode_batch_ms is not None:
             LIMITS["decode_batch_ms"] = args.decode_batch_ms
+        if args.partial_batch_ms is not None:
+            LIMITS["partial_batch_ms"] = args.partial_batch_ms
         if args.workers is not None:
             LIMITS["workers"] = args.workers
         asyncio.run(main(args.quick, args.frames_per_chunk,
