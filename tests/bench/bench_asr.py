@@ -54,37 +54,7 @@ from asr.audiosocket import AsrLimits, AsrServer, FirstPartial, send_call  # noq
 from asr.context import CallContext, StaticPrefillContext  # noqa: E402
 from asr.engine import VoskEngine  # noqa: E402
 from asr.model_store import find_packaged_model  # noqa: E402
-from tests.bench.common import machine, pct  # noqa: E402
-
-try:  # the shared helpers, once they are on main (branch speed-ami)
-    from tests.bench.common import LoadSampler, asettle  # type: ignore[attr-defined]
-except ImportError:  # a minimal stand-in: the load averages before and during
-
-    async def asettle(below_pct: float = 20.0, window_s: float = 2.0,
-                      timeout_s: float = 20.0, quiet: bool = False) -> str:
-        """Wait (at most ``timeout_s``) for the 1-minute load to fall below 1; print it."""
-        deadline = time.monotonic() + timeout_s
-        while os.getloadavg()[0] >= 1.0 and time.monotonic() < deadline:
-            await asyncio.sleep(window_s)
-        line = "load before: load avg " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
-        if not quiet:
-            print(line, flush=True)
-        return line
-
-    class LoadSampler:  # type: ignore[no-redef]
-        def __init__(self, label: str = "measured part") -> None:
-            self.label = label
-
-        def __enter__(self) -> LoadSampler:
-            self.t0, self.load0 = time.monotonic(), os.getloadavg()[0]
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            self.seconds = time.monotonic() - self.t0
-
-        def report(self) -> str:
-            return (f"load during {self.label} ({self.seconds:.1f} s): load avg 1 min "
-                    f"{self.load0:.2f} at start, {os.getloadavg()[0]:.2f} at end")
+from tests.bench.common import LoadSampler, asettle, machine, pct  # noqa: E402
 from tickets.bus import TOPIC_ASR, InProcessBus  # noqa: E402
 
 SENTENCES = [
