@@ -157,7 +157,7 @@ class AsrLimits:
     ``partial_batch_ms`` while a partial is due (one 20 ms AudioSocket frame: the partial
     comes out as soon as the model has it; 100 ms batches added 0.05-0.08 s to the first
     partial) and ``decode_batch_ms`` otherwise (fewer decoder calls: 20 ms batches
-    throughout cost ~7 % more vosk CPU); when the decoder is busy, whatever arrived
+    throughout cost 2-7 % more vosk CPU); when the decoder is busy, whatever arrived
     meanwhile goes in one batch (at most 0.5 s). ``workers``: decoding threads (vosk
     releases the GIL, so they run in parallel).
     """
