@@ -6,7 +6,11 @@ Run: ``.venv/bin/python tests/bench/bench_ami.py [--calls N] [--runs R] [--pop-s
    repeated as distinct calls (ids rewritten). *Bare*: panoramisk's ``AMIProtocol`` parses it
    and dispatches to a Manager with no callbacks. *Bridge*: our protocol parses it, the
    ordered queue feeds the CallTracker, the effects run (bus publish, call-log upserts into
-   the in-memory directory). Same chunks (64 KiB, like TCP reads), one core, R runs.
+   the in-memory directory). Same chunks (64 KiB, like TCP reads), one core, R runs of
+   each, interleaved (bare first in even runs, bridge first in odd ones), each after a
+   ``gc.collect()``; the figures are medians. Events per CPU second are printed beside the
+   wall-clock rate: on a shared machine a wall-clock run includes time spent descheduled,
+   the CPU figure does not (on a quiet machine the two agree).
 2. Pop latency over real TCP: the fake Asterisk plays inbound queue calls at ~20 calls/s; the
    latency is from the moment it writes the AgentCalled bytes to the moment the
    ``screen_pop`` reaches a bus subscriber (the websocket hop is web/'s and not included).
