@@ -48,29 +48,32 @@ class FrameParser:
     def feed(self, data: bytes) -> list[AmiMessage]:
         """Consume ``data``; return every complete message it finished, in order."""
         buf = self._buf
+        # A message end not seen before ends in the new bytes (or straddles into them).
         start_scan = max(0, len(buf) - 3)
         buf += data
         out: list[AmiMessage] = []
-        pos = 0
-        while True:
-            idx = buf.find(END, max(pos, start_scan))
-            if idx < 0:
-                break
-            start_scan = 0
-            raw = bytes(buf[pos:idx])
-            pos = idx + 4
+        last = buf.rfind(END, start_scan)
+        if last >= 0:
+            # Every message this read completed, cut in one C-level split (a Python loop of
+            # find and slice per message cost as much as parsing them).
+            # Left to right like a find loop: where ends overlap (blank lines) the split
+            # may stop short of ``last``; that tail waits in the buffer.
+            raws = bytes(buf[:last + 4]).split(END)
+            tail = raws.pop()
+            del buf[:last + 4 - len(tail)]
             if self._discarding:
                 # The tail of a message we refused: drop it and start clean after it.
                 self._discarding = False
-                continue
-            if len(raw) > self.max_message:
-                self.oversized += 1
-                continue
-            msg = self._parse(raw)
-            if msg is not None:
-                out.append(msg)
-        if pos:
-            del buf[:pos]
+                del raws[0]
+            limit = self.max_message
+            parse = self._parse
+            for raw in raws:
+                if len(raw) > limit:
+                    self.oversized += 1
+                    continue
+                msg = parse(raw)
+                if msg is not None:
+                    out.append(msg)
         if len(buf) > self.max_message:
             # A message still growing past the limit: forget what we have, skip to its end.
             self.oversized += 1

@@ -123,15 +123,21 @@ class InMemoryCallDirectory:
             await asyncio.sleep(self.delay)
         customer = self.customers.get(caller_e164 or raw_number)
         tickets = list(self.tickets.get(customer["id"], [])) if customer else []
-        calls: list[PopCall] = [
-            PopCall(call_id=r.call_id, pbx=r.pbx, direction=r.direction,
+        # The caller's last 5 finished calls, newest first while searching (a long-lived
+        # directory holds every call: a scan of all of them per lookup grew without end).
+        numbers = {caller_e164, raw_number}
+        calls: list[PopCall] = []
+        for r in reversed(self.calls.values()):
+            if r.ended_at is not None and (r.caller_number in numbers
+                                           or r.callee_number in numbers):
+                calls.append(PopCall(
+                    call_id=r.call_id, pbx=r.pbx, direction=r.direction,
                     caller_number=r.caller_number, callee_number=r.callee_number,
                     queue=r.queue, agent_extension=r.agent_extension, state=r.state,
-                    started_at=r.started_at.isoformat(), talk_s=r.talk_s, wait_s=r.wait_s)
-            for r in self.calls.values()
-            if {r.caller_number, r.callee_number} & {caller_e164, raw_number}
-            and r.ended_at is not None
-        ][-5:]
+                    started_at=r.started_at.isoformat(), talk_s=r.talk_s, wait_s=r.wait_s))
+                if len(calls) == 5:
+                    break
+        calls.reverse()
         return {"customer": customer, "tickets": tickets, "calls": calls, "orders": []}
 
     async def record_call(self, record: CallRecord) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from datetime import UTC, datetime
 
 import pytest
 
 from telephony import (
+    CallRecord,
     InMemoryCallDirectory,
     PbxConfig,
     PbxUnavailable,
@@ -54,6 +56,22 @@ async def test_in_memory_directory_lookup_and_upsert():
     none = await d.lookup_caller(None, "<unknown>")
     # The same keys as the database directory answers (tickets.messages.CallerContext).
     assert none == {"customer": None, "tickets": [], "calls": [], "orders": []}
+
+
+async def test_in_memory_directory_recent_calls_are_the_last_five_finished():
+    d = InMemoryCallDirectory()
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(9):
+        await d.record_call(CallRecord(
+            call_id=f"pbx1:{i}", pbx="pbx1", linkedid=str(i), direction="inbound",
+            caller_number="+8613800138000" if i != 7 else "+8613900000000", caller_name="",
+            queue=None, agent_extension=None, agents=(), state="ended", started_at=t,
+            answered_at=None, ended_at=None if i == 8 else t, wait_s=None, talk_s=None,
+            hangup_cause=None, recording_path=None, dtmf="", order_number=None,
+            transferred_to=None, asr_uuid=None))
+    found = await d.lookup_caller("+8613800138000", "13800138000")
+    # 8 is still live, 7 is somebody else's: the five before, oldest first.
+    assert [c["call_id"] for c in found["calls"]] == [f"pbx1:{i}" for i in (2, 3, 4, 5, 6)]
 
 
 async def test_two_pbxs_and_one_down():

@@ -72,6 +72,20 @@ def test_parser_survives_garbage_and_oversize():
     assert p.oversized == 1
 
 
+def test_parser_blank_lines_cut_the_same_in_any_reads():
+    # Overlapping ends (a message followed by blank lines) are cut left to right, as a
+    # reader scanning from the start would, whatever the read boundaries.
+    data = (b"Event: A\r\n\r\n\r\n\r\n\r\nEvent: B\r\nX: 1\r\n\r\n\r\n"
+            b"Event: C\r\n\r\n")
+    whole = FrameParser()
+    expected = whole.feed(data)
+    assert [m["Event"] for m in expected] == ["A", "B", "C"]
+    for cut in range(1, len(data)):
+        p = FrameParser()
+        assert p.feed(data[:cut]) + p.feed(data[cut:]) == expected, cut
+        assert p.garbage == whole.garbage and not p._buf
+
+
 def test_classify_by_event_first():
     busy = [m for _, m in timed_messages("c2_originate_busy")]
     orig = next(m for m in busy if m.get("Event") == "OriginateResponse")
