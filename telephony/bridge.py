@@ -35,6 +35,13 @@ Effects from the tracker run in per-call lanes: a slow caller lookup delays that
 never another call's events, and a call's pop always precedes the update that closes it.
 Call-log writes are queued to the batched writer from the call's lane (so in order with its
 pop), and the ``call_log`` message goes out once the row is committed.
+
+The lanes are for effects that must wait. An effect that needs no waiting (a publish, a pop
+whose prefetched lookup is done, a call-log record the writer has room for) runs in the
+consumer's own step when its call has nothing queued or running: that is the common case, and
+it spares a pop the hop through a lane task (a loop iteration: milliseconds when the loop is
+busy with call-log writes, wallboard queries or fan-out; issue #19). Order per call is the
+same either way: an effect runs at once only behind nothing of its own call.
 """
 
 from __future__ import annotations
@@ -55,7 +62,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from tickets import messages
-from tickets.bus import TOPIC_CALLS, TOPIC_PBX, TOPIC_QUEUES, Bus, OutEvent
+from tickets.bus import TOPIC_CALLS, TOPIC_PBX, TOPIC_QUEUES, Bus, NowaitBus, OutEvent
 from tickets.messages import CallerContext, PopCustomer
 
 from .agents import AgentInterfaces
@@ -263,6 +270,10 @@ class PbxBridge:
         self._consumer: asyncio.Task[None] | None = None
         self._lanes: dict[str, asyncio.Queue[Effect | None]] = {}
         self._lane_tasks: dict[str, asyncio.Task[None]] = {}
+        self._lane_busy: set[str] = set()  # lanes executing an effect right now
+        # the bus's plain-call publish, when it has one (effects then run without a lane)
+        self._publish_now = bus.publish_nowait if isinstance(bus, NowaitBus) else None
+        self.effects_direct = 0  # effects carried out in the consumer's step (no lane)
         self._lookups: dict[str, asyncio.Future[CallerContext]] = {}
         self._lookup_done: dict[str, float] = {}
         self._lookup_keys: dict[str, tuple[str | None, str]] = {}  # call -> number looked up
@@ -375,6 +386,7 @@ class PbxBridge:
         """Back-pressure and shedding counters (``/metrics``, the burst benchmark)."""
         return {"events_queued": self._pending, "reader_pauses": self.pauses,
                 "effects_in_flight": self._inflight, "effect_waits": self.effect_waits,
+                "effects_direct": self.effects_direct,
                 "prefetch_shed": self.prefetch_shed, "lookups_shed": self.lookups_shed,
                 **{f"call_log_{k}": v for k, v in self.call_log.stats().items()}}
 
@@ -685,7 +697,39 @@ class PbxBridge:
             if isinstance(eff, Prefetch):
                 self._lookup(eff.call_id, eff.caller_e164, eff.raw_number, prefetch=True)
                 continue
+            if self._run_now(key or "__pbx__", eff):
+                self.effects_direct += 1
+                continue
             self._enqueue(key or "__pbx__", eff)
+
+    def _run_now(self, key: str, eff: Effect) -> bool:
+        """Carry ``eff`` out now if it needs no waiting and lane ``key`` is idle (nothing of
+        the call queued or running, so order is kept); False: it goes to the lane."""
+        publish = self._publish_now
+        if publish is None or key in self._lane_busy:
+            return False
+        lane = self._lanes.get(key)
+        if lane is not None and not lane.empty():
+            return False
+        try:
+            if isinstance(eff, Publish):
+                if status_key(eff.event) is not None:
+                    return False  # the coalescer's (it may hold the event back)
+                publish(eff.topic, eff.event)
+            elif isinstance(eff, ScreenPop):
+                fut = self._lookup(eff.call_id, eff.caller_e164, eff.raw_number,
+                                   max_age=self.lookup_max_age)
+                if fut is None or not fut.done():
+                    return False  # the lane waits for the lookup
+                publish(TOPIC_CALLS, self._pop_event(eff, fut.result(), None))
+            elif isinstance(eff, Persist):
+                done = self._logged if eff.record.ended_at is not None else None
+                return self.call_log.put_nowait(eff.record, done)
+            else:
+                return False
+        except Exception:
+            log.exception("AMI %s: effect failed: %.300r", self.name, eff)
+        return True
 
     def known_customer(self, call_id: str) -> PopCustomer | None:
         """The customer the pop's lookup found for a live call (``None``: unknown caller,
@@ -755,12 +799,14 @@ class PbxBridge:
                     del self._lane_tasks[key]
                     return
                 continue
+            self._lane_busy.add(key)
             try:
                 if eff is not None:
                     await self._execute(eff)
             except Exception:
                 log.exception("AMI %s: effect failed: %.300r", self.name, eff)
             finally:
+                self._lane_busy.discard(key)
                 q.task_done()
                 self._inflight -= 1
                 if self._inflight <= self.effects_low:
@@ -794,6 +840,8 @@ class PbxBridge:
         error text when it failed: pops and updates go out anyway, without customer data."""
         fut = self._lookup(call_id, e164, raw, max_age=self.lookup_max_age)
         assert fut is not None  # only prefetches are skipped
+        if fut.done() and not fut.cancelled() and fut.exception() is None:
+            return fut.result(), None  # prefetched: no wait (wait_for costs loop steps)
         try:
             return await asyncio.wait_for(asyncio.shield(fut), 5), None
         except LookupShed as exc:
@@ -837,11 +885,15 @@ class PbxBridge:
 
     async def _screen_pop(self, eff: ScreenPop) -> None:
         found, error = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)
-        event = messages.screen_pop(
+        await self.bus.publish(TOPIC_CALLS, self._pop_event(eff, found, error))
+
+    @staticmethod
+    def _pop_event(eff: ScreenPop, found: CallerContext,
+                   error: str | None) -> messages.ScreenPop:
+        return messages.screen_pop(
             call_id=eff.call_id, pbx=eff.pbx, extension=eff.extension,
             caller_number=eff.caller_number, caller_name=eff.caller_name, queue=eff.queue,
             order_number=eff.order_number, dtmf=eff.dtmf, context=found, lookup_error=error)
-        await self.bus.publish(TOPIC_CALLS, event)
 
     async def _persist(self, eff: Persist) -> None:
         """Queue the record for the call-log writer (waits while its queue is full: that is
