@@ -36,6 +36,9 @@ never another call's events, and a call's pop always precedes the update that cl
 Call-log writes are queued to the batched writer from the call's lane (so in order with its
 pop), and the ``call_log`` message goes out once the row is committed.
 
+Likewise the event queue is for events that must wait: a read of a few events (one slice)
+arriving while the consumer idles on an empty queue goes through the tracker in the reading
+step itself.
 The lanes are for effects that must wait. An effect that needs no waiting (a publish, a pop
 whose prefetched lookup is done, a call-log record the writer has room for) runs in the
 consumer's own step when its call has nothing queued or running: that is the common case, and
@@ -274,6 +277,8 @@ class PbxBridge:
         # the bus's plain-call publish, when it has one (effects then run without a lane)
         self._publish_now = bus.publish_nowait if isinstance(bus, NowaitBus) else None
         self.effects_direct = 0  # effects carried out in the consumer's step (no lane)
+        self._consumer_idle = False  # the consumer waits for the queue (so it is empty)
+        self.items_direct = 0  # reads (and snapshots) put through the tracker on arrival
         self._lookups: dict[str, asyncio.Future[CallerContext]] = {}
         self._lookup_done: dict[str, float] = {}
         self._lookup_keys: dict[str, tuple[str | None, str]] = {}  # call -> number looked up
@@ -386,7 +391,7 @@ class PbxBridge:
         """Back-pressure and shedding counters (``/metrics``, the burst benchmark)."""
         return {"events_queued": self._pending, "reader_pauses": self.pauses,
                 "effects_in_flight": self._inflight, "effect_waits": self.effect_waits,
-                "effects_direct": self.effects_direct,
+                "effects_direct": self.effects_direct, "reads_direct": self.items_direct,
                 "prefetch_shed": self.prefetch_shed, "lookups_shed": self.lookups_shed,
                 **{f"call_log_{k}": v for k, v in self.call_log.stats().items()}}
 
@@ -436,9 +441,18 @@ class PbxBridge:
             await asyncio.sleep(delay)
 
     def _sink(self, item: tuple[str, float, Any]) -> None:
-        self.queue.put_nowait(item)
         if item[0] == "events":
             self._pending += len(item[2])
+        if self._consumer_idle and self.queue.empty() and (
+                item[0] != "events" or len(item[2]) <= _FEED_SLICE):
+            # Nothing waits before it: through the tracker in this step (a hop through the
+            # consumer task costs a loop iteration; the pop is behind it, issue #19). A
+            # bigger read (a burst, a flood) is queued: the consumer takes it in slices.
+            rest = self._take_now(item)
+            if rest is None:
+                return
+            item = rest
+        self.queue.put_nowait(item)
         if not self._paused and self._pending > self.queue_high and self.protocol:
             self._paused = True
             self.pauses += 1
@@ -601,16 +615,42 @@ class PbxBridge:
         return None
 
     # ------------------------------------------------------------------ event consumer
+    @staticmethod
+    def _parts(kind: str, payload: Any) -> list[Any]:
+        """A read's events go through the tracker a slice at a time, so effects in flight
+        stay near ``effects_high`` even when one TCP read held a thousand."""
+        if kind != "events":
+            return [payload]
+        return [payload[i:i + _FEED_SLICE] for i in range(0, len(payload), _FEED_SLICE)]
+
+    def _take_now(self, item: tuple[str, float, Any]) -> tuple[str, float, Any] | None:
+        """What the consumer would do with ``item``, done now (it is idle and the queue
+        empty); the part left when the lanes are full (``effects_high``), to be queued."""
+        kind, t, payload = item
+        parts = self._parts(kind, payload)
+        try:
+            for k, part in enumerate(parts):
+                if self._inflight > self.effects_high:
+                    if kind != "events":
+                        return item
+                    return kind, t, [event for rest in parts[k:] for event in rest]
+                effects = self._apply(kind, t, part)
+                if effects:
+                    self._dispatch(effects)
+        except Exception:
+            log.exception("AMI %s: tracker failed on %.300r", self.name, payload)
+        self.items_direct += 1
+        return None
+
     async def _consume(self) -> None:
         while True:
-            kind, t, payload = await self.queue.get()
+            self._consumer_idle = True
             try:
-                # A read's events go through the tracker a slice at a time, so effects in
-                # flight stay near ``effects_high`` even when one TCP read held a thousand.
-                parts = ([payload[i:i + _FEED_SLICE] for i in range(0, len(payload),
-                                                                   _FEED_SLICE)]
-                         if kind == "events" else [payload])
-                for part in parts:
+                kind, t, payload = await self.queue.get()
+            finally:
+                self._consumer_idle = False
+            try:
+                for part in self._parts(kind, payload):
                     effects = self._apply(kind, t, part)
                     if effects:
                         self._dispatch(effects)
