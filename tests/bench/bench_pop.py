@@ -1,7 +1,7 @@
 """Screen-pop latency end to end: AMI bytes in → websocket ``screen_pop`` frame out.
 
-Issue #3's last "Done when" figure: p99 ≤ 25 ms with 100k customers and 1M tickets in
-PostgreSQL, 20 calls/s, 200 connected consoles.
+Issue #19's "Done when" figure: p99 ≤ 10 ms (issue #3 asked 25 ms) with 100k customers and
+1M tickets in PostgreSQL, 20 calls/s, 200 connected consoles.
 
 Run from the repository root (about 2-3 minutes, most of it loading the data):
     .venv/bin/python -m tests.bench.bench_pop [--customers N] [--tickets N] [--rate R]
@@ -34,6 +34,14 @@ the time the fake PBX finished writing the first event announcing that agent's l
 (AgentCalled in this capture, which is what makes the tracker pop; DialBegin or Newstate
 Ringing would too). Both are ``time.monotonic()`` (CLOCK_MONOTONIC, one clock for every
 process of the machine). Calls of the first ``--warmup`` seconds are played but not counted.
+
+Where a pop's time goes (issue #19), from the app's passive probes: PBX write → bridge read
+(the kernel and the loop), bridge read → the pop effect running (tracker, and the call's
+lane when it had to wait in one), → bus publish (waiting for the caller lookup), → the hub
+queueing it for the consoles, → the frame at the console (sender task, socket); how many
+pops found their lookup unfinished; GC pauses; event-loop stalls; and what the loop ran
+during stalls over 15 ms (a thread samples the loop thread's stack every 3 ms meanwhile:
+uvloop has no per-callback hook).
 """
 
 from __future__ import annotations
@@ -63,7 +71,7 @@ from sqlalchemy import select
 
 from tests.bench.bench_core import phone_of, populate
 from tests.bench.bench_ws import Console
-from tests.bench.common import machine, pct, summary
+from tests.bench.common import LoadSampler, asettle, machine, pct, summary
 from tests.support.servers import free_port, postgres_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -476,6 +484,8 @@ async def run(args: argparse.Namespace) -> int:
             consoles = await connect_consoles(base, port, users)
             print(f"set-up {time.monotonic() - t_setup:.0f} s; {len(consoles)} consoles "
                   f"connected; load avg before the run {os.getloadavg()[0]:.2f}")
+            await asettle()  # the bulk load and 180 argon2 logins leave the machine busy
+            sampler = LoadSampler("the run").start()
             t_run = time.monotonic()
             cpu0 = {"app": cpu_seconds(app.pid), "fake PBX": cpu_seconds(pbx.pid or 0),
                     "consoles": time.process_time()}
@@ -494,6 +504,7 @@ async def run(args: argparse.Namespace) -> int:
                 f"; whole machine busy {(busy1[0] - busy0[0]) / (busy1[1] - busy0[1]) * 100:.0f}"
                 f"% of {os.cpu_count()} cores (other engineers' jobs included)")
             load = os.getloadavg()
+            print(sampler.stop())
             closed = sum(1 for c in consoles if c.closed)
         finally:
             for c in consoles:
@@ -647,8 +658,8 @@ def report(args: argparse.Namespace, consoles: list[PopConsole], result: dict[st
             top = max(leaves[where].items(), key=lambda kv: kv[1])[0]
             print(f"  {n:4d}  {where}  [{top}]")
     p99 = pct(per_delivery, 99)
-    ok = p99 <= 25 and len(first) == expected_pops and not wrong
-    print(f"target p99 ≤ 25 ms: {'meets' if ok else 'MISSES'} (p99 {p99:.1f} ms)")
+    ok = p99 <= 10 and len(first) == expected_pops and not wrong
+    print(f"target p99 ≤ 10 ms (issue #19): {'meets' if ok else 'MISSES'} (p99 {p99:.1f} ms)")
     return 0 if ok else 1
 
 
