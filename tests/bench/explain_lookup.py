@@ -64,12 +64,16 @@ async def explain(url: str, lookups: int, customers: int) -> None:
 
     rng = random.Random(5)
     lat: list[float] = []
+    cpu0 = time.process_time()
     for _ in range(lookups):
         async with read() as s:
             t = time.perf_counter()
             ctx = await caller_context(s, phone_of(rng.randrange(customers)))
             lat.append((time.perf_counter() - t) * 1000)
         assert ctx["customer"] is not None
+    # The client's CPU per lookup (this process only: steadier than latency on a busy
+    # machine); it is what a lookup takes from the event loop the consoles share.
+    cpu_ms = (time.process_time() - cpu0) * 1000 / lookups
     await engine.dispose()
     print(f"caller_context sends {len(seen)} distinct SELECTs per lookup:")
     conn = await asyncpg.connect(url)
@@ -82,6 +86,8 @@ async def explain(url: str, lookups: int, customers: int) -> None:
         await conn.close()
     print()
     print(summary(f"caller_context, {lookups} random callers, one at a time", lat))
+    print(f"client CPU per lookup (session, SQLAlchemy, asyncpg): {cpu_ms:.2f} ms; "
+          f"load avg {os.getloadavg()[0]:.2f}")
 
 
 async def main() -> None:
