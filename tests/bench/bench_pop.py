@@ -258,7 +258,11 @@ def serve(port: int, stats_path: Path) -> None:
     except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it shut down on
         pass
     finally:
-        stats_path.write_text(json.dumps({"lookups_ms": lookups_ms, "read_at": read_at,
+        # What a full (gen2) collection has to walk: objects tracked outside the frozen
+        # start-up set (gc.freeze at start-up moved those out of every collection).
+        tracked = {"gen2_tracked": len(gc.get_objects(2)), "frozen": gc.get_freeze_count()}
+        stats_path.write_text(json.dumps({"gc_tracked": tracked, "lookups_ms": lookups_ms,
+                                          "read_at": read_at,
                                           "published_at": published_at, "lane_at": lane_at,
                                           "routed_at": routed_at,
                                           "waited_lookup": waited_lookup, "gc_ms": gc_ms,
@@ -637,6 +641,10 @@ def report(args: argparse.Namespace, consoles: list[PopConsole], result: dict[st
         print("app GC pauses during the run: " + ", ".join(
             f"gen{g} n={len(v)} max={max(v, default=0):.1f} ms"
             for g, v in ((g, during(p)) for g, p in sorted(gc_ms.items()))))
+    if "gc_tracked" in app_stats:
+        print(f"app GC at the end: {app_stats['gc_tracked']['gen2_tracked']:,} objects in the "
+              f"oldest generation (a gen2 pass walks them), "
+              f"{app_stats['gc_tracked']['frozen']:,} frozen at start-up")
     if "stalls_ms" in app_stats:
         stalls = during(app_stats["stalls_ms"])
         print(f"app event-loop stalls > 5 ms during the run (10 ms timer probe): "
