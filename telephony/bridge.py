@@ -16,10 +16,10 @@ ActionID, list actions, ``Response: Error``); this module wraps what it does not
   full. A burst of calls therefore slows the PBX link down, never the process (issue #9).
 * **Work that can wait is shed**: caller lookups run at most ``lookup_slots`` at a time (the
   database connections the HTTP handlers need are not theirs); a prefetch finding every
-  slot busy is skipped (the pop looks up itself), and a lookup that had to wait for a slot
-  for a call that ended meanwhile is skipped (its pop goes out without customer data, with
-  ``lookup_error`` saying why). Queue stats and agent states are coalesced
-  (:mod:`telephony.coalesce`).
+  slot busy and as many prefetches waiting is skipped (the pop looks up itself), and a
+  lookup that had to wait for a slot for a call that ended meanwhile is skipped (its pop
+  goes out without customer data, with ``lookup_error`` saying why). Queue stats and
+  agent states are coalesced (:mod:`telephony.coalesce`).
 * **Liveness**: a watchdog Pings when the link is quiet and declares it dead when no reply
   comes (panoramisk sends Pings and never looks at the answers).
 * **Reconnect**: exponential backoff with jitter (panoramisk: a fixed 2 s forever), failed
@@ -35,6 +35,16 @@ Effects from the tracker run in per-call lanes: a slow caller lookup delays that
 never another call's events, and a call's pop always precedes the update that closes it.
 Call-log writes are queued to the batched writer from the call's lane (so in order with its
 pop), and the ``call_log`` message goes out once the row is committed.
+
+Likewise the event queue is for events that must wait: a read of a few events (one slice)
+arriving while the consumer idles on an empty queue goes through the tracker in the reading
+step itself.
+The lanes are for effects that must wait. An effect that needs no waiting (a publish, a pop
+whose prefetched lookup is done, a call-log record the writer has room for) runs in the
+consumer's own step when its call has nothing queued or running: that is the common case, and
+it spares a pop the hop through a lane task (a loop iteration: milliseconds when the loop is
+busy with call-log writes, wallboard queries or fan-out; issue #19). Order per call is the
+same either way: an effect runs at once only behind nothing of its own call.
 """
 
 from __future__ import annotations
@@ -55,7 +65,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from tickets import messages
-from tickets.bus import TOPIC_CALLS, TOPIC_PBX, TOPIC_QUEUES, Bus, OutEvent
+from tickets.bus import TOPIC_CALLS, TOPIC_PBX, TOPIC_QUEUES, Bus, NowaitBus, OutEvent
 from tickets.messages import CallerContext, PopCustomer
 
 from .agents import AgentInterfaces
@@ -271,6 +281,12 @@ class PbxBridge:
         self._consumer: asyncio.Task[None] | None = None
         self._lanes: dict[str, asyncio.Queue[Effect | None]] = {}
         self._lane_tasks: dict[str, asyncio.Task[None]] = {}
+        self._lane_busy: set[str] = set()  # lanes executing an effect right now
+        # the bus's plain-call publish, when it has one (effects then run without a lane)
+        self._publish_now = bus.publish_nowait if isinstance(bus, NowaitBus) else None
+        self.effects_direct = 0  # effects carried out in the consumer's step (no lane)
+        self._consumer_idle = False  # the consumer waits for the queue (so it is empty)
+        self.items_direct = 0  # reads (and snapshots) put through the tracker on arrival
         self._lookups: dict[str, asyncio.Future[CallerContext]] = {}
         self._lookup_done: dict[str, float] = {}
         self._lookup_keys: dict[str, tuple[str | None, str]] = {}  # call -> number looked up
@@ -383,6 +399,7 @@ class PbxBridge:
         """Back-pressure and shedding counters (``/metrics``, the burst benchmark)."""
         return {"events_queued": self._pending, "reader_pauses": self.pauses,
                 "effects_in_flight": self._inflight, "effect_waits": self.effect_waits,
+                "effects_direct": self.effects_direct, "reads_direct": self.items_direct,
                 "prefetch_shed": self.prefetch_shed, "lookups_shed": self.lookups_shed,
                 **{f"call_log_{k}": v for k, v in self.call_log.stats().items()}}
 
@@ -432,9 +449,18 @@ class PbxBridge:
             await asyncio.sleep(delay)
 
     def _sink(self, item: tuple[str, float, Any]) -> None:
-        self.queue.put_nowait(item)
         if item[0] == "events":
             self._pending += len(item[2])
+        if self._consumer_idle and self.queue.empty() and (
+                item[0] != "events" or len(item[2]) <= _FEED_SLICE):
+            # Nothing waits before it: through the tracker in this step (a hop through the
+            # consumer task costs a loop iteration; the pop is behind it, issue #19). A
+            # bigger read (a burst, a flood) is queued: the consumer takes it in slices.
+            rest = self._take_now(item)
+            if rest is None:
+                return
+            item = rest
+        self.queue.put_nowait(item)
         if not self._paused and self._pending > self.queue_high and self.protocol:
             self._paused = True
             self.pauses += 1
@@ -597,16 +623,42 @@ class PbxBridge:
         return None
 
     # ------------------------------------------------------------------ event consumer
+    @staticmethod
+    def _parts(kind: str, payload: Any) -> list[Any]:
+        """A read's events go through the tracker a slice at a time, so effects in flight
+        stay near ``effects_high`` even when one TCP read held a thousand."""
+        if kind != "events":
+            return [payload]
+        return [payload[i:i + _FEED_SLICE] for i in range(0, len(payload), _FEED_SLICE)]
+
+    def _take_now(self, item: tuple[str, float, Any]) -> tuple[str, float, Any] | None:
+        """What the consumer would do with ``item``, done now (it is idle and the queue
+        empty); the part left when the lanes are full (``effects_high``), to be queued."""
+        kind, t, payload = item
+        parts = self._parts(kind, payload)
+        try:
+            for k, part in enumerate(parts):
+                if self._inflight > self.effects_high:
+                    if kind != "events":
+                        return item
+                    return kind, t, [event for rest in parts[k:] for event in rest]
+                effects = self._apply(kind, t, part)
+                if effects:
+                    self._dispatch(effects)
+        except Exception:
+            log.exception("AMI %s: tracker failed on %.300r", self.name, payload)
+        self.items_direct += 1
+        return None
+
     async def _consume(self) -> None:
         while True:
-            kind, t, payload = await self.queue.get()
+            self._consumer_idle = True
             try:
-                # A read's events go through the tracker a slice at a time, so effects in
-                # flight stay near ``effects_high`` even when one TCP read held a thousand.
-                parts = ([payload[i:i + _FEED_SLICE] for i in range(0, len(payload),
-                                                                   _FEED_SLICE)]
-                         if kind == "events" else [payload])
-                for part in parts:
+                kind, t, payload = await self.queue.get()
+            finally:
+                self._consumer_idle = False
+            try:
+                for part in self._parts(kind, payload):
                     effects = self._apply(kind, t, part)
                     if effects:
                         self._dispatch(effects)
@@ -693,7 +745,39 @@ class PbxBridge:
             if isinstance(eff, Prefetch):
                 self._lookup(eff.call_id, eff.caller_e164, eff.raw_number, prefetch=True)
                 continue
+            if self._run_now(key or "__pbx__", eff):
+                self.effects_direct += 1
+                continue
             self._enqueue(key or "__pbx__", eff)
+
+    def _run_now(self, key: str, eff: Effect) -> bool:
+        """Carry ``eff`` out now if it needs no waiting and lane ``key`` is idle (nothing of
+        the call queued or running, so order is kept); False: it goes to the lane."""
+        publish = self._publish_now
+        if publish is None or key in self._lane_busy:
+            return False
+        lane = self._lanes.get(key)
+        if lane is not None and not lane.empty():
+            return False
+        try:
+            if isinstance(eff, Publish):
+                if status_key(eff.event) is not None:
+                    return False  # the coalescer's (it may hold the event back)
+                publish(eff.topic, eff.event)
+            elif isinstance(eff, ScreenPop):
+                fut = self._lookup(eff.call_id, eff.caller_e164, eff.raw_number,
+                                   max_age=self.lookup_max_age)
+                if fut is None or not fut.done():
+                    return False  # the lane waits for the lookup
+                publish(TOPIC_CALLS, self._pop_event(eff, fut.result(), None))
+            elif isinstance(eff, Persist):
+                done = self._logged if eff.record.ended_at is not None else None
+                return self.call_log.put_nowait(eff.record, done)
+            else:
+                return False
+        except Exception:
+            log.exception("AMI %s: effect failed: %.300r", self.name, eff)
+        return True
 
     def known_customer(self, call_id: str) -> PopCustomer | None:
         """The customer the pop's lookup found for a live call (``None``: unknown caller,
@@ -710,7 +794,10 @@ class PbxBridge:
         """One caller lookup per call, started when the call appears (prefetch) and shared
         by every pop of the call (ring-all). A result older than ``max_age`` (a long IVR)
         or a failed one is looked up again. A ``prefetch`` finding every lookup slot busy
-        is skipped (``None``): the pop will look up itself."""
+        and as many waiting already (one waiting room per slot) is skipped (``None``): the
+        pop will look up itself. (Skipping as soon as every slot was busy skipped one
+        prefetch in nine at 20 calls/s on a loaded machine, and each of those pops then
+        waited for a whole lookup of its own: the pop's tail, issue #19.)"""
         fut = self._lookups.get(call_id)
         if fut is not None and self._lookup_keys.get(call_id) != (e164, raw):
             fut = None  # the caller ID changed (late caller ID): look the new one up
@@ -719,7 +806,7 @@ class PbxBridge:
                 or time.monotonic() - self._lookup_done.get(call_id, 0.0) > max_age):
             fut = None
         if fut is None:
-            if prefetch and self._lookups_active >= self.lookup_slots:
+            if prefetch and self._lookups_active >= 2 * self.lookup_slots:
                 self.prefetch_shed += 1
                 return None
             fut = self._lookups[call_id] = asyncio.ensure_future(
@@ -768,12 +855,14 @@ class PbxBridge:
                         del self._lane_tasks[key]
                         return
                     continue
+            self._lane_busy.add(key)
             try:
                 if eff is not None:
                     await self._execute(eff)
             except Exception:
                 log.exception("AMI %s: effect failed: %.300r", self.name, eff)
             finally:
+                self._lane_busy.discard(key)
                 q.task_done()
                 self._inflight -= 1
                 if self._inflight <= self.effects_low:
@@ -807,6 +896,8 @@ class PbxBridge:
         error text when it failed: pops and updates go out anyway, without customer data."""
         fut = self._lookup(call_id, e164, raw, max_age=self.lookup_max_age)
         assert fut is not None  # only prefetches are skipped
+        if fut.done() and not fut.cancelled() and fut.exception() is None:
+            return fut.result(), None  # prefetched: no wait (wait_for costs loop steps)
         try:
             return await asyncio.wait_for(asyncio.shield(fut), 5), None
         except LookupShed as exc:
@@ -850,11 +941,15 @@ class PbxBridge:
 
     async def _screen_pop(self, eff: ScreenPop) -> None:
         found, error = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)
-        event = messages.screen_pop(
+        await self.bus.publish(TOPIC_CALLS, self._pop_event(eff, found, error))
+
+    @staticmethod
+    def _pop_event(eff: ScreenPop, found: CallerContext,
+                   error: str | None) -> messages.ScreenPop:
+        return messages.screen_pop(
             call_id=eff.call_id, pbx=eff.pbx, extension=eff.extension,
             caller_number=eff.caller_number, caller_name=eff.caller_name, queue=eff.queue,
             order_number=eff.order_number, dtmf=eff.dtmf, context=found, lookup_error=error)
-        await self.bus.publish(TOPIC_CALLS, event)
 
     async def _persist(self, eff: Persist) -> None:
         """Queue the record for the call-log writer (waits while its queue is full: that is

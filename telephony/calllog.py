@@ -80,6 +80,15 @@ class CallLogWriter:
             self.waits += 1
         await self._queue.put((record, on_written))
 
+    def put_nowait(self, record: CallRecord, on_written: Written | None = None) -> bool:
+        """Queue one record if there is room; False (nothing queued) when the queue is
+        full: the caller then waits in :meth:`put`."""
+        try:
+            self._queue.put_nowait((record, on_written))
+        except asyncio.QueueFull:
+            return False
+        return True
+
     async def flush(self) -> None:
         """Until every record queued so far is written (or given up)."""
         await self._queue.join()

@@ -112,11 +112,15 @@ class RedisBus:
 
         Raises TypeError for an event that is not JSON-serializable (a programming error).
         """
+        self.publish_nowait(topic, event)
+
+    def publish_nowait(self, topic: str, event: OutEvent) -> None:
+        """:meth:`publish` as a plain call (it never suspends)."""
         data = json.dumps(event, default=_default, ensure_ascii=False)
         self._seq += 1
         self.counters["published"] += 1
         # Local consoles get the event as other processes will: decoded from the JSON.
-        await self._local.publish(topic, json.loads(data))
+        self._local.publish_nowait(topic, json.loads(data))
         envelope = f'{{"o":"{self.origin}","s":{self._seq},"e":{data}}}'
         self._outbox.append((topic, envelope, time.monotonic()))
         if len(self._outbox) > self.outbox_size:

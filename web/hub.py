@@ -79,6 +79,10 @@ CALL_ROLES = STAFF_ROLES
 HUB_TOPICS = (TOPIC_CALLS, TOPIC_ASR, TOPIC_QUEUES, TOPIC_TICKETS, TOPIC_WORK_ORDERS, TOPIC_PBX,
               TOPIC_SESSIONS)
 
+#: Bus events the hub routes in one go before it lets the sender tasks run (at most half
+#: a console's outbox).
+PUMP_SLICE = 32
+
 #: Websocket close codes used by the hub.
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
@@ -619,9 +623,19 @@ class Hub:
         )
 
     async def _pump(self, sub: Subscription) -> None:
-        """Bus → consoles. A bad event is logged and skipped; the pump never dies of one."""
+        """Bus → consoles. A bad event is logged and skipped; the pump never dies of one.
+
+        Events already queued are routed together, up to :data:`PUMP_SLICE` of them, before
+        the pump yields: the sender tasks then run between slices, so a burst is spread
+        over the consoles' queues instead of piling into them. (Yielding after every event
+        made the pump route one event per loop iteration: with a busy loop a backlog grew
+        behind it, and a screen pop waited behind every status event queued before it.)"""
+        # A console's outbox must never fill within one slice (a console that reads would
+        # lose messages, and be disconnected once a whole outbox went unsent).
+        slice_ = max(1, min(PUMP_SLICE, self.queue_size // 2))
         while True:
             try:
+                routed = 0
                 async for topic, event in sub:
                     try:
                         self.deliver(topic, event)
@@ -629,9 +643,10 @@ class Hub:
                         log.exception("hub could not route %r event on %s",
                                       event.get("type") if isinstance(event, dict) else event,
                                       topic)
-                    # Let the sender tasks run between events of a burst, so a burst is
-                    # spread over the consoles' queues instead of piling into them.
-                    await asyncio.sleep(0)
+                    routed += 1
+                    if routed >= slice_:  # (an empty queue suspends the pump anyway)
+                        routed = 0
+                        await asyncio.sleep(0)
                 return  # subscription closed
             except asyncio.CancelledError:
                 raise
