@@ -152,6 +152,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="hotline-serve-") as tmp:
         # The workers are spawned: they read their settings from this environment.
         os.environ[LOCK_ENV] = str(prepare(settings, Path(tmp)))
+        # The workers share one listening socket, and libuv (uvloop) accepts every pending
+        # connection in one go: a client opening its keep-alive pool at once (a proxy, a
+        # load generator) would land on one worker. One accept per turn spreads them.
+        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
         uvicorn.run("web.workers:worker_app", factory=True, workers=workers,
                     host=args.host, port=args.port, log_level="info", ws_ping_interval=None)
     return 0
