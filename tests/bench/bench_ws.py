@@ -1,9 +1,9 @@
 """Websocket fan-out: one bus event to 1,000 connected consoles; p50/p99 delivery latency.
 
 Run: ``.venv/bin/python tests/bench/bench_ws.py [--consoles 1000] [--events 50]
-[--paint-calls 20] [--compare]`` (about a minute; the second part is pop-to-paint in
-Chromium; ``--compare`` first runs the fan-out with direct frame writes off, for an A/B in one
-run).
+[--paint-calls 30] [--paint-speed 10] [--compare]`` (about two minutes; the second part is
+pop-to-paint in Chromium; ``--compare`` first runs the fan-out with direct frame writes off,
+for an A/B in one run).
 
 Set-up, all real: a throwaway Redis server, a migrated SQLite database with the demo data,
 and ``hotline``'s app under uvicorn in its own process (``HOTLINE_REDIS_URL`` set, so the
@@ -302,13 +302,20 @@ new MutationObserver((records) => {
 """
 
 
-async def pop_to_paint(calls: int) -> None:
+async def pop_to_paint(calls: int, speed: float) -> None:
     """AMI event in → call card painted in Chromium, for calls replayed from a capture.
 
     The fake Asterisk of tests/telephony replays ``a_inbound_queue_answered`` over TCP to the
     server's AMI bridge; t0 is when it writes the first event of agent 6001's leg (the pop
     follows from that leg ringing); t1 is the second animation frame after alice's console
     inserted the card (so the card was painted). Both are wall-clock ms on this machine.
+
+    ``speed`` is the replay's pace against the capture's (``FakeAsterisk.play``). At 10 the
+    caller waits 0.38 s in the IVR before the agents ring (3.8 s on the real line), so the
+    bridge has prefetched the caller lookup by then, as on a real line, and the answer comes
+    ~0.2 s after the ring, after the card is painted. At 0 every event of the call is written
+    at once: the pop waits for its lookup and the browser gets ring, answer and hang-up in
+    one burst (the condition of issue #19's "before" figure, 129–177 ms).
     """
     from playwright.async_api import async_playwright
 
@@ -363,7 +370,8 @@ async def pop_to_paint(calls: int) -> None:
             for i in range(calls):
                 key = f"play{i}"
                 current[0] = key
-                result = await fake.play("a_inbound_queue_answered", caller="13800138000")
+                result = await fake.play("a_inbound_queue_answered", caller="13800138000",
+                                         speed=speed)
                 call_id = f"pbx1:{result.linkedids[0]}"
                 painted = None
                 for _ in range(200):
@@ -391,7 +399,8 @@ async def pop_to_paint(calls: int) -> None:
             await browser.close()
         print(load.report())
         if figures:
-            print(f"pop-to-paint over {len(figures)} replayed calls (AMI event written → card "
+            print(f"pop-to-paint over {len(figures)} replayed calls at {speed:g}x the capture's "
+                  f"pace (AMI event written → card "
                   f"painted in Chromium): median={statistics.median(figures):.1f} ms  "
                   f"p99={pct(figures, 99):.1f} ms  max={max(figures):.1f} ms")
             if rendered:
@@ -421,7 +430,10 @@ def main() -> None:
                     help="start the server with gc.freeze() after import (see FROZEN_UVICORN)")
     ap.add_argument("--compare", action="store_true",
                     help="run the fan-out twice in a row: HOTLINE_WS_DIRECT_WRITES off, then on")
-    ap.add_argument("--paint-calls", type=int, default=20,
+    ap.add_argument("--paint-speed", type=float, default=10.0,
+                    help="pace of the pop-to-paint replays against the capture's (0: every "
+                         "event at once, the caller lookup not prefetched)")
+    ap.add_argument("--paint-calls", type=int, default=30,
                     help="calls replayed for pop-to-paint in Chromium (0: skip)")
     args = ap.parse_args()
 
@@ -430,7 +442,7 @@ def main() -> None:
             await run(args.consoles, args.events, args.interval_ms / 1000, args.ws,
                       args.freeze_gc, direct)
         if args.paint_calls:
-            await pop_to_paint(args.paint_calls)
+            await pop_to_paint(args.paint_calls, args.paint_speed)
 
     coro = both()
     try:  # the consoles' side should cost as little as it can; uvicorn uses uvloop too
