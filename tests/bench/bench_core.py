@@ -36,6 +36,24 @@ def phone_of(i: int) -> str:
     return f"+86139{i:08d}"
 
 
+async def demo_database(server: str, name: str) -> str:
+    """A fresh database ``name`` on the PostgreSQL ``server`` URL, migrated, with the demo
+    data: its URL (dropped first if a previous run left it)."""
+    admin = await asyncpg.connect(server)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = f"{server.rsplit('/', 1)[0]}/{name}"
+    await asyncio.to_thread(upgrade, url)
+    engine = make_engine(to_async_url(url))
+    async with make_sessionmaker(engine)() as s, s.begin():
+        await load_demo(s)
+    await engine.dispose()
+    return url
+
+
 async def populate(url: str, customers: int, tickets: int) -> None:
     conn = await asyncpg.connect(url)
     try:
@@ -151,21 +169,13 @@ async def main() -> None:
     args = ap.parse_args()
     print("machine:", machine())
     with postgres_server() as server:
-        base = server.rsplit("/", 1)[0]
         admin = await asyncpg.connect(server)
         # Durability decides commit cost: say which kind of server the figures are from.
         print("postgres:", await admin.fetchval("SHOW server_version"),
               "fsync=" + await admin.fetchval("SHOW fsync"),
               "synchronous_commit=" + await admin.fetchval("SHOW synchronous_commit"))
-        await admin.execute("DROP DATABASE IF EXISTS hotline_bench")
-        await admin.execute("CREATE DATABASE hotline_bench")
         await admin.close()
-        url = f"{base}/hotline_bench"
-        await asyncio.to_thread(upgrade, url)
-        engine = make_engine(to_async_url(url))
-        async with make_sessionmaker(engine)() as s, s.begin():
-            await load_demo(s)
-        await engine.dispose()
+        url = await demo_database(server, "hotline_bench")
         await populate(url, args.customers, args.tickets)
         await bench(url, args.creates, args.workers, args.lookups, args.customers)
 

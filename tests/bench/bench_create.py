@@ -54,7 +54,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.common import LoadSampler, machine, settle, wait_http  # noqa: E402
+from tests.bench.common import LoadSampler, machine, settle, stop_process, wait_http  # noqa: E402
 from tests.support.db import PostgresFactory, SqliteFactory  # noqa: E402
 from tests.support.servers import free_port, postgres_server, redis_server  # noqa: E402
 
@@ -248,12 +248,7 @@ def run_one(args: argparse.Namespace, db_url: str, tmp: Path, workers: int | Non
         label = f"hotline serve{f' --workers {workers}' if workers else ''} on {args.db}"
         return measure(base + "/api/v1/tickets", body, headers, args, server.pid, label)
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
 
 def run_local(args: argparse.Namespace) -> int:

@@ -41,7 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.common import LoadSampler, asettle, machine, pct, wait_http  # noqa: E402
+from tests.bench.common import LoadSampler, asettle, machine, pct, stop_process, wait_http  # noqa: E402
 from tests.support.db import SqliteFactory  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 
@@ -178,11 +178,7 @@ async def run(seconds: float, guessers: int) -> int:
                   f"{sue.status_code}{f' (Retry-After {wait} s)' if wait else ''}; from her "
                   "desk she is never slowed (tests/web/test_throttle.py)")
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server)
     print(f"target: API p99 <= {TARGET_P99_MS:.0f} ms during the storm: "
           f"{'MISSED' if failed else 'met'}")
     print(f"load avg after: {os.getloadavg()[0]:.2f}")

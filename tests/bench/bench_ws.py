@@ -40,7 +40,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.common import LoadSampler, asettle, machine, pct, wait_http  # noqa: E402
+from tests.bench.common import LoadSampler, asettle, machine, pct, stop_process, wait_http  # noqa: E402
 from tests.support.db import SqliteFactory  # noqa: E402
 from tests.support.servers import redis_server  # noqa: E402
 from tickets.bus import TOPIC_QUEUES  # noqa: E402
@@ -256,11 +256,7 @@ async def run(consoles: int, events: int, interval: float, ws_impl: str,
                 if c.transport is not None:
                     c.transport.close()
             await bus.close()
-            server.terminate()
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_process(server)
 
 
 PAINT_PROBE = """
@@ -412,11 +408,7 @@ async def pop_to_paint(calls: int, speed: float) -> None:
                     print(f"  {name}: median={statistics.median(values):.1f} ms  "
                           f"p99={pct(values, 99):.1f} ms")
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server)
         await fake.stop()
 
 

@@ -14,6 +14,7 @@ import asyncio
 import os
 import platform
 import statistics
+import subprocess
 import threading
 import time
 from collections import deque
@@ -47,6 +48,16 @@ def pct(values: list[float], p: float) -> float:
 def summary(name: str, values_ms: list[float]) -> str:
     return (f"{name}: n={len(values_ms)} median={statistics.median(values_ms):.3f} ms "
             f"p99={pct(values_ms, 99):.3f} ms max={max(values_ms):.3f} ms")
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace_s: float = 15.0) -> None:
+    """SIGTERM ``proc`` (a server the benchmark started), SIGKILL after ``grace_s`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 async def wait_http(url: str, limit: float = 60.0) -> None:

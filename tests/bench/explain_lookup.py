@@ -24,13 +24,11 @@ from typing import Any
 import asyncpg
 from sqlalchemy import event
 
-from tests.bench.bench_core import phone_of, populate
+from tests.bench.bench_core import demo_database, phone_of, populate
 from tests.bench.common import machine, summary
 from tests.support.servers import postgres_server
 from tickets.calls import caller_context
-from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
-from web.demo import load_demo
-from web.migrate import upgrade
+from tickets.db import make_engine, make_read_sessionmaker
 from web.settings import to_async_url
 
 
@@ -99,16 +97,7 @@ async def main() -> None:
     args = ap.parse_args()
     print("machine:", machine())
     with postgres_server() as server:
-        admin = await asyncpg.connect(server)
-        await admin.execute("DROP DATABASE IF EXISTS hotline_bench_explain")
-        await admin.execute("CREATE DATABASE hotline_bench_explain")
-        await admin.close()
-        url = f"{server.rsplit('/', 1)[0]}/hotline_bench_explain"
-        await asyncio.to_thread(upgrade, url)
-        engine = make_engine(to_async_url(url))
-        async with make_sessionmaker(engine)() as s, s.begin():
-            await load_demo(s)
-        await engine.dispose()
+        url = await demo_database(server, "hotline_bench_explain")
         await populate(url, args.customers, args.tickets)
         await add_calls(url, args.calls, args.customers)
         print(f"data: {args.customers:,} customers, {args.tickets:,} tickets, "
