@@ -45,6 +45,9 @@ from tickets.bus import Bus, InProcessBus, OutEvent
 from tickets.ratelog import RateLimitedLog
 
 log = logging.getLogger(__name__)
+#: Channel names: ``hotline:<db>:<topic>``. Pub/sub ignores the database number of the
+#: URL, so the number goes into the name: installs sharing one Redis on different
+#: databases (staging on /1, production on /0) never see each other's pops.
 PREFIX = "hotline:"
 #: Idle publisher: ping Redis this often so ``state()`` notices a frozen server.
 HEARTBEAT_S = 5.0
@@ -65,7 +68,8 @@ def _default(obj: Any) -> Any:
 
 
 class RedisBus:
-    """Publishes to Redis channels ``hotline:<topic>`` through an outbox; one pattern
+    """Publishes to Redis channels ``hotline:<db>:<topic>`` (``<db>`` the URL's database
+    number, 0 by default) through an outbox; one pattern
     subscriber per process feeds a local in-process bus with other processes' events.
 
     ``outbox_size`` (events) and ``outbox_max_age`` (seconds) bound what waits for Redis;
@@ -78,6 +82,8 @@ class RedisBus:
                                         health_check_interval=10)
         self._pub = aioredis.from_url(url, socket_connect_timeout=publish_timeout,
                                       socket_timeout=publish_timeout)
+        db = self._redis.connection_pool.connection_kwargs.get("db", 0)
+        self.prefix = f"{PREFIX}{db}:"
         self._local = InProcessBus()
         self._task: asyncio.Task[None] | None = None
         self._drainer: asyncio.Task[None] | None = None
@@ -170,7 +176,7 @@ class RedisBus:
                 continue
             try:
                 async with asyncio.timeout(self.publish_timeout + 0.5):
-                    await self._pub.publish(PREFIX + topic, data)
+                    await self._pub.publish(self.prefix + topic, data)
             except (RedisError, OSError, TimeoutError) as exc:
                 # Put it back at the head (order kept); it may have reached Redis anyway,
                 # receivers drop the duplicate by its sequence number.
@@ -251,14 +257,14 @@ class RedisBus:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(PREFIX + "*")
+                await pubsub.psubscribe(self.prefix + "*")
                 if not self._sub_ok:
                     log.info("redis bus subscribed on %s", self._redis_location())
                 self._sub_ok, delay = True, 0.5
                 if self._pub_ok:
                     self.last_error = None
                 async for message in self._messages(pubsub):
-                    topic = message["channel"].decode()[len(PREFIX):]
+                    topic = message["channel"].decode()[len(self.prefix):]
                     event = self._accept(message["data"])
                     if event is None:
                         continue

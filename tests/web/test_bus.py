@@ -63,6 +63,32 @@ async def test_redis_bus_crosses_processes(redis_url: str) -> None:
         await b.close()
 
 
+async def test_installs_on_other_redis_databases_do_not_hear_each_other(
+        redis_url: str) -> None:
+    # Pub/sub ignores the database number: a staging install on /2 sharing production's
+    # Redis must still not receive production's pops (customer data).
+    base = redis_url.rsplit("/", 1)[0]
+    prod, prod_peer, staging = (RedisBus(f"{base}/1"), RedisBus(f"{base}/1"),
+                                RedisBus(f"{base}/2"))
+    for bus in (prod, prod_peer, staging):
+        await bus.start()
+    try:
+        heard_by_peer = prod_peer.subscribe("calls")
+        heard_by_staging = staging.subscribe("calls")
+        for _ in range(100):
+            if prod.connected and prod_peer.connected and staging.connected:
+                break
+            await asyncio.sleep(0.05)
+        await prod.publish("calls", {"type": "screen_pop", "caller_number": "+8613800138000"})
+        _, event = await _next(heard_by_peer)
+        assert event["caller_number"] == "+8613800138000"
+        with pytest.raises(TimeoutError):  # had it crossed, staging would have it by now
+            await _next(heard_by_staging, within=0.3)
+    finally:
+        for bus in (prod, prod_peer, staging):
+            await bus.close()
+
+
 class _Redis:
     """A redis-server of the test's own, to kill, freeze (SIGSTOP) and restart."""
 
