@@ -84,7 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_redaction()  # before anything logs: uvicorn's access log included
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # One line per bad setting, named as the operator wrote it; never the value (a
+        # secret may be among them).
+        for err in exc.errors():
+            name = "HOTLINE_" + "_".join(str(part) for part in err["loc"]).upper()
+            print(f"hotline: {name}: {err['msg']}", file=sys.stderr)
+        return 2
     from web.migrate import upgrade
 
     if args.command == "db":

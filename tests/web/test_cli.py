@@ -90,3 +90,17 @@ def test_demo_user_add_and_serve_on_embedded_defaults(tmp_path: Path) -> None:
         proc.wait(10)
     gone = run(["demo", "call", "--url", base], env, tmp_path)
     assert gone.returncode == 1 and "cannot reach" in gone.stderr
+
+
+def test_a_bad_setting_is_one_line_naming_it_without_its_value(
+        monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from web.cli import main
+
+    monkeypatch.setenv("HOTLINE_WORKERS", "0")
+    monkeypatch.setenv("HOTLINE_DB_POOL_SIZE", "lots-s3cret")
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("hotline: HOTLINE_") for line in err)
+    assert any(line.startswith("hotline: HOTLINE_WORKERS: ") for line in err)
+    assert any(line.startswith("hotline: HOTLINE_DB_POOL_SIZE: ") for line in err)
+    assert "lots-s3cret" not in "\n".join(err)
