@@ -75,15 +75,16 @@ def _e164(parsed: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _without_area_code(number: str, region: str) -> bool:
-    """A national number too short to carry an area code (``6552 9988`` in China)."""
+def lacks_area_code(number: str, region: str) -> bool:
+    """A national number too short to carry an area code (``6552 9988`` in China): it
+    cannot be matched to anyone's stored number, which always has one."""
     digits = _JUNK.sub("", number)
     return (region == "CN" and not digits.startswith(("+", "0"))
             and len(digits) in _LANDLINE_DIGITS and digits[0] != "1")
 
 
 def _with_area_code(number: str, region: str, area_code: str | None) -> str:
-    if area_code and _without_area_code(number, region):
+    if area_code and lacks_area_code(number, region):
         return "0" + area_code.lstrip("0") + _JUNK.sub("", number)
     return number
 
@@ -99,7 +100,7 @@ def parse(raw: str, region: str = "CN", area_code: str | None = None) -> Phone:
     if not written or written == "<unknown>":
         raise InvalidPhoneNumber("empty phone number")
     number, extension = split_extension(written)
-    if _without_area_code(number, region) and not area_code:
+    if lacks_area_code(number, region) and not area_code:
         raise MissingAreaCode(f"the area code is missing: {written!r} is a landline number "
                               "without its area code (write it as e.g. 021 6552 9988)")
     parsed = _parse(_with_area_code(number, region, area_code), region)

@@ -70,11 +70,12 @@ class In(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    @model_validator(mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        _reject_nul(data)
-        return data
+    def _no_nul(cls, value: Any) -> Any:
+        # per field, not per model: the 422's ``loc`` then names the field (["body", "title"])
+        _reject_nul(value)
+        return value
 
 
 class Out(BaseModel):

@@ -39,7 +39,7 @@ from tickets.models import (
     TicketType,
     User,
 )
-from tickets.phones import InvalidPhoneNumber, normalize
+from tickets.phones import InvalidPhoneNumber, lacks_area_code, normalize
 from tickets.schemas import CommentIn, TicketIn, TicketPatch
 from tickets.templates import validate_fields
 from tickets.users import find_group, find_user
@@ -170,8 +170,12 @@ async def _resolve_customer(session: AsyncSession, data: TicketIn, region: str, 
         except InvalidPhoneNumber as exc:
             raise Invalid(str(exc)) from None
         found = await customer_id_by_e164(session, e164)
+        if found is None and lacks_area_code(data.customer_phone, region):
+            raise Invalid(f"customer_phone {data.customer_phone.strip()!r} has no area code, so "
+                          "it matches no customer: write it with one (e.g. 021 6552 9988)")
         if found is None:
-            raise Invalid(f"no customer has the number {e164}; create the customer first")
+            raise Invalid(f"customer_phone: no customer has the number {e164}; create the "
+                          "customer first")
         return found
     return None
 

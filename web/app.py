@@ -169,6 +169,18 @@ async def _readiness(services: Services) -> dict[str, Any]:
     return report
 
 
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    """422 listing the fields; 400 when the body is not JSON at all (the contract)."""
+    broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+    if broken is not None:
+        where = broken.get("loc", ())[-1]
+        at = f" (at character {where})" if isinstance(where, int) else ""
+        return JSONResponse({"detail": f"the body is not valid JSON{at}"}, status_code=400)
+    errors = [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")}
+              for e in exc.errors()]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -222,6 +234,4 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")}
-                  for e in exc.errors()]
-        return JSONResponse({"detail": errors}, status_code=422)
+        return _validation_response(exc)

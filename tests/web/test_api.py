@@ -145,6 +145,7 @@ async def test_bad_payloads_are_422(client: httpx.AsyncClient, payload: dict[str
     ({"title": "x", "type": "refund"}, "required fields missing"),
     ({"title": "x", "customer_phone": "12"}, "not a possible phone number"),
     ({"title": "x", "customer_phone": "+8613700000001"}, "no customer has the number"),
+    ({"title": "x", "customer_phone": "8765 4321"}, "has no area code"),
     ({"title": "x", "customer_id": 999999}, "unknown customer"),
     ({"title": "x", "assignee": "ghost"}, "unknown user"),
     ({"title": "x", "group": "nowhere"}, "unknown group"),
@@ -161,7 +162,7 @@ async def test_malformed_json_and_unknown_ids(client: httpx.AsyncClient) -> None
     h = await login(client, "alice")
     resp = await client.post("/api/v1/tickets", headers={**h, "content-type": "application/json"},
                              content=b"{not json")
-    assert resp.status_code == 422
+    assert resp.status_code == 400
     assert (await client.get("/api/v1/tickets/99999999", headers=h)).status_code == 404
     assert (await client.get("/api/v1/tickets/abc", headers=h)).status_code == 422
     assert (await client.get("/api/v1/customers/424242", headers=h)).status_code == 404
@@ -337,9 +338,13 @@ async def test_text_postgres_cannot_store_is_422_on_both_backends(
     resp = await client.post("/api/v1/tickets", headers=admin,
                              json={"title": "a\x00b"})
     assert resp.status_code == 422 and "NUL" in str(resp.json()["detail"])
+    assert resp.json()["detail"][0]["loc"] == ["body", "title"]
     resp = await client.post("/api/v1/tickets", headers=admin,
                              json={"title": "ok", "fields": {}, "tags": ["x\x00"]})
-    assert resp.status_code == 422
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "tags"]
+    resp = await client.post("/api/v1/tickets", headers=admin,
+                             json={"title": "ok", "fields": {"k\x00": 1}})
+    assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "fields"]
     resp = await client.get("/api/v1/tickets", params={"q": "a\x00b"}, headers=admin)
     assert resp.status_code in (200, 422)  # SQLite finds nothing; PostgreSQL refuses: 422
     resp = await client.post("/api/v1/groups", headers=admin,

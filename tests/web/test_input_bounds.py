@@ -136,3 +136,14 @@ async def test_a_time_without_offset_in_a_body_is_the_site_zone(
         "purchased_at": "yesterday"})
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["body", "purchased_at"]
+
+
+async def test_a_body_that_is_not_json_is_a_400(client: httpx.AsyncClient) -> None:
+    """docs/CONTRACT.md: 400 a body that cannot be parsed; 422 is for parsed, invalid input."""
+    h = {**await login(client, "admin"), "content-type": "application/json"}
+    for raw in (b'{"title": "x",', b"\xff\xfe", b"[1, 2"):
+        r = await client.post("/api/v1/tickets", headers=h, content=raw)
+        assert r.status_code == 400, r.text
+        assert "not valid JSON" in r.json()["detail"]
+    r = await client.post("/api/v1/tickets", headers=h, content=b'{"title": "x",')
+    assert "character 14" in r.json()["detail"]
