@@ -20,8 +20,10 @@ never sent a UUID blocked speech for every real call, and each refusal logged a 
   the connection is closed at once, before reading a byte;
 * the UUID frame must arrive within ``uuid_timeout`` (Asterisk sends it immediately);
 * at most ``max_pending`` connections may wait for their UUID; a newcomer beyond that
-  evicts the *oldest* waiting one instead of being refused, so idle connections can delay
-  nobody for long: a real call's UUID arrives within milliseconds of its connect;
+  evicts the *oldest* waiting one that has sent nothing yet instead of being refused, so
+  idle connections can delay nobody for long: a real call's UUID arrives within
+  milliseconds of its connect (in a burst of connects it may still sit unread in the
+  kernel when the eviction runs, hence "has sent nothing": reader buffer and ``FIONREAD``);
 * when all ``max_streams`` slots are taken, the oldest stream still not linked to a call
   makes room for the newcomer (an unlinked stream may be a stranger with a random UUID);
 * refusals are logged through :class:`tickets.ratelog.RateLimitedLog`: one line per kind
@@ -30,12 +32,15 @@ never sent a UUID blocked speech for every real call, and each refusal logged a 
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
+import fcntl
 import ipaddress
 import logging
 import os
 import struct
+import termios
 import time
 import uuid as uuidlib
 from collections import OrderedDict, deque
@@ -321,8 +326,9 @@ class AsrServer:
         self._sub_task: asyncio.Task[None] | None = None
         self._streams: dict[str, _Stream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        # Connections that have not sent their UUID yet, oldest first (token → writer).
-        self._pending: OrderedDict[int, asyncio.StreamWriter] = OrderedDict()
+        # Connections whose UUID has not been read yet, oldest first (token → reader, writer).
+        self._pending: OrderedDict[int, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+            OrderedDict())
         self._evicted: set[int] = set()
         self._next_token = 0
         self._limited = RateLimitedLog(log, 10.0)
@@ -362,7 +368,7 @@ class AsrServer:
         """Stop listening, end every stream (publishing their finals), release threads."""
         if self._server is not None:
             self._server.close()
-        for writer in list(self._pending.values()):
+        for _, writer in list(self._pending.values()):
             writer.close()
         for stream in list(self._streams.values()):
             await stream.buffer.close()
@@ -518,13 +524,15 @@ class AsrServer:
         when there is none (timed out, closed, malformed, or evicted by a newer one)."""
         lim = self.limits
         while len(self._pending) >= lim.max_pending:
-            # The oldest waiting connection gives way: a real PBX sends its UUID at once,
-            # so whoever has waited longest is the least likely to be one.
-            _token, oldest = self._pending.popitem(last=False)
-            self._evicted.add(_token)
+            # The oldest silent connection gives way: a real PBX sends its UUID at once, so
+            # whoever has waited longest without a byte is the least likely to be one.
+            victim = next((t for t, (r, w) in self._pending.items() if not _has_sent(r, w)),
+                          next(iter(self._pending)))
+            _, oldest = self._pending.pop(victim)
+            self._evicted.add(victim)
             oldest.close()
         token = self._next_token = self._next_token + 1
-        self._pending[token] = writer
+        self._pending[token] = (reader, writer)
         try:
             return await self._read_frame(reader, lim.uuid_timeout)
         except (FrameError, _StreamClosed, TimeoutError) as exc:
@@ -811,6 +819,22 @@ def _peer(writer: asyncio.StreamWriter) -> str:
     if isinstance(info, tuple) and len(info) >= 2:
         return f"{info[0]}:{info[1]}"
     return str(info)
+
+
+def _has_sent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """Bytes from the peer are waiting: in the reader's buffer, or still in the kernel's
+    receive queue (``FIONREAD``; a burst of accepts runs before the new sockets are read)."""
+    if getattr(reader, "_buffer", None):  # asyncio's StreamReader keeps it there
+        return True
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return False
+    queued = array.array("i", [0])
+    try:
+        fcntl.ioctl(sock.fileno(), termios.FIONREAD, queued)
+    except OSError:
+        return False
+    return queued[0] > 0
 
 
 def _why(exc: BaseException) -> str:

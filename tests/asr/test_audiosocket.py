@@ -491,6 +491,29 @@ async def test_silent_connections_cannot_pile_up(
         await _until(lambda: server.state()["handshaking"] == 0)
 
 
+async def test_a_connection_that_has_sent_bytes_is_not_the_one_evicted(
+    engine: VoskEngine
+) -> None:
+    """The flaky failure of the test below: in a burst of connects, a real call whose UUID
+    was already on its way was the oldest pending one and was evicted. The oldest *silent*
+    connection goes instead."""
+    limits = AsrLimits(max_pending=2, uuid_timeout=5, link_wait=1)
+    async with running(engine, limits) as (server, _bus):
+        talking = await asyncio.open_connection("127.0.0.1", server.port)
+        talking[1].write(b"\x01")  # the start of a UUID frame: its reader waits for more
+        await talking[1].drain()
+        await _until(lambda: server.state()["handshaking"] == 1)
+        silent = await asyncio.open_connection("127.0.0.1", server.port)
+        await _until(lambda: server.state()["handshaking"] == 2)
+        newcomer = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await asyncio.wait_for(silent[0].read(), 5) == b""  # the silent one went
+        await _until(lambda: server.state()["evicted_pending"] == 1)
+        assert not talking[0].at_eof()
+        for _r, w in (talking, silent, newcomer):
+            w.close()
+        await _until(lambda: server.state()["handshaking"] == 0)
+
+
 async def test_a_connection_without_uuid_is_closed_after_the_deadline(
     engine: VoskEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
