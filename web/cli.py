@@ -84,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_redaction()  # before anything logs: uvicorn's access log included
+    # alembic ≥ 1.16 logs one INFO line per plugin it sets up: noise before every command
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
         settings = Settings()
     except ValidationError as exc:
