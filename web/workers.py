@@ -124,8 +124,20 @@ def worker_app() -> FastAPI:
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s")
+    # One log line per request: the forwarding worker's. httpx would add one for its hop
+    # and this socket's server another (uvicorn's access logger is one per process).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").addFilter(_not_forwarded)
     lock = os.environ.get(LOCK_ENV)
     return create_app(components_lock=Path(lock) if lock else None)
+
+
+def _not_forwarded(record: logging.LogRecord) -> bool:
+    """False for the access line of a request that came over the components socket: its
+    client is ``host:0`` (the X-Forwarded-For of :class:`ForwardLive` carries no port; a
+    TCP client never has port 0)."""
+    args = record.args
+    return not (isinstance(args, tuple) and args and str(args[0]).endswith(":0"))
 
 
 class _BesideServer(uvicorn.Server):

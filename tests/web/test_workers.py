@@ -272,6 +272,8 @@ async def test_two_workers_share_logins_events_and_one_pbx(
             assert r.json()["connected"] is True
             # Forwarded as it came: without the login it is refused there too.
             assert (await client.get("/api/v1/pbx")).status_code == 401
+    # One log line per request, forwarded or not (no httpx line, none from the socket).
+    assert _text(log).count("/api/v1/pbx") == 4, _text(log)[-3000:]
 
     # alice's consoles: one on each worker (a new socket until both are covered).
     async with httpx.AsyncClient(base_url=url) as client:
