@@ -47,6 +47,11 @@ class User(Base):
     locale: Mapped[str] = mapped_column(String(8), default="zh")
     skills: Mapped[list[str]] = mapped_column(JSONType, default=list)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Routing: VIP tickets go to the most senior (groups that say so); a cap on open tickets
+    #: (None: none); when automatic assignment last gave this user a ticket (round robin).
+    seniority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    max_open_tickets: Mapped[int | None] = mapped_column(Integer)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: Tokens issued before this are void: set by "log out everywhere" and by an admin
@@ -77,6 +82,10 @@ class Group(Base):
     name_zh: Mapped[str | None] = mapped_column(String(128))
     skills: Mapped[list[str]] = mapped_column(JSONType, default=list)
     queue: Mapped[str | None] = mapped_column(String(64))  # the Asterisk queue it answers
+    #: How a ticket routed to the group finds its person (tickets.routing.assignment).
+    assignment: Mapped[str] = mapped_column(String(16), default="manual",
+                                            server_default="manual")
+    vip_to_senior: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     members: Mapped[list[User]] = relationship(secondary=group_members, back_populates="groups")
 
@@ -155,7 +164,12 @@ class TicketType(Base):
     # [{"key", "label", "type": text|number|date|choice|bool, "required", "options"}]
     fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     # group keys, in the order a ticket passes through departments
+    # group keys, in the order a ticket passes through departments (tickets.routing.flow)
     flow: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    #: Steps of ``flow`` (0-based) a ticket must not skip.
+    required_steps: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    #: Skills an agent needs for this type (automatic assignment matches them).
+    required_skills: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # {"zh": [...], "en": [...], "ko": [...]} phrases that suggest this type in speech
     keywords: Mapped[dict[str, list[str]]] = mapped_column(JSONType, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -189,6 +203,9 @@ class Ticket(Base):
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     call_id: Mapped[str | None] = mapped_column(String(96), index=True)
     flow_step: Mapped[int] = mapped_column(Integer, default=0)
+    #: The flow this ticket walks, copied from its type (or a rule) when it starts: editing a
+    #: type's flow later does not move tickets already on their way. None: no flow.
+    flow_path: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -334,3 +351,6 @@ class KbArticle(Base):
     type_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+from tickets.routing.models import RoutingRule  # noqa: E402,F401  (registers its table)

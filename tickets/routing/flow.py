@@ -6,8 +6,9 @@ index). ``forward`` moves one step on (with a note), ``back`` one step back (wit
 ``jump`` to any later step, but never over a step marked ``required``. The new step's group
 then assigns by its own method.
 
-Stored on the type as JSON: a list of group keys (the old form, every step optional) or of
-``{"group": key, "required": bool}``; :func:`parse_flow` reads both and names what is wrong.
+A type stores its flow as group keys plus the indices of its required steps
+(:func:`steps_of_type`); a ticket keeps a copy as ``[{"group", "required"}]`` from the moment
+it starts walking (:func:`parse_steps`), so editing the type does not move it.
 """
 
 from __future__ import annotations
@@ -32,21 +33,27 @@ class Step:
         return {"group": self.group, "required": self.required}
 
 
-def parse_flow(data: Any, where: str = "flow") -> tuple[Step, ...]:
-    """The steps of a stored or submitted flow; :class:`FlowError` naming the position."""
+def steps_of_type(flow: Sequence[str], required: Sequence[int] = ()) -> tuple[Step, ...]:
+    """A type's flow as steps; :class:`FlowError` for a required index off the flow."""
+    if len(flow) > MAX_STEPS:
+        raise FlowError(f"flow: at most {MAX_STEPS} steps")
+    for i in required:
+        if not 0 <= i < len(flow):
+            raise FlowError(f"required_steps: {i} is not a step of the flow (0 to "
+                            f"{len(flow) - 1})")
+    return tuple(Step(key, i in required) for i, key in enumerate(flow))
+
+
+def parse_steps(data: Any, where: str = "flow_path") -> tuple[Step, ...]:
+    """A ticket's stored copy of its flow; :class:`FlowError` naming the position."""
     if not isinstance(data, list) or len(data) > MAX_STEPS:
         raise FlowError(f"{where}: a list of at most {MAX_STEPS} steps")
     steps = []
     for i, item in enumerate(data):
-        if isinstance(item, str) and item.strip():
-            steps.append(Step(item.strip()))
-        elif (isinstance(item, dict) and isinstance(item.get("group"), str)
-              and item["group"].strip() and set(item) <= {"group", "required"}
-              and isinstance(item.get("required", False), bool)):
-            steps.append(Step(item["group"].strip(), bool(item.get("required", False))))
-        else:
-            raise FlowError(f'{where}[{i}]: a group key or {{"group": key, "required": '
-                            f"true|false}}")
+        if not (isinstance(item, dict) and isinstance(item.get("group"), str)
+                and isinstance(item.get("required", False), bool)):
+            raise FlowError(f'{where}[{i}]: {{"group": key, "required": true|false}}')
+        steps.append(Step(item["group"], bool(item.get("required", False))))
     return tuple(steps)
 
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from tickets.routing.flow import FlowError, Step, back, forward, move, parse_flow
+from tickets.routing.flow import FlowError, Step, back, forward, move, parse_steps, steps_of_type
 
-AFTER_SALES = parse_flow(["after_sales", {"group": "quality", "required": True},
-                          "production", "after_sales"])
+AFTER_SALES = steps_of_type(["after_sales", "quality", "production", "after_sales"], [1])
 
 
-def test_parse_reads_both_forms() -> None:
+def test_a_type_flow_and_a_ticket_copy() -> None:
     assert AFTER_SALES[1] == Step("quality", required=True)
     assert AFTER_SALES[0] == Step("after_sales")
-    with pytest.raises(FlowError, match=r"flow\[1\]: a group key"):
-        parse_flow(["a", {"group": "b", "must": True}])
+    assert parse_steps([s.as_json() for s in AFTER_SALES]) == AFTER_SALES
+    with pytest.raises(FlowError, match=r"flow_path\[1\]"):
+        parse_steps([{"group": "a"}, {"group": 3}])
     with pytest.raises(FlowError, match="at most 20"):
-        parse_flow(["a"] * 21)
+        steps_of_type(["a"] * 21)
+    with pytest.raises(FlowError, match="required_steps: 4 is not a step"):
+        steps_of_type(["a", "b"], [4])
 
 
 def test_a_ticket_walks_the_whole_flow_and_back_one_step() -> None:

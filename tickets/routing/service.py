@@ -1,0 +1,382 @@
+"""Routing against the database: rules as stored, facts of a ticket, the choice of a person.
+
+The decisions are the pure modules' (:mod:`.rules`, :mod:`.assignment`, :mod:`.flow`); this
+module reads what they need, in as few statements as the decision allows, and writes what
+they decided, with history, in the caller's transaction (it never commits).
+
+* :class:`RuleBook` keeps the compiled rules per process: reloaded when older than ``ttl``
+  seconds, and at once in the process that saved a change (another process sees a change
+  within ``ttl``; creating a ticket does not pay a query for the rules).
+* :class:`Router` is what ticket creation and updates call: ``route`` evaluates the rules
+  on a :class:`Draft` (the values a ticket is about to get), then ``assign`` picks the
+  person in the group the ticket lands in, by the group's method.
+* Who is available comes from a :data:`Presence` port (queue name → extension → state, as
+  the PBX bridge knows it; ``None`` where this process has no PBX: then every active member
+  counts as available). Wired in ``web/wiring.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickets import lifecycle
+from tickets.db import utcnow
+from tickets.errors import Conflict, Invalid, NotFound
+from tickets.models import Customer, Group, Ticket, TicketType, User, group_members
+from tickets.routing.assignment import WEIGHTS, Candidate, Choice, choose
+from tickets.routing.conditions import ConditionError, Facts, compile_condition, fields_used
+from tickets.routing.flow import FlowError, Step, parse_steps, steps_of_type
+from tickets.routing.models import RoutingRule
+from tickets.routing.rules import Action, Outcome, Routing, Rule, compile_actions, evaluate
+
+TRIGGERS = ("created", "updated")
+#: Presence port: the members of an Asterisk queue by extension with their state
+#: (``available``, ``paused``, ``in_call``, ``ringing``, ``unavailable``), or None when
+#: this process does not know the queue.
+Presence = Callable[[str], Mapping[str, str] | None]
+_AWAY = frozenset({"paused", "unavailable"})
+
+
+@dataclass(frozen=True)
+class LoadedRule:
+    rule: Rule
+    triggers: frozenset[str]
+    fields: frozenset[str]
+
+
+class RuleBook:
+    """The compiled enabled rules, cached per process (see the module docstring)."""
+
+    def __init__(self, ttl: float = 2.0) -> None:
+        self.ttl = ttl
+        self._rules: tuple[LoadedRule, ...] = ()
+        self._loaded_at = -1e9
+
+    def invalidate(self) -> None:
+        self._loaded_at = -1e9
+
+    async def rules(self, session: AsyncSession, trigger: str) -> tuple[LoadedRule, ...]:
+        if time.monotonic() - self._loaded_at > self.ttl:
+            rows = (await session.scalars(select(RoutingRule).where(
+                RoutingRule.enabled.is_(True)).order_by(RoutingRule.position,
+                                                        RoutingRule.id))).all()
+            self._rules = tuple(_load(r) for r in rows)
+            self._loaded_at = time.monotonic()
+        return tuple(r for r in self._rules if trigger in r.triggers)
+
+
+def _load(row: RoutingRule) -> LoadedRule:
+    """A stored rule compiled (it was checked when saved, so this does not fail)."""
+    rule = Rule(row.id, row.name, compile_condition(row.conditions),
+                compile_actions(row.actions), stop=row.stop, enabled=row.enabled,
+                position=row.position)
+    return LoadedRule(rule, frozenset(row.triggers), frozenset(fields_used(row.conditions)))
+
+
+@dataclass
+class Draft:
+    """A ticket's routing-relevant values before they are written (creation) or as they
+    are about to change (update). Keys, not ids, where rules speak in keys."""
+
+    priority: str
+    channel: str
+    status: str = "new"
+    type_key: str | None = None
+    customer_id: int | None = None
+    order_number: str | None = None
+    product: str | None = None
+    tags: tuple[str, ...] = ()
+    title: str = ""
+    description: str = ""
+    transcript: str = ""
+    queue: str | None = None
+    group: str | None = None
+    assignee: str | None = None
+    locked: frozenset[str] = frozenset()
+
+
+@dataclass
+class Routed:
+    """What routing decided for a draft: the rules' outcome, the ids it resolved, the
+    assignment (if one was tried), and the flow copy (if a rule chose one)."""
+
+    outcome: Outcome
+    group_id: int | None = None
+    assignee_id: int | None = None
+    choice: Choice | None = None
+    flow_path: list[dict[str, Any]] | None = None
+    notify_user_ids: list[int] = field(default_factory=list)
+
+    def events(self) -> list[tuple[str, dict[str, Any]]]:
+        """History rows (kind, data): one per rule that fired, one for the assignment."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        for fired in self.outcome.fired:
+            out.append(("rule_applied", {
+                "rule": fired.rule_name, "rule_id": fired.rule_id, "stopped": fired.stopped,
+                "changes": [{"field": c.field, "from": _plain(c.old), "to": _plain(c.new),
+                             **({"skipped": c.skipped} if c.skipped else {})}
+                            for c in fired.changes]}))
+        if self.choice is not None:
+            out.append(("auto_assigned" if self.choice.user_id else "assignment_waiting",
+                        {"assignee": self.choice.username, "reason": self.choice.reason,
+                         "group": self.outcome.routing.group}))
+        return out
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+class Router:
+    """Routing for ticket creation and updates; one per process (``web/wiring.py``)."""
+
+    def __init__(self, book: RuleBook, timezone: str = "Asia/Shanghai",
+                 presence: Presence | None = None) -> None:
+        self.book = book
+        self.zone = ZoneInfo(timezone)
+        self.presence = presence
+
+    async def route(self, session: AsyncSession, draft: Draft, *, trigger: str = "created",
+                    assign: bool = True, now: datetime | None = None) -> Routed:
+        """Evaluate the rules of ``trigger`` on ``draft``; then, if the ticket lands in a
+        group with nobody assigned (and nobody set by hand), pick the person. Reads only
+        what the enabled rules look at. Raises nothing for a routing problem: a target that
+        has disappeared since the rule was saved is skipped and said in the history."""
+        loaded = await self.book.rules(session, trigger)
+        now = now or utcnow()
+        facts = await self._facts(session, draft, loaded, now)
+        start = Routing(group=draft.group, assignee=draft.assignee, priority=draft.priority,
+                        tags=draft.tags, locked=draft.locked)
+        outcome = evaluate([r.rule for r in loaded], facts, start)
+        routed = Routed(outcome)
+        await self._resolve(session, routed)
+        if assign and routed.group_id is not None and routed.assignee_id is None \
+                and "assignee" not in draft.locked:
+            await self.assign(session, routed, draft, now)
+        return routed
+
+    async def _facts(self, session: AsyncSession, draft: Draft,
+                     loaded: Sequence[LoadedRule], now: datetime) -> Facts:
+        used = frozenset().union(*(r.fields for r in loaded)) if loaded else frozenset()
+        tier = address = None
+        if draft.customer_id is not None and used & {"customer.tier", "customer.address"}:
+            row = (await session.execute(select(Customer.tier, Customer.address).where(
+                Customer.id == draft.customer_id))).one_or_none()
+            if row is not None:
+                tier, address = row
+        return Facts(now=now.astimezone(self.zone), type=draft.type_key,
+                     priority=draft.priority, channel=draft.channel, status=draft.status,
+                     customer_tier=tier, customer_address=address or "",
+                     product=draft.product, order_number=draft.order_number,
+                     tags=frozenset(draft.tags), title=draft.title,
+                     description=draft.description, transcript=draft.transcript,
+                     queue=draft.queue, group=draft.group, assignee=draft.assignee)
+
+    async def _resolve(self, session: AsyncSession, routed: Routed) -> None:
+        """Keys the rules chose → ids (one statement each, only for what is set)."""
+        r = routed.outcome.routing
+        if r.group is not None:
+            routed.group_id = await session.scalar(select(Group.id).where(Group.key == r.group))
+        if r.assignee is not None:
+            routed.assignee_id = await session.scalar(select(User.id).where(
+                User.username == r.assignee, User.is_active.is_(True),
+                User.role.in_(("agent", "supervisor", "admin", "engineer"))))
+        if r.flow is not None:
+            row = (await session.execute(select(TicketType.flow, TicketType.required_steps)
+                                         .where(TicketType.key == r.flow))).one_or_none()
+            if row is not None and row.flow:
+                steps = steps_of_type(row.flow, row.required_steps or [])
+                routed.flow_path = [s.as_json() for s in steps]
+                rule_set_group = any(c.field == "group" and c.skipped is None
+                                     for f in routed.outcome.fired for c in f.changes)
+                if "group" not in r.locked and not rule_set_group:
+                    routed.group_id = await session.scalar(
+                        select(Group.id).where(Group.key == steps[0].group))
+        if r.notify:
+            names = [n for n in r.notify if not n.startswith("group:")]
+            groups = [n[6:] for n in r.notify if n.startswith("group:")]
+            ids: set[int] = set()
+            if names:
+                ids |= set((await session.scalars(select(User.id).where(
+                    User.username.in_(names), User.is_active.is_(True)))).all())
+            if groups:
+                ids |= set((await session.scalars(
+                    select(group_members.c.user_id)
+                    .join(Group, Group.id == group_members.c.group_id)
+                    .where(Group.key.in_(groups)))).all())
+            routed.notify_user_ids = sorted(ids)
+
+    async def assign(self, session: AsyncSession, routed: Routed, draft: Draft,
+                     now: datetime) -> None:
+        """Pick the person in ``routed``'s group by the group's method (see
+        :mod:`.assignment`) and mark them as just given a ticket (round robin)."""
+        group = (await session.execute(
+            select(Group.key, Group.assignment, Group.vip_to_senior, Group.queue)
+            .where(Group.id == routed.group_id).with_for_update())).one()
+        if group.assignment == "manual":
+            return
+        members = await candidates(session, routed.group_id or 0, self._away(group.queue))
+        skills: frozenset[str] = frozenset()
+        if draft.type_key:
+            skills = frozenset(await session.scalar(select(TicketType.required_skills).where(
+                TicketType.key == draft.type_key)) or [])
+        vip = False
+        if group.vip_to_senior and draft.customer_id is not None:
+            vip = await session.scalar(select(Customer.tier).where(
+                Customer.id == draft.customer_id)) == "vip"
+        routed.choice = choose(group.assignment, members, required_skills=skills, vip=vip,
+                               vip_to_senior=group.vip_to_senior)
+        if routed.choice.user_id is not None:
+            routed.assignee_id = routed.choice.user_id
+            await session.execute(update(User).where(User.id == routed.choice.user_id)
+                                  .values(last_assigned_at=now))
+
+    def _away(self, queue: str | None) -> Callable[[str | None], bool] | None:
+        """Whether an extension cannot take work now, from the group's Asterisk queue; None
+        when nothing is known (no queue, no PBX in this process, queue not seen)."""
+        if not queue or self.presence is None:
+            return None
+        states = self.presence(queue)
+        if states is None:
+            return None
+        return lambda ext: ext is None or states.get(ext, "unavailable") in _AWAY
+
+
+async def candidates(session: AsyncSession, group_id: int,
+                     away: Callable[[str | None], bool] | None = None) -> list[Candidate]:
+    """The group's members as assignment sees them: one statement (members with their
+    open tickets' count and priority-weighted load)."""
+    weight = case(*((Ticket.priority == p, w) for p, w in WEIGHTS.items()),
+                  else_=WEIGHTS["normal"])
+    load = (select(Ticket.assignee_id.label("uid"), func.count().label("n"),
+                   func.sum(weight).label("load"))
+            .where(Ticket.status.in_(lifecycle.OPEN_STATUSES), Ticket.assignee_id.in_(
+                select(group_members.c.user_id).where(group_members.c.group_id == group_id)))
+            .group_by(Ticket.assignee_id).subquery())
+    rows = (await session.execute(
+        select(User.id, User.username, User.extension, User.is_active, User.role, User.skills,
+               User.seniority, User.max_open_tickets, User.last_assigned_at,
+               func.coalesce(load.c.n, 0), func.coalesce(load.c.load, 0))
+        .join(group_members, group_members.c.user_id == User.id)
+        .outerjoin(load, load.c.uid == User.id)
+        .where(group_members.c.group_id == group_id))).all()
+    out = []
+    for (uid, name, ext, active, role, skills, seniority, cap, last, n, weighted) in rows:
+        out.append(Candidate(
+            uid, name, active=bool(active) and role != "customer",
+            available=away is None or not away(ext), load=int(weighted), open_count=int(n),
+            cap=cap, skills=frozenset(skills or ()), seniority=seniority or 0,
+            last_assigned=int(last.timestamp() * 1_000_000) if last else 0))
+    return out
+
+
+# --- rules: save, check, dry run -------------------------------------------------------------
+
+async def check_rule(session: AsyncSession, conditions: Any, actions: Any,
+                     triggers: Sequence[str]) -> tuple[Rule, tuple[Action, ...]]:
+    """Compile and check a rule as submitted; :class:`Invalid` naming the part that is
+    wrong (an unknown field, operator, action, or a target that does not exist)."""
+    try:
+        condition = compile_condition(conditions)
+        typed = compile_actions(actions)
+    except ConditionError as exc:
+        raise Invalid(str(exc)) from None
+    for t in triggers:
+        if t not in TRIGGERS:
+            raise Invalid(f"triggers: unknown trigger {t!r} (use one of: {', '.join(TRIGGERS)})")
+    for i, action in enumerate(typed):
+        await _check_target(session, action, f"actions[{i}].value")
+    return Rule(0, "", condition, typed), typed
+
+
+async def _check_target(session: AsyncSession, action: Action, at: str) -> None:
+    value = action.value
+    if action.kind == "set_group":
+        if await session.scalar(select(Group.id).where(Group.key == value)) is None:
+            raise Invalid(f"{at}: unknown group {value!r}")
+    elif action.kind == "set_assignee":
+        role = await session.scalar(select(User.role).where(User.username == value))
+        if role is None or role == "customer":
+            raise Invalid(f"{at}: unknown staff user {value!r}")
+    elif action.kind == "set_flow":
+        flow = await session.scalar(select(TicketType.flow).where(TicketType.key == value))
+        if not flow:
+            raise Invalid(f"{at}: ticket type {value!r} does not exist or has no flow")
+    elif action.kind == "notify":
+        assert isinstance(value, tuple)
+        for name in value:
+            if name.startswith("group:"):
+                if await session.scalar(select(Group.id).where(Group.key == name[6:])) is None:
+                    raise Invalid(f"{at}: unknown group {name[6:]!r}")
+            elif await session.scalar(select(User.id).where(User.username == name)) is None:
+                raise Invalid(f"{at}: unknown user {name!r}")
+
+
+async def groups_in_use(session: AsyncSession, key: str) -> list[str]:
+    """What refers to group ``key`` (rules and type flows), for a 409 on deleting it."""
+    users = []
+    for rule in (await session.scalars(select(RoutingRule))).all():
+        for action in rule.actions:
+            value = action.get("value")
+            if (action.get("kind") == "set_group" and value == key) or (
+                    action.get("kind") == "notify" and f"group:{key}" in (value or [])):
+                users.append(f"rule {rule.name!r}")
+                break
+    for type_key, flow in (await session.execute(select(TicketType.key, TicketType.flow))).all():
+        if key in (flow or []):
+            users.append(f"the flow of ticket type {type_key!r}")
+    return users
+
+
+# --- flows ------------------------------------------------------------------------------------
+
+def ticket_steps(ticket: Ticket) -> tuple[Step, ...]:
+    """The flow the ticket walks: its own copy, or its type's (tickets from before copies)."""
+    try:
+        if ticket.flow_path is not None:
+            return parse_steps(ticket.flow_path)
+        if ticket.type is not None:
+            return steps_of_type(ticket.type.flow or [], ticket.type.required_steps or [])
+    except FlowError as exc:
+        raise Conflict(f"the ticket's flow cannot be read: {exc}") from None
+    return ()
+
+
+async def reorder(session: AsyncSession, ids: Sequence[int]) -> list[RoutingRule]:
+    """Put the rules in the order of ``ids`` (every rule exactly once)."""
+    rules = {r.id: r for r in (await session.scalars(select(RoutingRule))).all()}
+    if sorted(ids) != sorted(rules):
+        missing = sorted(set(rules) - set(ids))
+        unknown = sorted(set(ids) - set(rules))
+        raise Invalid(f"order: must list every rule once (missing {missing}, unknown "
+                      f"{unknown})" if missing or unknown else "order: a rule is listed twice")
+    for position, rid in enumerate(ids, start=1):
+        rules[rid].position = position
+    await session.flush()
+    return [rules[i] for i in ids]
+
+
+async def get_rule(session: AsyncSession, rule_id: int) -> RoutingRule:
+    rule = await session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise NotFound(f"no routing rule {rule_id}")
+    return rule
+
+
+def routing_of(routed: Routed) -> dict[str, Any]:
+    """The ticket columns routing decided (for the insert or the update)."""
+    r = routed.outcome.routing
+    out: dict[str, Any] = {"priority": r.priority, "tags": sorted(set(r.tags)),
+                           "group_id": routed.group_id, "assignee_id": routed.assignee_id}
+    if routed.flow_path is not None:
+        out["flow_path"], out["flow_step"] = routed.flow_path, 0
+    return out
+
