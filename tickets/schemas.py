@@ -49,6 +49,10 @@ Version = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
 #: cannot hold them).
 Amount = Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False, strict=True)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Assignment = Literal["manual", "round_robin", "least_loaded"]
+Seniority = Annotated[int, Field(ge=0, le=100, strict=True)]
+OpenCap = Annotated[int, Field(ge=1, le=10_000, strict=True)]
+StepIndex = Annotated[int, Field(ge=0, le=19, strict=True)]
 
 
 def _reject_nul(value: Any) -> None:
@@ -125,6 +129,8 @@ class UserIn(In):
     group_ids: list[DbId] = Field(default_factory=list, max_length=50)
     #: The customer record a ``customer`` login speaks for (required for that role only).
     customer_id: DbId | None = None
+    seniority: Seniority = 0
+    max_open_tickets: OpenCap | None = None
 
     _password_policy = field_validator("password")(_check_password)
 
@@ -139,6 +145,9 @@ class UserPatch(In):
     group_ids: list[DbId] | None = Field(default=None, max_length=50)
     is_active: Flag | None = None
     customer_id: DbId | None = None
+    seniority: Seniority | None = None
+    #: null clears the cap (unlike the other fields, where null leaves the value alone)
+    max_open_tickets: OpenCap | None = None
 
     _password_policy = field_validator("password")(_check_password)
 
@@ -155,6 +164,8 @@ class UserOut(Out):
     is_active: bool
     group_ids: list[DbId] = Field(default_factory=list)
     customer_id: int | None = None
+    seniority: int = 0
+    max_open_tickets: int | None = None
 
 
 class GroupIn(In):
@@ -164,6 +175,19 @@ class GroupIn(In):
     skills: list[Tag] = Field(default_factory=list, max_length=50)
     queue: Key | None = None
     member_ids: list[DbId] = Field(default_factory=list, max_length=500)
+    #: how a ticket routed here finds its person (tickets.routing.assignment)
+    assignment: Assignment = "manual"
+    vip_to_senior: Flag = False
+
+
+class GroupPatch(In):
+    name: RequiredLabel | None = None
+    name_zh: Label | None = None
+    skills: list[Tag] | None = Field(default=None, max_length=50)
+    queue: Key | None = None
+    member_ids: list[DbId] | None = Field(default=None, max_length=500)
+    assignment: Assignment | None = None
+    vip_to_senior: Flag | None = None
 
 
 class GroupOut(Out):
@@ -174,6 +198,8 @@ class GroupOut(Out):
     skills: list[str]
     queue: str | None
     member_ids: list[DbId] = Field(default_factory=list)
+    assignment: str = "manual"
+    vip_to_senior: bool = False
 
 
 # --- customers & orders ---------------------------------------------------------------------
@@ -278,7 +304,24 @@ class TicketTypeIn(In):
     fields: list[FieldSpec] = Field(default_factory=list, max_length=50)
     flow: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list,
                                                                           max_length=20)
+    #: steps of ``flow`` (0-based) a ticket must not skip
+    required_steps: list[StepIndex] = Field(default_factory=list, max_length=20)
+    #: skills an agent needs to be given a ticket of this type automatically
+    required_skills: list[Tag] = Field(default_factory=list, max_length=20)
     keywords: dict[Literal["zh", "en", "ko"], list[ShortText]] = Field(default_factory=dict)
+
+
+class TicketTypePatch(In):
+    name: RequiredLabel | None = None
+    name_zh: Label | None = None
+    default_priority: Priority | None = None
+    fields: list[FieldSpec] | None = Field(default=None, max_length=50)
+    flow: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
+        default=None, max_length=20)
+    required_steps: list[StepIndex] | None = Field(default=None, max_length=20)
+    required_skills: list[Tag] | None = Field(default=None, max_length=20)
+    keywords: dict[Literal["zh", "en", "ko"], list[ShortText]] | None = None
+    active: Flag | None = None
 
 
 class TicketTypeOut(Out):
@@ -289,6 +332,8 @@ class TicketTypeOut(Out):
     default_priority: str
     fields: list[dict[str, Any]]
     flow: list[str]
+    required_steps: list[int] = Field(default_factory=list)
+    required_skills: list[str] = Field(default_factory=list)
     keywords: dict[str, list[str]]
 
 
@@ -309,6 +354,9 @@ class TicketIn(In):
     fields: dict[Annotated[str, StringConstraints(max_length=41)], Any] = Field(
         default_factory=dict, max_length=50)
     tags: list[Tag] = Field(default_factory=list, max_length=30)
+    #: What the caller said (the console's live transcript): routing rules may test it; it
+    #: is not stored.
+    transcript: LongText | None = None
 
 
 class TicketPatch(In):
@@ -344,6 +392,8 @@ class TicketOut(Out):
     fields: dict[str, Any]
     tags: list[str]
     flow_step: int
+    #: the flow the ticket walks, ``[{"group", "required"}]``; ``flow_step`` indexes it
+    flow: list[dict[str, Any]] = Field(default_factory=list)
     first_response_due_at: datetime | None
     due_at: datetime | None
     resolved_at: datetime | None

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tickets import lifecycle
 from tickets.db import utcnow
 from tickets.errors import Conflict, Invalid, NotFound
-from tickets.models import Customer, Group, Ticket, TicketType, User, group_members
+from tickets.models import CallLog, Customer, Group, Ticket, TicketType, User, group_members
 from tickets.routing.assignment import WEIGHTS, Candidate, Choice, choose
 from tickets.routing.conditions import ConditionError, Facts, compile_condition, fields_used
 from tickets.routing.flow import FlowError, Step, parse_steps, steps_of_type
@@ -97,6 +97,7 @@ class Draft:
     title: str = ""
     description: str = ""
     transcript: str = ""
+    call_id: str | None = None
     queue: str | None = None
     group: str | None = None
     assignee: str | None = None
@@ -172,13 +173,17 @@ class Router:
                 Customer.id == draft.customer_id))).one_or_none()
             if row is not None:
                 tier, address = row
+        queue = draft.queue
+        if queue is None and draft.call_id and "queue" in used:  # the call log knows it
+            queue = await session.scalar(select(CallLog.queue).where(
+                CallLog.call_id == draft.call_id))
         return Facts(now=now.astimezone(self.zone), type=draft.type_key,
                      priority=draft.priority, channel=draft.channel, status=draft.status,
                      customer_tier=tier, customer_address=address or "",
                      product=draft.product, order_number=draft.order_number,
                      tags=frozenset(draft.tags), title=draft.title,
                      description=draft.description, transcript=draft.transcript,
-                     queue=draft.queue, group=draft.group, assignee=draft.assignee)
+                     queue=queue, group=draft.group, assignee=draft.assignee)
 
     async def _resolve(self, session: AsyncSession, routed: Routed) -> None:
         """Keys the rules chose → ids (one statement each, only for what is set)."""
