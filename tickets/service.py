@@ -40,6 +40,8 @@ from tickets.models import (
     User,
 )
 from tickets.phones import InvalidPhoneNumber, lacks_area_code, normalize
+from tickets.routing.flow import FlowError, parse_steps, steps_of_type
+from tickets.routing.service import Draft, Router, routing_of
 from tickets.schemas import CommentIn, TicketIn, TicketPatch
 from tickets.templates import validate_fields
 from tickets.users import find_group, find_user
@@ -197,7 +199,10 @@ _INSERT_EVENT = insert(_TABLES["ticket_events"])
 
 
 async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
-                        region: str = "CN") -> Ticket:
+                        region: str = "CN", router: Router | None = None) -> Ticket:
+    """A new ticket, routed by ``router`` (rules, then assignment in the group) when given.
+
+    Raises Forbidden (role), Invalid (unknown type, customer, order, user, group; fields)."""
     if actor.role == "customer":
         customer_id: int | None = actor.customer_id
         if data.assignee is not None or data.group is not None:
@@ -218,10 +223,23 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
     assignee = await find_user(session, data.assignee) if data.assignee is not None else None
     if assignee is not None and assignee.role == "customer":
         raise Invalid("tickets cannot be assigned to customers")
-    group_id = (await find_group(session, data.group)).id if data.group is not None \
-        else flow_group_id
+    group = await find_group(session, data.group) if data.group is not None else None
+    group_id = group.id if group is not None else flow_group_id
     priority = data.priority or (ticket_type.default_priority if ticket_type else "normal")
     now = utcnow()
+    routed = None
+    if router is not None:
+        routed = await router.route(session, Draft(
+            priority=priority, channel=data.channel, type_key=data.type,
+            customer_id=customer_id, order_number=data.order_number,
+            product=order.product_name if order else None, tags=tuple(sorted(set(data.tags))),
+            title=data.title, description=data.description, transcript=data.transcript or "",
+            call_id=data.call_id,
+            group=group.key if group else (ticket_type.flow[0] if ticket_type and group_id
+                                           else None),
+            assignee=assignee.username if assignee else None,
+            locked=_hand_set(data)), now=now)
+        priority = routed.outcome.routing.priority
     first_due, due = sla.due_times(priority, now)
     values: dict[str, Any] = {
         "title": data.title, "description": data.description,
@@ -236,6 +254,13 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         "reopen_count": 0, "first_response_due_at": first_due, "due_at": due,
         "created_by_id": actor.id, "created_at": now, "updated_at": now, "version": 1,
     }
+    if routed is not None:
+        values.update(routing_of(routed))
+        values["status"] = lifecycle.status_after_assignment("new", values["assignee_id"])
+    if values.get("flow_path") is None and ticket_type is not None and ticket_type.flow:
+        # the ticket keeps its own copy: editing the type's flow later does not move it
+        values["flow_path"] = [st.as_json() for st in steps_of_type(
+            ticket_type.flow, ticket_type.required_steps or [])]
     # Core inserts: creating tickets is the hot write path, and the ORM unit of work
     # roughly doubled its cost (tests/bench/bench_core.py).
     # Through the session's connection: the same transaction, without the ORM's layers.
@@ -249,11 +274,23 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         "data": {"status": values["status"], "priority": priority, "type": data.type,
                  "channel": data.channel, "assignee_id": values["assignee_id"],
                  "group_id": values["group_id"], "call_id": data.call_id}})
+    if routed is not None and (events := routed.events()):
+        await conn.execute(_INSERT_EVENT, [
+            {"ticket_id": ticket_id, "actor_id": None, "kind": kind, "at": now, "data": data}
+            for kind, data in events])
+    values.setdefault("flow_path", None)
     ticket = Ticket(id=ticket_id, merged_into_id=None, first_responded_at=None,
                     resolved_at=None, closed_at=None, **values)
     ticket.type = ticket_type
     make_transient_to_detached(ticket)  # a snapshot of the row; session.add() re-attaches it
     return ticket
+
+
+def _hand_set(data: TicketIn) -> frozenset[str]:
+    """The routing fields the person creating the ticket chose: rules leave them alone."""
+    return frozenset(name for name, value in (("group", data.group),
+                                              ("assignee", data.assignee),
+                                              ("priority", data.priority)) if value is not None)
 
 
 async def get_ticket(session: AsyncSession, ticket_id: int, actor: Actor,
@@ -706,6 +743,19 @@ async def set_attachment_public(session: AsyncSession, ticket_id: int, attachmen
     return found
 
 
+def _flow_json(ticket: Ticket) -> list[dict[str, Any]]:
+    """The flow a ticket walks: its own copy, else its type's (tickets from before copies)."""
+    try:
+        if ticket.flow_path is not None:
+            return [st.as_json() for st in parse_steps(ticket.flow_path)]
+        if ticket.type is not None and ticket.type.flow:
+            return [st.as_json() for st in steps_of_type(ticket.type.flow,
+                                                         ticket.type.required_steps or [])]
+    except FlowError:
+        return []
+    return []
+
+
 def ticket_dict(ticket: Ticket) -> dict[str, Any]:
     """The API shape of a ticket (also what bus events carry)."""
     return {
@@ -716,6 +766,7 @@ def ticket_dict(ticket: Ticket) -> dict[str, Any]:
         "order_number": ticket.order_number, "call_id": ticket.call_id,
         "assignee_id": ticket.assignee_id, "group_id": ticket.group_id,
         "fields": ticket.fields or {}, "tags": ticket.tags or [], "flow_step": ticket.flow_step,
+        "flow": _flow_json(ticket),
         "first_response_due_at": ticket.first_response_due_at, "due_at": ticket.due_at,
         "resolved_at": ticket.resolved_at, "closed_at": ticket.closed_at,
         "reopen_count": ticket.reopen_count, "created_at": ticket.created_at,

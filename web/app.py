@@ -33,7 +33,7 @@ from web.origin import CrossSiteGuard
 from web.services import Services
 from web.settings import Settings
 from web.throttle import LoginThrottle
-from web.wiring import start_components, stop_components
+from web.wiring import make_router, start_components, stop_components
 from web.workers import ComponentsClaim, ForwardLive
 from web.wsdirect import KeepServerSend
 
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *,
     set_site_timezone(settings.timezone)
     install_redaction()
     services = build_services(settings)
+    services.router = make_router(services)
     claim = ComponentsClaim(components_lock, services) if components_lock else None
 
     @asynccontextmanager

@@ -18,6 +18,7 @@ from telephony.demo_pbx import DemoPbx
 from telephony.service import Telephony
 from tickets.bus import Bus
 from tickets.passwords import PasswordGate
+from tickets.routing.service import Router, RuleBook
 from web.hub import Hub
 from web.settings import Settings
 from web.throttle import LoginThrottle
@@ -44,6 +45,9 @@ class Services:
     process_role: Literal["single", "components", "web"] = "single"
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     password_gate: PasswordGate = field(default_factory=PasswordGate)
+    #: Ticket routing (rules, assignment); ``web.wiring.queue_presence`` tells it who is
+    #: paused or logged out in the PBX's queues.
+    router: Router = field(default_factory=lambda: Router(RuleBook()))
 
     @property
     def components_elsewhere(self) -> bool:

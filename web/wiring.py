@@ -21,10 +21,37 @@ from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
 from telephony.service import Telephony
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from tickets.routing.service import Presence, Router, RuleBook
 from web.adapters import DbCallDirectory, DbPrefillContext
 from web.services import Services
 
 log = logging.getLogger(__name__)
+
+
+def queue_presence(services: Services) -> Presence:
+    """Routing's presence port: the state of each member of an Asterisk queue by extension,
+    as this process's PBX bridges know it; None when no bridge here knows the queue (no PBX,
+    or another worker process runs the bridge: then routing counts every member in)."""
+    def states(queue: str) -> dict[str, str] | None:
+        if services.telephony is None:
+            return None
+        out: dict[str, str] = {}
+        found = False
+        for stats in services.telephony.queues():
+            if stats["queue"] != queue:
+                continue
+            found = True
+            for m in stats["agents"]:
+                ext = m.get("extension")
+                # an agent in two PBXs' queue of that name counts as the better state
+                if ext and (ext not in out or out[ext] in ("paused", "unavailable")):
+                    out[ext] = m["state"]
+        return out if found else None
+    return states
+
+
+def make_router(services: Services) -> Router:
+    return Router(RuleBook(), services.settings.timezone, queue_presence(services))
 
 
 async def _pbx_configs(services: Services) -> list[PbxConfig]:

@@ -55,7 +55,7 @@ async def _commit(uow: UowDep, kind: Literal["ticket_created", "ticket_updated"]
 async def create_ticket(data: TicketIn, principal: PrincipalDep, services: ServicesDep,
                         uow: UowDep) -> Response:
     ticket = await service.create_ticket(uow.session, data, principal.actor,
-                                         services.settings.default_region)
+                                         services.settings.default_region, services.router)
     return await _commit(uow, "ticket_created", service.ticket_dict(ticket), 201)
 
 
