@@ -557,38 +557,6 @@ async def _move(ticket: Ticket, new_status: str, diff: dict[str, Any]) -> None:
         ticket.closed_at = None
 
 
-async def forward(session: AsyncSession, ticket_id: int, actor: Actor,
-                  note: str | None = None) -> Ticket:
-    """Hand the ticket to the next department in its type's flow: its group's queue, with
-    no assignee, so the ticket is ``new`` again (:func:`lifecycle.status_when_queued`); the
-    ``forwarded`` history row records group, assignee, flow step and any status change.
-
-    Raises Forbidden (not staff), NotFound, Conflict (a done ticket, or the last
-    department), Invalid (the flow names a group that does not exist)."""
-    if not actor.is_staff:
-        raise Forbidden("only staff can forward tickets")
-    ticket = await get_ticket(session, ticket_id, actor, for_update=True)
-    if ticket.status in lifecycle.DONE_STATUSES:
-        raise Conflict(f"a {ticket.status} ticket cannot be forwarded")
-    flow = ticket.type.flow if ticket.type else []
-    step = ticket.flow_step + 1
-    if step >= len(flow):
-        raise Conflict("the ticket is at the last department of its flow")
-    group = await find_group(session, flow[step])
-    diff = {"group_id": {"from": ticket.group_id, "to": group.id},
-            "assignee_id": {"from": ticket.assignee_id, "to": None},
-            "flow_step": {"from": ticket.flow_step, "to": step}}
-    status = lifecycle.status_when_queued(ticket.status)
-    if status != ticket.status:
-        diff["status"] = {"from": ticket.status, "to": status}
-    ticket.group_id, ticket.assignee_id, ticket.flow_step = group.id, None, step
-    ticket.status = status
-    ticket.updated_at = utcnow()
-    _event(session, ticket, actor, "forwarded", note=note, group=group.key, **diff)
-    await session.flush()
-    return ticket
-
-
 async def link_call(session: AsyncSession, ticket_id: int, call_id: str, actor: Actor) -> None:
     ticket = await get_ticket(session, ticket_id, actor)
     exists = await session.get(TicketCall, (ticket_id, call_id))

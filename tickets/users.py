@@ -13,7 +13,7 @@ from tickets.db import utcnow
 from tickets.errors import Conflict, Invalid, NotFound
 from tickets.models import Customer, Group, RevokedToken, User
 from tickets.passwords import PasswordGate, hash_password
-from tickets.schemas import GroupIn, UserIn, UserPatch
+from tickets.schemas import GroupIn, GroupPatch, UserIn, UserPatch
 
 
 async def authenticate(session: AsyncSession, username: str, password: str,
@@ -94,7 +94,8 @@ async def create_user(session: AsyncSession, data: UserIn, *,
         username=data.username, display_name=data.display_name or data.username,
         role=data.role, password_hash=password_hash, extension=data.extension,
         email=data.email, phone=data.phone, locale=data.locale, skills=list(data.skills),
-        customer_id=data.customer_id,
+        customer_id=data.customer_id, seniority=data.seniority,
+        max_open_tickets=data.max_open_tickets,
     )
     user.groups = await _groups(session, data.group_ids)
     session.add(user)
@@ -107,7 +108,8 @@ async def update_user(session: AsyncSession, user_id: int, data: UserPatch) -> U
     changes = data.model_dump(exclude_unset=True)
     # null means "clear" only where clearing makes sense (the extension); elsewhere it is
     # a client sending every field, and leaves the value alone.
-    changes = {k: v for k, v in changes.items() if v is not None or k == "extension"}
+    changes = {k: v for k, v in changes.items()
+               if v is not None or k in ("extension", "max_open_tickets")}
     if changes.get("extension"):
         other = await user_by_extension(session, changes["extension"])
         if other is not None and other.id != user.id:
@@ -160,7 +162,8 @@ async def create_group(session: AsyncSession, data: GroupIn) -> Group:
     if await session.scalar(select(Group.id).where(Group.key == data.key)):
         raise Conflict(f"group {data.key!r} exists")
     group = Group(key=data.key, name=data.name, name_zh=data.name_zh, skills=list(data.skills),
-                  queue=data.queue)
+                  queue=data.queue, assignment=data.assignment,
+                  vip_to_senior=data.vip_to_senior)
     if data.member_ids:
         members = list((await session.scalars(
             select(User).where(User.id.in_(data.member_ids)))).all())
@@ -171,6 +174,26 @@ async def create_group(session: AsyncSession, data: GroupIn) -> Group:
     else:
         group.members = []
     session.add(group)
+    await session.flush()
+    return group
+
+
+async def update_group(session: AsyncSession, group_id: int, data: GroupPatch) -> Group:
+    """Change a group; ``member_ids`` replaces the members. Raises NotFound, Invalid."""
+    group = await session.get(Group, group_id, options=[selectinload(Group.members)])
+    if group is None:
+        raise NotFound(f"no group {group_id}")
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items()
+               if v is not None or k in ("name_zh", "queue")}
+    if "member_ids" in changes:
+        ids = changes.pop("member_ids")
+        members = list((await session.scalars(select(User).where(User.id.in_(ids)))).all())
+        missing = set(ids) - {u.id for u in members}
+        if missing:
+            raise Invalid(f"member_ids: unknown user ids {sorted(missing)}")
+        group.members = members
+    for key, value in changes.items():
+        setattr(group, key, value)
     await session.flush()
     return group
 

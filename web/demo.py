@@ -38,6 +38,8 @@ from tickets.models import (
     User,
 )
 from tickets.phones import normalize
+from tickets.routing.moves import move_on_flow
+from tickets.routing.service import Router, RuleBook
 from tickets.schemas import (
     DEMO_SEED,
     CommentIn,
@@ -297,7 +299,7 @@ class _Timeline:
     async def _step(self, session: AsyncSession, spec: DemoTicket, ticket_id: int, step: str,
                     agent: service.Actor) -> Ticket:
         if step == "forward":
-            return await service.forward(session, ticket_id, agent)
+            return await move_on_flow(session, Router(RuleBook()), ticket_id, agent, "forward")
         if step == "assign":
             return await service.update_ticket(session, ticket_id,
                                                TicketPatch(assignee=spec.assignee), agent)

@@ -11,6 +11,8 @@ from tests.conftest import DbMaker
 from tickets import service
 from tickets.db import make_engine, make_sessionmaker
 from tickets.errors import Conflict
+from tickets.routing.moves import move_on_flow
+from tickets.routing.service import Router, RuleBook
 from tickets.schemas import Status, TicketIn, TicketPatch
 from web.settings import to_async_url
 
@@ -65,7 +67,8 @@ async def test_forward_leaves_the_ticket_new_in_the_next_queue(new_db: DbMaker) 
                 ids[status] = t.id
         for status, ticket_id in ids.items():
             async with sm() as s, s.begin():
-                t = await service.forward(s, ticket_id, agent, note="to after-sales")
+                t = await move_on_flow(s, Router(RuleBook()), ticket_id, agent, "forward",
+                                       note="to after-sales")
                 assert (t.status, t.assignee_id, t.flow_step) == ("new", None, 1)
                 assert service.ticket_dict(t)["allowed_status"] == ["cancelled", "resolved"]
             async with sm() as s:

@@ -240,7 +240,7 @@ async def test_forward_along_the_flow(client: httpx.AsyncClient) -> None:
     assert t["group_id"] == groups["after_sales"] and t["flow_step"] == 1
     assert t["status"] == "new" and t["assignee_id"] is None  # a queue is not an owner
     resp = await client.post(f"/api/v1/tickets/{t['id']}/forward", headers=h)
-    assert resp.status_code == 409 and "last department" in resp.json()["detail"]
+    assert resp.status_code == 409 and "last step" in resp.json()["detail"]
 
 
 async def test_stale_version_is_409_and_concurrent_patches_all_land(

@@ -68,12 +68,12 @@ class RuleBook:
             rows = (await session.scalars(select(RoutingRule).where(
                 RoutingRule.enabled.is_(True)).order_by(RoutingRule.position,
                                                         RoutingRule.id))).all()
-            self._rules = tuple(_load(r) for r in rows)
+            self._rules = tuple(load_rule(r) for r in rows)
             self._loaded_at = time.monotonic()
         return tuple(r for r in self._rules if trigger in r.triggers)
 
 
-def _load(row: RoutingRule) -> LoadedRule:
+def load_rule(row: RoutingRule) -> LoadedRule:
     """A stored rule compiled (it was checked when saved, so this does not fail)."""
     rule = Rule(row.id, row.name, compile_condition(row.conditions),
                 compile_actions(row.actions), stop=row.stop, enabled=row.enabled,
@@ -146,14 +146,16 @@ class Router:
         self.presence = presence
 
     async def route(self, session: AsyncSession, draft: Draft, *, trigger: str = "created",
-                    assign: bool = True, now: datetime | None = None) -> Routed:
-        """Evaluate the rules of ``trigger`` on ``draft``; then, if the ticket lands in a
-        group with nobody assigned (and nobody set by hand), pick the person. Reads only
-        what the enabled rules look at. Raises nothing for a routing problem: a target that
-        has disappeared since the rule was saved is skipped and said in the history."""
-        loaded = await self.book.rules(session, trigger)
+                    assign: bool = True, now: datetime | None = None,
+                    rules: Sequence[LoadedRule] | None = None, dry: bool = False) -> Routed:
+        """Evaluate the rules of ``trigger`` on ``draft`` (``rules``: these instead of the
+        saved ones, for a dry run); then, if the ticket lands in a group with nobody
+        assigned (and nobody set by hand), pick the person. Reads only what the rules look
+        at. ``dry``: write nothing (the round-robin turn is not taken). A target that has
+        disappeared since the rule was saved resolves to nothing (the group's queue)."""
+        loaded = await self.book.rules(session, trigger) if rules is None else tuple(rules)
         now = now or utcnow()
-        facts = await self._facts(session, draft, loaded, now)
+        facts = await self.facts(session, draft, loaded, now)
         start = Routing(group=draft.group, assignee=draft.assignee, priority=draft.priority,
                         tags=draft.tags, locked=draft.locked)
         outcome = evaluate([r.rule for r in loaded], facts, start)
@@ -161,11 +163,13 @@ class Router:
         await self._resolve(session, routed)
         if assign and routed.group_id is not None and routed.assignee_id is None \
                 and "assignee" not in draft.locked:
-            await self.assign(session, routed, draft, now)
+            await self.assign(session, routed, draft, now, dry=dry)
         return routed
 
-    async def _facts(self, session: AsyncSession, draft: Draft,
-                     loaded: Sequence[LoadedRule], now: datetime) -> Facts:
+    async def facts(self, session: AsyncSession, draft: Draft,
+                    loaded: Sequence[LoadedRule], now: datetime) -> Facts:
+        """What the rules see of ``draft``: the customer and the call's queue are read only
+        when some rule tests them."""
         used = frozenset().union(*(r.fields for r in loaded)) if loaded else frozenset()
         tier = address = None
         if draft.customer_id is not None and used & {"customer.tier", "customer.address"}:
@@ -220,12 +224,13 @@ class Router:
             routed.notify_user_ids = sorted(ids)
 
     async def assign(self, session: AsyncSession, routed: Routed, draft: Draft,
-                     now: datetime) -> None:
+                     now: datetime, *, dry: bool = False) -> None:
         """Pick the person in ``routed``'s group by the group's method (see
-        :mod:`.assignment`) and mark them as just given a ticket (round robin)."""
-        group = (await session.execute(
-            select(Group.key, Group.assignment, Group.vip_to_senior, Group.queue)
-            .where(Group.id == routed.group_id).with_for_update())).one()
+        :mod:`.assignment`) and mark them as just given a ticket (round robin). The group's
+        row is locked first: two tickets routed at once to one group take turns."""
+        query = select(Group.key, Group.assignment, Group.vip_to_senior, Group.queue).where(
+            Group.id == routed.group_id)
+        group = (await session.execute(query if dry else query.with_for_update())).one()
         if group.assignment == "manual":
             return
         members = await candidates(session, routed.group_id or 0, self._away(group.queue))
@@ -241,8 +246,9 @@ class Router:
                                vip_to_senior=group.vip_to_senior)
         if routed.choice.user_id is not None:
             routed.assignee_id = routed.choice.user_id
-            await session.execute(update(User).where(User.id == routed.choice.user_id)
-                                  .values(last_assigned_at=now))
+            if not dry:
+                await session.execute(update(User).where(
+                    User.id == routed.choice.user_id).values(last_assigned_at=now))
 
     def _away(self, queue: str | None) -> Callable[[str | None], bool] | None:
         """Whether an extension cannot take work now, from the group's Asterisk queue; None

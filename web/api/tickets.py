@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from tickets import messages, service
 from tickets.bus import TOPIC_TICKETS
 from tickets.models import Attachment, Comment, TicketEvent
+from tickets.routing import moves
 from tickets.schemas import (
     MAX_ID,
     AttachmentOut,
@@ -109,16 +110,22 @@ async def get_ticket(ticket_id: IdPath, principal: PrincipalDep,
 
 @router.patch("/{ticket_id}", response_model=TicketOut)
 async def patch_ticket(ticket_id: IdPath, patch: TicketPatch, principal: PrincipalDep,
-                       uow: UowDep) -> Response:
+                       services: ServicesDep, uow: UowDep) -> Response:
     ticket = await service.update_ticket(uow.session, ticket_id, patch, principal.actor)
+    if principal.actor.is_staff:  # the rules that run on updates (routing)
+        await moves.apply_update_rules(uow.session, services.router, ticket,
+                                       set(patch.model_fields_set))
     return await _commit(uow, "ticket_updated", service.ticket_dict(ticket))
 
 
 @router.post("/{ticket_id}/forward", response_model=TicketOut)
-async def forward_ticket(ticket_id: IdPath, principal: Staff, uow: UowDep,
+async def forward_ticket(ticket_id: IdPath, principal: Staff, services: ServicesDep,
+                         uow: UowDep,
                          note: Annotated[str | None, Query(max_length=500)] = None,
                          ) -> Response:
-    ticket = await service.forward(uow.session, ticket_id, principal.actor, note)
+    """The next step of the ticket's flow (``POST …/flow`` also goes back or jumps)."""
+    ticket = await moves.move_on_flow(uow.session, services.router, ticket_id,
+                                      principal.actor, "forward", note=note)
     return await _commit(uow, "ticket_updated", service.ticket_dict(ticket))
 
 
