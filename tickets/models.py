@@ -85,7 +85,7 @@ class Group(Base):
     #: How a ticket routed to the group finds its person (tickets.routing.assignment).
     assignment: Mapped[str] = mapped_column(String(16), default="manual",
                                             server_default="manual")
-    vip_to_senior: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    vip_to_senior: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     members: Mapped[list[User]] = relationship(secondary=group_members, back_populates="groups")
 

@@ -75,6 +75,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /api/v1/tickets/{ticket_id}": VISIBLE,
     "PATCH /api/v1/tickets/{ticket_id}": ("401", "403", "ok", "404", "ok", "ok"),
     "POST /api/v1/tickets/{ticket_id}/forward": STAFF,
+    "POST /api/v1/tickets/{ticket_id}/flow": STAFF,
     "GET /api/v1/tickets/{ticket_id}/history": VISIBLE,
     "GET /api/v1/tickets/{ticket_id}/comments": VISIBLE,
     "POST /api/v1/tickets/{ticket_id}/comments": VISIBLE,
@@ -89,8 +90,19 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "PATCH /api/v1/users/{user_id}": ADMIN,
     "GET /api/v1/groups": STAFF,
     "POST /api/v1/groups": MGR,
+    "PATCH /api/v1/groups/{group_id}": MGR,
+    "DELETE /api/v1/groups/{group_id}": ADMIN,
     "GET /api/v1/ticket-types": STAFF,
     "POST /api/v1/ticket-types": MGR,
+    "PATCH /api/v1/ticket-types/{key}": MGR,
+    # routing rules: admins edit, supervisors read and try them
+    "GET /api/v1/routing/rules": MGR,
+    "POST /api/v1/routing/rules": ADMIN,
+    "GET /api/v1/routing/rules/{rule_id}": MGR,
+    "PATCH /api/v1/routing/rules/{rule_id}": ADMIN,
+    "DELETE /api/v1/routing/rules/{rule_id}": ADMIN,
+    "PUT /api/v1/routing/rules-order": ADMIN,
+    "POST /api/v1/routing/dry-run": MGR,
     # calls and the PBX (no PBX in this app: the actions answer 409, i.e. "ok" here)
     "GET /api/v1/calls": STAFF,
     "GET /api/v1/calls/live": STAFF,
@@ -153,7 +165,12 @@ async def _ids(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, st
     files = {"file": ("a.txt", b"rbac", "text/plain")}
     attachment = (await client.post(f"/api/v1/tickets/{other['id']}/attachments",
                                     headers=admin, files=files)).json()
+    rule = (await client.post("/api/v1/routing/rules", headers=admin, json={
+        "name": "rbac probe", "conditions": {"all": []},
+        "actions": [{"kind": "add_tags", "value": ["probe"]}], "enabled": False})).json()
+    group = other["group_id"] or 1  # a group tickets use: deleting it is refused (409)
     return {"ticket_id": str(other["id"]), "customer_id": str(customer),
+            "rule_id": str(rule["id"]), "group_id": str(group), "key": "refund",
             "number": detail["orders"][0]["number"] if detail["orders"] else "none",
             "attachment_id": str(attachment["id"]), "user_id": str(me["alice"]["id"]),
             "call_id": "rbac-call", "name": "favicon.png", "rel": "js/api.js"}
@@ -174,8 +191,10 @@ async def test_every_route_and_role(app_client: tuple[Any, httpx.AsyncClient]) -
     headers = {role: await login(client, user) for role, user in USERS.items()}
     headers["anonymous"] = {}
     wrong: list[str] = []
-    # Logging out everywhere voids every token of the user: those rows go last.
-    for key in sorted(app_routes(app), key=lambda k: "/auth/logout" in k):
+    # Logging out everywhere voids every token of the user, and a DELETE removes the probe's
+    # record: those rows go last.
+    for key in sorted(app_routes(app),
+                      key=lambda k: ("/auth/logout" in k, k.startswith("DELETE"))):
         if key in ELSEWHERE:
             continue
         method, path = key.split(" ", 1)

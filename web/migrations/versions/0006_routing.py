@@ -51,36 +51,40 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('name'),
     )
-    with op.batch_alter_table('groups', schema=None) as batch_op:
+    with op.batch_alter_table('groups', schema=None, recreate='never') as batch_op:
         batch_op.add_column(sa.Column('assignment', sa.String(length=16), nullable=False,
                                       server_default='manual'))
+        # '0', not sa.false(): a literal lets SQLite add the column in place (an expression
+        # makes alembic rebuild the table, which the rows of group_members forbid)
         batch_op.add_column(sa.Column('vip_to_senior', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
-    with op.batch_alter_table('users', schema=None) as batch_op:
+                                      server_default='0'))
+    with op.batch_alter_table('users', schema=None, recreate='never') as batch_op:
         batch_op.add_column(sa.Column('seniority', sa.Integer(), nullable=False,
                                       server_default='0'))
         batch_op.add_column(sa.Column('max_open_tickets', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('last_assigned_at', UTCDateTime(), nullable=True))
-    with op.batch_alter_table('ticket_types', schema=None) as batch_op:
+    with op.batch_alter_table('ticket_types', schema=None, recreate='never') as batch_op:
         batch_op.add_column(sa.Column('required_skills', JSONType(), nullable=False,
                                       server_default='[]'))
         batch_op.add_column(sa.Column('required_steps', JSONType(), nullable=False,
                                       server_default='[]'))
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
+    with op.batch_alter_table('tickets', schema=None, recreate='never') as batch_op:
         batch_op.add_column(sa.Column('flow_path', JSONType(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('tickets', schema=None) as batch_op:
+    # recreate='never': SQLite (3.35+) drops a column in place; recreating these tables,
+    # which others reference, would break their foreign keys.
+    with op.batch_alter_table('tickets', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('flow_path')
-    with op.batch_alter_table('ticket_types', schema=None) as batch_op:
+    with op.batch_alter_table('ticket_types', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('required_steps')
         batch_op.drop_column('required_skills')
-    with op.batch_alter_table('users', schema=None) as batch_op:
+    with op.batch_alter_table('users', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('last_assigned_at')
         batch_op.drop_column('max_open_tickets')
         batch_op.drop_column('seniority')
-    with op.batch_alter_table('groups', schema=None) as batch_op:
+    with op.batch_alter_table('groups', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('vip_to_senior')
         batch_op.drop_column('assignment')
     op.drop_table('routing_rules')
