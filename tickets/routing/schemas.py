@@ -109,8 +109,8 @@ class DryRunIn(In):
 
 class ChangeOut(Out):
     field: str
-    old: Any = Field(serialization_alias="from")
-    new: Any = Field(serialization_alias="to")
+    old: Any = Field(alias="from")
+    new: Any = Field(alias="to")
     skipped: str | None = None
 
 
