@@ -276,6 +276,15 @@ class TicketTransfer(TypedDict):
     ticket: TicketJson
 
 
+class TicketNotice(TypedDict):
+    """A routing rule's ``notify``: the named staff hear of the ticket (``rule`` fired)."""
+
+    type: Literal["ticket_notice"]
+    user_ids: list[int]
+    rules: list[str]
+    ticket: TicketJson
+
+
 class WorkOrder(TypedDict):
     type: Literal["work_order"]
     engineer_id: int
@@ -326,7 +335,7 @@ class Error(TypedDict):
 
 
 Message = (ScreenPop | CallUpdate | CallLogEntry | Asr | TicketPrefill | AsrLink | QueueStats
-           | AgentState | PbxStatus | TicketChanged | TicketTransfer | WorkOrder
+           | AgentState | PbxStatus | TicketChanged | TicketTransfer | TicketNotice | WorkOrder
            | SessionRevoked | Hello | Ping | Pong | Watching | Error)
 
 
@@ -355,6 +364,7 @@ CATALOGUE: dict[str, Spec] = {
     "ticket_created": Spec(TOPIC_TICKETS, TicketChanged),
     "ticket_updated": Spec(TOPIC_TICKETS, TicketChanged),
     "ticket_transfer": Spec(TOPIC_TICKETS, TicketTransfer),
+    "ticket_notice": Spec(TOPIC_TICKETS, TicketNotice),
     "work_order": Spec(TOPIC_WORK_ORDERS, WorkOrder),
     "session_revoked": Spec(TOPIC_SESSIONS, SessionRevoked),
     "hello": Spec(None, Hello),
@@ -474,6 +484,11 @@ def ticket_transfer(*, call_id: str, to_extension: str, from_user: str,
                     ticket: TicketJson) -> TicketTransfer:
     return {"type": "ticket_transfer", "call_id": call_id, "to_extension": to_extension,
             "from_user": from_user, "ticket": ticket}
+
+
+def ticket_notice(*, user_ids: list[int], rules: list[str],
+                  ticket: TicketJson) -> TicketNotice:
+    return {"type": "ticket_notice", "user_ids": user_ids, "rules": rules, "ticket": ticket}
 
 
 def work_order(*, engineer_id: int, order: WorkOrderJson) -> WorkOrder:

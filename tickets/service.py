@@ -41,7 +41,7 @@ from tickets.models import (
 )
 from tickets.phones import InvalidPhoneNumber, lacks_area_code, normalize
 from tickets.routing.flow import FlowError, parse_steps, steps_of_type
-from tickets.routing.service import Draft, Router, routing_of
+from tickets.routing.service import Draft, Routed, Router, routing_of
 from tickets.schemas import CommentIn, TicketIn, TicketPatch
 from tickets.templates import validate_fields
 from tickets.users import find_group, find_user
@@ -199,8 +199,10 @@ _INSERT_EVENT = insert(_TABLES["ticket_events"])
 
 
 async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
-                        region: str = "CN", router: Router | None = None) -> Ticket:
-    """A new ticket, routed by ``router`` (rules, then assignment in the group) when given.
+                        region: str = "CN", router: Router | None = None,
+                        routed_out: list[Routed] | None = None) -> Ticket:
+    """A new ticket, routed by ``router`` (rules, then assignment in the group) when given;
+    what routing decided is appended to ``routed_out`` (the caller announces its notices).
 
     Raises Forbidden (role), Invalid (unknown type, customer, order, user, group; fields)."""
     if actor.role == "customer":
@@ -240,6 +242,8 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
             assignee=assignee.username if assignee else None,
             locked=_hand_set(data)), now=now)
         priority = routed.outcome.routing.priority
+        if routed_out is not None:
+            routed_out.append(routed)
     first_due, due = sla.due_times(priority, now)
     values: dict[str, Any] = {
         "title": data.title, "description": data.description,

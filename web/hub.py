@@ -286,6 +286,11 @@ def ticket_visible(event: Event, calls: CallIndex) -> Audience:
                     groups=frozenset(_ints(ticket.get("group_id"))))
 
 
+def notified_users(event: Event, calls: CallIndex) -> Audience:
+    """The users a routing rule's ``notify`` named (``user_ids``)."""
+    return Audience(users=frozenset(_ints(event.get("user_ids"))))
+
+
 def work_order_engineer(event: Event, calls: CallIndex) -> Audience:
     """The field engineer the work order is assigned to (``engineer_id``)."""
     return Audience(users=frozenset(_ints(event.get("engineer_id"))))
@@ -305,6 +310,7 @@ ROUTES: dict[tuple[str, str], tuple[Rule, ...]] = {
     (TOPIC_TICKETS, "ticket_transfer"): (transfer_target,),
     (TOPIC_TICKETS, "ticket_created"): (ticket_visible,),
     (TOPIC_TICKETS, "ticket_updated"): (ticket_visible,),
+    (TOPIC_TICKETS, "ticket_notice"): (notified_users,),
     (TOPIC_WORK_ORDERS, "work_order"): (work_order_engineer,),
 }
 
@@ -411,6 +417,7 @@ PERMITS: dict[str, Permit] = {
     "ticket_created": may_see_ticket_message,
     "ticket_updated": may_see_ticket_message,
     "ticket_transfer": may_see_transfer,
+    "ticket_notice": may_see_ticket_message,
     "work_order": may_see_work_order,
     "session_revoked": never,
     "hello": never,

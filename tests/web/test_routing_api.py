@@ -4,6 +4,7 @@ flows forward and back, the dry run, and the errors that name what is wrong."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -292,3 +293,31 @@ async def test_rules_on_update_run_when_told(client: httpx.AsyncClient) -> None:
     r = await client.patch(f"/api/v1/tickets/{t['id']}", headers=alice,
                            json={"type": "complaint", "priority": "low"})
     assert r.json()["priority"] == "low"
+
+
+async def test_notify_reaches_the_named_consoles(
+        app_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    app, client = app_client
+    admin, alice = await login(client, "admin"), await login(client, "alice")
+    await _rule(client, admin, "tell sue about complaints", {
+        "field": "type", "op": "eq", "value": "complaint"},
+        [{"kind": "notify", "value": ["sue"]}])
+    bad = await client.post("/api/v1/routing/rules", headers=admin, json={
+        "name": "tell a customer", "conditions": {"all": []},
+        "actions": [{"kind": "notify", "value": ["wang"]}]})
+    assert bad.status_code == 422 and "unknown staff user 'wang'" in bad.json()["detail"]
+    sub = app.state.services.bus.subscribe("tickets")
+    try:
+        t = (await client.post("/api/v1/tickets", headers=alice, json={
+            "title": "态度差", "type": "complaint"})).json()
+        sue = (await client.get("/api/v1/auth/me", headers=await login(client, "sue"))).json()
+        async def first_notice() -> dict[str, Any]:
+            async for _topic, event in sub:
+                if event.get("type") == "ticket_notice":
+                    return dict(event)
+            raise AssertionError("the subscription ended")
+        notice = await asyncio.wait_for(first_notice(), 5)
+        assert notice["user_ids"] == [sue["id"]] and notice["ticket"]["id"] == t["id"]
+        assert notice["rules"] == ["tell sue about complaints"]
+    finally:
+        await sub.close()

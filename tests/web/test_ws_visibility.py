@@ -126,6 +126,15 @@ MATRIX: dict[str, list[tuple[str, Make, set[str]]]] = {
         ("engineer's own ticket, still call material", _transfer(assignee_id=ENGINEER_ID), STAFF),
         ("customer's own ticket, still call material", _transfer(customer_id=CUSTOMER_ID),
          STAFF)],
+    "ticket_notice": [
+        ("a routing rule named them", lambda c: {"type": "ticket_notice",
+                                                 "user_ids": [c.user_id], "rules": ["r"],
+                                                 "ticket": _ticket()}, STAFF),
+        ("named, but the engineer's own ticket", lambda c: {
+            "type": "ticket_notice", "user_ids": [c.user_id], "rules": ["r"],
+            "ticket": _ticket(assignee_id=ENGINEER_ID)}, STAFF | {"engineer"}),
+        ("someone else named", _simple("ticket_notice", user_ids=[9999], rules=["r"],
+                                       ticket=_ticket()), NOBODY)],
     "work_order": [("to its engineer", lambda c: {"type": "work_order",
                                                   "engineer_id": c.user_id, "work_order": {}},
                     STAFF | {"engineer"}),

@@ -327,8 +327,9 @@ async def _check_target(session: AsyncSession, action: Action, at: str) -> None:
             if name.startswith("group:"):
                 if await session.scalar(select(Group.id).where(Group.key == name[6:])) is None:
                     raise Invalid(f"{at}: unknown group {name[6:]!r}")
-            elif await session.scalar(select(User.id).where(User.username == name)) is None:
-                raise Invalid(f"{at}: unknown user {name!r}")
+            elif await session.scalar(select(User.role).where(
+                    User.username == name)) in (None, "customer"):
+                raise Invalid(f"{at}: unknown staff user {name!r}")
 
 
 async def groups_in_use(session: AsyncSession, key: str) -> list[str]:

@@ -12,6 +12,7 @@ from tickets import messages, service
 from tickets.bus import TOPIC_TICKETS
 from tickets.models import Attachment, Comment, TicketEvent
 from tickets.routing import moves
+from tickets.routing.service import Routed
 from tickets.schemas import (
     MAX_ID,
     AttachmentOut,
@@ -40,13 +41,22 @@ router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
 
 async def _commit(uow: UowDep, kind: Literal["ticket_created", "ticket_updated"],
-                  ticket: dict[str, Any], status_code: int = 200) -> Response:
-    """Commit, then tell the consoles that see the ticket; the answer: the ticket as JSON.
+                  ticket: dict[str, Any], status_code: int = 200,
+                  notices: list[Routed] | None = None) -> Response:
+    """Commit, then tell the consoles that see the ticket (and the people routing rules
+    said to notify); the answer: the ticket as JSON.
 
     The ticket is validated and serialised once, for the message and the answer alike
     (returning the dict made FastAPI validate and serialise it a second time)."""
     out = TicketOut.model_validate(ticket)
-    uow.publish(TOPIC_TICKETS, messages.ticket_changed(kind, out.model_dump(mode="json")))
+    as_json = out.model_dump(mode="json")
+    uow.publish(TOPIC_TICKETS, messages.ticket_changed(kind, as_json))
+    for routed in notices or ():
+        if routed.notify_user_ids:
+            uow.publish(TOPIC_TICKETS, messages.ticket_notice(
+                user_ids=routed.notify_user_ids, ticket=as_json, rules=[
+                    f.rule_name for f in routed.outcome.fired
+                    if any(c.field == "notify" and not c.skipped for c in f.changes)]))
     await uow.commit()
     return Response(out.model_dump_json(), status_code=status_code,
                     media_type="application/json")
@@ -55,9 +65,12 @@ async def _commit(uow: UowDep, kind: Literal["ticket_created", "ticket_updated"]
 @router.post("", status_code=201, response_model=TicketOut)
 async def create_ticket(data: TicketIn, principal: PrincipalDep, services: ServicesDep,
                         uow: UowDep) -> Response:
+    routed: list[Routed] = []
     ticket = await service.create_ticket(uow.session, data, principal.actor,
-                                         services.settings.default_region, services.router)
-    return await _commit(uow, "ticket_created", service.ticket_dict(ticket), 201)
+                                         services.settings.default_region, services.router,
+                                         routed)
+    return await _commit(uow, "ticket_created", service.ticket_dict(ticket), 201,
+                         notices=routed)
 
 
 @router.get("", response_model=TicketPage)
@@ -112,10 +125,12 @@ async def get_ticket(ticket_id: IdPath, principal: PrincipalDep,
 async def patch_ticket(ticket_id: IdPath, patch: TicketPatch, principal: PrincipalDep,
                        services: ServicesDep, uow: UowDep) -> Response:
     ticket = await service.update_ticket(uow.session, ticket_id, patch, principal.actor)
+    routed = None
     if principal.actor.is_staff:  # the rules that run on updates (routing)
-        await moves.apply_update_rules(uow.session, services.router, ticket,
-                                       set(patch.model_fields_set))
-    return await _commit(uow, "ticket_updated", service.ticket_dict(ticket))
+        routed = await moves.apply_update_rules(uow.session, services.router, ticket,
+                                                set(patch.model_fields_set))
+    return await _commit(uow, "ticket_updated", service.ticket_dict(ticket),
+                         notices=[routed] if routed else None)
 
 
 @router.post("/{ticket_id}/forward", response_model=TicketOut)
