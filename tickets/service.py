@@ -239,8 +239,9 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
             call_id=data.call_id,
             group=group.key if group else (ticket_type.flow[0] if ticket_type and group_id
                                            else None),
-            assignee=assignee.username if assignee else None,
-            locked=_hand_set(data)), now=now)
+            assignee=assignee.username if assignee else None, locked=_hand_set(data),
+            required_skills=frozenset(ticket_type.required_skills or ()) if ticket_type
+            else frozenset()), now=now)
         priority = routed.outcome.routing.priority
         if routed_out is not None:
             routed_out.append(routed)

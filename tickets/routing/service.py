@@ -38,6 +38,7 @@ from tickets.routing.models import RoutingRule
 from tickets.routing.rules import Action, Outcome, Routing, Rule, compile_actions, evaluate
 
 TRIGGERS = ("created", "updated")
+_GROUP = select(Group.id, Group.key, Group.assignment, Group.vip_to_senior, Group.queue)
 #: Presence port: the members of an Asterisk queue by extension with their state
 #: (``available``, ``paused``, ``in_call``, ``ringing``, ``unavailable``), or None when
 #: this process does not know the queue.
@@ -102,6 +103,9 @@ class Draft:
     group: str | None = None
     assignee: str | None = None
     locked: frozenset[str] = frozenset()
+    #: what the caller already knows (None: read when needed)
+    required_skills: frozenset[str] | None = None
+    customer_tier: str | None = None
 
 
 @dataclass
@@ -115,6 +119,8 @@ class Routed:
     choice: Choice | None = None
     flow_path: list[dict[str, Any]] | None = None
     notify_user_ids: list[int] = field(default_factory=list)
+    #: the group row read while resolving (id, assignment, vip_to_senior, queue)
+    group_row: Any = None
 
     def events(self) -> list[tuple[str, dict[str, Any]]]:
         """History rows (kind, data): one per rule that fired, one for the assignment."""
@@ -171,12 +177,13 @@ class Router:
         """What the rules see of ``draft``: the customer and the call's queue are read only
         when some rule tests them."""
         used = frozenset().union(*(r.fields for r in loaded)) if loaded else frozenset()
-        tier = address = None
+        tier, address = draft.customer_tier, None
         if draft.customer_id is not None and used & {"customer.tier", "customer.address"}:
             row = (await session.execute(select(Customer.tier, Customer.address).where(
                 Customer.id == draft.customer_id))).one_or_none()
             if row is not None:
                 tier, address = row
+                draft.customer_tier = tier  # assignment's VIP check needs it too
         queue = draft.queue
         if queue is None and draft.call_id and "queue" in used:  # the call log knows it
             queue = await session.scalar(select(CallLog.queue).where(
@@ -193,7 +200,9 @@ class Router:
         """Keys the rules chose → ids (one statement each, only for what is set)."""
         r = routed.outcome.routing
         if r.group is not None:
-            routed.group_id = await session.scalar(select(Group.id).where(Group.key == r.group))
+            routed.group_row = (await session.execute(_GROUP.where(
+                Group.key == r.group))).one_or_none()
+            routed.group_id = routed.group_row.id if routed.group_row is not None else None
         if r.assignee is not None:
             routed.assignee_id = await session.scalar(select(User.id).where(
                 User.username == r.assignee, User.is_active.is_(True),
@@ -227,21 +236,29 @@ class Router:
                      now: datetime, *, dry: bool = False) -> None:
         """Pick the person in ``routed``'s group by the group's method (see
         :mod:`.assignment`) and mark them as just given a ticket (round robin). The group's
-        row is locked first: two tickets routed at once to one group take turns."""
-        query = select(Group.key, Group.assignment, Group.vip_to_senior, Group.queue).where(
-            Group.id == routed.group_id)
-        group = (await session.execute(query if dry else query.with_for_update())).one()
+        group's row is locked first for round robin, so two tickets routed at once take turns
+        (least-loaded needs no lock: it counts the open tickets, and evens out by itself)."""
+        group = routed.group_row
+        if group is None or group.id != routed.group_id:
+            group = (await session.execute(_GROUP.where(Group.id == routed.group_id))).one()
         if group.assignment == "manual":
             return
-        members = await candidates(session, routed.group_id or 0, self._away(group.queue))
-        skills: frozenset[str] = frozenset()
-        if draft.type_key:
-            skills = frozenset(await session.scalar(select(TicketType.required_skills).where(
-                TicketType.key == draft.type_key)) or [])
+        if group.assignment == "round_robin" and not dry:
+            await session.execute(select(Group.id).where(Group.id == group.id)
+                                  .with_for_update())
+        members = await candidates(session, group.id, self._away(group.queue))
+        skills = draft.required_skills
+        if skills is None:
+            skills = frozenset()
+            if draft.type_key:
+                skills = frozenset(await session.scalar(select(
+                    TicketType.required_skills).where(TicketType.key == draft.type_key)) or [])
         vip = False
         if group.vip_to_senior and draft.customer_id is not None:
-            vip = await session.scalar(select(Customer.tier).where(
-                Customer.id == draft.customer_id)) == "vip"
+            if draft.customer_tier is None:
+                draft.customer_tier = await session.scalar(select(Customer.tier).where(
+                    Customer.id == draft.customer_id))
+            vip = draft.customer_tier == "vip"
         routed.choice = choose(group.assignment, members, required_skills=skills, vip=vip,
                                vip_to_senior=group.vip_to_senior)
         if routed.choice.user_id is not None:
