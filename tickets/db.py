@@ -176,18 +176,23 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for single-statement reads on hot paths (screen pops, lookups).
+def make_read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` for single-statement reads on hot paths (screen pops, lookups, who holds a
+    token), used through ``read_engine.connect()`` or :func:`make_read_sessionmaker`.
 
     Autocommit skips the BEGIN and ROLLBACK round trips around each read; one statement
-    sees one consistent snapshot anyway. Never write through these sessions. SQLite gets
-    plain sessions: Python's sqlite3 opens no transaction for a SELECT anyway, and
-    switching a connection to autocommit and back cost two extra thread hand-offs each.
+    sees one consistent snapshot anyway. Never write through it. SQLite gets the engine
+    itself: Python's sqlite3 opens no transaction for a SELECT anyway, and switching a
+    connection to autocommit and back cost two extra thread hand-offs each.
     """
     if engine.dialect.name == "sqlite":
-        return async_sessionmaker(engine, expire_on_commit=False)
-    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"),
-                              expire_on_commit=False)
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """ORM sessions on :func:`make_read_engine` (single-statement reads; never write)."""
+    return async_sessionmaker(make_read_engine(engine), expire_on_commit=False)
 
 
 @asynccontextmanager

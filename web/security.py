@@ -134,8 +134,8 @@ async def principal_from_token(services: Services, token: str | None) -> Princip
         query, params = _PRINCIPAL, {"user_id": claims.user_id, "jti": claims.token_id}
     else:
         query, params = _PRINCIPAL_NO_JTI, {"user_id": claims.user_id}
-    async with services.db_read() as session:
-        rows = (await session.execute(query, params)).all()
+    async with services.read_engine.connect() as conn:  # Core: no ORM session to set up
+        rows = (await conn.execute(query, params)).all()
     if not rows:
         return None
     (user_id, username, role, extension, display_name, customer_id, locale, is_active,
