@@ -72,9 +72,16 @@ def utcnow() -> datetime:
 
 def make_engine(async_url: str, pool_size: int = 10,
                 max_overflow: int | None = None) -> AsyncEngine:
-    """An engine for ``async_url``. PostgreSQL pools ``pool_size`` connections plus as many
-    overflow; ``max_overflow`` given: exactly ``pool_size`` + ``max_overflow`` on either
-    backend (a fixed budget, e.g. the telephony side's own engine)."""
+    """An engine for ``async_url``. PostgreSQL: at most twice ``pool_size`` connections,
+    opened as needed and then kept; ``max_overflow`` given: exactly ``pool_size`` +
+    ``max_overflow`` on either backend (a fixed budget, e.g. the telephony side's own
+    engine).
+
+    Kept, rather than ``pool_size`` kept plus as many "overflow" connections closed on
+    return: with 20 requests in flight on a pool of 10, overflow connections were closed and
+    reopened all the time, and an asyncpg connect (TLS probe, SCRAM authentication, the
+    dialect's set-up queries) costs milliseconds of CPU — a third of the server's CPU per
+    ticket create (tests/bench/bench_create.py: 3.2 → 2.2 ms)."""
     kwargs: dict[str, Any] = {}
     if max_overflow is not None:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
@@ -85,7 +92,7 @@ def make_engine(async_url: str, pool_size: int = 10,
     elif max_overflow is None:
         # No pre-ping: it costs a round trip per checkout; a connection that died with a
         # server restart fails one request (503) and the pool is invalidated and refilled.
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+        kwargs.update(pool_size=2 * pool_size, max_overflow=0)
     engine = create_async_engine(async_url, **kwargs)
     if async_url.startswith("sqlite"):
         SqliteWriteLock(engine.url.database or ":memory:").install(engine)
@@ -169,18 +176,23 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for single-statement reads on hot paths (screen pops, lookups).
+def make_read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` for single-statement reads on hot paths (screen pops, lookups, who holds a
+    token), used through ``read_engine.connect()`` or :func:`make_read_sessionmaker`.
 
     Autocommit skips the BEGIN and ROLLBACK round trips around each read; one statement
-    sees one consistent snapshot anyway. Never write through these sessions. SQLite gets
-    plain sessions: Python's sqlite3 opens no transaction for a SELECT anyway, and
-    switching a connection to autocommit and back cost two extra thread hand-offs each.
+    sees one consistent snapshot anyway. Never write through it. SQLite gets the engine
+    itself: Python's sqlite3 opens no transaction for a SELECT anyway, and switching a
+    connection to autocommit and back cost two extra thread hand-offs each.
     """
     if engine.dialect.name == "sqlite":
-        return async_sessionmaker(engine, expire_on_commit=False)
-    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"),
-                              expire_on_commit=False)
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """ORM sessions on :func:`make_read_engine` (single-statement reads; never write)."""
+    return async_sessionmaker(make_read_engine(engine), expire_on_commit=False)
 
 
 @asynccontextmanager

@@ -13,8 +13,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, false, func, insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    bindparam,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
 
 from tickets import lifecycle, sla
@@ -128,7 +139,12 @@ async def _check_customer(session: AsyncSession, customer_id: int) -> None:
 _TYPES = TicketType.__table__
 #: A type's row and the id of the first group of its flow (Core: no ORM load on the hot path).
 _TYPE_AND_FIRST_GROUP = select(_TYPES, Group.__table__.c.id.label("flow_group_id")) \
-    .outerjoin_from(_TYPES, Group.__table__, Group.key == TicketType.flow[0].as_string())
+    .outerjoin_from(_TYPES, Group.__table__, Group.key == TicketType.flow[0].as_string()) \
+    .where(_TYPES.c.key == bindparam("type_key"))
+#: The same and whether a customer exists. Both built once: a statement built per call
+#: paid for its construction and its cache key at every create.
+_TYPE_FIRST_GROUP_AND_CUSTOMER = _TYPE_AND_FIRST_GROUP.add_columns(
+    exists().where(Customer.id == bindparam("customer_id")).label("customer_found"))
 
 
 async def _type_and_first_group(session: AsyncSession, key: str,
@@ -137,13 +153,15 @@ async def _type_and_first_group(session: AsyncSession, key: str,
     """The type (detached, all columns loaded) and the id of the first group of its flow —
     and, given ``customer_id``, whether that customer exists (:class:`Invalid` if not) — in
     one round trip (hot path)."""
-    query = _TYPE_AND_FIRST_GROUP.where(_TYPES.c.key == key)
-    if customer_id is not None:
-        query = query.add_columns(_customer_exists(customer_id).label("customer_found"))
-    row = (await (await session.connection()).execute(query)).first()
-    if customer_id is not None and (row is None or not row.customer_found):
-        # the customer's error first, as when it was checked on its own
-        await _check_customer(session, customer_id)
+    conn = await session.connection()
+    if customer_id is None:
+        row = (await conn.execute(_TYPE_AND_FIRST_GROUP, {"type_key": key})).first()
+    else:
+        row = (await conn.execute(_TYPE_FIRST_GROUP_AND_CUSTOMER,
+                                  {"type_key": key, "customer_id": customer_id})).first()
+        if row is None or not row.customer_found:
+            # the customer's error first, as when it was checked on its own
+            await _check_customer(session, customer_id)
     if row is None or not row.active:
         raise Invalid(f"unknown ticket type {key!r}")
     ticket_type = TicketType(**{c.key: row._mapping[c] for c in _TYPES.c})
@@ -196,6 +214,41 @@ _TABLES = Base.metadata.tables
 _INSERT_TICKET = insert(_TABLES["tickets"]).returning(_TABLES["tickets"].c.id)
 _INSERT_TICKET_CALL = insert(_TABLES["ticket_calls"])
 _INSERT_EVENT = insert(_TABLES["ticket_events"])
+#: The columns :func:`create_ticket` sets (every one, every time: one statement shape).
+_TICKET_KEYS = ("title", "description", "type_id", "priority", "status", "channel",
+                "customer_id", "order_id", "order_number", "assignee_id", "group_id",
+                "fields", "tags", "call_id", "flow_step", "reopen_count",
+                "first_response_due_at", "due_at", "created_by_id", "created_at",
+                "updated_at", "version", "flow_path")
+
+
+def _insert_ticket_with_history(with_call: bool) -> Any:
+    """PostgreSQL: the ticket, its "created" history row (and its call link) in ONE
+    statement — data-modifying CTEs — returning the ticket's id. One round trip instead of
+    two or three; still inside the request's transaction. Parameters: the ticket's columns
+    (:data:`_TICKET_KEYS`) and ``ev_actor_id``, ``ev_at``, ``ev_data``."""
+    tickets, events, calls = (_TABLES[n] for n in ("tickets", "ticket_events",
+                                                   "ticket_calls"))
+    new = (insert(tickets)
+           .values({k: bindparam(k, type_=tickets.c[k].type) for k in _TICKET_KEYS})
+           .returning(tickets.c.id).cte("new_ticket"))
+    ctes = [new]
+    if with_call:
+        ctes.append(insert(calls).from_select(
+            ["ticket_id", "call_id", "linked_at"],
+            select(new.c.id, bindparam("call_id", type_=calls.c.call_id.type),
+                   bindparam("created_at", type_=calls.c.linked_at.type))).cte("new_call"))
+    history = insert(events).from_select(
+        ["ticket_id", "actor_id", "kind", "at", "data"],
+        select(new.c.id, bindparam("ev_actor_id", type_=events.c.actor_id.type),
+               literal("created", events.c.kind.type),
+               bindparam("ev_at", type_=events.c.at.type),
+               bindparam("ev_data", type_=events.c.data.type)))
+    return history.add_cte(*ctes).returning(events.c.ticket_id)
+
+
+_INSERT_TICKET_WITH_HISTORY = _insert_ticket_with_history(False)
+_INSERT_TICKET_CALL_WITH_HISTORY = _insert_ticket_with_history(True)
 
 
 async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
@@ -269,26 +322,42 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
     # Core inserts: creating tickets is the hot write path, and the ORM unit of work
     # roughly doubled its cost (tests/bench/bench_core.py).
     # Through the session's connection: the same transaction, without the ORM's layers.
-    conn = await session.connection()
-    ticket_id = (await conn.execute(_INSERT_TICKET, values)).scalar_one()
-    if data.call_id:
-        await conn.execute(_INSERT_TICKET_CALL, {"ticket_id": ticket_id,
-                                                 "call_id": data.call_id, "linked_at": now})
-    await conn.execute(_INSERT_EVENT, {
-        "ticket_id": ticket_id, "actor_id": actor.id, "kind": "created", "at": now,
-        "data": {"status": values["status"], "priority": priority, "type": data.type,
-                 "channel": data.channel, "assignee_id": values["assignee_id"],
-                 "group_id": values["group_id"], "call_id": data.call_id}})
-    if routed is not None and (events := routed.events()):
-        await conn.execute(_INSERT_EVENT, [
-            {"ticket_id": ticket_id, "actor_id": None, "kind": kind, "at": now, "data": data}
-            for kind, data in events])
+    history = {"status": values["status"], "priority": priority, "type": data.type,
+               "channel": data.channel, "assignee_id": values["assignee_id"],
+               "group_id": values["group_id"], "call_id": data.call_id}
     values.setdefault("flow_path", None)
+    ticket_id = await _insert_ticket(await session.connection(), values, history, actor,
+                                     routed.events() if routed is not None else [])
     ticket = Ticket(id=ticket_id, merged_into_id=None, first_responded_at=None,
                     resolved_at=None, closed_at=None, **values)
     ticket.type = ticket_type
     make_transient_to_detached(ticket)  # a snapshot of the row; session.add() re-attaches it
     return ticket
+
+
+async def _insert_ticket(conn: AsyncConnection, values: dict[str, Any],
+                         history: dict[str, Any], actor: Actor,
+                         routing_events: list[tuple[str, dict[str, Any]]]) -> int:
+    """Write the ticket, its "created" row, its call link and what routing did; its id."""
+    now = values["created_at"]
+    if conn.dialect.name == "postgresql":
+        statement = (_INSERT_TICKET_CALL_WITH_HISTORY if values["call_id"]
+                     else _INSERT_TICKET_WITH_HISTORY)
+        ticket_id: int = (await conn.execute(statement, {
+            **values, "ev_actor_id": actor.id, "ev_at": now, "ev_data": history})).scalar_one()
+    else:  # SQLite has no data-modifying CTEs: one statement each
+        ticket_id = (await conn.execute(_INSERT_TICKET, values)).scalar_one()
+        if values["call_id"]:
+            await conn.execute(_INSERT_TICKET_CALL, {"ticket_id": ticket_id,
+                                                     "call_id": values["call_id"],
+                                                     "linked_at": now})
+        await conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "actor_id": actor.id,
+                                           "kind": "created", "at": now, "data": history})
+    if routing_events:  # rule by rule, then the assignment (no actor: the system did it)
+        await conn.execute(_INSERT_EVENT, [
+            {"ticket_id": ticket_id, "actor_id": None, "kind": kind, "at": now, "data": data}
+            for kind, data in routing_events])
+    return ticket_id
 
 
 def _hand_set(data: TicketIn) -> frozenset[str]:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from telephony.ports import ActionFailed, ActionTimeout, CallNotFound, PbxUnavailable
-from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from tickets.db import make_engine, make_read_engine, make_read_sessionmaker, make_sessionmaker
 from tickets.errors import DomainError
 from tickets.passwords import PasswordGate
 from tickets.timeinput import set_site_timezone
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.async_database_url, settings.db_pool_size)
     return Services(settings=settings, engine=engine, db=make_sessionmaker(engine),
-                    db_read=make_read_sessionmaker(engine),
+                    db_read=make_read_sessionmaker(engine), read_engine=make_read_engine(engine),
                     bus=make_bus(settings.redis_url),
                     secret_key=settings.resolved_secret_key(),
                     login_throttle=LoginThrottle(

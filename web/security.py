@@ -2,13 +2,13 @@
 
 Every authenticated request asks the database who holds its token, so that a logout, "log
 out everywhere", a password or role change and a disabled user take effect at the very next
-request, in every process. That question is one statement on an autocommit session: the
-user's row, one row per group (outer join) and whether the token is revoked, together — no
-transaction (BEGIN/ROLLBACK are round trips too) and no ORM entities. A cache was the other
-way (a token-version epoch checked against the database or Redis at most once a second),
-but it still needs a round trip per epoch check to stay right across processes and it would
-stretch revocation from "next request" to "within a second"; one cheap statement is simpler
-and exact (tests/bench/bench_create.py).
+request, in every process. That question is one statement on an autocommit Core connection:
+the user's row, one row per group (outer join) and whether the token is revoked, together —
+no transaction (BEGIN/ROLLBACK are round trips too), no ORM session and no ORM entities. A
+cache was the other way (a token-version epoch checked against the database or Redis at most
+once a second), but it still needs a round trip per epoch check to stay right across
+processes and it would stretch revocation from "next request" to "within a second"; one
+cheap statement is simpler and exact (tests/bench/bench_create.py).
 """
 
 from __future__ import annotations
@@ -134,8 +134,8 @@ async def principal_from_token(services: Services, token: str | None) -> Princip
         query, params = _PRINCIPAL, {"user_id": claims.user_id, "jti": claims.token_id}
     else:
         query, params = _PRINCIPAL_NO_JTI, {"user_id": claims.user_id}
-    async with services.db_read() as session:
-        rows = (await session.execute(query, params)).all()
+    async with services.read_engine.connect() as conn:  # Core: no ORM session to set up
+        rows = (await conn.execute(query, params)).all()
     if not rows:
         return None
     (user_id, username, role, extension, display_name, customer_id, locale, is_active,

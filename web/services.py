@@ -30,6 +30,7 @@ class Services:
     engine: AsyncEngine
     db: async_sessionmaker[AsyncSession]
     db_read: async_sessionmaker[AsyncSession]  # autocommit, single-statement hot reads
+    read_engine: AsyncEngine  # the same without the ORM session (tickets.db.make_read_engine)
     bus: Bus
     secret_key: str
     hub: Hub | None = None
