@@ -292,7 +292,8 @@ async def test_the_index_forgets_consoles_and_calls_no_longer_watched():
                         group_ids=(1, 2), send_text=FakeSocket().send, close=FakeSocket().close)
     for n in range(40):  # a console follows at most 32 calls: the index too
         hub.watch_call(sup, f"c{n}")
-    assert len(hub._watchers) == 32 and all(ids == {sup.conn_id}
+    assert sup.kind is not None
+    assert len(hub._watchers) == 32 and all(ids == {sup.kind.view.conn_id}
                                              for ids in hub._watchers.values())
     hub.unwatch_call(sup, next(iter(sup.watched_calls)))
     assert len(hub._watchers) == 31
@@ -300,6 +301,7 @@ async def test_the_index_forgets_consoles_and_calls_no_longer_watched():
                                         "extension": "6001"}) == {agent.conn_id}
     await hub.disconnect(agent)
     await hub.disconnect(sup)
-    assert not (hub._by_user or hub._by_ext or hub._by_group or hub._floor or hub._watchers)
+    assert not (hub._by_user or hub._by_ext or hub._by_group or hub._floor or hub._watchers
+                or hub._kinds or hub._kind_ids)
     assert not hub.watch_call(sup, "late")  # a forgotten console cannot come back in
     assert not hub._watchers
