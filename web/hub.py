@@ -447,8 +447,9 @@ def audience(topic: str, event: Event, calls: CallIndex) -> Audience:
 def select_recipients(
     topic: str, event: Event, consoles: Iterable[ConsoleView], calls: CallIndex
 ) -> set[int]:
-    """The connection ids that should receive ``event`` (pure): addressed by :data:`ROUTES`
-    *and* allowed by :data:`PERMITS`.
+    """The ``conn_id`` of each view that should receive ``event`` (pure): addressed by
+    :data:`ROUTES` *and* allowed by :data:`PERMITS`. (The hub passes one view per kind of
+    console, its ``conn_id`` the kind's id: every member of a kind gets the same answer.)
 
     Call ``calls.observe(topic, event)`` first so an event that names new extensions reaches
     them too.
