@@ -554,7 +554,8 @@ class Connection:
     kind: _Kind | None = None
 
     def view(self) -> ConsoleView:
-        """The routing view, cached: fan-out to 1,000 consoles must not rebuild 1,000."""
+        """This console's own routing view (cached). The hub routes on its kind's view;
+        this one is for callers that look at single consoles (tests, diagnosis)."""
         if self._view is None:
             self._view = ConsoleView(self.conn_id, self.user_id, self.role, self.extension,
                                      self.group_ids, frozenset(self.watched_calls),
