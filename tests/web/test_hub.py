@@ -292,7 +292,8 @@ async def test_the_index_forgets_consoles_and_calls_no_longer_watched():
                         group_ids=(1, 2), send_text=FakeSocket().send, close=FakeSocket().close)
     for n in range(40):  # a console follows at most 32 calls: the index too
         hub.watch_call(sup, f"c{n}")
-    assert len(hub._watchers) == 32 and all(ids == {sup.conn_id}
+    assert sup.kind is not None
+    assert len(hub._watchers) == 32 and all(ids == {sup.kind.view.conn_id}
                                              for ids in hub._watchers.values())
     hub.unwatch_call(sup, next(iter(sup.watched_calls)))
     assert len(hub._watchers) == 31
@@ -300,6 +301,71 @@ async def test_the_index_forgets_consoles_and_calls_no_longer_watched():
                                         "extension": "6001"}) == {agent.conn_id}
     await hub.disconnect(agent)
     await hub.disconnect(sup)
-    assert not (hub._by_user or hub._by_ext or hub._by_group or hub._floor or hub._watchers)
+    assert not (hub._by_user or hub._by_ext or hub._by_group or hub._floor or hub._watchers
+                or hub._kinds or hub._kind_ids)
     assert not hub.watch_call(sup, "late")  # a forgotten console cannot come back in
     assert not hub._watchers
+
+
+# -- kinds: consoles routing cannot tell apart -------------------------------------------
+
+async def test_a_permit_is_decided_once_per_kind_not_once_per_console(monkeypatch):
+    """50 tabs of one supervisor and 50 of another: the floor permit is asked twice (once
+    per kind), and every tab still gets the event exactly once (issue #19, bench_ws)."""
+    import web.hub as hub_module
+
+    asked: list[int] = []
+
+    def counting(event: dict):
+        def check(console: ConsoleView) -> bool:
+            asked.append(console.user_id)
+            return console.role == "supervisor"
+        return check
+
+    monkeypatch.setitem(hub_module.PERMITS, "queue_stats", counting)
+    hub = Hub(InProcessBus())
+    socks = [FakeSocket() for _ in range(100)]
+    for i, sock in enumerate(socks):
+        attach(hub, sock, 12 + i % 2, None, role="supervisor")
+    assert hub.deliver(TOPIC_QUEUES, {"type": "queue_stats", "queue": "q"}) == 100
+    assert sorted(asked) == [12, 13]
+    await wait_for(lambda: all(len(s.got) == 1 for s in socks))
+    await hub.stop()
+
+
+async def test_watching_a_call_moves_one_tab_out_of_its_kind():
+    """Two tabs of one supervisor share a kind until one watches a call: then only that tab
+    gets the call's speech, and both still get floor events; unwatching joins them again."""
+    hub = Hub(InProcessBus())
+    a, b = FakeSocket(), FakeSocket()
+    ca = attach(hub, a, 12, None, role="supervisor")
+    cb = attach(hub, b, 12, None, role="supervisor")
+    assert ca.kind is cb.kind
+    assert hub.watch_call(ca, "c1")
+    assert ca.kind is not cb.kind
+    assert hub.recipients(TOPIC_ASR, {"type": "asr", "call_id": "c1", "text": "hi"}) == {
+        ca.conn_id}
+    assert hub.recipients(TOPIC_QUEUES, {"type": "queue_stats"}) == {ca.conn_id, cb.conn_id}
+    hub.unwatch_call(ca, "c1")
+    assert ca.kind is cb.kind and len(hub._kinds) == 1
+    assert hub.user_connections(12) == 2
+    await hub.disconnect(ca)
+    assert hub.user_connections(12) == 1
+    await hub.stop()
+
+
+async def test_a_console_dropped_mid_fan_out_does_not_stop_its_kind(caplog):
+    """A kind's consoles are written in one loop; one of them dropped on the way (its
+    outbox was full: hopeless) is forgotten, the ones after it still get the event."""
+    hub = Hub(InProcessBus(), queue_size=2)
+    socks = [FakeSocket(), FakeSocket(stuck=True), FakeSocket()]
+    conns = [attach(hub, s, 10, "6001") for s in socks]
+    stuck = conns[1]
+    stuck.outbox.extend(["x", "y"])
+    stuck.dropped_since_send = 1  # one more drop and it is hopeless
+    caplog.set_level(logging.WARNING, logger="web.hub")
+    n = hub.deliver(TOPIC_CALLS, {"type": "screen_pop", "call_id": "c", "extension": "6001"})
+    assert n == 2 and stuck.closed and not conns[0].closed and not conns[2].closed
+    assert hub.user_connections(10) == 2
+    await wait_for(lambda: socks[0].got and socks[2].got)
+    await hub.stop()
