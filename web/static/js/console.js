@@ -12,7 +12,7 @@ import { onCallUpdate, onScreenPop, renderAllCards, resync } from "./console/cal
 import { renderCustomers } from "./console/customers.js";
 import { initDetail, onTicketChanged, onTicketTransfer, renderDetail, renderInbox } from "./console/detail.js";
 import { dial } from "./console/dial.js";
-import { onPrefill, openForm, relabelForm } from "./console/form.js";
+import { mayDryRun, onPrefill, openForm, relabelForm } from "./console/form.js";
 import { cancelHangup, askHangup } from "./console/hangup.js";
 import { suggestKb } from "./console/kb.js";
 import { LIST_TABS, loadList, mayListAll, refreshListSoon } from "./console/lists.js";
@@ -89,6 +89,7 @@ async function main() {
   try { S.me = await api("GET", "auth/me"); } catch (err) { fail(err); return; }
   renderMe();
   $("#tab-btn-all").hidden = !mayListAll();
+  $("#routing-link").hidden = !mayDryRun(); // the rules page: supervisors and admins
   const [types, groups, users] = await Promise.all([
     quiet(api("GET", "ticket-types"), []), quiet(api("GET", "groups"), []), quiet(api("GET", "users"), [])]);
   S.types = items(types);
