@@ -111,7 +111,8 @@ async def test_admin_builds_a_rule_dry_runs_it_and_a_ticket_follows_it(
         # A ticket created (API) with the keyword follows the rule; the console shows it.
         async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:
             r = await c.post("/api/v1/tickets", json={
-                "title": f"Refund {tag}", "type": "refund", "channel": "phone"})
+                "title": f"Refund {tag}", "type": "refund", "channel": "phone",
+                "fields": {"reason": "late"}})
             assert r.status_code == 201, r.text
             ticket = r.json()
         await page.goto(f"{live_server.url}/console")

@@ -268,7 +268,8 @@ function actionRow(action, onRemove) {
 
 /** The editor of rule (null: a new one); P.editor holds what reading it back needs. */
 function edit(rule) {
-  P.editing = rule ? { ...rule } : { id: null, name: "", enabled: true, stop: false, triggers: ["created"], conditions: { all: [] }, actions: [{ kind: "set_group", value: P.groups[0] ? P.groups[0].key : "" }] };
+  P.editing = rule ? { ...rule } : { id: null, name: "", enabled: true, stop: false, triggers: ["created"],
+    conditions: { all: [{ all: [{ field: "text", op: "contains_any", value: [] }] }] }, actions: [{ kind: "set_group", value: P.groups[0] ? P.groups[0].key : "" }] };
   renderRules();
   drawEditor();
   $("#editor-panel").hidden = false;

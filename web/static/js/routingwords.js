@@ -4,7 +4,7 @@
 // the UI language. The server writes reasons in English; the ones it knows are translated
 // here and anything else is shown as written. Names come from `names` = {group(key) → label,
 // user(username) → label}, so this module needs no console state.
-import { t, tOr, tf } from "./i18n.js";
+import { getLang, t, tOr, tf } from "./i18n.js";
 
 /** Field → kind; the kind decides the operators and the value input. */
 export const FIELDS = {
@@ -84,8 +84,8 @@ export function describeEvent(kind, data, names) {
   const d = data || {};
   switch (kind) {
     case "rule_applied": {
-      const changes = (d.changes || []).map((c) => describeChange(c, names));
-      return [tf("hist_rule", { rule: d.rule || "?" }), changes.join(", ")].filter(Boolean).join(" ");
+      const changes = (d.changes || []).map((c) => describeChange(c, names)).join(getLang() === "zh" ? "，" : ", ");
+      return tf("hist_rule", { rule: d.rule || "?", changes }).trim();
     }
     case "auto_assigned":
       return tf("hist_assigned", { who: names.user(d.assignee), how: reasonText(d.reason) })
