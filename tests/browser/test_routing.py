@@ -4,9 +4,11 @@ An admin builds a rule in /admin/routing (a keyword condition → after-sales, b
 with an empty keyword puts the server's 422 next to the condition row it names; the dry run
 on a sample shows the rule firing. A ticket then created through the API follows the rule,
 and the console's ticket detail shows the group, the assignee, the rule in the history and
-the ticket's flow as a strip. Screenshots of the page and the detail at desktop and phone
+the ticket's flow as a strip (a type of its own: four steps, the third required): forward
+moves the highlighted step, "move to step" offers no step past the required one, and back
+asks for a reason. Screenshots of the page and the detail at desktop and phone
 size, in zh and en, go to tests/artifacts. The rule is deleted at the end (the live server
-is shared with the other browser tests).
+is shared with the other browser tests), and the ticket type made for it is deactivated.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ async def test_admin_builds_a_rule_dry_runs_it_and_a_ticket_follows_it(
     token = await live_server.login("admin")
     auth = {"Authorization": f"Bearer {token}"}
     page = await _page(browser, live_server, "/admin/routing", "en-US")
-    rule_id = None
+    rule_id = type_key = None
     try:
         await page.click("#new-rule")
         form = page.locator("#rule-form")
@@ -110,9 +112,13 @@ async def test_admin_builds_a_rule_dry_runs_it_and_a_ticket_follows_it(
 
         # A ticket created (API) with the keyword follows the rule; the console shows it.
         async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:
+            r = await c.post("/api/v1/ticket-types", json={
+                "key": tag, "name": "Route test", "name_zh": "路由测试",
+                "flow": ["hotline", "after_sales", "repair", "hotline"], "required_steps": [2]})
+            assert r.status_code == 201, r.text
+            type_key = tag
             r = await c.post("/api/v1/tickets", json={
-                "title": f"Refund {tag}", "type": "refund", "channel": "phone",
-                "fields": {"reason": "late"}})
+                "title": f"Refund {tag}", "type": tag, "channel": "phone"})
             assert r.status_code == 201, r.text
             ticket = r.json()
         await page.goto(f"{live_server.url}/console")
@@ -129,14 +135,32 @@ async def test_admin_builds_a_rule_dry_runs_it_and_a_ticket_follows_it(
         await expect(history).to_contain_text(f"rule '{name}' set group After-sales",
                                               timeout=5000)
         strip = detail.locator(".flow-strip .flow-step")
-        await expect(strip).to_have_count(len(ticket["flow"]))
-        await expect(detail.locator(".flow-step.current")).to_have_count(1)
+        await expect(strip).to_have_count(4)
+        await expect(strip.nth(0)).to_have_class("flow-step current")
+        await expect(strip.nth(2)).to_contain_text("required")
+        await detail.locator("#flow-forward").click()
+        await expect(strip.nth(1)).to_have_class("flow-step current", timeout=5000)
+        await expect(history).to_contain_text("moved to After-sales · Step 2")
+        # Move to: only the required step 3, not the step behind it.
+        steps = await detail.locator("#flow-step-menu option").evaluate_all(
+            "os => os.map(o => o.value).filter(Boolean)")
+        assert steps == ["3"]
         await _shots(page, artifacts, "routing_ticket_detail", detail.locator(".flow"))
+        await detail.locator("#flow-back").click()
+        reason = detail.locator("input[name=flow_note]")
+        await expect(reason).to_be_focused()
+        await reason.fill("wrong department")
+        await reason.press("Enter")
+        await expect(strip.nth(0)).to_have_class("flow-step current", timeout=5000)
+        await expect(history).to_contain_text("Reason: wrong department")
         # The language switch redraws the strip and the history in zh.
         await page.select_option("select.lang", "zh")
         await expect(history).to_contain_text(f"规则「{name}」将处理组设为 售后部")
         assert page.errors == []
     finally:
+        if type_key is not None:
+            async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:
+                await c.patch(f"/api/v1/ticket-types/{type_key}", json={"active": False})
         if rule_id is not None:
             async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:
                 await c.delete(f"/api/v1/routing/rules/{rule_id}")

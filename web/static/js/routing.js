@@ -400,7 +400,7 @@ function drawDry() {
   const form = h("form", { id: "dry-form", class: "dry-form" },
     h("div", { class: "row" }, on("sample"), on("ticket")),
     ticketBox, sampleBox,
-    h("div", { class: "grid3" }, lab(t("dry_trigger"), trigger), lab(t("dry_at"), at)),
+    h("div", { class: "grid2" }, lab(t("dry_trigger"), trigger), lab(t("dry_at"), at)),
     h("label", { class: "inline" }, draft, t("dry_with_draft")),
     h("div", { class: "row" }, h("button", { type: "submit", class: "primary", id: "dry-go" }, t("dry_try"))));
   const which = () => form.querySelector("input[name=dry_on]:checked").value;

@@ -109,7 +109,7 @@ export function dryRunLine(out, names) {
   if (!out || !out.fired || !out.fired.length) {
     return out && out.assignment ? tf("hist_assigned", { who: names.user(out.assignment.assignee), how: reasonText(out.assignment.reason) }) : t("rules_none");
   }
-  const rules = out.fired.map((f) => f.rule_name).join(", ");
+  const rules = out.fired.map((f) => f.rule_name).join(getLang() === "zh" ? "、" : ", ");
   const r = out.result || {};
   const bits = [];
   if (r.group) bits.push(`${t("group")} ${names.group(r.group)}`);
@@ -121,5 +121,6 @@ export function dryRunLine(out, names) {
     if (c.field === "priority" && !c.skipped) bits.push(`${t("priority")} ${tOr("p_", c.to)}`);
     if (c.field === "tags" && !c.skipped) bits.push(`${t("tags")} ${routingValue("tags", c.to, names)}`);
   }
-  return `${rules} → ${bits.join(", ") || t("rules_none")}`;
+  const sep = getLang() === "zh" ? "，" : ", ";
+  return `${rules} → ${bits.join(sep) || t("rules_none")}`;
 }

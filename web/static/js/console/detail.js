@@ -309,7 +309,9 @@ function flowStrip(tk) {
   const at = tk.flow_step || 0;
   const names = namer(S.groups, [], getLang());
   const done = ["resolved", "closed", "cancelled"].includes(tk.status);
-  const later = steps.map((s, i) => [i, s]).filter(([i]) => i > at + 1);
+  // later steps, up to the first required one (a required step cannot be skipped)
+  const stop = steps.findIndex((s, i) => i > at && s.required);
+  const later = steps.map((s, i) => [i, s]).filter(([i]) => i > at && (stop < 0 || i <= stop));
   const reason = h("input", { name: "flow_note", maxlength: 200, required: true, placeholder: t("flow_reason"), "aria-label": t("flow_reason") });
   const backForm = h("form", { class: "row flow-back", hidden: true }, reason,
     h("button", { type: "submit", class: "primary" }, t("flow_back")),
@@ -318,7 +320,8 @@ function flowStrip(tk) {
   const stepSel = options(later.map(([i, s]) => [i + 1, `${tf("flow_step_n", { n: i + 1 })} · ${names.group(s.group)}`]), null, t("flow_to"));
   stepSel.setAttribute("aria-label", t("flow_to"));
   stepSel.id = "flow-step-menu";
-  const toForm = h("form", { class: "row" }, stepSel, h("button", { type: "submit", disabled: done || !later.length }, t("flow_go")));
+  stepSel.disabled = done || !later.length;
+  const toForm = h("form", { class: "row" }, stepSel, h("button", { type: "submit", id: "flow-go", disabled: done || !later.length }, t("flow_go")));
   toForm.addEventListener("submit", (e) => { e.preventDefault(); if (stepSel.value) moveFlow({ move: "to", step: Number(stepSel.value) }, t("flow_to")); });
   return h("section", { class: "flow", "aria-label": t("flow") },
     h("h3", {}, t("flow")),
