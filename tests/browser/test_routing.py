@@ -3,7 +3,7 @@
 An admin builds a rule in /admin/routing (a keyword condition → after-sales, bob): saving it
 with an empty keyword puts the server's 422 next to the condition row it names; the dry run
 on a sample shows the rule firing. A ticket then created through the API follows the rule,
-and the console's ticket detail shows the group, the assignee, the rule in the history and
+the console's ticket form previews it (and marks a group chosen by hand), and its detail shows the group, the assignee, the rule in the history and
 the ticket's flow as a strip (a type of its own: four steps, the third required): forward
 moves the highlighted step, "move to step" offers no step past the required one, and back
 asks for a reason. Screenshots of the page and the detail at desktop and phone
@@ -124,6 +124,14 @@ async def test_admin_builds_a_rule_dry_runs_it_and_a_ticket_follows_it(
         await page.goto(f"{live_server.url}/console")
         await page.wait_for_selector("body[data-ready='1']", timeout=10_000)
         await expect(page.locator("#routing-link")).to_be_visible()
+        # The ticket form previews the rules (a dry run of the form); a group chosen by hand wins.
+        form = page.locator("#ticket-form")
+        await form.locator("input[name=title]").fill(f"Please {tag}")
+        preview = page.locator("#rules-preview")
+        await expect(preview).to_contain_text(f"{name} → Group After-sales, Assignee Bob",
+                                              timeout=5000)
+        await form.locator("select[name=group]").select_option(label="Repair service")
+        await expect(preview).to_contain_text("set by hand: Group Repair service")
         await page.evaluate("id => import('/static/js/console/detail.js').then(m => m.openTicket(id))",
                             ticket["id"])
         detail = page.locator("#tab-detail")
