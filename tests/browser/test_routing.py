@@ -2,13 +2,14 @@
 
 An admin builds a rule in /admin/routing (a keyword condition → after-sales, bob): saving it
 with an empty keyword puts the server's 422 next to the condition row it names; the dry run
-on a sample shows the rule firing. A ticket then created through the API follows the rule,
-the console's ticket form previews it (and marks a group chosen by hand), and its detail shows the group, the assignee, the rule in the history and
-the ticket's flow as a strip (a type of its own: four steps, the third required): forward
-moves the highlighted step, "move to step" offers no step past the required one, and back
-asks for a reason. Screenshots of the page and the detail at desktop and phone
-size, in zh and en, go to tests/artifacts. The rule is deleted at the end (the live server
-is shared with the other browser tests), and the ticket type made for it is deactivated.
+on a sample shows the rule firing. The console's ticket form previews the rule (and marks a
+group chosen by hand). A ticket created through the API follows the rule, and the console's
+ticket detail shows the group, the assignee, the rule in the history and the ticket's flow
+as a strip (a type of its own: four steps, the third required): forward moves the
+highlighted step, "move to step" offers no step past the required one, and back asks for a
+reason. Screenshots of the page and the detail at desktop and phone size, in zh and en, go
+to tests/artifacts. The rule is deleted at the end (the live server is shared with the
+other browser tests), and the ticket type made for it is deactivated.
 """
 
 from __future__ import annotations
@@ -132,8 +133,9 @@ async def test_admin_builds_a_rule_dry_runs_it_and_a_ticket_follows_it(
                                               timeout=5000)
         await form.locator("select[name=group]").select_option(label="Repair service")
         await expect(preview).to_contain_text("set by hand: Group Repair service")
-        await page.evaluate("id => import('/static/js/console/detail.js').then(m => m.openTicket(id))",
-                            ticket["id"])
+        await page.evaluate(
+            "id => import('/static/js/console/detail.js').then(m => m.openTicket(id))",
+            ticket["id"])
         detail = page.locator("#tab-detail")
         await expect(detail.locator(".detail-head")).to_contain_text(ticket["number"])
         facts = detail.locator("dl.facts").first

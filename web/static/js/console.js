@@ -10,7 +10,7 @@ import { HubSocket, showConnection } from "./socket.js";
 import { loadAgentState, onAgentState, setState } from "./console/agentstate.js";
 import { onCallUpdate, onScreenPop, renderAllCards, resync } from "./console/callcard.js";
 import { renderCustomers } from "./console/customers.js";
-import { initDetail, onTicketChanged, onTicketTransfer, renderDetail, renderInbox } from "./console/detail.js";
+import { initDetail, onTicketChanged, onTicketNotice, onTicketTransfer, renderDetail, renderInbox } from "./console/detail.js";
 import { dial } from "./console/dial.js";
 import { mayDryRun, onPrefill, openForm, relabelForm } from "./console/form.js";
 import { cancelHangup, askHangup } from "./console/hangup.js";
@@ -27,6 +27,7 @@ function onMessage(msg) {
     case "asr": onAsr(msg); break;
     case "ticket_prefill": onPrefill(msg); break;
     case "ticket_transfer": onTicketTransfer(msg); break;
+    case "ticket_notice": onTicketNotice(msg); break; // a routing rule's "notify"
     case "ticket_created": case "ticket_updated":
       onTicketChanged(msg.ticket || msg);
       if (LIST_TABS.includes(S.tab)) refreshListSoon();

@@ -332,7 +332,7 @@ function flowStrip(tk) {
     s.required ? h("span", { class: "badge flow-req" }, t("flow_required")) : null))),
     h("div", { class: "row flow-actions" },
       h("button", { type: "button", id: "flow-forward", disabled: done || at >= steps.length - 1,
-        onclick: () => moveFlow({ move: "forward" }, t("flow_forward")) }, t("flow_forward")),
+        onclick: () => moveFlow({ move: "forward" }, t("forward")) }, t("forward")),
       h("button", { type: "button", id: "flow-back", disabled: done || at === 0,
         onclick: () => { backForm.hidden = false; reason.focus(); } }, t("flow_back")),
       toForm),
@@ -358,9 +358,20 @@ export function onTicketTransfer(ev) {
   if (tk.id) openTicket(tk.id, ev.from_user || "?");
 }
 
+/** A rule's "notify" named this user: a card in the inbox (not opened: the agent may be busy). */
+export function onTicketNotice(ev) {
+  const tk = ev.ticket || {};
+  if (!S.me || !(ev.user_ids || []).includes(S.me.id) || !tk.id) return;
+  S.inbox.unshift({ ticket: tk, rules: (ev.rules || []).join(", ") });
+  renderInbox();
+  toast(tf("rule_notice", { number: tk.number || `#${tk.id}` }), "info", (ev.rules || []).join(", "));
+}
+
 export function renderInbox() {
   fill($("#inbox"), S.inbox.map((item) => h("article", { class: "card transfer-card", dataset: { ticketId: item.ticket.id } },
-    h("header", {}, h("strong", {}, t("transferred_in")), " ", h("span", { class: "muted" }, `${t("from")} ${item.from}`)),
+    item.rules !== undefined
+      ? h("header", {}, h("strong", {}, t("rule_notice_title")), " ", h("span", { class: "muted" }, tf("hist_rule", { rule: item.rules, changes: "" })))
+      : h("header", {}, h("strong", {}, t("transferred_in")), " ", h("span", { class: "muted" }, `${t("from")} ${item.from}`)),
     h("p", {}, h("code", {}, item.ticket.number || `#${item.ticket.id}`), " ", item.ticket.title || ""),
     h("footer", { class: "row" },
       h("button", { type: "button", class: "primary", onclick: () => openTicket(item.ticket.id, item.from) }, t("open")),

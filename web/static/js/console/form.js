@@ -239,7 +239,10 @@ function sampleOf(f) {
   const v = (n) => (f.elements[n] ? f.elements[n].value.trim() : "");
   const sample = { title: v("title").slice(0, 200), description: v("description").slice(0, 20000),
     transcript: liveTranscript(), channel: S.form.callId ? "phone" : "web" };
-  if (v("priority")) sample.priority = v("priority");
+  // as creation does: the agent's priority, else the type's default
+  const type = typeByKey(v("type"));
+  const priority = v("priority") || (type && type.default_priority);
+  if (priority) sample.priority = priority;
   if (v("type")) sample.type = v("type");
   if (v("order_number")) sample.order_number = v("order_number");
   if (S.form.customer && S.form.customer.id) sample.customer_id = S.form.customer.id;
