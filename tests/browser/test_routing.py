@@ -66,6 +66,10 @@ async def test_admin_builds_a_rule_dry_runs_it_and_a_ticket_follows_it(
     name = f"Route {tag}"
     token = await live_server.login("admin")
     auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:
+        r = await c.post("/api/v1/tickets", json={"title": f"Earlier {tag}", "channel": "web"})
+        assert r.status_code == 201, r.text
+        earlier = r.json()  # made before the rule: the dry run on its number shows it firing
     page = await _page(browser, live_server, "/admin/routing", "en-US")
     rule_id = type_key = None
     try:
@@ -110,6 +114,11 @@ async def test_admin_builds_a_rule_dry_runs_it_and_a_ticket_follows_it(
         await expect(out).to_contain_text("set group After-sales")
         await expect(out).to_contain_text("set assignee Bob")
         await _shots(page, artifacts, "routing_rules")
+        await dry.locator("input[name=dry_on][value=ticket]").check()
+        await dry.locator("input[name=dry_number]").fill(earlier["number"])
+        await page.click("#dry-go")
+        await expect(out.locator(".dry-line")).to_contain_text(
+            f"{name} → Group After-sales, Assignee Bob", timeout=5000)
 
         # A ticket created (API) with the keyword follows the rule; the console shows it.
         async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:

@@ -355,6 +355,7 @@ function showError(form, err) {
 async function saveRule(form) {
   const body = form.read();
   const r = P.editing;
+  if (!body.name) { showError(form, new ApiError(422, `name: ${t("rule_name")}?`)); return; }
   try {
     const saved = r.id ? await api("PATCH", `routing/rules/${r.id}`, { ...body, version: r.version })
       : await api("POST", "routing/rules", body);
@@ -417,7 +418,8 @@ function drawDry() {
       const n = number.value.trim();
       if (!n) return;
       try {
-        const found = items(await api("GET", `tickets?q=${encodeURIComponent(n)}&limit=5`)).find((x) => x.number === n || String(x.id) === n);
+        const found = items(await api("GET", `tickets?q=${encodeURIComponent(n)}&limit=50`))
+          .find((x) => x.number.toUpperCase() === n.toUpperCase() || String(x.id) === n);
         if (!found) { P.dryOut = { error: t("not_found_ticket") }; drawDryOut(); return; }
         body.ticket_id = found.id;
       } catch (err) { fail(err, t("dry_run")); return; }
