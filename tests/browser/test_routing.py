@@ -7,9 +7,10 @@ group chosen by hand). A ticket created through the API follows the rule, and th
 ticket detail shows the group, the assignee, the rule in the history and the ticket's flow
 as a strip (a type of its own: four steps, the third required): forward moves the
 highlighted step, "move to step" offers no step past the required one, and back asks for a
-reason. Screenshots of the page and the detail at desktop and phone size, in zh and en, go
-to tests/artifacts. The rule is deleted at the end (the live server is shared with the
-other browser tests), and the ticket type made for it is deactivated.
+reason. An agent gets no preview (dry runs are for managers) but sees, once the ticket is
+saved, where the rules sent it. Screenshots of the page and the detail at desktop and phone
+size, in zh and en, go to tests/artifacts. The rule is deleted at the end (the live server
+is shared with the other browser tests), and the ticket type made for it is deactivated.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import pytest
 from playwright.async_api import expect
 
 from tests.support.live import LiveServer
+
+from .test_console import login
 
 pytestmark = pytest.mark.browser
 
@@ -176,6 +179,21 @@ async def test_admin_builds_a_rule_dry_runs_it_and_a_ticket_follows_it(
         await page.select_option("select.lang", "zh")
         await expect(history).to_contain_text(f"规则「{name}」将处理组设为 售后部")
         assert page.errors == []
+
+        # An agent may not dry-run: no preview; after saving, what the rules did.
+        alice = await login(browser, live_server, "alice", "en-US")
+        asked: list[str] = []
+        alice.on("request", lambda req: asked.append(req.url) if "dry-run" in req.url else None)
+        await alice.fill("#ticket-form input[name=title]", f"Agent {tag}")
+        await alice.click("#create-ticket")
+        await expect(alice.locator("#toast")).to_contain_text(
+            f"Routed by rules: Group: After-sales · Assignee: Bob 李波 (6002) · rule '{name}'",
+            timeout=5000)
+        await expect(alice.locator("#tab-detail dl.facts").first).to_contain_text("After-sales")
+        assert asked == [] and await alice.locator("#rules-preview").is_hidden()
+        assert await alice.locator("#routing-link").is_hidden()
+        assert alice.errors == []
+        await alice.context.close()
     finally:
         if type_key is not None:
             async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:

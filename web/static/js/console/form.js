@@ -7,7 +7,7 @@
 // wins. Agents may not dry-run (403), so they see what the rules did once the ticket exists.
 import { api, items } from "../api.js";
 import { $, $$, fill, h } from "../dom.js";
-import { getLang, t, tf } from "../i18n.js";
+import { getLang, t } from "../i18n.js";
 import { describeEvent, dryRunLine, namer } from "../routingwords.js";
 import { callCustomerCreated } from "./callcard.js";
 import { openTicket } from "./detail.js";
@@ -288,14 +288,14 @@ function renderPreview() {
 /** For an agent (no dry run): what the rules did with the ticket just created. */
 async function showRouted(ticket) {
   let history = [];
-  try { history = items(await api("GET", `tickets/${ticket.id}/history`)); } catch { return; }
+  try { history = items(await api("GET", `tickets/${ticket.id}/history`)); } catch (err) { console.warn(err); return; }
   const names = namer(S.groups, S.users, getLang());
   const lines = history.filter((e) => ["rule_applied", "auto_assigned", "assignment_waiting"].includes(e.kind))
     .map((e) => describeEvent(e.kind, e.data, names));
   const group = S.groups.find((g) => g.id === ticket.group_id);
   const who = S.users.find((u) => u.id === ticket.assignee_id);
   const facts = `${t("group")}: ${group ? names.group(group.key) : "—"} · ${t("assignee")}: ${who ? userLabel(who) : "—"}`;
-  toast(tf("rules_after_created", { number: ticket.number }), "info", [facts, ...lines].join(" · "));
+  toast(`${t("created")}: ${ticket.number}`, "info", `${t("rules_routed")}: ${[facts, ...lines].join(" · ")}`);
 }
 
 async function submitTicket(ev) {
