@@ -213,9 +213,10 @@ function ticketBody(f, customer) {
   return body;
 }
 
-/** The final lines of the form's call's live transcript (what the rules may test), or "". */
+/** The final lines of the form's call's live transcript (what the rules may test), or ""
+ * (a form not opened for a call has none: another call's words must not route it). */
 function liveTranscript() {
-  const id = S.form && (S.form.callId || S.activeCall);
+  const id = S.form && S.form.callId;
   const lines = (id && S.transcripts.get(id)) || [];
   return lines.filter((l) => l.final).map((l) => l.text).join("\n").slice(0, 20000);
 }
