@@ -1,5 +1,6 @@
 """HTML pages and their static assets: ``/login``, ``/console``, ``/wallboard``, ``/engineer``,
-``/portal`` and ``/static/…``.
+``/portal``, ``/admin/routing`` (the routing rules: admins edit, supervisors read and try them)
+and ``/static/…``.
 
 The pages are plain HTML shells; their ES modules fetch data from the REST API and the
 websocket. No build step. Every page is served with a strict Content-Security-Policy (no
@@ -44,6 +45,7 @@ PAGES: dict[str, tuple[str, frozenset[str] | None]] = {
     "/wallboard": ("wallboard.html", frozenset({"supervisor", "admin"})),
     "/engineer": ("engineer.html", frozenset({"engineer", "supervisor", "admin"})),
     "/portal": ("portal.html", frozenset({"customer", "admin"})),
+    "/admin/routing": ("routing.html", frozenset({"supervisor", "admin"})),
 }
 #: where each role lands after logging in
 HOME_BY_ROLE = {"agent": "/console", "supervisor": "/wallboard", "admin": "/console",
@@ -108,6 +110,11 @@ async def engineer_page(request: Request) -> Response:
 @router.get("/portal", response_class=HTMLResponse)
 async def portal_page(request: Request) -> Response:
     return await _page(request, "/portal")
+
+
+@router.get("/admin/routing", response_class=HTMLResponse)
+async def routing_page(request: Request) -> Response:
+    return await _page(request, "/admin/routing")
 
 
 def resolve_static(rel: str) -> Path | None:

@@ -14,7 +14,8 @@ async def cookie_client(server: LiveServer, username: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=server.url, cookies={"hotline_token": token})
 
 
-@pytest.mark.parametrize("path", ["/console", "/wallboard", "/engineer", "/portal", "/"])
+@pytest.mark.parametrize("path", ["/console", "/wallboard", "/engineer", "/portal",
+                                  "/admin/routing", "/"])
 async def test_pages_send_anonymous_users_to_login(http, path):
     r = await http.get(path)
     assert r.status_code == 303
@@ -30,6 +31,8 @@ async def test_a_bad_cookie_is_anonymous(live_server):
 @pytest.mark.parametrize(("user", "path", "status"), [
     ("alice", "/console", 200), ("alice", "/wallboard", 403), ("sue", "/wallboard", 200),
     ("eric", "/console", 403), ("eric", "/engineer", 200), ("alice", "/portal", 403),
+    ("alice", "/admin/routing", 403), ("sue", "/admin/routing", 200),
+    ("admin", "/admin/routing", 200), ("wang", "/admin/routing", 403),
 ])
 async def test_roles(live_server, user, path, status):
     async with await cookie_client(live_server, user) as c:

@@ -10,9 +10,9 @@ import { HubSocket, showConnection } from "./socket.js";
 import { loadAgentState, onAgentState, setState } from "./console/agentstate.js";
 import { onCallUpdate, onScreenPop, renderAllCards, resync } from "./console/callcard.js";
 import { renderCustomers } from "./console/customers.js";
-import { initDetail, onTicketChanged, onTicketTransfer, renderDetail, renderInbox } from "./console/detail.js";
+import { initDetail, onTicketChanged, onTicketNotice, onTicketTransfer, renderDetail, renderInbox } from "./console/detail.js";
 import { dial } from "./console/dial.js";
-import { onPrefill, openForm, relabelForm } from "./console/form.js";
+import { mayDryRun, onPrefill, openForm, relabelForm } from "./console/form.js";
 import { cancelHangup, askHangup } from "./console/hangup.js";
 import { suggestKb } from "./console/kb.js";
 import { LIST_TABS, loadList, mayListAll, refreshListSoon } from "./console/lists.js";
@@ -27,6 +27,7 @@ function onMessage(msg) {
     case "asr": onAsr(msg); break;
     case "ticket_prefill": onPrefill(msg); break;
     case "ticket_transfer": onTicketTransfer(msg); break;
+    case "ticket_notice": onTicketNotice(msg); break; // a routing rule's "notify"
     case "ticket_created": case "ticket_updated":
       onTicketChanged(msg.ticket || msg);
       if (LIST_TABS.includes(S.tab)) refreshListSoon();
@@ -89,6 +90,7 @@ async function main() {
   try { S.me = await api("GET", "auth/me"); } catch (err) { fail(err); return; }
   renderMe();
   $("#tab-btn-all").hidden = !mayListAll();
+  $("#routing-link").hidden = !mayDryRun(); // the rules page: supervisors and admins
   const [types, groups, users] = await Promise.all([
     quiet(api("GET", "ticket-types"), []), quiet(api("GET", "groups"), []), quiet(api("GET", "users"), [])]);
   S.types = items(types);

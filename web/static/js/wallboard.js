@@ -107,6 +107,7 @@ async function main() {
   $("#logout").addEventListener("click", logout);
   me = await api("GET", "auth/me");
   $("#me").textContent = me.display_name || me.username;
+  $("#routing-link").hidden = !(me.role === "supervisor" || me.role === "admin");
   const users = items(await api("GET", "users").catch(() => []));
   people = new Map(users.filter((u) => u.extension).map((u) => [String(u.extension), u.display_name || u.username]));
   const initial = await api("GET", "queues").catch(() => []);

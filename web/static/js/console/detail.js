@@ -1,11 +1,14 @@
 // Ticket detail: facts, the status menu (only the moves the server allows for this ticket,
 // `allowed_status`), routing, calling the customer, transferring the call, comments,
-// attachments and history in words. Every control is rebuilt with each render; the one
+// attachments and history in words (routing entries — rules, automatic assignment, flow moves —
+// through routingwords.js). The ticket's flow is a strip of steps with forward / back (with a
+// reason) / move to a later step. Every control is rebuilt with each render; the one
 // listener on the persistent #tab-detail (initDetail, bound once) handles "Call customer" by
 // reading the number at click time, so no render can leave a second handler behind.
 import { api, items } from "../api.js";
 import { $, fill, fmtTime, h } from "../dom.js";
-import { getLang, t, tOr } from "../i18n.js";
+import { getLang, t, tOr, tf } from "../i18n.js";
+import { describeEvent, namer } from "../routingwords.js";
 import { dial, transferCall } from "./dial.js";
 import { focusedKey, hangupSlot, refocusKey } from "./hangup.js";
 import { suggestKbSoon } from "./kb.js";
@@ -148,11 +151,11 @@ export function renderDetail(transferredFrom) {
     facts(tk, type),
     tk.description ? h("p", { class: "description" }, tk.description) : null,
     fieldFacts(tk, type),
+    flowStrip(tk),
     h("section", { class: "actions" },
       h("h3", {}, t("route")),
       statusForm(tk), assignForm(tk),
       h("div", { class: "row" },
-        h("button", { type: "button", onclick: () => forwardTicket(), disabled: !(type && type.flow && type.flow.length) }, t("forward")),
         h("button", { type: "button", id: "call-customer", dataset: { action: "call-customer" }, disabled: !customerPhone() }, t("call_customer")),
         tk.call_id && S.calls.has(tk.call_id) && !isOver(S.calls.get(tk.call_id))
           ? hangupSlot(tk.call_id, "detail") : null),
@@ -236,9 +239,10 @@ function renderExtras() {
     ` (${Math.ceil((a.size || 0) / 1024)} KB) `,
     h("span", { class: `badge ${a.public ? "att-public" : "att-internal"}` }, t(a.public ? "public" : "internal")), " ",
     visibilityButton(x.id, a)))) : h("p", { class: "muted" }, t("none")));
-  fill($("#history"), x.history.map((e) => h("li", {},
-    h("span", { class: "muted" }, fmtTime(e.at, getLang()), " · ", userName(e.actor_id), " · "),
-    h("strong", {}, tOr("ev_", e.kind)), " ", summarize(e.data))));
+  const names = namer(S.groups, S.users, getLang());
+  fill($("#history"), x.history.map((e) => h("li", { dataset: { kind: e.kind } },
+    h("span", { class: "muted" }, fmtTime(e.at, getLang()), " · ", e.actor_id ? userName(e.actor_id) : t("routing_rules"), " · "),
+    h("strong", {}, tOr("ev_", e.kind)), " ", describeEvent(e.kind, e.data, names) ?? summarize(e.data))));
 }
 
 /** Publish an attachment to the customer, or make it internal again. */
@@ -297,14 +301,52 @@ async function patchTicket(changes, what) {
   } finally { S.mutating -= 1; }
 }
 
-async function forwardTicket() {
+/** The ticket's flow: one chip per step (group name, "required" mark, the current one
+ * highlighted), then forward, back (asks for a reason, in the page) and move to a later step. */
+function flowStrip(tk) {
+  const steps = tk.flow || [];
+  if (!steps.length) return null;
+  const at = tk.flow_step || 0;
+  const names = namer(S.groups, [], getLang());
+  const done = ["resolved", "closed", "cancelled"].includes(tk.status);
+  // later steps, up to the first required one (a required step cannot be skipped)
+  const stop = steps.findIndex((s, i) => i > at && s.required);
+  const later = steps.map((s, i) => [i, s]).filter(([i]) => i > at && (stop < 0 || i <= stop));
+  const reason = h("input", { name: "flow_note", maxlength: 200, required: true, placeholder: t("flow_reason"), "aria-label": t("flow_reason") });
+  const backForm = h("form", { class: "row flow-back", hidden: true }, reason,
+    h("button", { type: "submit", class: "primary" }, t("flow_back")),
+    h("button", { type: "button", onclick: () => { backForm.hidden = true; } }, t("cancel")));
+  backForm.addEventListener("submit", (e) => { e.preventDefault(); if (reason.value.trim()) moveFlow({ move: "back", note: reason.value.trim() }, t("flow_back")); });
+  const stepSel = options(later.map(([i, s]) => [i + 1, `${tf("flow_step_n", { n: i + 1 })} · ${names.group(s.group)}`]), null, t("flow_to"));
+  stepSel.setAttribute("aria-label", t("flow_to"));
+  stepSel.id = "flow-step-menu";
+  stepSel.disabled = done || !later.length;
+  const toForm = h("form", { class: "row" }, stepSel, h("button", { type: "submit", id: "flow-go", disabled: done || !later.length }, t("flow_go")));
+  toForm.addEventListener("submit", (e) => { e.preventDefault(); if (stepSel.value) moveFlow({ move: "to", step: Number(stepSel.value) }, t("flow_to")); });
+  return h("section", { class: "flow", "aria-label": t("flow") },
+    h("h3", {}, t("flow")),
+    h("ol", { class: "flow-strip" }, steps.map((s, i) => h("li", {
+      class: `flow-step${i === at ? " current" : ""}${i < at ? " passed" : ""}${s.required ? " required" : ""}`,
+      "aria-current": i === at ? "step" : null, title: i === at ? t("flow_current") : null },
+    h("span", { class: "flow-n" }, String(i + 1)), " ", names.group(s.group),
+    s.required ? h("span", { class: "badge flow-req" }, t("flow_required")) : null))),
+    h("div", { class: "row flow-actions" },
+      h("button", { type: "button", id: "flow-forward", disabled: done || at >= steps.length - 1,
+        onclick: () => moveFlow({ move: "forward" }, t("forward")) }, t("forward")),
+      h("button", { type: "button", id: "flow-back", disabled: done || at === 0,
+        onclick: () => { backForm.hidden = false; reason.focus(); } }, t("flow_back")),
+      toForm),
+    backForm);
+}
+
+async function moveFlow(body, what) {
   S.mutating += 1;
   try {
-    S.ticket = await api("POST", `tickets/${S.ticket.id}/forward`);
+    S.ticket = await api("POST", `tickets/${S.ticket.id}/flow`, body);
     toast(t("saved"));
     renderDetail();
     loadDetailExtras(S.ticket.id);
-  } catch (err) { fail(err, t("forward")); } finally { S.mutating -= 1; }
+  } catch (err) { fail(err, what); } finally { S.mutating -= 1; }
 }
 
 /** A ticket transferred to this agent with its call: a card in the inbox, and it opens. */
@@ -316,9 +358,20 @@ export function onTicketTransfer(ev) {
   if (tk.id) openTicket(tk.id, ev.from_user || "?");
 }
 
+/** A rule's "notify" named this user: a card in the inbox (not opened: the agent may be busy). */
+export function onTicketNotice(ev) {
+  const tk = ev.ticket || {};
+  if (!S.me || !(ev.user_ids || []).includes(S.me.id) || !tk.id) return;
+  S.inbox.unshift({ ticket: tk, rules: (ev.rules || []).join(", ") });
+  renderInbox();
+  toast(tf("rule_notice", { number: tk.number || `#${tk.id}` }), "info", (ev.rules || []).join(", "));
+}
+
 export function renderInbox() {
   fill($("#inbox"), S.inbox.map((item) => h("article", { class: "card transfer-card", dataset: { ticketId: item.ticket.id } },
-    h("header", {}, h("strong", {}, t("transferred_in")), " ", h("span", { class: "muted" }, `${t("from")} ${item.from}`)),
+    item.rules !== undefined
+      ? h("header", {}, h("strong", {}, t("rule_notice_title")), " ", h("span", { class: "muted" }, tf("hist_rule", { rule: item.rules, changes: "" })))
+      : h("header", {}, h("strong", {}, t("transferred_in")), " ", h("span", { class: "muted" }, `${t("from")} ${item.from}`)),
     h("p", {}, h("code", {}, item.ticket.number || `#${item.ticket.id}`), " ", item.ticket.title || ""),
     h("footer", { class: "row" },
       h("button", { type: "button", class: "primary", onclick: () => openTicket(item.ticket.id, item.from) }, t("open")),

@@ -2,9 +2,13 @@
 // the IVR without overwriting what the agent typed, extra fields per ticket type, and the
 // one-flow create for an unknown caller: the customer (name + the number) is created first,
 // then the ticket for them. Re-rendered in a new language with everything typed kept.
+// Routing: a supervisor/admin sees, while typing, what the rules would choose (a debounced
+// dry run of the form as a sample); what they pick in group/assignee/priority is hand-set and
+// wins. Agents may not dry-run (403), so they see what the rules did once the ticket exists.
 import { api, items } from "../api.js";
 import { $, $$, fill, h } from "../dom.js";
 import { getLang, t } from "../i18n.js";
+import { describeEvent, dryRunLine, namer } from "../routingwords.js";
 import { callCustomerCreated } from "./callcard.js";
 import { openTicket } from "./detail.js";
 import { suggestKbSoon } from "./kb.js";
@@ -60,7 +64,7 @@ function buildForm(callId, caller) {
     field(t("title"), h("input", { name: "title", required: true, maxlength: 200, value: caller ? `${t("call")} ${caller}` : "" }), "wide"),
     h("div", { class: "grid3" },
       field(t("type"), named(options(S.types.map((x) => [x.key, nameOf(x)]), null, "—"), "type")),
-      field(t("priority"), named(options(PRIORITIES.map((p) => [p, t(`p_${p}`)]), "normal"), "priority")),
+      field(t("priority"), named(options(PRIORITIES.map((p) => [p, t(`p_${p}`)]), null, t("priority_auto")), "priority")),
       field(t("order_number"), h("input", { name: "order_number", maxlength: 64 }))),
     h("div", { class: "grid3" },
       field(t("group"), named(options(S.groups.map((g) => [g.id, nameOf(g)]), null, t("unassigned")), "group")),
@@ -69,6 +73,7 @@ function buildForm(callId, caller) {
     h("fieldset", { class: "new-customer", hidden: true },
       h("legend", {}, t("new_customer_inline")),
       field(t("customer_name"), h("input", { name: "customer_name", maxlength: 200 }))),
+    h("p", { id: "rules-preview", class: "rules-preview muted", hidden: true, "aria-live": "polite" }),
     extra,
     field(t("description"), h("textarea", { name: "description", rows: 4, maxlength: 20000 }), "wide"),
     h("div", { class: "row" }, h("button", { type: "submit", class: "primary", id: "create-ticket" }, t("save_ticket")),
@@ -79,11 +84,13 @@ function buildForm(callId, caller) {
     if (el.name) { el.dataset.dirty = "1"; el.classList.remove("prefilled"); }
     S.form.dirty = true;
     if (el.name === "title") suggestKbSoon();
+    previewSoon();
   });
   form.addEventListener("change", (ev) => {
     const el = ev.target;
     if (ev.isTrusted && el.name) { el.dataset.dirty = "1"; el.classList.remove("prefilled"); S.form.dirty = true; }
     if (el.name === "type") renderExtraFields(extra, el.value);
+    previewSoon();
   });
   form.addEventListener("submit", submitTicket);
   return form;
@@ -98,6 +105,7 @@ export function openForm(callId, { customer = null } = {}) {
   fill($("#tab-form"), form);
   renderFormCustomer();
   applyPrefill();
+  previewSoon();
 }
 
 /** What the agent has in the form: values, prefill marks and dirty flags, by field name. */
@@ -130,6 +138,7 @@ export function relabelForm() {
   S.form.el = form;
   fill($("#tab-form"), form);
   renderFormCustomer();
+  renderPreview();
   if (had && form.elements[had] && !(form.elements[had] instanceof RadioNodeList)) form.elements[had].focus();
 }
 
@@ -189,16 +198,105 @@ async function customerFor(phone, name) {
 function ticketBody(f, customer) {
   const v = (n) => (f.elements[n] ? f.elements[n].value.trim() : "");
   const body = {
-    title: v("title"), description: v("description"), priority: v("priority") || "normal",
+    title: v("title"), description: v("description"),
     channel: S.form.callId ? "phone" : "web", fields: formFields(f),
   };
+  if (v("priority")) body.priority = v("priority");
   if (v("type")) body.type = v("type");
   if (v("order_number")) body.order_number = v("order_number");
   if (S.form.callId) body.call_id = S.form.callId;
   if (customer) body.customer_id = customer.id;
   if (v("group")) body.group = Number(v("group"));
   if (v("assignee")) body.assignee = Number(v("assignee"));
+  const transcript = liveTranscript();
+  if (transcript) body.transcript = transcript;
   return body;
+}
+
+/** The final lines of the form's call's live transcript (what the rules may test), or ""
+ * (a form not opened for a call has none: another call's words must not route it). */
+function liveTranscript() {
+  const id = S.form && S.form.callId;
+  const lines = (id && S.transcripts.get(id)) || [];
+  return lines.filter((l) => l.final).map((l) => l.text).join("\n").slice(0, 20000);
+}
+
+// --- what the rules would do ----------------------------------------------------------------
+
+export const mayDryRun = () => !!S.me && (S.me.role === "supervisor" || S.me.role === "admin");
+let previewTimer = 0;
+let previewSeq = 0;
+let preview = null; // {text} of the last answer, kept for a language switch: {out} or {error}
+
+/** Ask the rules again a moment after the typing stops (supervisors and admins only). */
+export function previewSoon() {
+  if (!mayDryRun() || !S.form) return;
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(runPreview, 400);
+}
+
+/** The form as a sample ticket for the dry run: group by key, assignee by username. */
+function sampleOf(f) {
+  const v = (n) => (f.elements[n] ? f.elements[n].value.trim() : "");
+  const sample = { title: v("title").slice(0, 200), description: v("description").slice(0, 20000),
+    transcript: liveTranscript(), channel: S.form.callId ? "phone" : "web" };
+  // as creation does: the agent's priority, else the type's default
+  const type = typeByKey(v("type"));
+  const priority = v("priority") || (type && type.default_priority);
+  if (priority) sample.priority = priority;
+  if (v("type")) sample.type = v("type");
+  if (v("order_number")) sample.order_number = v("order_number");
+  if (S.form.customer && S.form.customer.id) sample.customer_id = S.form.customer.id;
+  const g = S.groups.find((x) => String(x.id) === v("group"));
+  if (g) sample.group = g.key;
+  const u = S.users.find((x) => String(x.id) === v("assignee"));
+  if (u) sample.assignee = u.username;
+  return sample;
+}
+
+async function runPreview() {
+  if (!S.form) return;
+  const seq = ++previewSeq;
+  const f = S.form.el;
+  const sample = sampleOf(f);
+  try {
+    const out = await api("POST", "routing/dry-run", { sample, trigger: "created" });
+    if (seq !== previewSeq || !S.form || S.form.el !== f) return;
+    preview = { out, group: sample.group || null, assignee: sample.assignee || null };
+  } catch (err) {
+    if (seq !== previewSeq) return;
+    preview = null;
+    if (err.status !== 403) console.warn("dry run", err);
+  }
+  renderPreview();
+}
+
+/** "Rules: VIP refunds → Group 财务组, Assignee ben (…)"; what the agent chose is marked. */
+function renderPreview() {
+  const slot = $("#rules-preview");
+  if (!slot) return;
+  if (!mayDryRun() || !preview) { slot.hidden = true; return; }
+  const names = namer(S.groups, S.users, getLang());
+  const { out } = preview;
+  const hand = [];
+  if (preview.group) hand.push(`${t("group")} ${names.group(preview.group)}`);
+  if (preview.assignee) hand.push(`${t("assignee")} ${names.user(preview.assignee)}`);
+  slot.hidden = false;
+  fill(slot, h("strong", {}, `${t("rules_preview")}: `), h("span", { class: "rules-line" }, dryRunLine(out, names)),
+    hand.length ? h("span", {}, ` · ${t("by_hand")}: ${hand.join(", ")}`) : h("small", { class: "hint" }, ` · ${t("rules_override")}`));
+}
+
+/** For an agent (no dry run): what the rules did with the ticket just created. */
+async function showRouted(ticket) {
+  let history = [];
+  try { history = items(await api("GET", `tickets/${ticket.id}/history`)); } catch (err) { console.warn(err); return; }
+  const names = namer(S.groups, S.users, getLang());
+  const lines = history.filter((e) => ["rule_applied", "auto_assigned", "assignment_waiting"].includes(e.kind))
+    .map((e) => describeEvent(e.kind, e.data, names));
+  const group = S.groups.find((g) => g.id === ticket.group_id);
+  const who = S.users.find((u) => u.id === ticket.assignee_id);
+  const facts = `${t("group")}: ${group ? names.group(group.key) : "—"} · ${t("assignee")}: ${who ? userLabel(who) : "—"}`;
+  toast(`${t("created")}: ${ticket.number}`, "info", `${t("rules_routed")}: ${[facts, ...lines].join(" · ")}`);
 }
 
 async function submitTicket(ev) {
@@ -211,8 +309,10 @@ async function submitTicket(ev) {
     const ticket = await api("POST", "tickets", ticketBody(f, customer));
     toast(`${t("created")}: ${ticket.number}`);
     S.form.dirty = false;
+    preview = null;
     openForm(null);
     await openTicket(ticket.id);
+    if (!mayDryRun()) showRouted(ticket);
   } catch (err) { fail(err, t("save_ticket")); } finally { btn.disabled = false; }
 }
 

@@ -2,6 +2,7 @@
 // which call is shown, and copying the final lines into the ticket description.
 import { $, fill, h } from "../dom.js";
 import { t } from "../i18n.js";
+import { previewSoon } from "./form.js";
 import { suggestKbSoon } from "./kb.js";
 import { showTab } from "./tabs.js";
 import { S } from "./state.js";
@@ -21,7 +22,7 @@ export function onAsr(ev) {
   S.transcripts.set(ev.call_id, lines);
   if (!S.activeCall) setActiveCall(ev.call_id);
   if (ev.call_id === S.activeCall) renderTranscript();
-  if (ev.final) suggestKbSoon();
+  if (ev.final) { suggestKbSoon(); previewSoon(); } // the rules may test the transcript
 }
 
 export function renderTranscript() {
