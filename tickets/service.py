@@ -51,7 +51,7 @@ from tickets.models import (
     User,
 )
 from tickets.phones import InvalidPhoneNumber, lacks_area_code, normalize
-from tickets.routing.flow import FlowError, parse_steps, steps_of_type
+from tickets.routing.flow import FlowError, parse_steps, step_of_group, steps_of_type
 from tickets.routing.service import Draft, Routed, Router, routing_of
 from tickets.schemas import CommentIn, TicketIn, TicketPatch
 from tickets.templates import validate_fields
@@ -319,6 +319,10 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         # the ticket keeps its own copy: editing the type's flow later does not move it
         values["flow_path"] = [st.as_json() for st in steps_of_type(
             ticket_type.flow, ticket_type.required_steps or [])]
+    if routed is not None and values.get("flow_path"):
+        # a rule that sends the ticket to a department on its flow puts it at that step
+        values["flow_step"] = step_of_group(values["flow_path"],
+                                            routed.outcome.routing.group)
     # Core inserts: creating tickets is the hot write path, and the ORM unit of work
     # roughly doubled its cost (tests/bench/bench_core.py).
     # Through the session's connection: the same transaction, without the ORM's layers.

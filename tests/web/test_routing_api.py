@@ -321,3 +321,15 @@ async def test_notify_reaches_the_named_consoles(
         assert notice["rules"] == ["tell sue about complaints"]
     finally:
         await sub.close()
+
+
+async def test_a_rule_that_picks_a_department_on_the_flow_sets_the_step(
+        client: httpx.AsyncClient) -> None:
+    admin, alice = await login(client, "admin"), await login(client, "alice")
+    await _rule(client, admin, "refunds skip the hotline", {
+        "field": "type", "op": "eq", "value": "refund"},
+        [{"kind": "set_group", "value": "after_sales"}])
+    t = (await client.post("/api/v1/tickets", headers=alice, json={
+        "title": "退款", "type": "refund", "fields": {"reason": "late"}})).json()
+    assert [s["group"] for s in t["flow"]] == ["hotline", "after_sales"]
+    assert t["flow_step"] == 1

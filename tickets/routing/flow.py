@@ -57,6 +57,12 @@ def parse_steps(data: Any, where: str = "flow_path") -> tuple[Step, ...]:
     return tuple(steps)
 
 
+def step_of_group(path: Sequence[dict[str, Any]], group: str | None) -> int:
+    """Where on a stored flow a ticket in ``group`` stands: the first step of that group, or
+    the first step when the group is not on the flow (or there is none)."""
+    return next((i for i, step in enumerate(path) if step.get("group") == group), 0)
+
+
 def move(steps: Sequence[Step], current: int, target: int) -> int:
     """The step index after moving from ``current`` to ``target``; :class:`FlowError` when
     the move is not allowed (off the path, back more than one step, over a required step)."""

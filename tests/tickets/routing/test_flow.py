@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tickets.routing.flow import FlowError, Step, back, forward, move, parse_steps, steps_of_type
+from tickets.routing.flow import (
+    FlowError,
+    Step,
+    back,
+    forward,
+    move,
+    parse_steps,
+    step_of_group,
+    steps_of_type,
+)
 
 AFTER_SALES = steps_of_type(["after_sales", "quality", "production", "after_sales"], [1])
 
@@ -45,3 +54,10 @@ def test_a_required_step_cannot_be_skipped() -> None:
         move(AFTER_SALES, 0, 9)
     with pytest.raises(FlowError, match="no flow"):
         forward((), 0)
+
+
+def test_the_step_of_a_group() -> None:
+    path = [s.as_json() for s in AFTER_SALES]
+    assert step_of_group(path, "production") == 2
+    assert step_of_group(path, "after_sales") == 0  # the first step of that group
+    assert step_of_group(path, "finance") == 0 and step_of_group(path, None) == 0
