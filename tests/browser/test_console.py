@@ -216,6 +216,8 @@ async def test_pages_require_login_and_role(browser: Any, live_server: LiveServe
     await page.fill("#username", "eric")
     await page.fill("#password", "demo")
     await page.click("#login-submit")
+    # networkidle alone can come before the login's navigation starts (seen under load)
+    await page.wait_for_url(f"{live_server.url}/wallboard", timeout=10000)
     await page.wait_for_load_state("networkidle")
     assert "403" in await page.inner_text("h1")  # an engineer has no wallboard
     await page.goto(f"{live_server.url}/engineer")
