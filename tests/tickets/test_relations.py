@@ -77,7 +77,7 @@ def test_ticket_key_reads_ids_and_numbers(text: int | str, expected: int) -> Non
 
 @pytest.mark.parametrize("text", ["", "T-", "abc", "42x", "99999999999", "T-0"])
 def test_ticket_key_refuses_anything_else_naming_into(text: str) -> None:
-    with pytest.raises(Invalid, match="^into: "):
+    with pytest.raises(Invalid, match=r"^into: "):
         relations.ticket_key(text)
 
 

@@ -200,7 +200,7 @@ async def test_parent_and_children_one_level(sm: async_sessionmaker[AsyncSession
     num = service.ticket_number
     async with sm() as s, s.begin():
         for kid in kids:
-            parent, child = await relations.link_child(s, incident.id, kid.id, AGENT)
+            _, child = await relations.link_child(s, incident.id, kid.id, AGENT)
             assert child is not None and child.parent_id == incident.id
         again = await relations.link_child(s, incident.id, kids[0].id, AGENT)
         assert again[1] is None  # linking again changes nothing
@@ -234,7 +234,7 @@ async def test_parent_and_children_one_level(sm: async_sessionmaker[AsyncSession
         assert ("parent_linked", {"parent_id": incident.id, "parent": num(incident.id)}) \
             in history
     async with sm() as s, s.begin():
-        parent, child = await relations.unlink_child(s, incident.id, kids[2].id, AGENT)
+        _, child = await relations.unlink_child(s, incident.id, kids[2].id, AGENT)
         assert child is not None and child.parent_id is None
         assert (await relations.unlink_child(s, incident.id, kids[2].id, AGENT))[1] is None
 
