@@ -431,10 +431,9 @@ class BulkIn(In):
     reason: ShortText | None = None
 
 
-class BulkSkipped(BaseModel):
-    id: int
-    number: str
-    status: str
+class BulkSkipped(TicketRef):
+    """A child the action could not be applied to, and why (the lifecycle's reason)."""
+
     reason: str
 
 
