@@ -385,8 +385,8 @@ class TicketDetailOut(TicketOut):
 
 
 #: ``42``, ``"42"``, ``"T-000042"`` or ``"t42"``: a ticket by id or number.
-TicketKey = DbId | Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                    max_length=20)]
+TicketKey = DbId | Annotated[str, StringConstraints(strip_whitespace=True, max_length=20,
+                                                    pattern=r"^([Tt]-?)?[0-9]{1,10}$")]
 
 
 class MergeIn(In):

@@ -78,7 +78,7 @@ async def bulk_children(ticket_id: IdPath, data: BulkIn, principal: Staff,
                         for t, why in result.skipped]}
 
 
-@router.post("/{ticket_id}/children/{child_id}", response_model=TicketDetailOut)
+@router.post("/{ticket_id}/children/{child_id:int}", response_model=TicketDetailOut)
 async def link_child(ticket_id: IdPath, child_id: IdPath, principal: Staff,
                      uow: UowDep) -> dict[str, Any]:
     """Make ``child_id`` a child of this parent incident (again: no change). One level:
@@ -93,7 +93,7 @@ async def link_child(ticket_id: IdPath, child_id: IdPath, principal: Staff,
     return answer
 
 
-@router.delete("/{ticket_id}/children/{child_id}", response_model=TicketDetailOut)
+@router.delete("/{ticket_id}/children/{child_id:int}", response_model=TicketDetailOut)
 async def unlink_child(ticket_id: IdPath, child_id: IdPath, principal: Staff,
                        uow: UowDep) -> dict[str, Any]:
     """Take ``child_id`` out of this parent incident (not a child: no change; another
