@@ -46,6 +46,7 @@ from tickets.service import (
     ensure_writable,
     move_status,
     parse_ticket_number,
+    take_write_turn,
     ticket_number,
     visible,
 )
@@ -152,6 +153,7 @@ async def _lock(session: AsyncSession, ids: Sequence[int], actor: Actor) -> dict
     in opposite directions cannot deadlock); NotFound naming the first one that does not
     exist or that ``actor`` may not see."""
     wanted = sorted(set(ids))
+    await take_write_turn(session, wanted)
     rows = (await session.scalars(select(Ticket).where(Ticket.id.in_(wanted))
                                   .order_by(Ticket.id).with_for_update(of=Ticket))).all()
     found = {t.id: t for t in rows if can_see(actor, t)}

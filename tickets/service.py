@@ -24,6 +24,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
@@ -316,10 +317,26 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
     return ticket
 
 
+async def take_write_turn(session: AsyncSession, ticket_ids: list[int]) -> None:
+    """Make a following ``SELECT … FOR UPDATE`` of these tickets mean the same on SQLite.
+
+    SQLite ignores ``FOR UPDATE``, and a request there reads before its transaction starts
+    (at its first write), so a check such as "is this ticket merged?" could pass on a row
+    another request changes before this one writes. A no-op UPDATE of the rows first takes
+    the database's write turn (``tickets.db.SqliteWriteLock``) and opens the transaction:
+    what is read next stays current until the commit. PostgreSQL's row locks do this
+    already; there it does nothing."""
+    if ticket_ids and (await session.connection()).dialect.name == "sqlite":
+        table = _TABLES["tickets"]
+        await session.execute(update(table).where(table.c.id.in_(ticket_ids))
+                              .values(id=table.c.id))
+
+
 async def get_ticket(session: AsyncSession, ticket_id: int, actor: Actor,
                      *, for_update: bool = False) -> Ticket:
     query = select(Ticket).where(Ticket.id == ticket_id)
     if for_update:
+        await take_write_turn(session, [ticket_id])
         query = query.with_for_update(of=Ticket)
     ticket = await session.scalar(query)
     if ticket is None or not can_see(actor, ticket):

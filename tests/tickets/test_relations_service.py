@@ -285,3 +285,30 @@ async def test_bulk_reply_status_and_close_reach_every_open_child(
         steps = [d["status"]["to"] for k, d in await _kinds(s, queued.id)
                  if k == "status_changed" and d.get("parent") == num]
         assert steps == ["resolved", "closed"]
+
+
+async def test_a_comment_racing_a_merge_waits_and_is_refused(
+        sm: async_sessionmaker[AsyncSession]) -> None:
+    """A comment that starts while a merge of its ticket is uncommitted waits for it and
+    then gets the 409, rather than landing on the merged ticket after its comments were
+    copied (on SQLite too, which ignores FOR UPDATE: service.take_write_turn)."""
+    async with sm() as s, s.begin():
+        cust = await _customer(s, "戊")
+        dup, keep = await _ticket(s, "dup", cust), await _ticket(s, "keep", cust)
+
+    async def comment() -> Comment:
+        async with sm() as s, s.begin():
+            return await service.add_comment(s, dup.id, CommentIn(body="late"), AGENT)
+
+    async with sm() as s:
+        await s.begin()
+        await relations.merge(s, dup.id, keep.id, AGENT)
+        racing = asyncio.create_task(comment())
+        await asyncio.sleep(0.5)
+        assert not racing.done()  # it waits for the merge's lock
+        await s.commit()
+    with pytest.raises(Conflict, match="merged into"):
+        await racing
+    async with sm() as s:
+        bodies = [c.body for c in await service.comments(s, dup.id, AGENT)]
+        assert "late" not in bodies
