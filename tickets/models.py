@@ -206,7 +206,10 @@ class Ticket(Base):
     #: The flow this ticket walks, copied from its type (or a rule) when it starts: editing a
     #: type's flow later does not move tickets already on their way. None: no flow.
     flow_path: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    #: Set when the ticket was merged into another (closed, read-only: tickets.relations).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    #: The incident this ticket is a child of (depth one: tickets.relations).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -258,6 +261,8 @@ class Comment(Base):
     body: Mapped[str] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: A copy carried over by a merge: the merged ticket it came from (migration 0007).
+    merged_from_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
 
 
 class Attachment(Base):
@@ -276,6 +281,8 @@ class Attachment(Base):
     #: The customer may see it (list, download, history). Customer uploads are public;
     #: staff uploads internal unless marked public (migration 0005).
     public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: A copy carried over by a merge (same stored file): the merged ticket it came from.
+    merged_from_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
 
 
 class CallLog(Base):

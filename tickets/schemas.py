@@ -403,6 +403,98 @@ class TicketOut(Out):
     updated_at: datetime
     version: int
     allowed_status: list[str] = Field(default_factory=list)
+    #: Merged into that ticket (closed and read-only since): its id and number.
+    merged_into_id: int | None = None
+    merged_into: str | None = None
+    #: The parent incident this ticket is a child of: its id and number.
+    parent_id: int | None = None
+    parent: str | None = None
+
+
+class TicketRef(Out):
+    """Another ticket as a relation names it (parent, child, merged duplicate)."""
+
+    id: int
+    number: str
+    title: str
+    status: str
+    customer_id: int | None
+    assignee_id: int | None
+
+
+class TicketDetailOut(TicketOut):
+    """``GET /api/v1/tickets/{id}``: the ticket and its relations, as far as the reader may
+    see them (a customer only their own tickets)."""
+
+    #: The parent incident (when this is a child and the reader may see it).
+    parent_ticket: TicketRef | None = None
+    #: The child tickets of this parent incident, by number.
+    children: list[TicketRef] = Field(default_factory=list)
+    #: The tickets merged into this one, by number.
+    merged: list[TicketRef] = Field(default_factory=list)
+
+
+#: ``42``, ``"42"``, ``"T-000042"`` or ``"t42"``: a ticket by id or number.
+TicketKey = DbId | Annotated[str, StringConstraints(strip_whitespace=True, max_length=20,
+                                                    pattern=r"^([Tt]-?)?[0-9]{1,10}$")]
+
+
+class MergeIn(In):
+    """Merge this ticket into ``into`` (``tickets.relations.merge``)."""
+
+    into: TicketKey
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+    #: Merge even though the two tickets belong to different customers.
+    force: Flag = False
+
+
+class MergeCarried(BaseModel):
+    comments: int
+    attachments: int
+    calls: int
+
+
+class MergeOut(BaseModel):
+    #: The merged ticket: closed, read-only, ``merged_into`` set.
+    ticket: TicketOut
+    #: The ticket it was merged into (where the work goes on).
+    into: TicketOut
+    #: What was carried over to ``into``.
+    carried: MergeCarried
+    #: Tickets that had been merged themselves and whose pointers were followed to
+    #: ``into`` (empty when ``into`` was named directly).
+    followed: list[str]
+    #: The public comment telling the merged ticket's customer which ticket to follow
+    #: (null when it has no customer).
+    notice_comment_id: int | None
+
+
+class BulkIn(In):
+    """One action for every child of a parent incident that it applies to."""
+
+    action: Literal["reply", "status", "close"]
+    #: ``reply``: the public comment each child (and the parent) gets.
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=20_000)] | None = None
+    #: ``status``: the status each open child moves to (by the lifecycle's legal moves).
+    status: Status | None = None
+    reason: ShortText | None = None
+
+
+class BulkSkipped(TicketRef):
+    """A child the action could not be applied to, and why (the lifecycle's reason)."""
+
+    reason: str
+
+
+class BulkOut(BaseModel):
+    action: str
+    #: The parent incident after the action (its history records it).
+    parent: TicketOut
+    #: The children the action was applied to, as they are now.
+    applied: list[TicketRef]
+    #: The children it could not be applied to, each with the reason.
+    skipped: list[BulkSkipped]
 
 
 class TicketPage(BaseModel):
@@ -435,6 +527,8 @@ class CommentOut(Out):
     body: str
     public: bool
     created_at: datetime
+    #: A copy a merge carried over: the id of the merged ticket it came from.
+    merged_from_id: int | None = None
 
 
 class AttachmentOut(Out):
@@ -447,6 +541,8 @@ class AttachmentOut(Out):
     created_at: datetime
     #: The customer may see it; internal attachments are staff-only.
     public: bool
+    #: A copy a merge carried over: the id of the merged ticket it came from.
+    merged_from_id: int | None = None
 
 
 class AttachmentPatch(In):

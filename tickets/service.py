@@ -24,6 +24,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
@@ -332,11 +333,26 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
     values.setdefault("flow_path", None)
     ticket_id = await _insert_ticket(await session.connection(), values, history, actor,
                                      routed.events() if routed is not None else [])
-    ticket = Ticket(id=ticket_id, merged_into_id=None, first_responded_at=None,
+    ticket = Ticket(id=ticket_id, merged_into_id=None, parent_id=None, first_responded_at=None,
                     resolved_at=None, closed_at=None, **values)
     ticket.type = ticket_type
     make_transient_to_detached(ticket)  # a snapshot of the row; session.add() re-attaches it
     return ticket
+
+
+async def take_write_turn(session: AsyncSession, ticket_ids: list[int]) -> None:
+    """Make a following ``SELECT … FOR UPDATE`` of these tickets mean the same on SQLite.
+
+    SQLite ignores ``FOR UPDATE``, and a request there reads before its transaction starts
+    (at its first write), so a check such as "is this ticket merged?" could pass on a row
+    another request changes before this one writes. A no-op UPDATE of the rows first takes
+    the database's write turn (``tickets.db.SqliteWriteLock``) and opens the transaction:
+    what is read next stays current until the commit. PostgreSQL's row locks do this
+    already; there it does nothing."""
+    if ticket_ids and (await session.connection()).dialect.name == "sqlite":
+        table = _TABLES["tickets"]
+        await session.execute(update(table).where(table.c.id.in_(ticket_ids))
+                              .values(id=table.c.id))
 
 
 async def _insert_ticket(conn: AsyncConnection, values: dict[str, Any],
@@ -375,11 +391,29 @@ async def get_ticket(session: AsyncSession, ticket_id: int, actor: Actor,
                      *, for_update: bool = False) -> Ticket:
     query = select(Ticket).where(Ticket.id == ticket_id)
     if for_update:
+        await take_write_turn(session, [ticket_id])
         query = query.with_for_update(of=Ticket)
     ticket = await session.scalar(query)
     if ticket is None or not can_see(actor, ticket):
         # Not telling a customer that someone else's ticket exists.
         raise NotFound(f"ticket {ticket_id} not found")
+    return ticket
+
+
+def ensure_writable(ticket: Ticket) -> None:
+    """A merged ticket is read-only (``tickets.relations``): Conflict naming the ticket it
+    was merged into, where the work goes on."""
+    if ticket.merged_into_id is not None:
+        into = ticket_number(ticket.merged_into_id)
+        raise Conflict(f"ticket {ticket_number(ticket.id)} was merged into {into} and is "
+                       f"read-only: work on {into}")
+
+
+async def get_writable_ticket(session: AsyncSession, ticket_id: int, actor: Actor) -> Ticket:
+    """:func:`get_ticket` locked for a change (a merge waits for it, and it for a merge);
+    NotFound as there, Conflict for a merged ticket (:func:`ensure_writable`)."""
+    ticket = await get_ticket(session, ticket_id, actor, for_update=True)
+    ensure_writable(ticket)
     return ticket
 
 
@@ -495,12 +529,13 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
                         actor: Actor) -> Ticket:
     """Apply a patch; the row is locked so concurrent patches serialize, none is lost.
 
-    Raises Forbidden (role), Conflict (stale ``version``, illegal status move), Invalid.
+    Raises Forbidden (role), Conflict (stale ``version``, illegal status move, a merged
+    ticket), Invalid.
     Every change is recorded in the history as ``{field: {"from", "to"}}``.
     """
     if not actor.is_staff and actor.role != "engineer":
         raise Forbidden("only staff and the assigned engineer can change tickets")
-    ticket = await get_ticket(session, ticket_id, actor, for_update=True)
+    ticket = await get_writable_ticket(session, ticket_id, actor)
     if patch.version is not None and patch.version != ticket.version:
         raise Conflict(f"ticket changed since version {patch.version} (now {ticket.version}); "
                        "reload and retry")
@@ -514,7 +549,7 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
     _patch_content(ticket, changes, diff)
     await _patch_routing(session, ticket, changes, diff)
     if "status" in changes and changes["status"] is not None:
-        await _move(ticket, changes["status"], diff)
+        await move_status(ticket, changes["status"], diff)
     if not diff:
         return ticket
     _record_changes(session, ticket, actor, diff, reason)
@@ -610,7 +645,10 @@ def _event_kinds(diff: dict[str, Any]) -> list[str]:
     return kinds
 
 
-async def _move(ticket: Ticket, new_status: str, diff: dict[str, Any]) -> None:
+async def move_status(ticket: Ticket, new_status: str, diff: dict[str, Any]) -> None:
+    """Move ``ticket`` to ``new_status`` if the lifecycle allows it (Conflict with the
+    lifecycle's reason otherwise), stamping resolved/closed/reopen; ``diff["status"]``
+    records the move (history is the caller's)."""
     state = lifecycle.TicketState(ticket.status, ticket.assignee_id, ticket.group_id)
     if "status" in diff:  # already moved by an assignment in this patch
         state = lifecycle.TicketState(diff["status"]["from"], ticket.assignee_id,
@@ -636,7 +674,7 @@ async def _move(ticket: Ticket, new_status: str, diff: dict[str, Any]) -> None:
 
 
 async def link_call(session: AsyncSession, ticket_id: int, call_id: str, actor: Actor) -> None:
-    ticket = await get_ticket(session, ticket_id, actor)
+    ticket = await get_writable_ticket(session, ticket_id, actor)
     exists = await session.get(TicketCall, (ticket_id, call_id))
     if exists is None:
         session.add(TicketCall(ticket_id=ticket_id, call_id=call_id))
@@ -653,19 +691,25 @@ def sees_internal(actor: Actor) -> bool:
 #: History data a customer may read (everything else names staff, groups, calls or notes).
 CUSTOMER_EVENT_KEYS = frozenset({"status", "priority", "type", "title", "description",
                                  "order_number", "channel", "filename", "size", "public",
-                                 "comment_id", "attachment_id"})
+                                 "comment_id", "attachment_id", "into"})
+#: History kinds only staff see: a linked call, and what ``tickets.relations`` records on a
+#: merge's target and on parent/child links (they name other customers' tickets). The
+#: merged ticket's own ``merged`` event is public: its customer is told where it went.
+STAFF_EVENTS = frozenset({"call_linked", "merged_in", "child_linked", "child_unlinked",
+                          "parent_linked", "parent_unlinked", "bulk_applied"})
 #: History kinds that are about one attachment (``data["attachment_id"]``).
 ATTACHMENT_EVENTS = frozenset({"attachment_added", "attachment_visibility"})
 
 
 def event_is_public(kind: str, data: dict[str, Any], public_attachments: set[int]) -> bool:
     """Is a history event public material (pure)? Not: a private comment's, an internal
-    attachment's (by its flag *now*, so publishing it shows its history), a linked call's."""
+    attachment's (by its flag *now*, so publishing it shows its history), a linked call's,
+    the staff side of merges and parent/child links (:data:`STAFF_EVENTS`)."""
     if kind == "commented":
         return bool(data.get("public"))
     if kind in ATTACHMENT_EVENTS:
         return data.get("attachment_id") in public_attachments
-    return kind != "call_linked"
+    return kind not in STAFF_EVENTS
 
 
 def customer_event(event: TicketEvent, actor: Actor) -> dict[str, Any]:
@@ -698,7 +742,8 @@ async def history(session: AsyncSession, ticket_id: int,
 
 async def add_comment(session: AsyncSession, ticket_id: int, data: CommentIn,
                       actor: Actor) -> Comment:
-    ticket = await get_ticket(session, ticket_id, actor)
+    """Comment on a visible ticket (a customer's is public). NotFound, Conflict (merged)."""
+    ticket = await get_writable_ticket(session, ticket_id, actor)
     public = data.public or actor.role == "customer"
     comment = Comment(ticket_id=ticket_id, author_id=actor.id, body=data.body, public=public)
     session.add(comment)
@@ -726,8 +771,9 @@ async def add_attachment(session: AsyncSession, ticket_id: int, actor: Actor, *,
                          max_bytes: int, allowed_types: list[str],
                          public: bool | None = None) -> Attachment:
     """Store an upload. Staff choose ``public`` (default: internal, the customer does not
-    see it); anyone else's upload is public (they could not see it otherwise)."""
-    ticket = await get_ticket(session, ticket_id, actor)
+    see it); anyone else's upload is public (they could not see it otherwise). Conflict for
+    a merged ticket."""
+    ticket = await get_writable_ticket(session, ticket_id, actor)
     if len(content) > max_bytes:
         raise TooLarge(f"attachment is {len(content)} bytes; the limit is {max_bytes}")
     if not content:
@@ -781,7 +827,7 @@ async def set_attachment_public(session: AsyncSession, ticket_id: int, attachmen
         raise Forbidden("only staff can change who sees an attachment")
     found = await attachment(session, ticket_id, attachment_id, actor)
     if found.public != public:
-        ticket = await get_ticket(session, ticket_id, actor)
+        ticket = await get_writable_ticket(session, ticket_id, actor)
         found.public = public
         _event(session, ticket, actor, "attachment_visibility", attachment_id=found.id,
                filename=found.filename, public=public)
@@ -817,8 +863,13 @@ def ticket_dict(ticket: Ticket) -> dict[str, Any]:
         "resolved_at": ticket.resolved_at, "closed_at": ticket.closed_at,
         "reopen_count": ticket.reopen_count, "created_at": ticket.created_at,
         "updated_at": ticket.updated_at, "version": ticket.version,
-        "allowed_status": lifecycle.allowed_moves(lifecycle.TicketState(
-            ticket.status, ticket.assignee_id, ticket.group_id)),
+        # a merged ticket is read-only: no move is offered
+        "allowed_status": [] if ticket.merged_into_id is not None else lifecycle.allowed_moves(
+            lifecycle.TicketState(ticket.status, ticket.assignee_id, ticket.group_id)),
+        "merged_into_id": ticket.merged_into_id,
+        "merged_into": ticket_number(ticket.merged_into_id) if ticket.merged_into_id else None,
+        "parent_id": ticket.parent_id,
+        "parent": ticket_number(ticket.parent_id) if ticket.parent_id else None,
     }
 
 

@@ -85,6 +85,11 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "POST /api/v1/tickets/{ticket_id}/attachments": VISIBLE,
     "GET /api/v1/tickets/{ticket_id}/attachments/{attachment_id}": VISIBLE,
     "PATCH /api/v1/tickets/{ticket_id}/attachments/{attachment_id}": STAFF,
+    # merge and link (the probe's empty merge/bulk body is a 422; linking runs for real)
+    "POST /api/v1/tickets/{ticket_id}/merge": STAFF,
+    "POST /api/v1/tickets/{ticket_id}/children/bulk": STAFF,
+    "POST /api/v1/tickets/{ticket_id}/children/{child_id}": STAFF,
+    "DELETE /api/v1/tickets/{ticket_id}/children/{child_id}": STAFF,
     # admin
     "GET /api/v1/users": STAFF,
     "POST /api/v1/users": ADMIN,
@@ -159,8 +164,9 @@ async def _ids(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, st
           for u in ("wang", "eric", "alice")}
     tickets = (await client.get("/api/v1/tickets", params={"limit": 200},
                                 headers=admin)).json()["items"]
-    other = next(t for t in tickets if t["customer_id"] not in (None, me["wang"]["customer_id"])
-                 and t["assignee_id"] != me["eric"]["id"])
+    hidden = [t for t in tickets if t["customer_id"] not in (None, me["wang"]["customer_id"])
+              and t["assignee_id"] != me["eric"]["id"]]
+    other, child = hidden[0], hidden[1]
     customer = other["customer_id"]
     detail = (await client.get(f"/api/v1/customers/{customer}", headers=admin)).json()
     files = {"file": ("a.txt", b"rbac", "text/plain")}
@@ -170,7 +176,8 @@ async def _ids(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, st
         "name": "rbac probe", "conditions": {"all": []},
         "actions": [{"kind": "add_tags", "value": ["probe"]}], "enabled": False})).json()
     group = other["group_id"] or 1  # a group tickets use: deleting it is refused (409)
-    return {"ticket_id": str(other["id"]), "customer_id": str(customer),
+    return {"ticket_id": str(other["id"]), "child_id": str(child["id"]),
+            "customer_id": str(customer),
             "rule_id": str(rule["id"]), "group_id": str(group), "key": "refund",
             "number": detail["orders"][0]["number"] if detail["orders"] else "none",
             "attachment_id": str(attachment["id"]), "user_id": str(me["alice"]["id"]),

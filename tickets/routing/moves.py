@@ -25,7 +25,7 @@ from tickets.routing.models import RoutingRule
 from tickets.routing.rules import Outcome, Routing, Rule, compile_actions
 from tickets.routing.schemas import DryRunIn, SampleTicket
 from tickets.routing.service import Draft, LoadedRule, Routed, Router, load_rule, ticket_steps
-from tickets.service import Actor, get_ticket
+from tickets.service import Actor, get_ticket, get_writable_ticket
 
 _HAND_SET = ("group", "assignee", "priority", "tags")
 
@@ -103,7 +103,7 @@ async def move_on_flow(session: AsyncSession, router: Router, ticket_id: int, ac
     go back, a step or group that does not exist)."""
     if not actor.is_staff:
         raise Forbidden("only staff can move tickets along a flow")
-    ticket = await get_ticket(session, ticket_id, actor, for_update=True)
+    ticket = await get_writable_ticket(session, ticket_id, actor)  # a merged one: 409
     if ticket.status in lifecycle.DONE_STATUSES:
         raise Conflict(f"a {ticket.status} ticket cannot move along its flow")
     steps = ticket_steps(ticket)

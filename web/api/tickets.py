@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Response, Uploa
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 
-from tickets import messages, service
+from tickets import messages, relations, service
 from tickets.bus import TOPIC_TICKETS
 from tickets.models import Attachment, Comment, TicketEvent
 from tickets.routing import moves
@@ -19,6 +19,7 @@ from tickets.schemas import (
     AttachmentPatch,
     CommentIn,
     CommentOut,
+    TicketDetailOut,
     TicketEventOut,
     TicketIn,
     TicketOut,
@@ -115,10 +116,14 @@ async def list_tickets(
             "offset": offset}
 
 
-@router.get("/{ticket_id}", response_model=TicketOut)
+@router.get("/{ticket_id}", response_model=TicketDetailOut)
 async def get_ticket(ticket_id: IdPath, principal: PrincipalDep,
                      session: SessionDep) -> dict[str, Any]:
-    return service.ticket_dict(await service.get_ticket(session, ticket_id, principal.actor))
+    """The ticket, with its parent incident, its children and the tickets merged into it
+    (each only if the reader may see it)."""
+    ticket = await service.get_ticket(session, ticket_id, principal.actor)
+    return {**service.ticket_dict(ticket),
+            **await relations.relations(session, ticket, principal.actor)}
 
 
 @router.patch("/{ticket_id}", response_model=TicketOut)

@@ -8,6 +8,9 @@ import { t } from "./i18n.js";
 const REASONS = [
   [/no PBX|PBX (is )?not connected|AMI .*(down|not connected)|not logged in to the PBX/i, "err_no_pbx"],
   [/has no assignee/i, "err_no_assignee"],
+  [/was merged into .* read-only/i, "err_merged"],
+  [/belong to different customers/i, "err_other_customer"],
+  [/one level only/i, "err_one_level"],
   [/cannot move the ticket|already (new|assigned|in_progress|pending_customer|resolved|closed|cancelled)/i, "err_illegal_move"],
   [/changed since version/i, "err_stale"],
   [/no phone extension/i, "err_no_extension"],

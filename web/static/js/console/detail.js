@@ -1,8 +1,10 @@
 // Ticket detail: facts, the status menu (only the moves the server allows for this ticket,
-// `allowed_status`), routing, calling the customer, transferring the call, comments,
-// attachments and history in words (routing entries — rules, automatic assignment, flow moves —
-// through routingwords.js). The ticket's flow is a strip of steps with forward / back (with a
-// reason) / move to a later step. Every control is rebuilt with each render; the one
+// `allowed_status`), routing, calling the customer, transferring the call, merge and link
+// (relations.js), comments, attachments and history in words (routing entries — rules,
+// automatic assignment, flow moves — through routingwords.js). The ticket's flow is a strip of
+// steps with forward / back (with a reason) / move to a later step. A merged ticket is
+// read-only: its banner links to the ticket the work went to, and no control changes it.
+// Every control is rebuilt with each render; the one
 // listener on the persistent #tab-detail (initDetail, bound once) handles "Call customer" by
 // reading the number at click time, so no render can leave a second handler behind.
 import { api, items } from "../api.js";
@@ -12,6 +14,7 @@ import { describeEvent, namer } from "../routingwords.js";
 import { dial, transferCall } from "./dial.js";
 import { focusedKey, hangupSlot, refocusKey } from "./hangup.js";
 import { suggestKbSoon } from "./kb.js";
+import { keepRelations, mergeBanners, mergeForm, relationsPanel } from "./relations.js";
 import { S, fail, isOver, nameOf, options, quiet, toast, typeByKey, userLabel, userName, words } from "./state.js";
 import { showTab } from "./tabs.js";
 import { setActiveCall } from "./transcript.js";
@@ -25,6 +28,7 @@ export async function openTicket(id, transferredFrom) {
   if (seq !== openSeq) return; // the agent opened another ticket meanwhile
   if (!S.ticket || S.ticket.id !== ticket.id) S.extras = null;
   S.ticket = ticket;
+  keepRelations(ticket);
   renderDetail(transferredFrom);
   showTab("detail");
   loadDetailExtras(ticket.id);
@@ -142,8 +146,15 @@ export function renderDetail(transferredFrom) {
   box.dataset.from = from;
   const refocus = focusedKey(box);
   const type = typeByKey(tk.type);
+  const readOnly = !!tk.merged_into_id; // merged: the server refuses every change
+  const reload = () => openTicket(tk.id);
+  const callButtons = h("div", { class: "row" },
+    h("button", { type: "button", id: "call-customer", dataset: { action: "call-customer" }, disabled: !customerPhone() }, t("call_customer")),
+    tk.call_id && S.calls.has(tk.call_id) && !isOver(S.calls.get(tk.call_id))
+      ? hangupSlot(tk.call_id, "detail") : null);
   fill(box,
     from ? h("p", { class: "notice" }, noteText(from)) : null,
+    mergeBanners(tk, openTicket),
     h("header", { class: "detail-head" },
       h("h2", {}, h("code", {}, tk.number), " ", tk.title),
       h("span", { class: `badge s-${tk.status}` }, tOr("s_", tk.status)),
@@ -151,20 +162,16 @@ export function renderDetail(transferredFrom) {
     facts(tk, type),
     tk.description ? h("p", { class: "description" }, tk.description) : null,
     fieldFacts(tk, type),
-    flowStrip(tk),
-    h("section", { class: "actions" },
+    flowStrip(tk, readOnly),
+    readOnly ? h("section", { class: "actions" }, callButtons) : h("section", { class: "actions" },
       h("h3", {}, t("route")),
-      statusForm(tk), assignForm(tk),
-      h("div", { class: "row" },
-        h("button", { type: "button", id: "call-customer", dataset: { action: "call-customer" }, disabled: !customerPhone() }, t("call_customer")),
-        tk.call_id && S.calls.has(tk.call_id) && !isOver(S.calls.get(tk.call_id))
-          ? hangupSlot(tk.call_id, "detail") : null),
-      transferForm(tk)),
+      statusForm(tk), assignForm(tk), callButtons, transferForm(tk), mergeForm(tk, reload)),
+    relationsPanel(tk, openTicket, reload),
     h("div", { class: "detail-cols" },
-      h("section", {}, h("h3", {}, t("comments")), h("div", { id: "comments" }), commentForm()),
-      h("section", {}, h("h3", {}, t("attachments")), h("div", { id: "attachments" }), uploadForm(),
+      h("section", {}, h("h3", {}, t("comments")), h("div", { id: "comments" }), readOnly ? null : commentForm()),
+      h("section", {}, h("h3", {}, t("attachments")), h("div", { id: "attachments" }), readOnly ? null : uploadForm(),
         h("h3", {}, t("history")), h("ol", { id: "history", class: "history" }))));
-  if (draft) $(".comment-form textarea", box).value = draft;
+  if (draft && $(".comment-form textarea", box)) $(".comment-form textarea", box).value = draft;
   refocusKey(box, refocus);
   renderExtras();
   renderCustomerFact();
@@ -232,13 +239,14 @@ function renderExtras() {
   const x = S.extras;
   if (!x || !S.ticket || x.id !== S.ticket.id || !$("#comments")) return;
   fill($("#comments"), x.comments.length ? h("ul", { class: "comments" }, x.comments.map((c) => h("li", {},
-    h("div", { class: "muted" }, userName(c.author_id), " · ", fmtTime(c.created_at, getLang()), c.public ? ` · ${t("public")}` : ""),
+    h("div", { class: "muted" }, userName(c.author_id), " · ", fmtTime(c.created_at, getLang()), c.public ? ` · ${t("public")}` : "",
+      c.merged_from_id ? ` · ${t("merged_from")} T-${String(c.merged_from_id).padStart(6, "0")}` : ""),
     h("p", {}, c.body)))) : h("p", { class: "muted" }, t("none")));
   fill($("#attachments"), x.attachments.length ? h("ul", { class: "attachments" }, x.attachments.map((a) => h("li", {},
     h("a", { href: `/api/v1/tickets/${x.id}/attachments/${a.id}`, target: "_blank", rel: "noopener" }, a.filename),
     ` (${Math.ceil((a.size || 0) / 1024)} KB) `,
     h("span", { class: `badge ${a.public ? "att-public" : "att-internal"}` }, t(a.public ? "public" : "internal")), " ",
-    visibilityButton(x.id, a)))) : h("p", { class: "muted" }, t("none")));
+    S.ticket.merged_into_id ? null : visibilityButton(x.id, a)))) : h("p", { class: "muted" }, t("none")));
   const names = namer(S.groups, S.users, getLang());
   fill($("#history"), x.history.map((e) => h("li", { dataset: { kind: e.kind } },
     h("span", { class: "muted" }, fmtTime(e.at, getLang()), " · ", e.actor_id ? userName(e.actor_id) : t("routing_rules"), " · "),
@@ -259,7 +267,8 @@ function visibilityButton(ticketId, a) {
 
 // History entries in words: field names and values in the UI language, people and groups by
 // name, yes/no for booleans. Updates are {field: {from, to}}; "created" lists the first values.
-const HISTORY_SKIP = new Set(["call_id", "comment_id", "attachment_id", "reason", "note"]);
+const HISTORY_SKIP = new Set(["call_id", "comment_id", "attachment_id", "reason", "note",
+  "into_id", "from_id", "child_id", "parent_id", "followed", "force"]);
 function historyValue(key, v) {
   if (v === null || v === undefined || v === "") return "—";
   if (key === "status") return tOr("s_", v);
@@ -276,7 +285,7 @@ export function summarize(data) {
   const label = (k) => tOr("f_", k.replace(/_id$/, ""));
   const parts = [];
   for (const [k, v] of Object.entries(data)) {
-    if (HISTORY_SKIP.has(k)) continue;
+    if (HISTORY_SKIP.has(k) || (Array.isArray(v) && !v.length)) continue;
     if (v && typeof v === "object" && "to" in v) {
       parts.push(`${label(k)}: ${historyValue(k, v.from)} → ${historyValue(k, v.to)}`);
     } else if (v !== null && v !== undefined && v !== "") {
@@ -303,12 +312,12 @@ async function patchTicket(changes, what) {
 
 /** The ticket's flow: one chip per step (group name, "required" mark, the current one
  * highlighted), then forward, back (asks for a reason, in the page) and move to a later step. */
-function flowStrip(tk) {
+function flowStrip(tk, readOnly = false) {
   const steps = tk.flow || [];
   if (!steps.length) return null;
   const at = tk.flow_step || 0;
   const names = namer(S.groups, [], getLang());
-  const done = ["resolved", "closed", "cancelled"].includes(tk.status);
+  const done = readOnly || ["resolved", "closed", "cancelled"].includes(tk.status);
   // later steps, up to the first required one (a required step cannot be skipped)
   const stop = steps.findIndex((s, i) => i > at && s.required);
   const later = steps.map((s, i) => [i, s]).filter(([i]) => i > at && (stop < 0 || i <= stop));

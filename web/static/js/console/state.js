@@ -19,6 +19,8 @@ export const S = {
   ticket: null, // ticket shown in detail (detail.js)
   ticketCustomer: null, // that ticket's customer record (detail.js)
   extras: null, // {id, comments, history, attachments} of that ticket (detail.js)
+  relations: null, // {id, parent, children, merged} of that ticket, from its GET (relations.js)
+  bulk: null, // {id, skipped} the last bulk action on that parent left out (relations.js)
   inbox: [], // tickets transferred to this agent: [{ticket, from}] (detail.js)
   mutating: 0, // changes of the shown ticket in flight (detail.js)
   tab: "form",
