@@ -158,22 +158,24 @@ async def test_admin_builds_a_rule_dry_runs_it_and_a_ticket_follows_it(
                                               timeout=5000)
         strip = detail.locator(".flow-strip .flow-step")
         await expect(strip).to_have_count(4)
-        await expect(strip.nth(0)).to_have_class("flow-step current")
+        # the rule sent it to After-sales, step 2 of its flow: it stands there
+        await expect(strip.nth(0)).to_have_class("flow-step passed")
+        await expect(strip.nth(1)).to_have_class("flow-step current")
         await expect(strip.nth(2)).to_contain_text("required")
-        await detail.locator("#flow-forward").click()
-        await expect(strip.nth(1)).to_have_class("flow-step current", timeout=5000)
-        await expect(history).to_contain_text("moved to After-sales · Step 2")
         # Move to: only the required step 3, not the step behind it.
         steps = await detail.locator("#flow-step-menu option").evaluate_all(
             "os => os.map(o => o.value).filter(Boolean)")
         assert steps == ["3"]
+        await detail.locator("#flow-forward").click()
+        await expect(strip.nth(2)).to_have_class("flow-step current required", timeout=5000)
+        await expect(history).to_contain_text("moved to Repair service · Step 3")
         await _shots(page, artifacts, "routing_ticket_detail", detail.locator(".flow"))
         await detail.locator("#flow-back").click()
         reason = detail.locator("input[name=flow_note]")
         await expect(reason).to_be_focused()
         await reason.fill("wrong department")
         await reason.press("Enter")
-        await expect(strip.nth(0)).to_have_class("flow-step current", timeout=5000)
+        await expect(strip.nth(1)).to_have_class("flow-step current", timeout=5000)
         await expect(history).to_contain_text("Reason: wrong department")
         # The language switch redraws the strip and the history in zh.
         await page.select_option("select.lang", "zh")
