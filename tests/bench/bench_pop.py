@@ -186,16 +186,22 @@ def serve(port: int, stats_path: Path) -> None:
     # Each pass: (when, wall ms, the loop thread's CPU ms, objects freed). The CPU time is
     # what the pass itself cost; the wall time also holds any time the process was not
     # running (on a busy machine the scheduler can pause it mid-pass).
-    gc_ms: dict[str, list[tuple[float, float, float, int]]] = {"0": [], "1": [], "2": []}
-    gc_start = [0.0, 0.0]
+    # Each pass: (when, wall ms, the loop thread's CPU ms, objects freed, objects it walked:
+    # counted for full passes only, before the clocks start). The CPU time is what the pass
+    # itself cost; the wall time also holds any time the process was not running (on a
+    # busy machine the scheduler can pause it mid-pass).
+    gc_ms: dict[str, list[tuple[float, float, float, int, int]]] = {"0": [], "1": [], "2": []}
+    gc_start = [0.0, 0.0, 0]
 
     def on_gc(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
+            gc_start[2] = (sum(len(gc.get_objects(g)) for g in range(3))
+                           if info["generation"] == 2 else 0)
             gc_start[0], gc_start[1] = time.perf_counter(), time.thread_time()
         else:
             gc_ms[str(info["generation"])].append(
                 (time.monotonic(), (time.perf_counter() - gc_start[0]) * 1000,
-                 (time.thread_time() - gc_start[1]) * 1000, info["collected"]))
+                 (time.thread_time() - gc_start[1]) * 1000, info["collected"], gc_start[2]))
 
     gc.callbacks.append(on_gc)
     stalls_ms: list[tuple[float, float]] = []
@@ -649,7 +655,8 @@ def report(args: argparse.Namespace, consoles: list[PopConsole], result: dict[st
             f"total {sum(p[2] for p in v):.0f} ms"
             for g, v in passes.items()))
         for p in passes.get("2", []):
-            print(f"  gen2 pass: {p[1]:.1f} ms wall, {p[2]:.1f} ms CPU, {p[3]:,} objects freed")
+            print(f"  gen2 pass: {p[1]:.1f} ms wall, {p[2]:.1f} ms CPU, walked {p[4]:,} "
+                  f"objects, freed {p[3]:,}")
     if "gc_tracked" in app_stats:
         print(f"app GC at the end: {app_stats['gc_tracked']['gen2_tracked']:,} objects in the "
               f"oldest generation (a gen2 pass walks them), "
