@@ -11,8 +11,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tickets import lifecycle
 from tickets.customers import in_warranty
@@ -54,17 +66,40 @@ _WRITTEN = (*CALL_FIELDS, "extra", "customer_id", "agent_id")
 _CALL_LOG = cast(Table, CallLog.__table__)
 #: Column defaults of a new row for what a first milestone leaves out.
 _NEW_ROW: dict[str, Any] = {**dict.fromkeys(_WRITTEN), "direction": "inbound"}
-_LOCK_CALLS = (select(_CALL_LOG.c.id, _CALL_LOG.c.call_id,
-                      *(_CALL_LOG.c[name] for name in _WRITTEN))
-               .where(_CALL_LOG.c.call_id.in_(bindparam("ids", expanding=True)))
-               .order_by(_CALL_LOG.c.call_id).with_for_update())
+
+_Row = Row[*tuple[Any, ...]]  # a result row of any columns
+
+
+class _ByKeys:
+    """A SELECT for rows whose ``column`` is one of some values, built once: ``= :key`` for
+    one value (an ``IN`` list costs SQLAlchemy a regular-expression pass over the SQL at
+    each run, and the call-log writer's batches are mostly one row), ``IN`` for more, 500
+    at a time."""
+
+    def __init__(self, base: Select[Any], column: ColumnElement[Any]) -> None:
+        self.one = base.where(column == bindparam("key"))
+        self.many = base.where(column.in_(bindparam("key", expanding=True)))
+
+    async def rows(self, conn: AsyncConnection, keys: Sequence[Any]) -> list[_Row]:
+        if len(keys) == 1:
+            return list(await conn.execute(self.one, {"key": keys[0]}))
+        out: list[_Row] = []
+        for i in range(0, len(keys), 500):
+            out.extend(await conn.execute(self.many, {"key": list(keys[i:i + 500])}))
+        return out
+
+
+#: The rows of some calls, locked (in call id order).
+_LOCK_CALLS = _ByKeys(select(_CALL_LOG.c.id, _CALL_LOG.c.call_id,
+                             *(_CALL_LOG.c[name] for name in _WRITTEN))
+                      .order_by(_CALL_LOG.c.call_id).with_for_update(), _CALL_LOG.c.call_id)
 _PHONES = cast(Table, CustomerPhone.__table__)
-_CUSTOMERS_OF = (select(_PHONES.c.e164, func.min(_PHONES.c.customer_id))
-                 .where(_PHONES.c.e164.in_(bindparam("numbers", expanding=True)))
-                 .group_by(_PHONES.c.e164))
+#: (number, the lowest id of a customer having it) of some numbers.
+_CUSTOMERS_OF = _ByKeys(select(_PHONES.c.e164, func.min(_PHONES.c.customer_id))
+                        .group_by(_PHONES.c.e164), _PHONES.c.e164)
 _USERS = cast(Table, User.__table__)
-_AGENTS_OF = (select(_USERS.c.extension, _USERS.c.id)
-              .where(_USERS.c.extension.in_(bindparam("extensions", expanding=True))))
+#: (extension, user id) of some extensions.
+_AGENTS_OF = _ByKeys(select(_USERS.c.extension, _USERS.c.id), _USERS.c.extension)
 _INSERT_CALLS = insert(_CALL_LOG)
 _UPDATE_CALLS = (update(_CALL_LOG).where(_CALL_LOG.c.id == bindparam("row_id"))
                  .values({name: bindparam(name) for name in _WRITTEN}))
@@ -87,24 +122,17 @@ async def upsert_calls(session: AsyncSession, items: Sequence[tuple[str, dict[st
     """
     conn = await session.connection()
     ids = sorted({call_id for call_id, _ in items})
-    known: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(ids), 500):
-        for found in await conn.execute(_LOCK_CALLS, {"ids": ids[i:i + 500]}):
-            known[found.call_id] = found._asdict()
+    known = {row.call_id: row._asdict() for row in await _LOCK_CALLS.rows(conn, ids)}
     touched: dict[str, dict[str, Any]] = {}
     for call_id, values in items:
         touched[call_id] = merge_call(touched.get(call_id) or known.get(call_id), values)
     numbers = sorted({n for row in touched.values() if row["customer_id"] is None
                       and (n := customer_number(row))})
-    customers: dict[str, int] = {}
-    for i in range(0, len(numbers), 500):  # the lowest customer id per number, as before
-        customers.update((e164, customer_id) for e164, customer_id in await conn.execute(
-            _CUSTOMERS_OF, {"numbers": numbers[i:i + 500]}))
+    customers = {e164: cid for e164, cid in await _CUSTOMERS_OF.rows(conn, numbers)
+                 } if numbers else {}
     extensions = sorted({ext for row in touched.values() if (ext := row["agent_extension"])})
-    agents: dict[str, int] = {}
-    if extensions:
-        agents = {ext: uid for ext, uid in await conn.execute(
-            _AGENTS_OF, {"extensions": extensions})}
+    agents = {ext: uid for ext, uid in await _AGENTS_OF.rows(conn, extensions)
+              } if extensions else {}
     for row in touched.values():
         if row["customer_id"] is None:
             row["customer_id"] = customers.get(customer_number(row) or "")
