@@ -273,7 +273,10 @@ _CUSTOMER_TICKETS = (
     select(_TICKETS.c.id, _TICKETS.c.title, _TICKETS.c.status, _TICKETS.c.priority,
            _TICKETS.c.created_at)
     .where(_TICKETS.c.customer_id == bindparam("customer_id"))
-    .order_by(case((_TICKETS.c.status.in_(sorted(lifecycle.OPEN_STATUSES)), 0), else_=1),
+    # status = a OR status = b …, not IN (a, b …): SQLAlchemy expands an IN list at each
+    # run with a regular-expression pass over the SQL.
+    .order_by(case((or_(*(_TICKETS.c.status == s for s in sorted(lifecycle.OPEN_STATUSES))),
+                    0), else_=1),
               _TICKETS.c.created_at.desc())
     .limit(bindparam("limit")))
 _ORDERS = cast(Table, Order.__table__)
