@@ -233,7 +233,8 @@ class PbxBridge:
                  status_window: float = 0.25, rng: random.Random | None = None,
                  agents: AgentInterfaces | None = None, boot_wait: float = 5.0,
                  effects_high: int = 2000, lookup_slots: int = 2,
-                 call_log_queue: int = 5000, call_log_batch: int = 200) -> None:
+                 call_log_queue: int = 5000, call_log_batch: int = 200,
+                 call_log_linger: float = 0.05) -> None:
         self.config = config
         self.name = config.name
         self.bus = bus
@@ -309,7 +310,8 @@ class PbxBridge:
         self.prefetch_shed = 0  # prefetches skipped: every lookup slot was busy
         self.lookups_shed = 0  # lookups skipped: the call had ended while waiting
         self.call_log = CallLogWriter(self._store_calls, max_queue=call_log_queue,
-                                      batch=call_log_batch, patience=persist_patience)
+                                      batch=call_log_batch, patience=persist_patience,
+                                      linger=call_log_linger)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

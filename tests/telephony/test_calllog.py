@@ -160,6 +160,51 @@ async def test_stop_writes_everything_still_queued() -> None:
 def test_bounds_are_checked() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         CallLogWriter(Store(), batch=0)
+    with pytest.raises(ValueError, match="negative"):
+        CallLogWriter(Store(), linger=-1)
+
+
+async def test_records_arriving_within_the_linger_share_one_batch() -> None:
+    """A batch waits ``linger`` after its first record: records trickling in (a call's
+    milestones at 20 calls/s) share one transaction instead of one each."""
+    for linger, expected in ((0.0, [1, 1, 1]), (0.2, [3])):
+        store = Store()
+        writer = CallLogWriter(store, linger=linger)
+        writer.start()
+        try:
+            for n in range(3):
+                await writer.put(record(n))
+                await asyncio.sleep(0.01)  # the writer runs between the records
+            await writer.flush()
+            assert [len(b) for b in store.batches] == expected, linger
+        finally:
+            await writer.stop()
+
+
+async def test_no_linger_while_a_whole_batch_is_queued() -> None:
+    store = Store()
+    writer = CallLogWriter(store, batch=3, linger=30.0)
+    for n in range(3):
+        await writer.put(record(n))
+    writer.start()
+    try:
+        await asyncio.wait_for(writer.flush(), 1)  # not 30 s
+        assert [len(b) for b in store.batches] == [3]
+    finally:
+        await writer.stop()
+
+
+async def test_stopped_while_lingering_logs_the_records(
+        caplog: pytest.LogCaptureFixture) -> None:
+    store = Store()
+    writer = CallLogWriter(store, linger=30.0)
+    writer.start()
+    await writer.put(record(0))
+    await asyncio.sleep(0.01)  # the writer took it and lingers
+    with caplog.at_level(logging.ERROR):
+        await asyncio.wait_for(writer.stop(timeout=0.05), 2)
+    assert writer.stats()["lost"] == 1 and not store.written
+    assert "pbx1:0.1" in caplog.text
 
 
 async def test_stop_with_a_dead_database_logs_every_record_and_returns(
