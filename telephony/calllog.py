@@ -72,6 +72,9 @@ class CallLogWriter:
         self.retries = 0  # failed attempts
         self.lost = 0  # records given up after ``patience``
         self.waits = 0  # puts that found the queue full
+        # set while someone waits in flush(): a lingering batch is written at once
+        self._hurry = asyncio.Event()
+        self._flushing = 0
 
     @property
     def queued(self) -> int:
@@ -101,8 +104,16 @@ class CallLogWriter:
         return True
 
     async def flush(self) -> None:
-        """Until every record queued so far is written (or given up)."""
-        await self._queue.join()
+        """Until every record queued so far is written (or given up); a batch waiting out
+        its ``linger`` is written at once."""
+        self._flushing += 1
+        self._hurry.set()
+        try:
+            await self._queue.join()
+        finally:
+            self._flushing -= 1
+            if not self._flushing:
+                self._hurry.clear()
 
     async def stop(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Write what is queued (for up to ``timeout`` s), then end the task."""
@@ -139,7 +150,8 @@ class CallLogWriter:
     async def _linger(self, items: list[tuple[CallRecord, Written | None]]) -> None:
         """Let more records join the batch (``linger`` seconds)."""
         try:
-            await asyncio.sleep(self.linger)
+            with contextlib.suppress(TimeoutError):  # the linger is over, or a flush came
+                await asyncio.wait_for(self._hurry.wait(), self.linger)
         except asyncio.CancelledError:
             self.lost += len(items)
             log.error("call log: stopped while gathering %d records: %r", len(items),
