@@ -289,7 +289,9 @@ class Router:
                                vip_to_senior=group.vip_to_senior)
         if routed.choice.user_id is not None:
             routed.assignee_id = routed.choice.user_id
-            if not dry:
+            if not dry and group.assignment == "round_robin":
+                # the turn; least-loaded needs none (the new ticket is the load), and writing
+                # it made concurrent creates queue on the chosen agent's row lock
                 await session.execute(update(User).where(
                     User.id == routed.choice.user_id).values(last_assigned_at=now))
 
