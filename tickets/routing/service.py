@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Integer, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import lifecycle
@@ -205,8 +205,9 @@ class Router:
         used = frozenset().union(*(r.fields for r in loaded)) if loaded else frozenset()
         tier, address = draft.customer_tier, None
         if draft.customer_id is not None and used & {"customer.tier", "customer.address"}:
-            row = (await session.execute(select(Customer.tier, Customer.address).where(
-                Customer.id == draft.customer_id))).one_or_none()
+            conn = await session.connection()
+            row = (await conn.execute(_CUSTOMER, {"customer_id": draft.customer_id})
+                   ).one_or_none()
             if row is not None:
                 tier, address = row
                 draft.customer_tier = tier  # assignment's VIP check needs it too
@@ -306,10 +307,10 @@ class Router:
         return lambda ext: ext is None or states.get(ext, "unavailable") in _AWAY
 
 
-async def candidates(session: AsyncSession, group_id: int,
-                     away: Callable[[str | None], bool] | None = None) -> list[Candidate]:
-    """The group's members as assignment sees them: one statement (members with their
-    open tickets' count and priority-weighted load)."""
+def _members_statement() -> Any:
+    """Built once (a bind parameter for the group): building and cache-keying this
+    statement per call cost more CPU than PostgreSQL's work on it."""
+    group_id = bindparam("group_id", type_=Integer)
     weight = case(*((Ticket.priority == p, w) for p, w in WEIGHTS.items()),
                   else_=WEIGHTS["normal"])
     load = (select(Ticket.assignee_id.label("uid"), func.count().label("n"),
@@ -317,13 +318,27 @@ async def candidates(session: AsyncSession, group_id: int,
             .where(Ticket.status.in_(lifecycle.OPEN_STATUSES), Ticket.assignee_id.in_(
                 select(group_members.c.user_id).where(group_members.c.group_id == group_id)))
             .group_by(Ticket.assignee_id).subquery())
-    rows = (await session.execute(
-        select(User.id, User.username, User.extension, User.is_active, User.role, User.skills,
-               User.seniority, User.max_open_tickets, User.last_assigned_at,
-               func.coalesce(load.c.n, 0), func.coalesce(load.c.load, 0))
-        .join(group_members, group_members.c.user_id == User.id)
-        .outerjoin(load, load.c.uid == User.id)
-        .where(group_members.c.group_id == group_id))).all()
+    users = User.__table__
+    return (select(users.c.id, users.c.username, users.c.extension, users.c.is_active,
+                   users.c.role, users.c.skills, users.c.seniority, users.c.max_open_tickets,
+                   users.c.last_assigned_at, func.coalesce(load.c.n, 0),
+                   func.coalesce(load.c.load, 0))
+            .join(group_members, group_members.c.user_id == users.c.id)
+            .outerjoin(load, load.c.uid == users.c.id)
+            .where(group_members.c.group_id == group_id))
+
+
+_MEMBERS = _members_statement()
+_CUSTOMER = select(Customer.__table__.c.tier, Customer.__table__.c.address).where(
+    Customer.__table__.c.id == bindparam("customer_id", type_=Integer))
+
+
+async def candidates(session: AsyncSession, group_id: int,
+                     away: Callable[[str | None], bool] | None = None) -> list[Candidate]:
+    """The group's members as assignment sees them: one statement (members with their
+    open tickets' count and priority-weighted load), on the session's connection (Core)."""
+    conn = await session.connection()
+    rows = (await conn.execute(_MEMBERS, {"group_id": group_id})).all()
     out = []
     for (uid, name, ext, active, role, skills, seniority, cap, last, n, weighted) in rows:
         out.append(Candidate(
