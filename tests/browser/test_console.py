@@ -23,19 +23,23 @@ pytestmark = pytest.mark.browser
 VIEWPORT = {"width": 1366, "height": 768}
 
 
-async def login(browser: Any, server: LiveServer, username: str, locale: str) -> Any:
+async def login(browser: Any, server: LiveServer, username: str, locale: str,
+                path: str = "/console",
+                ready: str = "body[data-ready='1'][data-ws='online']") -> Any:
+    """A new browser context logged in as ``username`` through the login form that ``path``
+    sends an anonymous visitor to; the page once ``ready`` matches (errors in ``.errors``)."""
     ctx = await browser.new_context(viewport=VIEWPORT, locale=locale)
     page = await ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.errors = errors
-    await page.goto(f"{server.url}/console")
+    await page.goto(f"{server.url}{path}")
     assert "/login" in page.url  # not logged in: sent to the login form
     await page.fill("#username", username)
     await page.fill("#password", "demo")
     await page.click("#login-submit")
-    await page.wait_for_url("**/console")
-    await page.wait_for_selector("body[data-ready='1'][data-ws='online']", timeout=10_000)
+    await page.wait_for_url(f"**{path}")
+    await page.wait_for_selector(ready, timeout=10_000)
     return page
 
 

@@ -33,22 +33,6 @@ DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 
 
-async def _page(browser: Any, server: LiveServer, path: str, locale: str) -> Any:
-    ctx = await browser.new_context(viewport=DESKTOP, locale=locale)
-    page = await ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors
-    await page.goto(f"{server.url}{path}")
-    assert "/login" in page.url
-    await page.fill("#username", "admin")
-    await page.fill("#password", "demo")
-    await page.click("#login-submit")
-    await page.wait_for_url(f"**{path}")
-    await page.wait_for_selector("body[data-ready='1']", timeout=10_000)
-    return page
-
-
 async def _shots(page: Any, artifacts: Path, name: str, locator: Any | None = None) -> None:
     """The page at desktop and phone size in en and zh (the language switch re-renders)."""
     for lang in ("en", "zh"):
@@ -73,7 +57,8 @@ async def test_admin_builds_a_rule_dry_runs_it_and_a_ticket_follows_it(
         r = await c.post("/api/v1/tickets", json={"title": f"Earlier {tag}", "channel": "web"})
         assert r.status_code == 201, r.text
         earlier = r.json()  # made before the rule: the dry run on its number shows it firing
-    page = await _page(browser, live_server, "/admin/routing", "en-US")
+    page = await login(browser, live_server, "admin", "en-US", path="/admin/routing",
+                       ready="body[data-ready='1']")
     rule_id = type_key = None
     try:
         await page.click("#new-rule")
