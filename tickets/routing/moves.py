@@ -138,16 +138,22 @@ async def move_on_flow(session: AsyncSession, router: Router, ticket_id: int, ac
     kind = {"forward": "forwarded", "back": "returned"}.get(how, "flow_moved")
     session.add(TicketEvent(ticket_id=ticket.id, actor_id=actor.id, kind=kind, at=now,
                             data={"note": note, "group": group.key, **diff}))
+    await _assign_in_group(session, router, ticket, group.id, now)
+    ticket.updated_at = now
+    await session.flush()
+    return ticket
+
+
+async def _assign_in_group(session: AsyncSession, router: Router, ticket: Ticket,
+                           group_id: int, now: datetime) -> None:
+    """The group's method picks the person for ``ticket`` (no rules run); history says so."""
     draft = await draft_of(session, ticket)
-    routed = Routed(_no_rules(draft), group_id=group.id)
+    routed = Routed(_no_rules(draft), group_id=group_id)
     await router.assign(session, routed, draft, now)
     if routed.assignee_id is not None:
         ticket.assignee_id = routed.assignee_id
         ticket.status = lifecycle.status_after_assignment(ticket.status, ticket.assignee_id)
     _add_events(session, ticket.id, routed, now)
-    ticket.updated_at = now
-    await session.flush()
-    return ticket
 
 
 def _no_rules(draft: Draft) -> Outcome:
@@ -171,14 +177,7 @@ async def release_tickets(session: AsyncSession, router: Router, user_id: int,
                                 at=now, data={"assignee_id": {"from": user_id, "to": None},
                                               "reason": reason}))
         if ticket.group_id is not None:
-            draft = await draft_of(session, ticket)
-            routed = Routed(_no_rules(draft), group_id=ticket.group_id)
-            await router.assign(session, routed, draft, now)
-            if routed.assignee_id is not None:
-                ticket.assignee_id = routed.assignee_id
-                ticket.status = lifecycle.status_after_assignment(ticket.status,
-                                                                  ticket.assignee_id)
-            _add_events(session, ticket.id, routed, now)
+            await _assign_in_group(session, router, ticket, ticket.group_id, now)
         ticket.updated_at = now
     await session.flush()
     return list(rows)
