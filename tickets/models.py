@@ -360,4 +360,9 @@ class KbArticle(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+from tickets.notify.models import (  # noqa: E402,F401  (registers its tables)
+    NotificationPref,
+    OutboxMessage,
+    WebhookSubscription,
+)
 from tickets.routing.models import RoutingRule  # noqa: E402,F401  (registers its table)

@@ -33,7 +33,15 @@ from web.origin import CrossSiteGuard
 from web.services import Services
 from web.settings import Settings
 from web.throttle import LoginThrottle
-from web.wiring import make_router, start_components, stop_components
+from web.wiring import (
+    make_outbox,
+    make_router,
+    register_jobs,
+    start_components,
+    start_jobs,
+    stop_components,
+    stop_jobs,
+)
 from web.workers import ComponentsClaim, ForwardLive
 from web.wsdirect import KeepServerSend
 
@@ -66,6 +74,8 @@ def create_app(settings: Settings | None = None, *,
     install_redaction()
     services = build_services(settings)
     services.router = make_router(services)
+    services.notify = make_outbox(settings)
+    register_jobs(services)
     claim = ComponentsClaim(components_lock, services) if components_lock else None
 
     @asynccontextmanager
@@ -79,6 +89,7 @@ def create_app(settings: Settings | None = None, *,
             await claim.start(app)
         else:
             await start_components(services)
+        await start_jobs(services)
         # Everything built at start-up lives for the whole process: move it out of the
         # collector's sight, so full GC passes stay short (a 225 ms pass was the fan-out
         # benchmark's p99, tests/bench/bench_ws.py).
@@ -87,6 +98,7 @@ def create_app(settings: Settings | None = None, *,
         try:
             yield
         finally:
+            await stop_jobs(services)
             if claim is not None:
                 await claim.stop()
             else:

@@ -17,9 +17,12 @@ from asr.audiosocket import AsrServer
 from telephony.demo_pbx import DemoPbx
 from telephony.service import Telephony
 from tickets.bus import Bus
+from tickets.notify.delivery import Dispatcher
+from tickets.notify.outbox import Outbox
 from tickets.passwords import PasswordGate
 from tickets.routing.service import Router, RuleBook
 from web.hub import Hub
+from web.jobs import JobEngine, JobRegistry
 from web.settings import Settings
 from web.throttle import LoginThrottle
 
@@ -49,6 +52,13 @@ class Services:
     #: Ticket routing (rules, assignment); ``web.wiring.queue_presence`` tells it who is
     #: paused or logged out in the PBX's queues.
     router: Router = field(default_factory=lambda: Router(RuleBook()))
+    #: The ``Notify`` port handed to the domain services (``web.wiring.make_outbox``).
+    notify: Outbox = field(default_factory=Outbox)
+    #: What the job engine runs (``web.wiring.register_jobs``), the engine while the app
+    #: runs, and the outbox's delivery (``web.wiring.make_dispatcher``).
+    jobs: JobRegistry = field(default_factory=JobRegistry)
+    job_engine: JobEngine | None = None
+    dispatcher: Dispatcher | None = None
 
     @property
     def components_elsewhere(self) -> bool:

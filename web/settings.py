@@ -119,6 +119,38 @@ class Settings(BaseSettings):
     ami_event_queue: int = Field(default=2000, ge=10, le=1_000_000)
     ami_effects_max: int = Field(default=1000, ge=10, le=1_000_000)
 
+    # Notifications (tickets/notify/, delivered by the outbox job, web/jobs.py).
+    # SMTP server of outgoing email; empty: the email channel is off.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    # starttls (upgrade a plain connection), ssl (implicit TLS, port 465) or none
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    mail_from: str = "Hotline <hotline@hotline.local>"
+    # The domain of Hotline's Message-IDs (tickets/mail/threading.py); the email channel
+    # recognises replies by it.
+    mail_domain: str = Field(default="hotline.local", pattern=r"^[A-Za-z0-9.-]{1,200}$")
+    # SMS gateway: POST of sms_body (JSON; {to}, {text}, {key} replaced in its strings) with
+    # "Authorization: Bearer <sms_token>". Unset URL: the SMS channel is off.
+    sms_url: str | None = None
+    sms_token: str | None = None
+    sms_body: str = '{"to": "{to}", "text": "{text}", "id": "{key}"}'
+    # Failed attempts after which a message is dead-lettered (shown to admins).
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    # How often each process looks for due outbox rows (seconds).
+    outbox_poll_s: float = Field(default=1.0, gt=0, le=60)
+
+    @field_validator("sms_body")
+    @classmethod
+    def _sms_body_json(cls, v: str) -> str:
+        import json
+        try:
+            json.loads(v)
+        except ValueError as exc:
+            raise ValueError(f"HOTLINE_SMS_BODY is not JSON: {exc}") from None
+        return v
+
     @field_validator("agent_interfaces")
     @classmethod
     def _check_agent_interfaces(cls, v: str | None) -> str | None:

@@ -21,9 +21,14 @@ from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
 from telephony.service import Telephony
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from tickets.notify.delivery import Dispatcher, Ports
+from tickets.notify.outbox import Outbox
 from tickets.routing.service import Presence, Router, RuleBook
 from web.adapters import DbCallDirectory, DbPrefillContext
+from web.jobs import make_job_engine
+from web.notify_adapters import BusLive, HttpSms, HttpWebhook, SmtpSender
 from web.services import Services
+from web.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,57 @@ def queue_presence(services: Services) -> Presence:
 
 def make_router(services: Services) -> Router:
     return Router(RuleBook(), services.settings.timezone, queue_presence(services))
+
+
+def notify_channels(settings: Settings) -> list[str]:
+    """The channels this installation has: email with an SMTP host, SMS with a gateway."""
+    return (["email"] if settings.smtp_host else []) + (["sms"] if settings.sms_url else []) \
+        + ["ws", "webhook"]
+
+
+def make_outbox(settings: Settings) -> Outbox:
+    """The ``Notify`` port (``tickets.notify.events.Notify``) for the domain services."""
+    return Outbox(channels=notify_channels(settings))
+
+
+def make_dispatcher(services: Services) -> Dispatcher:
+    """The outbox's delivery over the configured channels (``web.notify_adapters``)."""
+    s = services.settings
+    ports = Ports(
+        email=SmtpSender(s.smtp_host, s.smtp_port, username=s.smtp_username,
+                         password=s.smtp_password, tls=s.smtp_tls) if s.smtp_host else None,
+        sms=HttpSms(s.sms_url, s.sms_token, s.sms_body) if s.sms_url else None,
+        webhook=HttpWebhook(), live=BusLive(services.bus))
+    return Dispatcher(services.db, ports, mail_from=s.mail_from, mail_domain=s.mail_domain,
+                      max_attempts=s.outbox_max_attempts)
+
+
+def register_jobs(services: Services) -> None:
+    """Everything the job engine runs. Periodic tasks (once per tick, cluster-wide):
+    ``services.jobs.periodic(name, every_s, fn)``; deferred tasks:
+    ``services.jobs.task(name, fn)`` then ``await services.job_engine.defer(name, at=…,
+    **kwargs)``; per-process loops: ``services.jobs.loop(name, every_s, fn)``."""
+    services.dispatcher = make_dispatcher(services)
+    services.jobs.loop("outbox_delivery", services.settings.outbox_poll_s,
+                       services.dispatcher.run_once)
+
+
+async def start_jobs(services: Services) -> None:
+    """Start this process's job engine (procrastinate on PostgreSQL, in-process on SQLite)."""
+    services.job_engine = make_job_engine(services.jobs, services.settings.database_url,
+                                          services.engine, services.db)
+    await services.job_engine.start()
+
+
+async def stop_jobs(services: Services) -> None:
+    if services.job_engine is not None:
+        await services.job_engine.stop()
+        services.job_engine = None
+    if services.dispatcher is not None:
+        for port in (services.dispatcher.ports.sms, services.dispatcher.ports.webhook):
+            close = getattr(port, "close", None)
+            if close is not None:
+                await close()
 
 
 async def _pbx_configs(services: Services) -> list[PbxConfig]:

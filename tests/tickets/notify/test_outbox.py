@@ -1,0 +1,171 @@
+"""The outbox on SQLite and PostgreSQL: rows per recipient and channel, written once, muted
+where asked; delivery with backoff on an injected clock, dead letters, retry, signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.tickets.notify.conftest import Clock, World
+from tickets.db import transaction
+from tickets.notify import delivery
+from tickets.notify.delivery import Dispatcher, Ports
+from tickets.notify.events import NotificationEvent
+from tickets.notify.fakes import FakeEmail, FakeLive, FakeSms, FakeWebhook
+from tickets.notify.models import NotificationPref, OutboxMessage, WebhookSubscription
+from tickets.notify.outbox import Outbox
+
+pytestmark = pytest.mark.pg
+
+
+async def rows(w: World) -> list[OutboxMessage]:
+    async with w.db() as s:
+        return list((await s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
+
+
+async def tell(w: World, outbox: Outbox, event: NotificationEvent) -> None:
+    async with transaction(w.db) as s:
+        await outbox(s, event)
+
+
+def resolved(w: World) -> NotificationEvent:
+    return NotificationEvent("status_changed", w.ticket, f"status:{w.ticket}:1",
+                             actor_id=w.bob, user_ids=(w.alice,), data={"status": "resolved"})
+
+
+async def test_one_row_per_recipient_and_channel_written_once(world: World) -> None:
+    outbox = Outbox()
+    await tell(world, outbox, resolved(world))
+    got = {(m.channel, m.recipient) for m in await rows(world)}
+    # Alice: status changes only on the console by default; the customer: email and SMS
+    assert got == {("ws", str(world.alice)), ("email", "wang@example.cn"),
+                   ("sms", "+8613812345678")}
+    await tell(world, outbox, resolved(world))  # the same event again: nothing new
+    assert len(await rows(world)) == 3
+    by = {(m.channel, m.recipient): m for m in await rows(world)}
+    customer_mail = by[("email", "wang@example.cn")]
+    assert customer_mail.subject.startswith(f"[T-{world.ticket:06d}] ")
+    assert "已解决" in customer_mail.subject and customer_mail.language == "zh"
+    assert "resolved" in by[("ws", str(world.alice))].body  # Alice reads English
+    assert by[("sms", "+8613812345678")].body.startswith("【Hotline】")
+
+
+async def test_rolled_back_change_notifies_nobody(world: World) -> None:
+    with pytest.raises(RuntimeError):
+        async with transaction(world.db) as s:
+            await Outbox()(s, resolved(world))
+            raise RuntimeError("the change failed")
+    assert await rows(world) == []
+
+
+async def test_mutes_and_configured_channels(world: World) -> None:
+    async with transaction(world.db) as s:
+        s.add(NotificationPref(user_id=world.alice, kind="status_changed", channel="ws",
+                               enabled=False))
+        s.add(NotificationPref(user_id=world.alice, kind="status_changed", channel="email",
+                               enabled=True))  # opted in
+    await tell(world, Outbox(channels=("email", "ws")), resolved(world))  # no SMS gateway
+    got = {(m.channel, m.recipient) for m in await rows(world)}
+    assert got == {("email", "alice@example.com"), ("email", "wang@example.cn")}
+
+
+async def test_unassigned_ticket_goes_to_its_group_on_the_console(world: World) -> None:
+    ev = NotificationEvent("ticket_created", world.ticket, f"created:{world.ticket}",
+                           actor_id=world.bob)
+    await tell(world, Outbox(), ev)
+    assert {(m.channel, m.user_id) for m in await rows(world)} == {("ws", world.alice)}
+
+
+def dispatcher(w: World, clock: Clock, ports: Ports, **kw: int) -> Dispatcher:
+    return Dispatcher(w.db, ports, clock=clock, rand=lambda: 0.5, mail_domain="hl.test", **kw)
+
+
+async def test_outage_delays_loses_nothing_sends_once_then_dead_letter(world: World) -> None:
+    clock = Clock()
+    await tell(world, Outbox(clock=clock), resolved(world))
+    email, sms, live = FakeEmail(down=True), FakeSms(), FakeLive()
+    d = dispatcher(world, clock, Ports(email=email, sms=sms, live=live), max_attempts=3)
+    assert await d.run_once() == 2  # ws and SMS go, the email fails
+    assert await d.run_once() == 0  # nothing due: the emails wait (backoff)
+    clock.advance(3.74)  # first wait: 5 s * 0.75
+    assert await d.run_once() == 0
+    clock.advance(0.02)
+    await d.run_once()  # second attempt, still down
+    email.down = False
+    clock.advance(7.5)
+    assert await d.run_once() == 1
+    assert len(email.sent) == 1 and len(sms.sent) == 1 and len(live.published) == 1
+    clock.advance(10_000)
+    assert await d.run_once() == 0  # nothing twice
+    msg = next(m for m in email.sent if m["To"] == "wang@example.cn")
+    key = msg["X-Hotline-Delivery"]
+    assert msg["Message-ID"] == f"<hotline.T-{world.ticket:06d}.{key}@hl.test>"
+    assert msg["References"] == msg["In-Reply-To"] == f"<hotline.T-{world.ticket:06d}@hl.test>"
+    assert msg["Subject"].startswith(f"[T-{world.ticket:06d}]")
+    assert live.published[0]["type"] == "notification"
+    assert live.published[0]["user_ids"] == [world.alice]
+
+    # a dead letter after max_attempts, then an admin's retry
+    await tell(world, Outbox(clock=clock), NotificationEvent(
+        "sla_breach", world.ticket, "breach:1", user_ids=(world.alice,)))
+    email.down = True
+    for _ in range(3):
+        await d.run_once()
+        clock.advance(3600)
+    async with world.db() as s:
+        dead = await s.scalar(select(OutboxMessage).where(OutboxMessage.status == "dead"))
+    assert dead is not None and dead.attempts == 3 and "smtp down" in (dead.last_error or "")
+    email.down = False
+    async with transaction(world.db) as s:
+        await delivery.retry(s, dead.id, clock())
+    assert await d.run_once() == 1
+    assert email.sent[-1]["Subject"].startswith(f"[T-{world.ticket:06d}] SLA breached")
+
+
+async def test_webhook_signed_and_retried(world: World) -> None:
+    async with transaction(world.db) as s:
+        s.add(WebhookSubscription(url="http://crm.test/hook", secret="s3cret",
+                                  kinds=["status_changed"], active=True))
+        s.add(WebhookSubscription(url="http://other.test/hook", secret="x",
+                                  kinds=["sla_breach"], active=True))
+    clock = Clock()
+    await tell(world, Outbox(clock=clock), resolved(world))
+    hook = FakeWebhook(down=True)
+    d = dispatcher(world, clock, Ports(webhook=hook, live=FakeLive(), email=FakeEmail(),
+                                       sms=FakeSms()))
+    await d.run_once()
+    clock.advance(10)
+    await d.run_once()
+    assert len(hook.posted) == 0
+    hook.down = False
+    clock.advance(20)
+    await d.run_once()
+    assert len(hook.posted) == 1
+    url, body, headers = hook.posted[0]
+    assert url == "http://crm.test/hook"
+    expected = hmac.new(b"s3cret", headers["X-Hotline-Timestamp"].encode() + b"." + body,
+                        hashlib.sha256).hexdigest()
+    assert headers["X-Hotline-Signature"] == f"sha256={expected}"
+    payload = json.loads(body)
+    assert payload["kind"] == "status_changed" and payload["ticket"]["id"] == world.ticket
+    assert payload["id"] == headers["X-Hotline-Delivery"]
+
+
+async def test_two_dispatchers_never_take_the_same_row(world: World) -> None:
+    clock = Clock()
+    for i in range(30):
+        await tell(world, Outbox(clock=clock), NotificationEvent(
+            "sla_breach", world.ticket, f"b{i}", user_ids=(world.alice,)))
+    one, two = FakeEmail(), FakeEmail()
+    d1 = dispatcher(world, clock, Ports(email=one, live=FakeLive()), batch=7)
+    d2 = dispatcher(world, clock, Ports(email=two, live=FakeLive()), batch=7)
+    import asyncio
+    await asyncio.gather(d1.run_once(), d2.run_once(), d1.run_once(), d2.run_once())
+    keys = [m["X-Hotline-Delivery"] for m in one.sent + two.sent]
+    assert len(keys) == 30 == len(set(keys))
+    async with world.db() as s:
+        assert await s.scalar(select(func.count()).where(OutboxMessage.status != "sent")) == 0
