@@ -285,6 +285,20 @@ class TicketNotice(TypedDict):
     ticket: TicketJson
 
 
+class Notification(TypedDict):
+    """A notification for the named staff member's console (the outbox's ``ws`` channel,
+    ``tickets.notify``): the event ``kind``, the ticket (id, number) and the rendered text in
+    the recipient's language."""
+
+    type: Literal["notification"]
+    user_ids: list[int]
+    kind: str
+    ticket_id: int | None
+    number: str | None
+    subject: str
+    body: str
+
+
 class WorkOrder(TypedDict):
     type: Literal["work_order"]
     engineer_id: int
@@ -365,6 +379,7 @@ CATALOGUE: dict[str, Spec] = {
     "ticket_updated": Spec(TOPIC_TICKETS, TicketChanged),
     "ticket_transfer": Spec(TOPIC_TICKETS, TicketTransfer),
     "ticket_notice": Spec(TOPIC_TICKETS, TicketNotice),
+    "notification": Spec(TOPIC_TICKETS, Notification),
     "work_order": Spec(TOPIC_WORK_ORDERS, WorkOrder),
     "session_revoked": Spec(TOPIC_SESSIONS, SessionRevoked),
     "hello": Spec(None, Hello),
@@ -489,6 +504,12 @@ def ticket_transfer(*, call_id: str, to_extension: str, from_user: str,
 def ticket_notice(*, user_ids: list[int], rules: list[str],
                   ticket: TicketJson) -> TicketNotice:
     return {"type": "ticket_notice", "user_ids": user_ids, "rules": rules, "ticket": ticket}
+
+
+def notification(*, user_id: int, kind: str, ticket_id: int | None, number: str | None,
+                 subject: str, body: str) -> Notification:
+    return {"type": "notification", "user_ids": [user_id], "kind": kind,
+            "ticket_id": ticket_id, "number": number, "subject": subject, "body": body}
 
 
 def work_order(*, engineer_id: int, order: WorkOrderJson) -> WorkOrder:

@@ -51,6 +51,8 @@ from tickets.models import (
     TicketType,
     User,
 )
+from tickets.notify.events import NotificationEvent, Notify
+from tickets.notify.outbox import facts_of
 from tickets.phones import InvalidPhoneNumber, lacks_area_code, normalize
 from tickets.routing.flow import FlowError, parse_steps, step_of_group, steps_of_type
 from tickets.routing.service import Draft, Routed, Router, routing_of
@@ -254,9 +256,11 @@ _INSERT_TICKET_CALL_WITH_HISTORY = _insert_ticket_with_history(True)
 
 async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
                         region: str = "CN", router: Router | None = None,
-                        routed_out: list[Routed] | None = None) -> Ticket:
+                        routed_out: list[Routed] | None = None,
+                        notify: Notify | None = None) -> Ticket:
     """A new ticket, routed by ``router`` (rules, then assignment in the group) when given;
     what routing decided is appended to ``routed_out`` (the caller announces its notices).
+    ``notify``: told ``ticket_created`` in this transaction (the assignee, else the group).
 
     Raises Forbidden (role), Invalid (unknown type, customer, order, user, group; fields)."""
     if actor.role == "customer":
@@ -337,6 +341,10 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
                     resolved_at=None, closed_at=None, **values)
     ticket.type = ticket_type
     make_transient_to_detached(ticket)  # a snapshot of the row; session.add() re-attaches it
+    if notify is not None:
+        await notify(session, NotificationEvent(
+            "ticket_created", ticket_id, f"created:{ticket_id}", actor_id=actor.id,
+            data={"ticket": facts_of(ticket), "channel": data.channel}))
     return ticket
 
 
@@ -526,8 +534,9 @@ async def list_tickets(session: AsyncSession, actor: Actor, flt: TicketFilter, *
 
 
 async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatch,
-                        actor: Actor) -> Ticket:
+                        actor: Actor, notify: Notify | None = None) -> Ticket:
     """Apply a patch; the row is locked so concurrent patches serialize, none is lost.
+    ``notify``: told ``ticket_assigned`` / ``status_changed`` in this transaction.
 
     Raises Forbidden (role), Conflict (stale ``version``, illegal status move, a merged
     ticket), Invalid.
@@ -554,7 +563,25 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
         return ticket
     _record_changes(session, ticket, actor, diff, reason)
     await session.flush()
+    if notify is not None:
+        await notify_changes(session, notify, ticket, actor, diff)
     return ticket
+
+
+async def notify_changes(session: AsyncSession, notify: Notify, ticket: Ticket, actor: Actor,
+                         diff: dict[str, Any]) -> None:
+    """Tell ``notify`` of a new assignee and of a status move in ``diff`` (keys: the ticket
+    and its new version, so each change is told once)."""
+    facts = facts_of(ticket)
+    if "assignee_id" in diff and ticket.assignee_id is not None:
+        await notify(session, NotificationEvent(
+            "ticket_assigned", ticket.id, f"assigned:{ticket.id}:v{ticket.version}",
+            actor_id=actor.id, data={"ticket": facts}))
+    if "status" in diff:
+        await notify(session, NotificationEvent(
+            "status_changed", ticket.id, f"status:{ticket.id}:v{ticket.version}",
+            actor_id=actor.id, data={"ticket": facts, "status": diff["status"]["to"],
+                                     "from": diff["status"]["from"]}))
 
 
 def _set(ticket: Ticket, diff: dict[str, Any], name: str, value: Any) -> None:
@@ -741,8 +768,9 @@ async def history(session: AsyncSession, ticket_id: int,
 
 
 async def add_comment(session: AsyncSession, ticket_id: int, data: CommentIn,
-                      actor: Actor) -> Comment:
-    """Comment on a visible ticket (a customer's is public). NotFound, Conflict (merged)."""
+                      actor: Actor, notify: Notify | None = None) -> Comment:
+    """Comment on a visible ticket (a customer's is public). NotFound, Conflict (merged).
+    ``notify``: told ``public_comment`` of a public one in this transaction."""
     ticket = await get_writable_ticket(session, ticket_id, actor)
     public = data.public or actor.role == "customer"
     comment = Comment(ticket_id=ticket_id, author_id=actor.id, body=data.body, public=public)
@@ -752,6 +780,11 @@ async def add_comment(session: AsyncSession, ticket_id: int, data: CommentIn,
         ticket.first_responded_at = utcnow()
     _event(session, ticket, actor, "commented", comment_id=comment.id, public=public)
     await session.flush()
+    if notify is not None and public:
+        await notify(session, NotificationEvent(
+            "public_comment", ticket.id, f"comment:{comment.id}", actor_id=actor.id,
+            data={"ticket": facts_of(ticket), "body": data.body[:4000],
+                  "by_customer": actor.role == "customer"}))
     return comment
 
 

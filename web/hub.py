@@ -317,6 +317,7 @@ ROUTES: dict[tuple[str, str], tuple[Rule, ...]] = {
     (TOPIC_TICKETS, "ticket_created"): (ticket_visible,),
     (TOPIC_TICKETS, "ticket_updated"): (ticket_visible,),
     (TOPIC_TICKETS, "ticket_notice"): (notified_users,),
+    (TOPIC_TICKETS, "notification"): (notified_users,),
     (TOPIC_WORK_ORDERS, "work_order"): (work_order_engineer,),
 }
 
@@ -347,6 +348,13 @@ def may_see_ticket_message(event: Event) -> Check:
     customer_id = _id_or_none(ticket.get("customer_id"))
     assignee_id = _id_or_none(ticket.get("assignee_id"))
     return lambda c: may_see_ticket(c.actor, customer_id=customer_id, assignee_id=assignee_id)
+
+
+def may_get_notification(event: Event) -> Check:
+    """A notification: only the staff member (or engineer) it names (``user_ids``); the
+    outbox wrote it for them, after the ticket rules chose its audience."""
+    named = frozenset(_ints(event.get("user_ids")))
+    return lambda c: c.user_id in named and c.role != "customer"
 
 
 def _is_call_role(console: ConsoleView) -> bool:
@@ -424,6 +432,7 @@ PERMITS: dict[str, Permit] = {
     "ticket_updated": may_see_ticket_message,
     "ticket_transfer": may_see_transfer,
     "ticket_notice": may_see_ticket_message,
+    "notification": may_get_notification,
     "work_order": may_see_work_order,
     "session_revoked": never,
     "hello": never,

@@ -69,6 +69,8 @@ SAMPLES: list[messages.Message] = [
     messages.ticket_transfer(call_id="pbx1:1.2", to_extension="6002", from_user="Alice",
                              ticket={"id": 1}),
     messages.ticket_notice(user_ids=[4], rules=["tell sue"], ticket={"id": 1}),
+    messages.notification(user_id=4, kind="ticket_assigned", ticket_id=1, number="T-000001",
+                          subject="Ticket assigned to you", body="Hello"),
     messages.work_order(engineer_id=5, order={"id": 9, "status": "assigned"}),
     messages.session_revoked(user_id=2, token_id="jti"),
     messages.hello({"id": 2, "username": "alice", "role": "agent", "extension": "6001",

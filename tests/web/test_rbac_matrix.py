@@ -124,6 +124,15 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /api/v1/kb/suggest": STAFF,
     "POST /api/v1/kb/articles": MGR,
     "GET /api/v1/kb/articles": STAFF,
+    # notifications: everyone notified has mutes; the outbox and webhooks are the admin's
+    "GET /api/v1/me/notification-preferences": ("401", "403", "ok", "ok", "ok", "ok"),
+    "PUT /api/v1/me/notification-preferences": ("401", "403", "ok", "ok", "ok", "ok"),
+    "GET /api/v1/admin/outbox": ADMIN,
+    "POST /api/v1/admin/outbox/{message_id}/retry": ADMIN,
+    "GET /api/v1/admin/webhooks": ADMIN,
+    "POST /api/v1/admin/webhooks": ADMIN,
+    "PATCH /api/v1/admin/webhooks/{hook_id}": ADMIN,
+    "DELETE /api/v1/admin/webhooks/{hook_id}": ADMIN,
 }
 #: Valid bodies where the record's visibility is checked after the body's validation
 #: (anything else gets ``{}``: the roles and the login are checked before the body).
@@ -176,12 +185,18 @@ async def _ids(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, st
         "name": "rbac probe", "conditions": {"all": []},
         "actions": [{"kind": "add_tags", "value": ["probe"]}], "enabled": False})).json()
     group = other["group_id"] or 1  # a group tickets use: deleting it is refused (409)
+    hook = (await client.post("/api/v1/admin/webhooks", headers=admin, json={
+        "url": "http://127.0.0.1:9/probe", "secret": "rbac-probe-secret-0001"})).json()
+    await client.post(f"/api/v1/tickets/{other['id']}/comments", headers=admin,
+                      json={"body": "rbac outbox probe", "public": True})
+    message = (await client.get("/api/v1/admin/outbox", headers=admin)).json()["items"][0]
     return {"ticket_id": str(other["id"]), "child_id": str(child["id"]),
             "customer_id": str(customer),
             "rule_id": str(rule["id"]), "group_id": str(group), "key": "refund",
             "number": detail["orders"][0]["number"] if detail["orders"] else "none",
             "attachment_id": str(attachment["id"]), "user_id": str(me["alice"]["id"]),
-            "call_id": "rbac-call", "name": "favicon.png", "rel": "js/api.js"}
+            "call_id": "rbac-call", "name": "favicon.png", "rel": "js/api.js",
+            "hook_id": str(hook["id"]), "message_id": str(message["id"])}
 
 
 def _class(status: int) -> str:

@@ -135,6 +135,14 @@ MATRIX: dict[str, list[tuple[str, Make, set[str]]]] = {
             "ticket": _ticket(assignee_id=ENGINEER_ID)}, STAFF | {"engineer"}),
         ("someone else named", _simple("ticket_notice", user_ids=[9999], rules=["r"],
                                        ticket=_ticket()), NOBODY)],
+    "notification": [
+        ("the outbox named them", lambda c: {
+            "type": "notification", "user_ids": [c.user_id], "kind": "ticket_assigned",
+            "ticket_id": 1, "number": "T-000001", "subject": "s", "body": "b"},
+         STAFF | {"engineer"}),
+        ("someone else named", lambda c: {
+            "type": "notification", "user_ids": [9999], "kind": "sla_breach",
+            "ticket_id": 1, "number": "T-000001", "subject": "s", "body": "b"}, NOBODY)],
     "work_order": [("to its engineer", lambda c: {"type": "work_order",
                                                   "engineer_id": c.user_id, "work_order": {}},
                     STAFF | {"engineer"}),

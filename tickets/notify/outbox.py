@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tickets import messages
 from tickets.db import Base, utcnow
 from tickets.mail.threading import subject_tag
 from tickets.models import Customer, CustomerPhone, Ticket, User, group_members
@@ -243,9 +244,9 @@ class Outbox:
         elif channel == "sms":
             body = text.sms
         elif channel == "ws":
-            payload = {"type": "notification", "user_ids": [user_id], "kind": event.kind,
-                       "ticket_id": facts.id if facts else None, "number": number,
-                       "subject": text.subject, "body": text.body}
+            payload = dict(messages.notification(
+                user_id=user_id or 0, kind=event.kind, ticket_id=facts.id if facts else None,
+                number=number, subject=text.subject, body=text.body))
         return self._base(key, event, facts, channel, recipient, now) | {
             "user_id": user_id, "customer_id": customer_id, "language": lang,
             "subject": subject[:300], "body": body, "html": html, "payload": payload}

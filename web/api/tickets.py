@@ -69,7 +69,7 @@ async def create_ticket(data: TicketIn, principal: PrincipalDep, services: Servi
     routed: list[Routed] = []
     ticket = await service.create_ticket(uow.session, data, principal.actor,
                                          services.settings.default_region, services.router,
-                                         routed)
+                                         routed, notify=services.notify)
     return await _commit(uow, "ticket_created", service.ticket_dict(ticket), 201,
                          notices=routed)
 
@@ -129,7 +129,8 @@ async def get_ticket(ticket_id: IdPath, principal: PrincipalDep,
 @router.patch("/{ticket_id}", response_model=TicketOut)
 async def patch_ticket(ticket_id: IdPath, patch: TicketPatch, principal: PrincipalDep,
                        services: ServicesDep, uow: UowDep) -> Response:
-    ticket = await service.update_ticket(uow.session, ticket_id, patch, principal.actor)
+    ticket = await service.update_ticket(uow.session, ticket_id, patch, principal.actor,
+                                         notify=services.notify)
     routed = None
     if principal.actor.is_staff:  # the rules that run on updates (routing)
         routed = await moves.apply_update_rules(uow.session, services.router, ticket,
@@ -166,8 +167,9 @@ async def list_comments(ticket_id: IdPath, principal: PrincipalDep,
 
 @router.post("/{ticket_id}/comments", status_code=201, response_model=CommentOut)
 async def add_comment(ticket_id: IdPath, data: CommentIn, principal: PrincipalDep,
-                      session: SessionDep) -> Comment:
-    comment = await service.add_comment(session, ticket_id, data, principal.actor)
+                      services: ServicesDep, session: SessionDep) -> Comment:
+    comment = await service.add_comment(session, ticket_id, data, principal.actor,
+                                        notify=services.notify)
     await session.commit()
     return comment
 

@@ -10,7 +10,7 @@ import { HubSocket, showConnection } from "./socket.js";
 import { loadAgentState, onAgentState, setState } from "./console/agentstate.js";
 import { onCallUpdate, onScreenPop, renderAllCards, resync } from "./console/callcard.js";
 import { renderCustomers } from "./console/customers.js";
-import { initDetail, onTicketChanged, onTicketNotice, onTicketTransfer, renderDetail, renderInbox } from "./console/detail.js";
+import { initDetail, onNotification, onTicketChanged, onTicketNotice, onTicketTransfer, renderDetail, renderInbox } from "./console/detail.js";
 import { dial } from "./console/dial.js";
 import { mayDryRun, onPrefill, openForm, relabelForm } from "./console/form.js";
 import { cancelHangup, askHangup } from "./console/hangup.js";
@@ -28,6 +28,7 @@ function onMessage(msg) {
     case "ticket_prefill": onPrefill(msg); break;
     case "ticket_transfer": onTicketTransfer(msg); break;
     case "ticket_notice": onTicketNotice(msg); break; // a routing rule's "notify"
+    case "notification": onNotification(msg); break; // the outbox's console channel
     case "ticket_created": case "ticket_updated":
       onTicketChanged(msg.ticket || msg);
       if (LIST_TABS.includes(S.tab)) refreshListSoon();

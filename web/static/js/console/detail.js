@@ -376,6 +376,12 @@ export function onTicketNotice(ev) {
   toast(tf("rule_notice", { number: tk.number || `#${tk.id}` }), "info", (ev.rules || []).join(", "));
 }
 
+/** The outbox's console channel: a notification rendered for us (subject, ticket number). */
+export function onNotification(ev) {
+  if (!S.me || !(ev.user_ids || []).includes(S.me.id)) return;
+  toast(ev.subject || "", "info", ev.number || "");
+}
+
 export function renderInbox() {
   fill($("#inbox"), S.inbox.map((item) => h("article", { class: "card transfer-card", dataset: { ticketId: item.ticket.id } },
     item.rules !== undefined
