@@ -571,13 +571,14 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
 async def notify_changes(session: AsyncSession, notify: Notify, ticket: Ticket, actor: Actor,
                          diff: dict[str, Any]) -> None:
     """Tell ``notify`` of a new assignee and of a status move in ``diff`` (keys: the ticket
-    and its new version, so each change is told once)."""
+    and its new version, so each change is told once). A move to ``new`` or ``assigned`` is
+    what (un)assigning does to the status: the assignment is the news, not the status."""
     facts = facts_of(ticket)
     if "assignee_id" in diff and ticket.assignee_id is not None:
         await notify(session, NotificationEvent(
             "ticket_assigned", ticket.id, f"assigned:{ticket.id}:v{ticket.version}",
             actor_id=actor.id, data={"ticket": facts}))
-    if "status" in diff:
+    if "status" in diff and diff["status"]["to"] not in ("new", "assigned"):
         await notify(session, NotificationEvent(
             "status_changed", ticket.id, f"status:{ticket.id}:v{ticket.version}",
             actor_id=actor.id, data={"ticket": facts, "status": diff["status"]["to"],

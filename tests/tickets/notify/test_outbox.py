@@ -3,6 +3,7 @@ where asked; delivery with backoff on an injected clock, dead letters, retry, si
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -11,13 +12,14 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.tickets.notify.conftest import Clock, World
-from tickets.db import transaction
+from tickets.db import make_engine, make_sessionmaker, transaction
 from tickets.notify import delivery
 from tickets.notify.delivery import Dispatcher, Ports
 from tickets.notify.events import NotificationEvent
 from tickets.notify.fakes import FakeEmail, FakeLive, FakeSms, FakeWebhook
 from tickets.notify.models import NotificationPref, OutboxMessage, WebhookSubscription
 from tickets.notify.outbox import Outbox
+from web.settings import to_async_url
 
 pytestmark = pytest.mark.pg
 
@@ -161,10 +163,14 @@ async def test_two_dispatchers_never_take_the_same_row(world: World) -> None:
         await tell(world, Outbox(clock=clock), NotificationEvent(
             "sla_breach", world.ticket, f"b{i}", user_ids=(world.alice,)))
     one, two = FakeEmail(), FakeEmail()
+    other = make_engine(to_async_url(world.url))  # a second "process": its own pool
     d1 = dispatcher(world, clock, Ports(email=one, live=FakeLive()), batch=7)
-    d2 = dispatcher(world, clock, Ports(email=two, live=FakeLive()), batch=7)
-    import asyncio
-    await asyncio.gather(d1.run_once(), d2.run_once(), d1.run_once(), d2.run_once())
+    d2 = Dispatcher(make_sessionmaker(other), Ports(email=two, live=FakeLive()), clock=clock,
+                    batch=7)
+    try:
+        await asyncio.gather(d1.run_once(), d2.run_once(), d1.run_once(), d2.run_once())
+    finally:
+        await other.dispose()
     keys = [m["X-Hotline-Delivery"] for m in one.sent + two.sent]
     assert len(keys) == 30 == len(set(keys))
     async with world.db() as s:

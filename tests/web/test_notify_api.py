@@ -1,0 +1,117 @@
+"""Notifications through the API on both backends: the ticket hooks write the outbox in the
+request's transaction, staff mute what they don't want, admins see and retry messages,
+webhook subscriptions are managed, bad input is a 4xx naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import DbMaker, login, make_settings, running_app
+
+pytestmark = pytest.mark.pg
+
+
+@pytest.fixture
+async def app_client(new_db: DbMaker, tmp_path: Path
+                     ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    # channels on, gateways unreachable: rows are written and stay pending
+    settings = make_settings(await new_db(), tmp_path, smtp_host="127.0.0.1", smtp_port=9,
+                             sms_url="http://127.0.0.1:9/sms", outbox_poll_s=60)
+    async with running_app(settings) as pair:
+        yield pair
+
+
+async def outbox(client: httpx.AsyncClient, admin: dict[str, str]) -> list[dict[str, Any]]:
+    resp = await client.get("/api/v1/admin/outbox", params={"limit": 200}, headers=admin)
+    assert resp.status_code == 200, resp.text
+    return list(resp.json()["items"])
+
+
+async def test_ticket_life_notifies_and_mutes_hold(
+        app_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    _, client = app_client
+    admin, alice = await login(client, "admin"), await login(client, "alice")
+    me = (await client.get("/api/v1/auth/me", headers=alice)).json()
+    cust = await client.post("/api/v1/customers", headers=alice, json={
+        "name": "Li Na", "email": "li.na@example.cn", "language": "en",
+        "phones": [{"number": "138 1234 5678", "label": "mobile"}]})
+    assert cust.status_code == 201, cust.text
+    before = {m["id"] for m in await outbox(client, admin)}
+    t = await client.post("/api/v1/tickets", headers=admin, json={
+        "title": "Router dead", "customer_id": cust.json()["id"], "assignee": "alice"})
+    assert t.status_code == 201, t.text
+    tid, number = t.json()["id"], t.json()["number"]
+    new = [m for m in await outbox(client, admin) if m["id"] not in before]
+    assert {(m["kind"], m["channel"], m["recipient"]) for m in new} == {
+        ("ticket_created", "ws", str(me["id"]))}  # the assignee, on the console
+
+    for status in ("in_progress", "resolved"):
+        r = await client.patch(f"/api/v1/tickets/{tid}", headers=alice, json={"status": status})
+        assert r.status_code == 200, r.text
+    c = await client.post(f"/api/v1/tickets/{tid}/comments", headers=alice,
+                          json={"body": "Fixed: replaced the PSU.", "public": True})
+    assert c.status_code == 201
+    rows = [m for m in await outbox(client, admin) if m["ticket_id"] == tid]
+    to_customer = {(m["kind"], m["channel"]) for m in rows if m["recipient"] in (
+        "li.na@example.cn", "+8613812345678")}
+    assert to_customer == {("status_changed", "email"), ("status_changed", "sms"),
+                           ("public_comment", "email")}
+    mail = next(m for m in rows if m["kind"] == "public_comment")
+    assert mail["subject"].startswith(f"[{number}] New reply")
+
+    # Alice mutes assignments on the console; a new assignment to her writes nothing
+    bad = await client.put("/api/v1/me/notification-preferences", headers=alice,
+                           json={"items": [{"kind": "nope", "channel": "ws", "enabled": False}]})
+    assert bad.status_code == 422 and "kind" in bad.text
+    put = await client.put("/api/v1/me/notification-preferences", headers=alice, json={
+        "items": [{"kind": "ticket_assigned", "channel": "ws", "enabled": False}]})
+    assert put.status_code == 200
+    got = {(i["kind"], i["channel"]): i for i in put.json()["items"]}
+    assert got[("ticket_assigned", "ws")]["enabled"] is False
+    assert got[("ticket_assigned", "ws")]["default"] is True
+    t2 = await client.post("/api/v1/tickets", headers=admin, json={"title": "Second"})
+    tid2 = t2.json()["id"]
+    await client.patch(f"/api/v1/tickets/{tid2}", headers=admin, json={"assignee": "alice"})
+    assigned = [m for m in await outbox(client, admin)
+                if m["ticket_id"] == tid2 and m["kind"] == "ticket_assigned"]
+    assert assigned == []
+    await client.patch(f"/api/v1/tickets/{tid2}", headers=admin, json={"assignee": "bob"})
+    assert [m["kind"] for m in await outbox(client, admin) if m["ticket_id"] == tid2] == [
+        "ticket_assigned"]  # bob did not mute
+
+
+async def test_admin_outbox_and_webhooks(app_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    _, client = app_client
+    admin = await login(client, "admin")
+    bad = await client.post("/api/v1/admin/webhooks", headers=admin,
+                            json={"url": "ftp://x", "secret": "short"})
+    assert bad.status_code == 422 and "url" in bad.text and "secret" in bad.text
+    made = await client.post("/api/v1/admin/webhooks", headers=admin, json={
+        "url": "http://127.0.0.1:9/crm", "secret": "a-long-enough-secret",
+        "kinds": ["ticket_created"]})
+    assert made.status_code == 201 and "secret" not in made.json()
+    hook = made.json()["id"]
+    t = await client.post("/api/v1/tickets", headers=admin, json={"title": "Hooked"})
+    rows = [m for m in await outbox(client, admin) if m["ticket_id"] == t.json()["id"]]
+    assert [(m["channel"], m["recipient"]) for m in rows] == [("webhook", f"webhook:{hook}")]
+    pending = await client.get("/api/v1/admin/outbox", params={"status": "pending"},
+                               headers=admin)
+    assert rows[0]["id"] in {m["id"] for m in pending.json()["items"]}
+    retried = await client.post(f"/api/v1/admin/outbox/{rows[0]['id']}/retry", headers=admin)
+    assert retried.status_code == 200 and retried.json()["attempts"] == 0
+    assert (await client.post("/api/v1/admin/outbox/999999/retry",
+                              headers=admin)).status_code == 404
+    off = await client.patch(f"/api/v1/admin/webhooks/{hook}", headers=admin,
+                             json={"active": False})
+    assert off.status_code == 200 and off.json()["active"] is False
+    t = await client.post("/api/v1/tickets", headers=admin, json={"title": "Not hooked"})
+    assert [m for m in await outbox(client, admin) if m["ticket_id"] == t.json()["id"]] == []
+    assert (await client.delete(f"/api/v1/admin/webhooks/{hook}",
+                                headers=admin)).status_code == 204
+    assert (await client.get("/api/v1/admin/webhooks", headers=admin)).json() == []
