@@ -104,7 +104,8 @@ async def stop_jobs(services: Services) -> None:
         await services.job_engine.stop()
         services.job_engine = None
     if services.dispatcher is not None:
-        for port in (services.dispatcher.ports.sms, services.dispatcher.ports.webhook):
+        ports = services.dispatcher.ports
+        for port in (ports.email, ports.sms, ports.webhook):
             close = getattr(port, "close", None)
             if close is not None:
                 await close()

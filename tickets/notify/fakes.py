@@ -4,7 +4,7 @@ fails while ``down`` is set (a gateway outage)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any
 
 
@@ -14,10 +14,10 @@ class Outage(ConnectionError):
 
 @dataclass
 class FakeEmail:
-    sent: list[EmailMessage] = field(default_factory=list)
+    sent: list[Message] = field(default_factory=list)
     down: bool = False
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         if self.down:
             raise Outage("smtp down")
         self.sent.append(message)

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
@@ -38,7 +38,7 @@ class Inbox:
         self.messages: list[Any] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
 

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+from email.header import decode_header, make_header
 
 import pytest
 from sqlalchemy import func, select
@@ -22,6 +23,11 @@ from tickets.notify.outbox import Outbox
 from web.settings import to_async_url
 
 pytestmark = pytest.mark.pg
+
+
+def decoded(header: str) -> str:
+    """A header as a reader sees it (RFC 2047 encoded words decoded)."""
+    return str(make_header(decode_header(header)))
 
 
 async def rows(w: World) -> list[OutboxMessage]:
@@ -107,7 +113,7 @@ async def test_outage_delays_loses_nothing_sends_once_then_dead_letter(world: Wo
     key = msg["X-Hotline-Delivery"]
     assert msg["Message-ID"] == f"<hotline.T-{world.ticket:06d}.{key}@hl.test>"
     assert msg["References"] == msg["In-Reply-To"] == f"<hotline.T-{world.ticket:06d}@hl.test>"
-    assert msg["Subject"].startswith(f"[T-{world.ticket:06d}]")
+    assert decoded(msg["Subject"]).startswith(f"[T-{world.ticket:06d}] 工单状态：已解决")
     assert live.published[0]["type"] == "notification"
     assert live.published[0]["user_ids"] == [world.alice]
 
@@ -125,7 +131,8 @@ async def test_outage_delays_loses_nothing_sends_once_then_dead_letter(world: Wo
     async with transaction(world.db) as s:
         await delivery.retry(s, dead.id, clock())
     assert await d.run_once() == 1
-    assert email.sent[-1]["Subject"].startswith(f"[T-{world.ticket:06d}] SLA breached")
+    assert decoded(email.sent[-1]["Subject"]).startswith(
+        f"[T-{world.ticket:06d}] SLA breached: 打印机卡纸")
 
 
 async def test_webhook_signed_and_retried(world: World) -> None:
