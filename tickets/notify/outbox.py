@@ -197,7 +197,8 @@ class Outbox:
                                                       prefs=snap.prefs.get(uid, {}))
                      if c in self.channels]
             if chans:
-                text = render(event.kind, info.locale, facts, event.data, info.name)
+                text = render(event.kind, info.locale, facts, event.data, info.name,
+                              html="email" in chans)
                 for channel in chans:
                     to = info.email if channel == "email" else str(uid)
                     rows.append(self._row(event, facts, channel, str(to), text, now,
@@ -227,7 +228,7 @@ class Outbox:
                  if c in self.channels]
         if not chans:
             return []
-        text = render(event.kind, lang, facts, event.data, name)
+        text = render(event.kind, lang, facts, event.data, name, html="email" in chans)
         return [self._row(event, facts, c, str(email if c == "email" else mobile), text, now,
                           language(lang), customer_id=customer_id) for c in chans]
 

@@ -49,9 +49,10 @@ def language(value: str | None) -> str:
 
 
 def render(kind: str, lang: str, ticket: TicketFacts | None, data: dict[str, Any],
-           name: str | None = None) -> Rendered:
-    """The message of ``kind`` in ``lang`` about ``ticket`` (``data``: the event's).
-    Raises ``jinja2.TemplateNotFound`` for an unknown kind."""
+           name: str | None = None, *, html: bool = True) -> Rendered:
+    """The message of ``kind`` in ``lang`` about ``ticket`` (``data``: the event's);
+    ``html=False``: no HTML part (``""``; only email has one). Raises
+    ``jinja2.TemplateNotFound`` for an unknown kind."""
     lang = language(lang)
     facts = ticket or TicketFacts(0, "", str(data.get("title") or ""), "", "", None, None, None)
     status = str(data.get("status") or facts.status)
@@ -66,7 +67,9 @@ def render(kind: str, lang: str, ticket: TicketFacts | None, data: dict[str, Any
     blocks = {name_: "".join(template.blocks[name_](template.new_context(context))).strip()
               for name_ in ("subject", "body", "sms")}
     subject = " ".join(blocks["subject"].split())[:250]
-    paragraphs = [p.splitlines() for p in blocks["body"].split("\n\n") if p.strip()]
-    html = _HTML.get_template("email.html").render(lang=lang, subject=subject,
-                                                   paragraphs=paragraphs, ticket=facts)
-    return Rendered(subject=subject, body=blocks["body"], sms=blocks["sms"], html=html)
+    page = ""
+    if html:
+        paragraphs = [p.splitlines() for p in blocks["body"].split("\n\n") if p.strip()]
+        page = _HTML.get_template("email.html").render(lang=lang, subject=subject,
+                                                       paragraphs=paragraphs, ticket=facts)
+    return Rendered(subject=subject, body=blocks["body"], sms=blocks["sms"], html=page)

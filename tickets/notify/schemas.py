@@ -8,20 +8,24 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from tickets.notify.events import EventKind
+from tickets.schemas import Flag, In
 
 
-class PrefItem(BaseModel):
+class PrefItem(In):
+    kind: EventKind
+    channel: Literal["email", "ws"]
+    enabled: Flag
+
+
+class PrefOut(BaseModel):
     kind: EventKind
     channel: Literal["email", "ws"]
     enabled: bool
-
-
-class PrefOut(PrefItem):
     #: What applies without a choice of the user's (tickets.notify.policy.staff_channels).
     default: bool
 
 
-class PrefsIn(BaseModel):
+class PrefsIn(In):
     items: list[PrefItem] = Field(max_length=64)
 
 
@@ -53,20 +57,20 @@ class OutboxPage(BaseModel):
     total: int
 
 
-class WebhookIn(BaseModel):
+class WebhookIn(In):
     url: HttpUrl = Field(description="http(s) endpoint that receives the signed POSTs")
     secret: str = Field(min_length=16, max_length=200,
                         description="HMAC-SHA256 key (X-Hotline-Signature)")
     kinds: list[EventKind] = Field(default_factory=list, max_length=16,
                                    description="event kinds; empty: every kind")
-    active: bool = True
+    active: Flag = True
 
 
-class WebhookPatch(BaseModel):
+class WebhookPatch(In):
     url: HttpUrl | None = None
     secret: str | None = Field(default=None, min_length=16, max_length=200)
     kinds: list[EventKind] | None = Field(default=None, max_length=16)
-    active: bool | None = None
+    active: Flag | None = None
 
 
 class WebhookOut(BaseModel):
