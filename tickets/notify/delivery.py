@@ -177,6 +177,12 @@ class Dispatcher:
 
     async def claim(self) -> list[Claimed]:
         now = self.clock()
+        # A read first: most polls find nothing due, and the claim is a write (on SQLite
+        # it would take the database's write turn every poll of every process).
+        async with self.db() as session:
+            if await session.scalar(select(_T.c.id).where(
+                    _T.c.status == "pending", _T.c.next_attempt_at <= now).limit(1)) is None:
+                return []
         due = (select(_T.c.id).where(_T.c.status == "pending", _T.c.next_attempt_at <= now)
                .order_by(_T.c.next_attempt_at, _T.c.id).limit(self.batch)
                .with_for_update(skip_locked=True))
