@@ -115,3 +115,27 @@ async def test_admin_outbox_and_webhooks(app_client: tuple[FastAPI, httpx.AsyncC
     assert (await client.delete(f"/api/v1/admin/webhooks/{hook}",
                                 headers=admin)).status_code == 204
     assert (await client.get("/api/v1/admin/webhooks", headers=admin)).json() == []
+
+
+async def test_assignee_online_gets_the_notification_live(live_server: Any) -> None:
+    """The whole path in a running server: create → outbox row in the request's transaction
+    → the delivery loop (every second) → the bus → the hub → the assignee's console."""
+    import asyncio
+    import json
+
+    import websockets
+
+    token = await live_server.login("bob")
+    admin = {"Authorization": f"Bearer {await live_server.login('admin')}"}
+    async with websockets.connect(f"{live_server.ws_url}?token={token}") as ws, \
+            httpx.AsyncClient(base_url=live_server.url) as http:
+        made = await http.post("/api/v1/tickets", headers=admin,
+                               json={"title": "Live notification probe", "assignee": "bob"})
+        assert made.status_code == 201, made.text
+        number = made.json()["number"]
+        async with asyncio.timeout(10):
+            while True:
+                msg = json.loads(await ws.recv())
+                if msg.get("type") == "notification" and msg.get("number") == number:
+                    break
+    assert msg["kind"] == "ticket_created" and msg["subject"]
