@@ -19,13 +19,14 @@ from tickets import lifecycle, sla
 from tickets.db import utcnow
 from tickets.errors import Conflict, Forbidden, Invalid
 from tickets.models import Group, Order, Ticket, TicketEvent, User
+from tickets.notify.events import Notify
 from tickets.routing.conditions import ConditionError, compile_condition, fields_used
 from tickets.routing.flow import FlowError, back, forward, move
 from tickets.routing.models import RoutingRule
 from tickets.routing.rules import Outcome, Routing, Rule, compile_actions
 from tickets.routing.schemas import DryRunIn, SampleTicket
 from tickets.routing.service import Draft, LoadedRule, Routed, Router, load_rule, ticket_steps
-from tickets.service import Actor, get_ticket, get_writable_ticket
+from tickets.service import SYSTEM, Actor, get_ticket, get_writable_ticket, notify_changes
 
 _HAND_SET = ("group", "assignee", "priority", "tags")
 
@@ -93,14 +94,16 @@ async def apply_update_rules(session: AsyncSession, router: Router, ticket: Tick
 
 
 async def move_on_flow(session: AsyncSession, router: Router, ticket_id: int, actor: Actor,
-                       how: str, step: int | None = None, note: str | None = None) -> Ticket:
+                       how: str, step: int | None = None, note: str | None = None,
+                       notify: Notify | None = None) -> Ticket:
     """Move a ticket along its flow: ``forward``, ``back`` (``note`` required: the reason)
     or ``to`` step ``step`` (1-based). The new step's group gets it with nobody assigned,
     then its assignment method picks the person.
 
     Raises Forbidden (not staff), NotFound, Conflict (done ticket, no flow, an illegal
     move: past the end, back more than one, over a required step), Invalid (no reason to
-    go back, a step or group that does not exist)."""
+    go back, a step or group that does not exist). ``notify``: told ``ticket_assigned``
+    when the new group's method picked someone (same transaction)."""
     if not actor.is_staff:
         raise Forbidden("only staff can move tickets along a flow")
     ticket = await get_writable_ticket(session, ticket_id, actor)  # a merged one: 409
@@ -141,7 +144,15 @@ async def move_on_flow(session: AsyncSession, router: Router, ticket_id: int, ac
     await _assign_in_group(session, router, ticket, group.id, now)
     ticket.updated_at = now
     await session.flush()
+    await _tell_assigned(session, notify, ticket, actor)
     return ticket
+
+
+async def _tell_assigned(session: AsyncSession, notify: Notify | None, ticket: Ticket,
+                         actor: Actor) -> None:
+    if notify is not None and ticket.assignee_id is not None:
+        await notify_changes(session, notify, ticket, actor,
+                             {"assignee_id": {"from": None, "to": ticket.assignee_id}})
 
 
 async def _assign_in_group(session: AsyncSession, router: Router, ticket: Ticket,
@@ -162,10 +173,11 @@ def _no_rules(draft: Draft) -> Outcome:
 
 
 async def release_tickets(session: AsyncSession, router: Router, user_id: int,
-                          reason: str) -> list[Ticket]:
+                          reason: str, notify: Notify | None = None) -> list[Ticket]:
     """Give the open tickets of ``user_id`` back to their groups (a disabled user): each
     loses its assignee, says why in its history, and is assigned again by its group's
-    method (the user no longer counts). Returns the tickets changed."""
+    method (the user no longer counts). Returns the tickets changed. ``notify``: each new
+    assignee is told ``ticket_assigned`` (same transaction)."""
     rows = (await session.scalars(select(Ticket).where(
         Ticket.assignee_id == user_id, Ticket.status.in_(lifecycle.OPEN_STATUSES))
         .with_for_update(of=Ticket))).all()
@@ -180,6 +192,8 @@ async def release_tickets(session: AsyncSession, router: Router, user_id: int,
             await _assign_in_group(session, router, ticket, ticket.group_id, now)
         ticket.updated_at = now
     await session.flush()
+    for ticket in rows:
+        await _tell_assigned(session, notify, ticket, SYSTEM)
     return list(rows)
 
 

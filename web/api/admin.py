@@ -65,7 +65,7 @@ async def patch_user(user_id: IdPath, data: UserPatch, _: Admin, services: Servi
     user = await service.update_user(uow.session, user_id, data)
     if was_active and not user.is_active:
         await moves.release_tickets(uow.session, services.router, user.id,
-                                    f"{user.username} was disabled")
+                                    f"{user.username} was disabled", notify=services.notify)
     if user.sessions_valid_after != cutoff and user.sessions_valid_after is not None:
         # A new password, role or a disabled account: the user's open consoles close too.
         end_consoles(uow, user.id,

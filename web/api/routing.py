@@ -130,7 +130,8 @@ async def move_on_flow(ticket_id: IdPath, data: FlowMoveIn, principal: Staff,
     """Move a ticket along its flow: forward, back (with a reason) or to a later step; the
     step's group's assignment method picks the person. 409 for a move the flow forbids."""
     ticket = await moves.move_on_flow(uow.session, services.router, ticket_id,
-                                      principal.actor, data.move, data.step, data.note)
+                                      principal.actor, data.move, data.step, data.note,
+                                      notify=services.notify)
     out = TicketOut.model_validate(tickets.ticket_dict(ticket))
     uow.publish(TOPIC_TICKETS, messages.ticket_changed("ticket_updated",
                                                        out.model_dump(mode="json")))

@@ -146,7 +146,8 @@ async def forward_ticket(ticket_id: IdPath, principal: Staff, services: Services
                          ) -> Response:
     """The next step of the ticket's flow (``POST …/flow`` also goes back or jumps)."""
     ticket = await moves.move_on_flow(uow.session, services.router, ticket_id,
-                                      principal.actor, "forward", note=note)
+                                      principal.actor, "forward", note=note,
+                                      notify=services.notify)
     return await _commit(uow, "ticket_updated", service.ticket_dict(ticket))
 
 

@@ -182,3 +182,26 @@ async def test_two_dispatchers_never_take_the_same_row(world: World) -> None:
     assert len(keys) == 30 == len(set(keys))
     async with world.db() as s:
         assert await s.scalar(select(func.count()).where(OutboxMessage.status != "sent")) == 0
+
+
+async def test_released_tickets_tell_their_new_assignee(world: World) -> None:
+    """``release_tickets`` (a disabled or long-paused agent) reassigns through the group's
+    method, and the new assignee hears of it in the same transaction."""
+    from tickets.models import Group, Ticket
+    from tickets.routing.moves import release_tickets
+    from tickets.routing.service import Router, RuleBook
+
+    async with transaction(world.db) as s:
+        group = await s.get(Group, world.group)
+        assert group is not None
+        group.assignment = "round_robin"
+        ticket = await s.get(Ticket, world.ticket)
+        assert ticket is not None
+        ticket.assignee_id, ticket.status = world.bob, "assigned"
+    async with transaction(world.db) as s:
+        moved = await release_tickets(s, Router(RuleBook()), world.bob, "paused too long",
+                                      notify=Outbox())
+    assert [t.assignee_id for t in moved] == [world.alice]
+    got = [(m.kind, m.channel, m.user_id) for m in await rows(world)]
+    assert sorted(got) == [("ticket_assigned", "email", world.alice),
+                           ("ticket_assigned", "ws", world.alice)]
