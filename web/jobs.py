@@ -115,6 +115,8 @@ def cron_of(every_s: int) -> str:
     """The cron line (croniter's 6-field form, seconds last) of an ``every_s`` tick."""
     if 1 <= every_s < 60 and 60 % every_s == 0:
         return f"* * * * * */{every_s}"
+    if every_s == 3600:
+        return "0 * * * *"
     if every_s >= 60 and every_s % 60 == 0 and 3600 % every_s == 0:
         return f"*/{every_s // 60} * * * *"
     raise ValueError(f"a periodic task runs every divisor of 60 s or of 60 min; not {every_s} s")

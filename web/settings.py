@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
     # How often each process looks for due outbox rows (seconds).
     outbox_poll_s: float = Field(default=1.0, gt=0, le=60)
+    # Sent outbox rows are deleted after this many days (hourly job); dead ones are kept.
+    outbox_keep_days: float = Field(default=30.0, gt=0, le=3650)
 
     @field_validator("sms_body")
     @classmethod

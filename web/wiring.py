@@ -87,9 +87,14 @@ def register_jobs(services: Services) -> None:
     ``services.jobs.periodic(name, every_s, fn)``; deferred tasks:
     ``services.jobs.task(name, fn)`` then ``await services.job_engine.defer(name, at=…,
     **kwargs)``; per-process loops: ``services.jobs.loop(name, every_s, fn)``."""
-    services.dispatcher = make_dispatcher(services)
-    services.jobs.loop("outbox_delivery", services.settings.outbox_poll_s,
-                       services.dispatcher.run_once)
+    dispatcher = services.dispatcher = make_dispatcher(services)
+    services.jobs.loop("outbox_delivery", services.settings.outbox_poll_s, dispatcher.run_once)
+    keep_days = services.settings.outbox_keep_days
+
+    async def purge_outbox() -> None:
+        await dispatcher.purge(keep_days)
+
+    services.jobs.periodic("outbox_purge", 3600, purge_outbox)
 
 
 async def start_jobs(services: Services) -> None:

@@ -22,6 +22,7 @@ from web.settings import to_async_url
 def test_cron_of_ticks() -> None:
     assert cron_of(30) == "* * * * * */30"
     assert cron_of(300) == "*/5 * * * *"
+    assert cron_of(3600) == "0 * * * *"
     for bad in (0, 7, 90, 7200):
         with pytest.raises(ValueError):
             cron_of(bad)

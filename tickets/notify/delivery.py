@@ -35,7 +35,7 @@ from email.policy import compat32
 from email.utils import formataddr, formatdate, parseaddr
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tickets.db import Base, transaction, utcnow
@@ -174,6 +174,15 @@ class Dispatcher:
             sent += await self.deliver(claimed)
             if len(claimed) < self.batch:
                 return sent
+
+    async def purge(self, keep_days: float) -> int:
+        """Delete sent messages older than ``keep_days`` (dead ones stay for the admins);
+        how many were deleted."""
+        before = self.clock() - timedelta(days=keep_days)
+        async with transaction(self.db) as session:
+            result = await session.execute(delete(_T).where(_T.c.status == "sent",
+                                                            _T.c.sent_at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def claim(self) -> list[Claimed]:
         now = self.clock()

@@ -205,3 +205,15 @@ async def test_released_tickets_tell_their_new_assignee(world: World) -> None:
     got = [(m.kind, m.channel, m.user_id) for m in await rows(world)]
     assert sorted(got) == [("ticket_assigned", "email", world.alice),
                            ("ticket_assigned", "ws", world.alice)]
+
+
+async def test_purge_deletes_old_sent_messages_only(world: World) -> None:
+    clock = Clock()
+    await tell(world, Outbox(clock=clock), resolved(world))
+    email = FakeEmail(down=True)
+    d = dispatcher(world, clock, Ports(email=email, sms=FakeSms(), live=FakeLive()),
+                   max_attempts=1)
+    await d.run_once()  # ws and SMS sent, the email dead at once
+    clock.advance(86400 * 31)
+    assert await d.purge(30) == 2
+    assert [(m.channel, m.status) for m in await rows(world)] == [("email", "dead")]
