@@ -132,6 +132,9 @@ class Draft:
     #: what the caller already knows (None: read when needed)
     required_skills: frozenset[str] | None = None
     customer_tier: str | None = None
+    customer_address: str | None = None
+    #: the customer's tier and address above are read (creation reads them with the type)
+    customer_read: bool = False
 
 
 @dataclass
@@ -203,8 +206,9 @@ class Router:
         """What the rules see of ``draft``: the customer and the call's queue are read only
         when some rule tests them."""
         used = frozenset().union(*(r.fields for r in loaded)) if loaded else frozenset()
-        tier, address = draft.customer_tier, None
-        if draft.customer_id is not None and used & {"customer.tier", "customer.address"}:
+        tier, address = draft.customer_tier, draft.customer_address
+        if draft.customer_id is not None and not draft.customer_read \
+                and used & {"customer.tier", "customer.address"}:
             conn = await session.connection()
             row = (await conn.execute(_CUSTOMER, {"customer_id": draft.customer_id})
                    ).one_or_none()
@@ -271,8 +275,7 @@ class Router:
         if group.assignment == "manual":
             return
         if group.assignment == "round_robin" and not dry:
-            await session.execute(select(Group.id).where(Group.id == group.id)
-                                  .with_for_update())
+            await (await session.connection()).execute(_LOCK_GROUP, {"group_id": group.id})
         members = await candidates(session, group.id, self._away(group.queue))
         skills = draft.required_skills
         if skills is None:
@@ -282,7 +285,7 @@ class Router:
                     TicketType.required_skills).where(TicketType.key == draft.type_key)) or [])
         vip = False
         if group.vip_to_senior and draft.customer_id is not None:
-            if draft.customer_tier is None:
+            if draft.customer_tier is None and not draft.customer_read:
                 draft.customer_tier = await session.scalar(select(Customer.tier).where(
                     Customer.id == draft.customer_id))
             vip = draft.customer_tier == "vip"
@@ -293,8 +296,8 @@ class Router:
             if not dry and group.assignment == "round_robin":
                 # the turn; least-loaded needs none (the new ticket is the load), and writing
                 # it made concurrent creates queue on the chosen agent's row lock
-                await session.execute(update(User).where(
-                    User.id == routed.choice.user_id).values(last_assigned_at=now))
+                await (await session.connection()).execute(
+                    _TAKE_TURN, {"user_id": routed.choice.user_id, "at": now})
 
     def _away(self, queue: str | None) -> Callable[[str | None], bool] | None:
         """Whether an extension cannot take work now, from the group's Asterisk queue; None
@@ -329,6 +332,13 @@ def _members_statement() -> Any:
 
 
 _MEMBERS = _members_statement()
+# Core statements built once: building ORM statements per routed create cost more CPU than
+# the database's work on them.
+_LOCK_GROUP = select(Group.__table__.c.id).where(
+    Group.__table__.c.id == bindparam("group_id", type_=Integer)).with_for_update()
+_USERS = User.metadata.tables["users"]
+_TAKE_TURN = update(_USERS).where(_USERS.c.id == bindparam("user_id", type_=Integer)).values(
+    last_assigned_at=bindparam("at"))
 _CUSTOMER = select(Customer.__table__.c.tier, Customer.__table__.c.address).where(
     Customer.__table__.c.id == bindparam("customer_id", type_=Integer))
 
