@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     Select,
     bindparam,
     column,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
-    literal,
+    literal_column,
     null,
     or_,
     select,
@@ -59,7 +60,7 @@ from tickets.models import (
 )
 from tickets.phones import InvalidPhoneNumber, lacks_area_code, normalize
 from tickets.routing.flow import FlowError, parse_steps, step_of_group, steps_of_type
-from tickets.routing.service import Draft, Routed, Router, routing_of
+from tickets.routing.service import TAKE_TURN, Draft, Routed, Router, routing_of
 from tickets.schemas import CommentIn, TicketIn, TicketPatch
 from tickets.templates import validate_fields
 from tickets.users import find_group, find_user
@@ -250,18 +251,25 @@ def _insert_ticket_with_history(with_call: bool) -> Any:
     """PostgreSQL: the ticket, its "created" history row (and its call link) in ONE
     statement — data-modifying CTEs — returning the ticket's id. One round trip instead of
     two or three; still inside the request's transaction. Parameters: the ticket's columns
-    (:data:`_TICKET_KEYS`) and ``ev_actor_id``, ``ev_at``, ``ev_data``."""
+    (:data:`_TICKET_KEYS`, prefixed ``t_``: the UPDATE in the statement would add any
+    parameter named like a column of ``users`` to its SET clause), ``ev_actor_id``,
+    ``ev_at``, ``ev_data``, ``routing`` (routing's history rows), ``turn_user_id`` and
+    ``turn_at`` (the round-robin turn to write, or None)."""
     tickets, events, calls = (_TABLES[n] for n in ("tickets", "ticket_events",
                                                    "ticket_calls"))
     new = (insert(tickets)
-           .values({k: bindparam(k, type_=tickets.c[k].type) for k in _TICKET_KEYS})
+           .values({k: bindparam(f"t_{k}", type_=tickets.c[k].type) for k in _TICKET_KEYS})
            .returning(tickets.c.id).cte("new_ticket"))
-    ctes = [new]
+    users = _TABLES["users"]
+    turn = (update(users).where(users.c.id == bindparam("turn_user_id", type_=Integer))
+            .values(last_assigned_at=bindparam("turn_at", type_=users.c.last_assigned_at.type))
+            .returning(users.c.id).cte("turn"))  # a round-robin turn, or no row
+    ctes = [new, turn]
     if with_call:
         ctes.append(insert(calls).from_select(
             ["ticket_id", "call_id", "linked_at"],
-            select(new.c.id, bindparam("call_id", type_=calls.c.call_id.type),
-                   bindparam("created_at", type_=calls.c.linked_at.type))).cte("new_call"))
+            select(new.c.id, bindparam("t_call_id", type_=calls.c.call_id.type),
+                   bindparam("t_created_at", type_=calls.c.linked_at.type))).cte("new_call"))
     # the "created" row, then what routing did (a JSON array of {kind, data}, system rows),
     # in one INSERT whose rows take their ids in that order (history is ordered by id)
     routing = func.jsonb_array_elements(bindparam("routing", type_=JSONB)).table_valued(
@@ -269,12 +277,15 @@ def _insert_ticket_with_history(with_call: bool) -> Any:
     rows = union_all(
         select(new.c.id.label("ticket_id"),
                bindparam("ev_actor_id", type_=events.c.actor_id.type).label("actor_id"),
-               literal("created", events.c.kind.type).label("kind"),
+               literal_column("'created'", events.c.kind.type).label("kind"),
                bindparam("ev_at", type_=events.c.at.type).label("at"),
                bindparam("ev_data", type_=JSONB).label("data"),
-               literal(0, BigInteger).label("ord")),
-        select(new.c.id, null(), routing.c.value.op("->>")("kind"),
-               bindparam("ev_at", type_=events.c.at.type), routing.c.value.op("->")("data"),
+               literal_column("0", BigInteger).label("ord")),
+        # constants as SQL text, not bound values: a cached statement re-extracts bound
+        # literals on every execution and lost track of them across these CTEs
+        select(new.c.id, null(), routing.c.value.op("->>")(literal_column("'kind'")),
+               bindparam("ev_at", type_=events.c.at.type),
+               routing.c.value.op("->")(literal_column("'data'")),
                routing.c.ord).select_from(new).join(routing, true())).subquery()
     history = insert(events).from_select(
         ["ticket_id", "actor_id", "kind", "at", "data"],
@@ -333,7 +344,7 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
             else frozenset(),
             customer_tier=customer.tier if customer is not None else None,
             customer_address=customer.address if customer is not None else None,
-            customer_read=customer is not None), now=now)
+            customer_read=customer is not None), now=now, defer_turn=True)
         priority = routed.outcome.routing.priority
         if routed_out is not None:
             routed_out.append(routed)
@@ -370,7 +381,8 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
                "group_id": values["group_id"], "call_id": data.call_id}
     values.setdefault("flow_path", None)
     ticket_id = await _insert_ticket(await session.connection(), values, history, actor,
-                                     routed.events() if routed is not None else [])
+                                     routed.events() if routed is not None else [],
+                                     routed.turn_user_id if routed is not None else None)
     ticket = Ticket(id=ticket_id, merged_into_id=None, parent_id=None, first_responded_at=None,
                     resolved_at=None, closed_at=None, **values)
     ticket.type = ticket_type
@@ -395,17 +407,23 @@ async def take_write_turn(session: AsyncSession, ticket_ids: list[int]) -> None:
 
 async def _insert_ticket(conn: AsyncConnection, values: dict[str, Any],
                          history: dict[str, Any], actor: Actor,
-                         routing_events: list[tuple[str, dict[str, Any]]]) -> int:
-    """Write the ticket, its "created" row, its call link and what routing did; its id."""
+                         routing_events: list[tuple[str, dict[str, Any]]],
+                         turn_user_id: int | None = None) -> int:
+    """Write the ticket, its "created" row, its call link, what routing did and the
+    round-robin turn it took; the ticket's id."""
     now = values["created_at"]
     if conn.dialect.name == "postgresql":
         statement = (_INSERT_TICKET_CALL_WITH_HISTORY if values["call_id"]
                      else _INSERT_TICKET_WITH_HISTORY)
         first = (await conn.execute(statement, {
-            **values, "ev_actor_id": actor.id, "ev_at": now, "ev_data": history,
-            "routing": [{"kind": k, "data": d} for k, d in routing_events]})).scalars().first()
+            **{f"t_{k}": v for k, v in values.items()},
+            "ev_actor_id": actor.id, "ev_at": now, "ev_data": history,
+            "routing": [{"kind": k, "data": d} for k, d in routing_events],
+            "turn_user_id": turn_user_id, "turn_at": now})).scalars().first()
         assert first is not None  # an INSERT … RETURNING returns its rows
         return int(first)
+    if turn_user_id is not None:
+        await conn.execute(TAKE_TURN, {"user_id": turn_user_id, "at": now})
     # SQLite has no data-modifying CTEs: one statement each
     ticket_id: int = (await conn.execute(_INSERT_TICKET, values)).scalar_one()
     if values["call_id"]:

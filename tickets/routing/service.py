@@ -150,6 +150,9 @@ class Routed:
     notify_user_ids: list[int] = field(default_factory=list)
     #: the group row read while resolving (id, assignment, vip_to_senior, queue)
     group_row: GroupRow | None = None
+    #: a round-robin turn the caller writes (``route(..., defer_turn=True)``): this user
+    #: was given a ticket at ``now``; creation writes it in the ticket's INSERT
+    turn_user_id: int | None = None
 
     def events(self) -> list[tuple[str, dict[str, Any]]]:
         """History rows (kind, data): one per rule that fired, one for the assignment."""
@@ -182,12 +185,14 @@ class Router:
 
     async def route(self, session: AsyncSession, draft: Draft, *, trigger: str = "created",
                     assign: bool = True, now: datetime | None = None,
-                    rules: Sequence[LoadedRule] | None = None, dry: bool = False) -> Routed:
+                    rules: Sequence[LoadedRule] | None = None, dry: bool = False,
+                    defer_turn: bool = False) -> Routed:
         """Evaluate the rules of ``trigger`` on ``draft`` (``rules``: these instead of the
         saved ones, for a dry run); then, if the ticket lands in a group with nobody
         assigned (and nobody set by hand), pick the person. Reads only what the rules look
         at. ``dry``: write nothing (the round-robin turn is not taken). A target that has
-        disappeared since the rule was saved resolves to nothing (the group's queue)."""
+        disappeared since the rule was saved resolves to nothing (the group's queue).
+        ``defer_turn``: a round-robin turn is left in ``turn_user_id`` for the caller."""
         loaded = await self.book.rules(session, trigger) if rules is None else tuple(rules)
         now = now or utcnow()
         facts = await self.facts(session, draft, loaded, now)
@@ -198,7 +203,7 @@ class Router:
         await self._resolve(session, routed)
         if assign and routed.group_id is not None and routed.assignee_id is None \
                 and "assignee" not in draft.locked:
-            await self.assign(session, routed, draft, now, dry=dry)
+            await self.assign(session, routed, draft, now, dry=dry, defer_turn=defer_turn)
         return routed
 
     async def facts(self, session: AsyncSession, draft: Draft,
@@ -263,7 +268,7 @@ class Router:
             routed.notify_user_ids = sorted(ids)
 
     async def assign(self, session: AsyncSession, routed: Routed, draft: Draft,
-                     now: datetime, *, dry: bool = False) -> None:
+                     now: datetime, *, dry: bool = False, defer_turn: bool = False) -> None:
         """Pick the person in ``routed``'s group by the group's method (see
         :mod:`.assignment`) and mark them as just given a ticket (round robin). The group's
         group's row is locked first for round robin, so two tickets routed at once take turns
@@ -296,8 +301,11 @@ class Router:
             if not dry and group.assignment == "round_robin":
                 # the turn; least-loaded needs none (the new ticket is the load), and writing
                 # it made concurrent creates queue on the chosen agent's row lock
-                await (await session.connection()).execute(
-                    _TAKE_TURN, {"user_id": routed.choice.user_id, "at": now})
+                if defer_turn:
+                    routed.turn_user_id = routed.choice.user_id
+                else:
+                    await (await session.connection()).execute(
+                        TAKE_TURN, {"user_id": routed.choice.user_id, "at": now})
 
     def _away(self, queue: str | None) -> Callable[[str | None], bool] | None:
         """Whether an extension cannot take work now, from the group's Asterisk queue; None
@@ -337,7 +345,8 @@ _MEMBERS = _members_statement()
 _LOCK_GROUP = select(Group.__table__.c.id).where(
     Group.__table__.c.id == bindparam("group_id", type_=Integer)).with_for_update()
 _USERS = User.metadata.tables["users"]
-_TAKE_TURN = update(_USERS).where(_USERS.c.id == bindparam("user_id", type_=Integer)).values(
+#: the round-robin turn (``tickets.service`` writes it in the ticket's INSERT on PostgreSQL)
+TAKE_TURN = update(_USERS).where(_USERS.c.id == bindparam("user_id", type_=Integer)).values(
     last_assigned_at=bindparam("at"))
 _CUSTOMER = select(Customer.__table__.c.tier, Customer.__table__.c.address).where(
     Customer.__table__.c.id == bindparam("customer_id", type_=Integer))
