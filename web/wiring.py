@@ -21,8 +21,10 @@ from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
 from telephony.service import Telephony
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from tickets.messages import QueueMember
 from tickets.routing.service import Presence, Router, RuleBook
 from web.adapters import DbCallDirectory, DbPrefillContext
+from web.pausewatch import PauseWatch
 from web.services import Services
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,16 @@ def queue_presence(services: Services) -> Presence:
 
 def make_router(services: Services) -> Router:
     return Router(RuleBook(), services.settings.timezone, queue_presence(services))
+
+
+def make_pause_watch(services: Services) -> PauseWatch:
+    """Issue #10's release of paused agents' tickets, fed by this process's PBX bridges
+    (every member of every queue they know); off when the setting is 0."""
+    def members() -> list[QueueMember]:
+        tel = services.telephony
+        return [] if tel is None else [m for q in tel.queues() for m in q["agents"]]
+    return PauseWatch(members, services.db, services.bus, services.router,
+                      services.settings.routing_release_paused_after * 60)
 
 
 async def _pbx_configs(services: Services) -> list[PbxConfig]:
@@ -92,6 +104,8 @@ async def start_components(services: Services) -> None:
             lookup_slots=settings.pbx_db_pool - 1, call_log_queue=settings.call_log_queue,
             call_log_batch=settings.call_log_batch)
         await services.telephony.start()
+        services.pause_watch = make_pause_watch(services)
+        services.pause_watch.start()
     if settings.vosk_model:
         try:
             engine = await VoskEngine.load(settings.vosk_model,
@@ -156,6 +170,9 @@ async def stop_components(services: Services) -> None:
     if services.asr is not None:
         await services.asr.stop()
         services.asr = None
+    if services.pause_watch is not None:
+        await services.pause_watch.stop()
+        services.pause_watch = None
     if services.telephony is not None:
         await services.telephony.stop()  # writes the call-log records still queued
         services.telephony = None

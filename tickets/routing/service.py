@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -268,11 +268,14 @@ class Router:
             routed.notify_user_ids = sorted(ids)
 
     async def assign(self, session: AsyncSession, routed: Routed, draft: Draft,
-                     now: datetime, *, dry: bool = False, defer_turn: bool = False) -> None:
+                     now: datetime, *, dry: bool = False, defer_turn: bool = False,
+                     exclude: frozenset[int] = frozenset()) -> None:
         """Pick the person in ``routed``'s group by the group's method (see
         :mod:`.assignment`) and mark them as just given a ticket (round robin). The group's
-        group's row is locked first for round robin, so two tickets routed at once take turns
-        (least-loaded needs no lock: it counts the open tickets, and evens out by itself)."""
+        row is locked first for round robin, so two tickets routed at once take turns
+        (least-loaded needs no lock: it counts the open tickets, and evens out by itself).
+        ``exclude``: user ids that cannot take it whatever presence says (the agent whose
+        tickets are being released: their group may have no queue to say they are away)."""
         group = routed.group_row
         if group is None or group.id != routed.group_id:
             group = GroupRow(*(await session.execute(_GROUP.where(
@@ -282,6 +285,9 @@ class Router:
         if group.assignment == "round_robin" and not dry:
             await (await session.connection()).execute(_LOCK_GROUP, {"group_id": group.id})
         members = await candidates(session, group.id, self._away(group.queue))
+        if exclude:
+            members = [replace(m, available=False) if m.user_id in exclude else m
+                       for m in members]
         skills = draft.required_skills
         if skills is None:
             skills = frozenset()
