@@ -143,7 +143,12 @@ async def test_agent_state_drives_queue_pause_and_the_wallboard(
     await sue.select_option("select.lang", "en")
     await expect(row.locator(".agent-state")).to_have_text("paused 12 min (Lunch)")
     await sue.screenshot(path="/tmp/pausedrelease-wallboard-en.png")
+    await sue.set_viewport_size({"width": 390, "height": 844})
+    await expect(row.locator(".agent-state")).to_be_visible()
+    await sue.screenshot(path="/tmp/pausedrelease-wallboard-en-390.png", full_page=True)
     await sue.select_option("select.lang", "zh")
+    await sue.screenshot(path="/tmp/pausedrelease-wallboard-zh-390.png", full_page=True)
+    await sue.set_viewport_size({"width": 1366, "height": 768})
 
     await alice.select_option("#agent-state", "available")
     await alice.click("#state-form button[type=submit]")

@@ -30,15 +30,20 @@ function render() {
     h("thead", {}, h("tr", {}, [t("agent"), t("extension"), t("state"), t("pause_reason"), t("since")].map((x) => h("th", {}, x)))),
     h("tbody", {}, as.map((a) => h("tr", {},
       h("td", {}, people.get(String(a.extension)) || a.name || a.display_name || a.username || a.user_id || "—"), h("td", {}, a.extension || "—"),
-      h("td", { class: "agent-state" }, stateText(a)), h("td", {}, pauseReason(a.reason)), h("td", {}, fmtTime(a._seen, getLang())))))) : h("p", { class: "muted" }, t("none")));
+      h("td", { class: "agent-state" }, stateText(a)), h("td", {}, timedPause(a) ? "" : pauseReason(a.reason)), h("td", {}, fmtTime(a._seen, getLang())))))) : h("p", { class: "muted" }, t("none")));
 }
 
-/** The agent's state; a PBX pause with its start says for how long ("暂停 12 分钟（午餐）"). */
+/** When a paused agent's pause began (ms), if the PBX said; else null. */
+function timedPause(a) {
+  const since = a.state === "paused" && a.paused_since ? Date.parse(a.paused_since) : NaN;
+  return Number.isNaN(since) ? null : since;
+}
+
+/** The agent's state; a PBX pause with its start says for how long, with its reason
+ * ("暂停 12 分钟（午餐）"), so the reason column stays empty for it. */
 function stateText(a) {
-  if (a.state === "paused" && a.paused_since) {
-    const since = Date.parse(a.paused_since);
-    if (!Number.isNaN(since)) return pausedFor((Date.now() - since) / 60000, a.reason);
-  }
+  const since = timedPause(a);
+  if (since !== null) return pausedFor((Date.now() - since) / 60000, a.reason);
   return a.state ? tOr("", a.state) : "—";
 }
 
