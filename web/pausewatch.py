@@ -68,9 +68,13 @@ class PauseWatch:
         for release in releases:
             try:
                 done.append((release, await self._release(release)))
-            except (SQLAlchemyError, OSError) as exc:
+            except (SQLAlchemyError, OSError) as exc:  # the database is away: next time
                 log.warning("could not release the tickets of paused agent %s (retried in "
                             "%.0f s): %s", release.pause.extension, self.interval_s, exc)
+                failed.append(release)
+            except Exception:  # a bug: the other agents still go on, this one is retried
+                log.exception("could not release the tickets of paused agent %s",
+                              release.pause.extension)
                 failed.append(release)
         self.released = forget(self.released, failed)
         return done

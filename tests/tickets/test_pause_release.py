@@ -167,3 +167,25 @@ async def test_nothing_is_released_when_the_limit_is_zero(new_db: DbMaker) -> No
         await watch.stop()
         await engine.dispose()
 
+
+
+async def test_a_release_that_fails_is_tried_at_the_next_check(new_db: DbMaker) -> None:
+    engine = make_engine(to_async_url(await new_db()))
+    sm = make_sessionmaker(engine)
+
+    def database_away() -> Any:
+        raise OSError("connection refused")
+
+    watch = PauseWatch(lambda: members(True), database_away,  # type: ignore[arg-type]
+                       InProcessBus(), Router(RuleBook()), LIMIT, clock=lambda: T + LIMIT)
+    try:
+        async with sm() as s, s.begin():
+            t = await service.create_ticket(s, TicketIn(title="x", group="hotline",
+                                                        assignee="alice"), AGENT)
+        assert await watch.check() == [] and watch.released == frozenset()
+        watch.db = sm  # the database is back
+        done = await watch.check()
+        assert [(r.pause.extension, t.id in ids) for r, ids in done] == [("6001", True)]
+        assert watch.released == frozenset({("6001", T)})
+    finally:
+        await engine.dispose()
