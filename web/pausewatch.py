@@ -24,8 +24,10 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from telephony.service import Telephony
 from tickets import messages
 from tickets.bus import TOPIC_TICKETS, Bus
+from tickets.messages import QueueMember
 from tickets.routing import moves
 from tickets.routing.pauses import PauseKey, Release, due, forget, paused_agents
 from tickets.routing.service import Router
@@ -37,6 +39,16 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two checks.
 INTERVAL_S = 30.0
+
+
+def live_members(telephony: Telephony | None) -> list[QueueMember]:
+    """Every queue member of the PBXs whose picture is current: connected and resynced
+    since (a link that is down, or up but not yet resynced, may show a pause that has
+    ended; its agents wait for the snapshot rather than lose tickets on stale news)."""
+    if telephony is None:
+        return []
+    current = {s["name"] for s in telephony.state() if s["connected"] and s["resynced"]}
+    return [m for q in telephony.queues() if q["pbx"] in current for m in q["agents"]]
 
 
 class PauseWatch:

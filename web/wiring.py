@@ -21,10 +21,9 @@ from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
 from telephony.service import Telephony
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
-from tickets.messages import QueueMember
 from tickets.routing.service import Presence, Router, RuleBook
 from web.adapters import DbCallDirectory, DbPrefillContext
-from web.pausewatch import PauseWatch
+from web.pausewatch import PauseWatch, live_members
 from web.services import Services
 
 log = logging.getLogger(__name__)
@@ -58,12 +57,9 @@ def make_router(services: Services) -> Router:
 
 def make_pause_watch(services: Services) -> PauseWatch:
     """Issue #10's release of paused agents' tickets, fed by this process's PBX bridges
-    (every member of every queue they know); off when the setting is 0."""
-    def members() -> list[QueueMember]:
-        tel = services.telephony
-        return [] if tel is None else [m for q in tel.queues() for m in q["agents"]]
-    return PauseWatch(members, services.db, services.bus, services.router,
-                      services.settings.routing_release_paused_after * 60)
+    (the members of every queue of a connected, resynced PBX); off when the setting is 0."""
+    return PauseWatch(lambda: live_members(services.telephony), services.db, services.bus,
+                      services.router, services.settings.routing_release_paused_after * 60)
 
 
 async def _pbx_configs(services: Services) -> list[PbxConfig]:

@@ -14,6 +14,7 @@ import pytest
 
 from telephony.simulator import FakeAsterisk
 from tests.conftest import DbMaker, login, make_settings, running_app
+from web.pausewatch import live_members
 
 
 @pytest.fixture
@@ -83,3 +84,30 @@ async def test_the_watch_runs_beside_the_bridge_and_releases(new_db: DbMaker, tm
 async def test_no_pbx_no_watch(new_db: DbMaker, tmp_path: Path) -> None:
     async with running_app(make_settings(await new_db(), tmp_path)) as (app, _client):
         assert app.state.services.pause_watch is None
+
+
+class _Telephony:
+    """Two PBXs' queue views: pbx1 connected and resynced, pbx2 as named."""
+
+    def __init__(self, pbx2: dict[str, bool]) -> None:
+        self.pbx2 = pbx2
+
+    def state(self) -> list[dict[str, Any]]:
+        return [{"name": "pbx1", "connected": True, "resynced": True},
+                {"name": "pbx2", **self.pbx2}]
+
+    def queues(self) -> list[dict[str, Any]]:
+        return [{"pbx": p, "queue": "support", "agents": [
+            {"pbx": p, "extension": ext, "paused": True}]}
+            for p, ext in (("pbx1", "6001"), ("pbx2", "6002"))]
+
+
+@pytest.mark.parametrize(("pbx2", "seen"), [
+    ({"connected": True, "resynced": True}, ["6001", "6002"]),
+    ({"connected": False, "resynced": False}, ["6001"]),  # link down: its pauses may be over
+    ({"connected": True, "resynced": False}, ["6001"]),  # back, snapshot not applied yet
+])
+def test_only_current_pbxs_count(pbx2: dict[str, bool], seen: list[str]) -> None:
+    members = live_members(_Telephony(pbx2))  # type: ignore[arg-type]
+    assert [m["extension"] for m in members] == seen
+    assert live_members(None) == []
