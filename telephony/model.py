@@ -99,6 +99,9 @@ class Member:
     name: str = ""
     paused: bool = False
     paused_reason: str = ""
+    #: When the current pause began (Unix seconds, wall clock): Asterisk's ``LastPause``
+    #: when it gives one, else when the tracker first saw the member paused; None unpaused.
+    paused_since: float | None = None
     status: str = "unknown"
     in_call: bool = False
     calls_taken: int | None = None  # Asterisk's CallsTaken: counts calls that ended
@@ -122,6 +125,7 @@ class Member:
                 "extension": self.extension, "name": self.name,
                 "state": self.state, "reason": self.paused_reason or None,
                 "paused": self.paused, "paused_reason": self.paused_reason,
+                "paused_since": iso(self.paused_since),
                 "status": self.status, "in_call": self.in_call}
 
 

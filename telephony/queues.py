@@ -77,11 +77,12 @@ class QueueBook:
         m = q.members.get(iface)
         if m is None:
             m = q.members[iface] = Member(iface)
-        before = (m.name, m.paused, m.paused_reason, m.status, m.in_call, m.extension)
+        before = (m.name, m.paused, m.paused_reason, m.paused_since, m.status, m.in_call,
+                  m.extension)
         m.state_interface = first(e.get("StateInterface")) or m.state_interface
         m.extension = self.agents.extension(iface, m.state_interface)
         m.name = first(e.get("MemberName")) or first(e.get("Name")) or m.name
-        self._apply_pause(m, e)
+        self._apply_pause(m, e, now)
         if "Status" in e:
             m.status = device_status(first(e.get("Status")))
         if "InCall" in e:
@@ -89,16 +90,30 @@ class QueueBook:
         taken = num(e.get("CallsTaken"))
         if taken is not None:
             m.calls_taken = int(taken)
-        if (m.name, m.paused, m.paused_reason, m.status, m.in_call, m.extension) != before:
+        if (m.name, m.paused, m.paused_reason, m.paused_since, m.status, m.in_call,
+                m.extension) != before:
             out.append(Publish(TOPIC_QUEUES, messages.member_state(m.as_dict(qname, self.pbx))))
             out.append(self.stats(qname, now))
 
     @staticmethod
-    def _apply_pause(m: Member, e: Mapping[str, Any]) -> None:
+    def _apply_pause(m: Member, e: Mapping[str, Any], now: float) -> None:
+        """Paused, its reason and since when. ``LastPause`` (Unix seconds, 0 = never) is
+        the start Asterisk keeps for the member's latest pause, so a QueueStatus snapshot
+        after a reconnect (or our restart) dates the pause right; without it (0, absent:
+        older Asterisk, members paused from the astdb at load) the pause dates from ``now``
+        (the tracker's wall clock), the first time it was seen, and keeps that date."""
         if "Paused" in e:
             m.paused = first(e.get("Paused")) in _TRUE
         if "PausedReason" in e or ("Reason" in e and e.get("Event") == "QueueMemberPause"):
             m.paused_reason = first(e.get("PausedReason", e.get("Reason"))) if m.paused else ""
+        if not m.paused:
+            m.paused_since = None
+            return
+        last = num(e.get("LastPause"))
+        if last is not None and last > 0:
+            m.paused_since = last
+        elif m.paused_since is None:
+            m.paused_since = now
 
     def on_member_removed(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:
         qname = first(e.get("Queue"))

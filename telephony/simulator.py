@@ -957,6 +957,8 @@ class FakeAsterisk:
                 continue
             found = True
             m = members[iface]
+            if paused and m["Paused"] != "1":  # as app_queue: the start of a new pause
+                m["LastPause"] = str(int(time.time()))
             m["Paused"] = "1" if paused else "0"
             m["PausedReason"] = a.get("Reason", "") if paused else ""
             await self.broadcast(_msg_bytes({"Event": "QueueMemberPause",
@@ -965,7 +967,8 @@ class FakeAsterisk:
                                              **{k: m[k] for k in ("StateInterface",
                                                                   "Membership", "Penalty",
                                                                   "CallsTaken", "LastCall",
-                                                                  "InCall", "Status",
+                                                                  "LastPause", "InCall",
+                                                                  "Status",
                                                                   "Paused", "PausedReason")}}))
         if not found:
             await self._reply(s, aid, "Error", Message="Interface not found")

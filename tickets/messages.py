@@ -205,6 +205,7 @@ class QueueMember(TypedDict):
     reason: str | None
     paused: bool
     paused_reason: str
+    paused_since: str | None  # ISO 8601: when the current pause began (null: not paused)
     status: str
     in_call: bool
 
@@ -236,6 +237,7 @@ class AgentState(TypedDict):
     name: NotRequired[str]
     paused: NotRequired[bool]
     paused_reason: NotRequired[str]
+    paused_since: NotRequired[str | None]
     status: NotRequired[str]
     in_call: NotRequired[bool]
     removed: NotRequired[bool]  # the member left the queue

@@ -14,18 +14,25 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    Integer,
     Select,
     bindparam,
+    column,
     exists,
     false,
     func,
     insert,
-    literal,
+    literal_column,
+    null,
     or_,
     select,
+    true,
+    union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
 
@@ -55,7 +62,7 @@ from tickets.notify.events import NotificationEvent, Notify
 from tickets.notify.outbox import facts_of
 from tickets.phones import InvalidPhoneNumber, lacks_area_code, normalize
 from tickets.routing.flow import FlowError, parse_steps, step_of_group, steps_of_type
-from tickets.routing.service import Draft, Routed, Router, routing_of
+from tickets.routing.service import TAKE_TURN, Draft, Routed, Router, routing_of
 from tickets.schemas import CommentIn, TicketIn, TicketPatch
 from tickets.templates import validate_fields
 from tickets.users import find_group, find_user
@@ -146,17 +153,32 @@ _TYPE_AND_FIRST_GROUP = select(_TYPES, Group.__table__.c.id.label("flow_group_id
     .where(_TYPES.c.key == bindparam("type_key"))
 #: The same and whether a customer exists. Both built once: a statement built per call
 #: paid for its construction and its cache key at every create.
+_CUSTOMERS = Customer.__table__
+#: ... and the customer's tier and address, which routing rules may test (same round trip).
 _TYPE_FIRST_GROUP_AND_CUSTOMER = _TYPE_AND_FIRST_GROUP.add_columns(
-    exists().where(Customer.id == bindparam("customer_id")).label("customer_found"))
+    exists().where(Customer.id == bindparam("customer_id")).label("customer_found"),
+    select(_CUSTOMERS.c.tier).where(_CUSTOMERS.c.id == bindparam("customer_id"))
+    .scalar_subquery().label("customer_tier"),
+    select(_CUSTOMERS.c.address).where(_CUSTOMERS.c.id == bindparam("customer_id"))
+    .scalar_subquery().label("customer_address"))
+
+
+@dataclass(frozen=True)
+class _CustomerFacts:
+    """A customer's routing facts, read with the ticket type (None: not read)."""
+
+    tier: str
+    address: str | None
 
 
 async def _type_and_first_group(session: AsyncSession, key: str,
                                 customer_id: int | None = None
-                                ) -> tuple[TicketType, int | None]:
+                                ) -> tuple[TicketType, int | None, _CustomerFacts | None]:
     """The type (detached, all columns loaded) and the id of the first group of its flow —
-    and, given ``customer_id``, whether that customer exists (:class:`Invalid` if not) — in
-    one round trip (hot path)."""
+    and, given ``customer_id``, whether that customer exists (:class:`Invalid` if not) and
+    its routing facts — in one round trip (hot path)."""
     conn = await session.connection()
+    customer = None
     if customer_id is None:
         row = (await conn.execute(_TYPE_AND_FIRST_GROUP, {"type_key": key})).first()
     else:
@@ -167,9 +189,11 @@ async def _type_and_first_group(session: AsyncSession, key: str,
             await _check_customer(session, customer_id)
     if row is None or not row.active:
         raise Invalid(f"unknown ticket type {key!r}")
+    if customer_id is not None:
+        customer = _CustomerFacts(row.customer_tier, row.customer_address)
     ticket_type = TicketType(**{c.key: row._mapping[c] for c in _TYPES.c})
     make_transient_to_detached(ticket_type)
-    return ticket_type, row.flow_group_id
+    return ticket_type, row.flow_group_id, customer
 
 
 async def _type(session: AsyncSession, key: str) -> TicketType:
@@ -229,24 +253,46 @@ def _insert_ticket_with_history(with_call: bool) -> Any:
     """PostgreSQL: the ticket, its "created" history row (and its call link) in ONE
     statement — data-modifying CTEs — returning the ticket's id. One round trip instead of
     two or three; still inside the request's transaction. Parameters: the ticket's columns
-    (:data:`_TICKET_KEYS`) and ``ev_actor_id``, ``ev_at``, ``ev_data``."""
+    (:data:`_TICKET_KEYS`, prefixed ``t_``: the UPDATE in the statement would add any
+    parameter named like a column of ``users`` to its SET clause), ``ev_actor_id``,
+    ``ev_at``, ``ev_data``, ``routing`` (routing's history rows), ``turn_user_id`` and
+    ``turn_at`` (the round-robin turn to write, or None)."""
     tickets, events, calls = (_TABLES[n] for n in ("tickets", "ticket_events",
                                                    "ticket_calls"))
     new = (insert(tickets)
-           .values({k: bindparam(k, type_=tickets.c[k].type) for k in _TICKET_KEYS})
+           .values({k: bindparam(f"t_{k}", type_=tickets.c[k].type) for k in _TICKET_KEYS})
            .returning(tickets.c.id).cte("new_ticket"))
-    ctes = [new]
+    users = _TABLES["users"]
+    turn = (update(users).where(users.c.id == bindparam("turn_user_id", type_=Integer))
+            .values(last_assigned_at=bindparam("turn_at", type_=users.c.last_assigned_at.type))
+            .returning(users.c.id).cte("turn"))  # a round-robin turn, or no row
+    ctes = [new, turn]
     if with_call:
         ctes.append(insert(calls).from_select(
             ["ticket_id", "call_id", "linked_at"],
-            select(new.c.id, bindparam("call_id", type_=calls.c.call_id.type),
-                   bindparam("created_at", type_=calls.c.linked_at.type))).cte("new_call"))
+            select(new.c.id, bindparam("t_call_id", type_=calls.c.call_id.type),
+                   bindparam("t_created_at", type_=calls.c.linked_at.type))).cte("new_call"))
+    # the "created" row, then what routing did (a JSON array of {kind, data}, system rows),
+    # in one INSERT whose rows take their ids in that order (history is ordered by id)
+    routing = func.jsonb_array_elements(bindparam("routing", type_=JSONB)).table_valued(
+        column("value", JSONB), with_ordinality="ord").render_derived()
+    rows = union_all(
+        select(new.c.id.label("ticket_id"),
+               bindparam("ev_actor_id", type_=events.c.actor_id.type).label("actor_id"),
+               literal_column("'created'", events.c.kind.type).label("kind"),
+               bindparam("ev_at", type_=events.c.at.type).label("at"),
+               bindparam("ev_data", type_=JSONB).label("data"),
+               literal_column("0", BigInteger).label("ord")),
+        # constants as SQL text, not bound values: a cached statement re-extracts bound
+        # literals on every execution and lost track of them across these CTEs
+        select(new.c.id, null(), routing.c.value.op("->>")(literal_column("'kind'")),
+               bindparam("ev_at", type_=events.c.at.type),
+               routing.c.value.op("->")(literal_column("'data'")),
+               routing.c.ord).select_from(new).join(routing, true())).subquery()
     history = insert(events).from_select(
         ["ticket_id", "actor_id", "kind", "at", "data"],
-        select(new.c.id, bindparam("ev_actor_id", type_=events.c.actor_id.type),
-               literal("created", events.c.kind.type),
-               bindparam("ev_at", type_=events.c.at.type),
-               bindparam("ev_data", type_=events.c.data.type)))
+        select(rows.c.ticket_id, rows.c.actor_id, rows.c.kind, rows.c.at, rows.c.data)
+        .order_by(rows.c.ord))
     return history.add_cte(*ctes).returning(events.c.ticket_id)
 
 
@@ -273,9 +319,9 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
     else:
         raise Forbidden(f"role {actor.role} cannot create tickets")
     given_customer = data.customer_id if actor.is_staff else None
-    ticket_type, flow_group_id = (await _type_and_first_group(session, data.type,
-                                                              given_customer)
-                                  if data.type else (None, None))
+    ticket_type, flow_group_id, customer = (
+        await _type_and_first_group(session, data.type, given_customer)
+        if data.type else (None, None, None))
     fields = validate_fields(ticket_type.fields if ticket_type else [], dict(data.fields))
     order = await _order(session, data.order_number, customer_id)
     if order is not None and customer_id is None:
@@ -299,7 +345,10 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
                                            else None),
             assignee=assignee.username if assignee else None, locked=_hand_set(data),
             required_skills=frozenset(ticket_type.required_skills or ()) if ticket_type
-            else frozenset()), now=now)
+            else frozenset(),
+            customer_tier=customer.tier if customer is not None else None,
+            customer_address=customer.address if customer is not None else None,
+            customer_read=customer is not None), now=now, defer_turn=True)
         priority = routed.outcome.routing.priority
         if routed_out is not None:
             routed_out.append(routed)
@@ -336,7 +385,8 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
                "group_id": values["group_id"], "call_id": data.call_id}
     values.setdefault("flow_path", None)
     ticket_id = await _insert_ticket(await session.connection(), values, history, actor,
-                                     routed.events() if routed is not None else [])
+                                     routed.events() if routed is not None else [],
+                                     routed.turn_user_id if routed is not None else None)
     ticket = Ticket(id=ticket_id, merged_into_id=None, parent_id=None, first_responded_at=None,
                     resolved_at=None, closed_at=None, **values)
     ticket.type = ticket_type
@@ -365,22 +415,31 @@ async def take_write_turn(session: AsyncSession, ticket_ids: list[int]) -> None:
 
 async def _insert_ticket(conn: AsyncConnection, values: dict[str, Any],
                          history: dict[str, Any], actor: Actor,
-                         routing_events: list[tuple[str, dict[str, Any]]]) -> int:
-    """Write the ticket, its "created" row, its call link and what routing did; its id."""
+                         routing_events: list[tuple[str, dict[str, Any]]],
+                         turn_user_id: int | None = None) -> int:
+    """Write the ticket, its "created" row, its call link, what routing did and the
+    round-robin turn it took; the ticket's id."""
     now = values["created_at"]
     if conn.dialect.name == "postgresql":
         statement = (_INSERT_TICKET_CALL_WITH_HISTORY if values["call_id"]
                      else _INSERT_TICKET_WITH_HISTORY)
-        ticket_id: int = (await conn.execute(statement, {
-            **values, "ev_actor_id": actor.id, "ev_at": now, "ev_data": history})).scalar_one()
-    else:  # SQLite has no data-modifying CTEs: one statement each
-        ticket_id = (await conn.execute(_INSERT_TICKET, values)).scalar_one()
-        if values["call_id"]:
-            await conn.execute(_INSERT_TICKET_CALL, {"ticket_id": ticket_id,
-                                                     "call_id": values["call_id"],
-                                                     "linked_at": now})
-        await conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "actor_id": actor.id,
-                                           "kind": "created", "at": now, "data": history})
+        first = (await conn.execute(statement, {
+            **{f"t_{k}": v for k, v in values.items()},
+            "ev_actor_id": actor.id, "ev_at": now, "ev_data": history,
+            "routing": [{"kind": k, "data": d} for k, d in routing_events],
+            "turn_user_id": turn_user_id, "turn_at": now})).scalars().first()
+        assert first is not None  # an INSERT … RETURNING returns its rows
+        return int(first)
+    if turn_user_id is not None:
+        await conn.execute(TAKE_TURN, {"user_id": turn_user_id, "at": now})
+    # SQLite has no data-modifying CTEs: one statement each
+    ticket_id: int = (await conn.execute(_INSERT_TICKET, values)).scalar_one()
+    if values["call_id"]:
+        await conn.execute(_INSERT_TICKET_CALL, {"ticket_id": ticket_id,
+                                                 "call_id": values["call_id"],
+                                                 "linked_at": now})
+    await conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "actor_id": actor.id,
+                                       "kind": "created", "at": now, "data": history})
     if routing_events:  # rule by rule, then the assignment (no actor: the system did it)
         await conn.execute(_INSERT_EVENT, [
             {"ticket_id": ticket_id, "actor_id": None, "kind": kind, "at": now, "data": data}

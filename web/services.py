@@ -23,6 +23,7 @@ from tickets.passwords import PasswordGate
 from tickets.routing.service import Router, RuleBook
 from web.hub import Hub
 from web.jobs import JobEngine, JobRegistry
+from web.pausewatch import PauseWatch
 from web.settings import Settings
 from web.throttle import LoginThrottle
 
@@ -40,6 +41,7 @@ class Services:
     telephony: Telephony | None = None
     pbx_engine: AsyncEngine | None = None  # the telephony side's own pool (pbx_db_pool)
     asr: AsrServer | None = None
+    pause_watch: PauseWatch | None = None  # web/pausewatch.py, beside the PBX bridges
     demo_pbx: DemoPbx | None = None  # the built-in demo PBX, when it is the one in use
     pbx_error: str | None = None  # HOTLINE_AMI_URL could not be used
     asr_error: str | None = None  # the vosk model could not be loaded

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     # consumer waits. Asterisk keeps the rest in its TCP buffers.
     ami_event_queue: int = Field(default=2000, ge=10, le=1_000_000)
     ami_effects_max: int = Field(default=1000, ge=10, le=1_000_000)
+    # Routing: minutes an agent may stay paused in every queue before their unstarted
+    # (new/assigned) tickets go back to their groups; 0 = never (web/pausewatch.py).
+    routing_release_paused_after: float = Field(default=30.0, ge=0, le=24 * 60)
 
     # Notifications (tickets/notify/, delivered by the outbox job, web/jobs.py).
     # SMTP server of outgoing email; empty: the email channel is off.

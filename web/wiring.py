@@ -27,6 +27,7 @@ from tickets.routing.service import Presence, Router, RuleBook
 from web.adapters import DbCallDirectory, DbPrefillContext
 from web.jobs import make_job_engine
 from web.notify_adapters import BusLive, HttpSms, HttpWebhook, SmtpSender
+from web.pausewatch import PauseWatch, live_members
 from web.services import Services
 from web.settings import Settings
 
@@ -116,6 +117,14 @@ async def stop_jobs(services: Services) -> None:
                 await close()
 
 
+def make_pause_watch(services: Services) -> PauseWatch:
+    """Issue #10's release of paused agents' tickets, fed by this process's PBX bridges
+    (the members of every queue of a connected, resynced PBX); off when the setting is 0."""
+    return PauseWatch(lambda: live_members(services.telephony), services.db, services.bus,
+                      services.router, services.settings.routing_release_paused_after * 60,
+                      notify=services.notify)
+
+
 async def _pbx_configs(services: Services) -> list[PbxConfig]:
     """The PBXs to connect to: the demo PBX (started here), none, or ``HOTLINE_AMI_URL``'s."""
     settings = services.settings
@@ -154,6 +163,8 @@ async def start_components(services: Services) -> None:
             lookup_slots=settings.pbx_db_pool - 1, call_log_queue=settings.call_log_queue,
             call_log_batch=settings.call_log_batch)
         await services.telephony.start()
+        services.pause_watch = make_pause_watch(services)
+        services.pause_watch.start()
     if settings.vosk_model:
         try:
             engine = await VoskEngine.load(settings.vosk_model,
@@ -218,6 +229,9 @@ async def stop_components(services: Services) -> None:
     if services.asr is not None:
         await services.asr.stop()
         services.asr = None
+    if services.pause_watch is not None:
+        await services.pause_watch.stop()
+        services.pause_watch = None
     if services.telephony is not None:
         await services.telephony.stop()  # writes the call-log records still queued
         services.telephony = None

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
+from telephony.simulator import _msg_bytes
 from tests.support.live import LiveServer
 from tickets.bus import TOPIC_ASR
 
@@ -124,7 +125,30 @@ async def test_agent_state_drives_queue_pause_and_the_wallboard(
     pauses = [a for a in fake_pbx.actions[before:] if a.get("Action") == "QueuePause"]
     assert pauses and pauses[-1]["Interface"] == "PJSIP/6001"
     assert pauses[-1]["Paused"] == "true" and pauses[-1]["Reason"] == "lunch"
+    # Time in pause: the PBX's LastPause dates it (the fake sets it as app_queue does).
+    await expect(row.locator(".agent-state")).to_have_text("暂停 0 分钟（午餐）")
+    member = fake_pbx.members["support"]["PJSIP/6001"]
+    assert member["Paused"] == "1" and abs(int(member["LastPause"]) - time.time()) < 30
+    # As a QueueStatus after a reconnect would: the pause really began 12 minutes ago.
+    member["LastPause"] = str(int(time.time()) - 12 * 60 - 5)
+    await fake_pbx.broadcast(_msg_bytes({
+        "Event": "QueueMemberStatus", "Privilege": "agent,all", "Queue": "support",
+        "MemberName": member["Name"], "Interface": "PJSIP/6001",
+        **{k: member[k] for k in ("StateInterface", "Membership", "Penalty", "CallsTaken",
+                                  "LastCall", "LastPause", "InCall", "Status", "Paused",
+                                  "PausedReason")}}))
+    await expect(row.locator(".agent-state")).to_have_text("暂停 12 分钟（午餐）", timeout=5000)
     await sue.screenshot(path=str(artifacts / "wallboard.png"))
+    await sue.screenshot(path="/tmp/pausedrelease-wallboard-zh.png")
+    await sue.select_option("select.lang", "en")
+    await expect(row.locator(".agent-state")).to_have_text("paused 12 min (Lunch)")
+    await sue.screenshot(path="/tmp/pausedrelease-wallboard-en.png")
+    await sue.set_viewport_size({"width": 390, "height": 844})
+    await expect(row.locator(".agent-state")).to_be_visible()
+    await sue.screenshot(path="/tmp/pausedrelease-wallboard-en-390.png", full_page=True)
+    await sue.select_option("select.lang", "zh")
+    await sue.screenshot(path="/tmp/pausedrelease-wallboard-zh-390.png", full_page=True)
+    await sue.set_viewport_size({"width": 1366, "height": 768})
 
     await alice.select_option("#agent-state", "available")
     await alice.click("#state-form button[type=submit]")

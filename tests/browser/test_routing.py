@@ -165,6 +165,11 @@ async def test_admin_builds_a_rule_dry_runs_it_and_a_ticket_follows_it(
         # The language switch redraws the strip and the history in zh.
         await page.select_option("select.lang", "zh")
         await expect(history).to_contain_text(f"规则「{name}」将处理组设为 售后部")
+        # A paused agent's released ticket (web/pausewatch.py) reads in the UI language.
+        words = await page.evaluate("""() => import('/static/js/routingwords.js').then(m => [
+            m.describeEvent('returned_to_pool', {reason: 'released: paused 32 min (lunch)'}, {}),
+            m.describeEvent('returned_to_pool', {reason: 'released: paused 45 min'}, {})])""")
+        assert words == ["退回组队列：暂停 32 分钟（午餐）", "退回组队列：暂停 45 分钟"]
         assert page.errors == []
 
         # An agent may not dry-run: no preview; after saving, what the rules did.

@@ -32,7 +32,8 @@ CONTEXT: messages.CallerContext = {
 MEMBER: messages.QueueMember = {
     "pbx": "pbx1", "queue": "support", "interface": "PJSIP/6001", "extension": "6001",
     "name": "alice", "state": "paused", "reason": "lunch", "paused": True,
-    "paused_reason": "lunch", "status": "not_in_use", "in_call": False}
+    "paused_reason": "lunch", "paused_since": "2026-11-30T08:00:00+00:00",
+    "status": "not_in_use", "in_call": False}
 PBX: messages.PbxState = {
     "name": "pbx1", "host": "127.0.0.1", "port": 5038, "connected": True, "state": "connected",
     "last_error": None, "since": "2026-11-30T08:00:00+00:00", "connects": 1,

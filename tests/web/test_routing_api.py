@@ -142,6 +142,28 @@ async def test_round_robin_is_fair_and_skills_and_caps_are_respected(
     assert "waits in the group's queue" in waiting[0]["data"]["reason"]
 
 
+async def test_the_turn_written_with_the_ticket_touches_nothing_else_of_the_agent(
+        client: httpx.AsyncClient) -> None:
+    """PostgreSQL writes the round-robin turn inside the ticket's INSERT; that UPDATE once
+    also took the ticket's ``customer_id`` and ``created_at`` for the agent's own."""
+    admin, alice = await login(client, "admin"), await login(client, "alice")
+    ids = await _finance(client, admin, method="round_robin")
+    await _rule(client, admin, "to finance", {"field": "title", "op": "contains_any",
+                                              "value": ["invoice"]},
+                [{"kind": "set_group", "value": "finance"}])
+    customer = (await client.post("/api/v1/customers", headers=alice, json={
+        "name": "周立", "phones": ["+8613911110000"]})).json()["id"]
+    given = set()
+    for n in range(3):
+        t = (await client.post("/api/v1/tickets", headers=alice, json={
+            "title": f"invoice {n}", "customer_id": customer})).json()
+        given.add(t["assignee_id"])
+    assert given == {ids["ann"], ids["ben"], ids["cai"]}  # the turns were written
+    users = {u["id"]: u for u in (await client.get("/api/v1/users", headers=admin)).json()}
+    for name in ("ann", "ben", "cai"):
+        assert users[ids[name]]["customer_id"] is None, users[ids[name]]
+
+
 async def test_a_disabled_agent_s_tickets_go_back_and_are_assigned_again(
         client: httpx.AsyncClient) -> None:
     admin, alice = await login(client, "admin"), await login(client, "alice")

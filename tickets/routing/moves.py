@@ -9,6 +9,7 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from tickets.notify.events import Notify
 from tickets.routing.conditions import ConditionError, compile_condition, fields_used
 from tickets.routing.flow import FlowError, back, forward, move
 from tickets.routing.models import RoutingRule
+from tickets.routing.pauses import Release
 from tickets.routing.rules import Outcome, Routing, Rule, compile_actions
 from tickets.routing.schemas import DryRunIn, SampleTicket
 from tickets.routing.service import Draft, LoadedRule, Routed, Router, load_rule, ticket_steps
@@ -156,11 +158,13 @@ async def _tell_assigned(session: AsyncSession, notify: Notify | None, ticket: T
 
 
 async def _assign_in_group(session: AsyncSession, router: Router, ticket: Ticket,
-                           group_id: int, now: datetime) -> None:
-    """The group's method picks the person for ``ticket`` (no rules run); history says so."""
+                           group_id: int, now: datetime,
+                           exclude: frozenset[int] = frozenset()) -> None:
+    """The group's method picks the person for ``ticket`` (no rules run), never one of
+    ``exclude``; history says so."""
     draft = await draft_of(session, ticket)
     routed = Routed(_no_rules(draft), group_id=group_id)
-    await router.assign(session, routed, draft, now)
+    await router.assign(session, routed, draft, now, exclude=exclude)
     if routed.assignee_id is not None:
         ticket.assignee_id = routed.assignee_id
         ticket.status = lifecycle.status_after_assignment(ticket.status, ticket.assignee_id)
@@ -173,14 +177,17 @@ def _no_rules(draft: Draft) -> Outcome:
 
 
 async def release_tickets(session: AsyncSession, router: Router, user_id: int,
-                          reason: str, notify: Notify | None = None) -> list[Ticket]:
-    """Give the open tickets of ``user_id`` back to their groups (a disabled user): each
-    loses its assignee, says why in its history, and is assigned again by its group's
-    method (the user no longer counts). Returns the tickets changed. ``notify``: each new
-    assignee is told ``ticket_assigned`` (same transaction)."""
+                          reason: str, *,
+                          statuses: Collection[str] = lifecycle.OPEN_STATUSES,
+                          notify: Notify | None = None) -> list[Ticket]:
+    """Give the tickets of ``user_id`` in ``statuses`` (default: every open one; a disabled
+    user) back to their groups: each loses its assignee, says why in its history
+    (``returned_to_pool`` with ``reason``), and is assigned again by its group's method,
+    which never picks ``user_id`` again here. Returns the tickets changed, in id order.
+    ``notify``: each new assignee is told ``ticket_assigned`` (same transaction)."""
     rows = (await session.scalars(select(Ticket).where(
-        Ticket.assignee_id == user_id, Ticket.status.in_(lifecycle.OPEN_STATUSES))
-        .with_for_update(of=Ticket))).all()
+        Ticket.assignee_id == user_id, Ticket.status.in_(list(statuses)))
+        .order_by(Ticket.id).with_for_update(of=Ticket))).all()
     now = utcnow()
     for ticket in rows:
         ticket.assignee_id = None
@@ -189,12 +196,33 @@ async def release_tickets(session: AsyncSession, router: Router, user_id: int,
                                 at=now, data={"assignee_id": {"from": user_id, "to": None},
                                               "reason": reason}))
         if ticket.group_id is not None:
-            await _assign_in_group(session, router, ticket, ticket.group_id, now)
+            await _assign_in_group(session, router, ticket, ticket.group_id, now,
+                                   frozenset({user_id}))
         ticket.updated_at = now
     await session.flush()
     for ticket in rows:
         await _tell_assigned(session, notify, ticket, SYSTEM)
     return list(rows)
+
+
+#: The tickets a long pause gives back: those nobody has started. ``in_progress`` and
+#: ``pending_customer`` stay with the agent: work is under way (a call-back promised, a
+#: customer answering them), and handing it to someone cold would cost more than the pause.
+RELEASED_ON_PAUSE = ("new", "assigned")
+
+
+async def release_paused(session: AsyncSession, router: Router,
+                         release: Release, notify: Notify | None = None) -> list[Ticket]:
+    """Give back the unstarted tickets (:data:`RELEASED_ON_PAUSE`) of the user whose phone
+    is ``release.pause.extension``, each with ``release.why`` in its history; their groups
+    assign them again, never to that user. No user has that extension: nothing (``[]``).
+    ``notify``: each new assignee is told (:func:`release_tickets`)."""
+    user_id = await session.scalar(select(User.id).where(
+        User.extension == release.pause.extension))
+    if user_id is None:
+        return []
+    return await release_tickets(session, router, user_id, release.why,
+                                 statuses=RELEASED_ON_PAUSE, notify=notify)
 
 
 async def dry_run(session: AsyncSession, router: Router, data: DryRunIn,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -132,6 +132,9 @@ class Draft:
     #: what the caller already knows (None: read when needed)
     required_skills: frozenset[str] | None = None
     customer_tier: str | None = None
+    customer_address: str | None = None
+    #: the customer's tier and address above are read (creation reads them with the type)
+    customer_read: bool = False
 
 
 @dataclass
@@ -147,6 +150,9 @@ class Routed:
     notify_user_ids: list[int] = field(default_factory=list)
     #: the group row read while resolving (id, assignment, vip_to_senior, queue)
     group_row: GroupRow | None = None
+    #: a round-robin turn the caller writes (``route(..., defer_turn=True)``): this user
+    #: was given a ticket at ``now``; creation writes it in the ticket's INSERT
+    turn_user_id: int | None = None
 
     def events(self) -> list[tuple[str, dict[str, Any]]]:
         """History rows (kind, data): one per rule that fired, one for the assignment."""
@@ -179,12 +185,14 @@ class Router:
 
     async def route(self, session: AsyncSession, draft: Draft, *, trigger: str = "created",
                     assign: bool = True, now: datetime | None = None,
-                    rules: Sequence[LoadedRule] | None = None, dry: bool = False) -> Routed:
+                    rules: Sequence[LoadedRule] | None = None, dry: bool = False,
+                    defer_turn: bool = False) -> Routed:
         """Evaluate the rules of ``trigger`` on ``draft`` (``rules``: these instead of the
         saved ones, for a dry run); then, if the ticket lands in a group with nobody
         assigned (and nobody set by hand), pick the person. Reads only what the rules look
         at. ``dry``: write nothing (the round-robin turn is not taken). A target that has
-        disappeared since the rule was saved resolves to nothing (the group's queue)."""
+        disappeared since the rule was saved resolves to nothing (the group's queue).
+        ``defer_turn``: a round-robin turn is left in ``turn_user_id`` for the caller."""
         loaded = await self.book.rules(session, trigger) if rules is None else tuple(rules)
         now = now or utcnow()
         facts = await self.facts(session, draft, loaded, now)
@@ -195,7 +203,7 @@ class Router:
         await self._resolve(session, routed)
         if assign and routed.group_id is not None and routed.assignee_id is None \
                 and "assignee" not in draft.locked:
-            await self.assign(session, routed, draft, now, dry=dry)
+            await self.assign(session, routed, draft, now, dry=dry, defer_turn=defer_turn)
         return routed
 
     async def facts(self, session: AsyncSession, draft: Draft,
@@ -203,8 +211,9 @@ class Router:
         """What the rules see of ``draft``: the customer and the call's queue are read only
         when some rule tests them."""
         used = frozenset().union(*(r.fields for r in loaded)) if loaded else frozenset()
-        tier, address = draft.customer_tier, None
-        if draft.customer_id is not None and used & {"customer.tier", "customer.address"}:
+        tier, address = draft.customer_tier, draft.customer_address
+        if draft.customer_id is not None and not draft.customer_read \
+                and used & {"customer.tier", "customer.address"}:
             conn = await session.connection()
             row = (await conn.execute(_CUSTOMER, {"customer_id": draft.customer_id})
                    ).one_or_none()
@@ -259,11 +268,14 @@ class Router:
             routed.notify_user_ids = sorted(ids)
 
     async def assign(self, session: AsyncSession, routed: Routed, draft: Draft,
-                     now: datetime, *, dry: bool = False) -> None:
+                     now: datetime, *, dry: bool = False, defer_turn: bool = False,
+                     exclude: frozenset[int] = frozenset()) -> None:
         """Pick the person in ``routed``'s group by the group's method (see
         :mod:`.assignment`) and mark them as just given a ticket (round robin). The group's
-        group's row is locked first for round robin, so two tickets routed at once take turns
-        (least-loaded needs no lock: it counts the open tickets, and evens out by itself)."""
+        row is locked first for round robin, so two tickets routed at once take turns
+        (least-loaded needs no lock: it counts the open tickets, and evens out by itself).
+        ``exclude``: user ids that cannot take it whatever presence says (the agent whose
+        tickets are being released: their group may have no queue to say they are away)."""
         group = routed.group_row
         if group is None or group.id != routed.group_id:
             group = GroupRow(*(await session.execute(_GROUP.where(
@@ -271,9 +283,11 @@ class Router:
         if group.assignment == "manual":
             return
         if group.assignment == "round_robin" and not dry:
-            await session.execute(select(Group.id).where(Group.id == group.id)
-                                  .with_for_update())
+            await (await session.connection()).execute(_LOCK_GROUP, {"group_id": group.id})
         members = await candidates(session, group.id, self._away(group.queue))
+        if exclude:
+            members = [replace(m, available=False) if m.user_id in exclude else m
+                       for m in members]
         skills = draft.required_skills
         if skills is None:
             skills = frozenset()
@@ -282,7 +296,7 @@ class Router:
                     TicketType.required_skills).where(TicketType.key == draft.type_key)) or [])
         vip = False
         if group.vip_to_senior and draft.customer_id is not None:
-            if draft.customer_tier is None:
+            if draft.customer_tier is None and not draft.customer_read:
                 draft.customer_tier = await session.scalar(select(Customer.tier).where(
                     Customer.id == draft.customer_id))
             vip = draft.customer_tier == "vip"
@@ -293,8 +307,11 @@ class Router:
             if not dry and group.assignment == "round_robin":
                 # the turn; least-loaded needs none (the new ticket is the load), and writing
                 # it made concurrent creates queue on the chosen agent's row lock
-                await session.execute(update(User).where(
-                    User.id == routed.choice.user_id).values(last_assigned_at=now))
+                if defer_turn:
+                    routed.turn_user_id = routed.choice.user_id
+                else:
+                    await (await session.connection()).execute(
+                        TAKE_TURN, {"user_id": routed.choice.user_id, "at": now})
 
     def _away(self, queue: str | None) -> Callable[[str | None], bool] | None:
         """Whether an extension cannot take work now, from the group's Asterisk queue; None
@@ -329,6 +346,14 @@ def _members_statement() -> Any:
 
 
 _MEMBERS = _members_statement()
+# Core statements built once: building ORM statements per routed create cost more CPU than
+# the database's work on them.
+_LOCK_GROUP = select(Group.__table__.c.id).where(
+    Group.__table__.c.id == bindparam("group_id", type_=Integer)).with_for_update()
+_USERS = User.metadata.tables["users"]
+#: the round-robin turn (``tickets.service`` writes it in the ticket's INSERT on PostgreSQL)
+TAKE_TURN = update(_USERS).where(_USERS.c.id == bindparam("user_id", type_=Integer)).values(
+    last_assigned_at=bindparam("at"))
 _CUSTOMER = select(Customer.__table__.c.tier, Customer.__table__.c.address).where(
     Customer.__table__.c.id == bindparam("customer_id", type_=Integer))
 

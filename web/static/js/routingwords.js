@@ -54,6 +54,17 @@ export function describeChange(c, names) {
   return c.skipped ? tf("hist_skipped", { field, to }) : tf("hist_set", { field, to });
 }
 
+/** A pause reason word from the PBX (lunch, break…) in the UI language; others as sent. */
+export function pauseReason(reason) {
+  return reason ? tOr("reason_", reason) : "";
+}
+
+/** "暂停 12 分钟（午餐）" / "paused 12 min (lunch)": whole minutes, the reason if any. */
+export function pausedFor(minutes, reason) {
+  const n = Math.max(0, Math.floor(Number(minutes) || 0));
+  return reason ? tf("paused_for", { n, reason: pauseReason(reason) }) : tf("paused_for_plain", { n });
+}
+
 /** The server's assignment reason ("least loaded (load 2) (VIP: most senior)", "the group
  * assigns by hand: …") in the UI language; unknown text as written. */
 export function reasonText(reason) {
@@ -67,6 +78,7 @@ export function reasonText(reason) {
   if (s.startsWith("the group assigns by hand")) return t("how_manual");
   if (s.startsWith("the group has no members")) return t("how_no_members");
   if ((m = /^(.+) was disabled$/.exec(s))) return tf("why_disabled", { user: m[1] });
+  if ((m = /^released: paused (\d+) min(?: \((.*)\))?$/.exec(s))) return pausedFor(m[1], m[2] || "");
   if ((m = /^(.+): the ticket waits in the group's queue$/.exec(s))) {
     const why = m[1];
     let w = why;

@@ -3,6 +3,7 @@ import { api, items, logout } from "./api.js";
 import { $, fill, fmtDuration, fmtTime, h } from "./dom.js";
 import { describeError } from "./errors.js";
 import { applyStatic, getLang, langSwitch, t, tOr } from "./i18n.js";
+import { pauseReason, pausedFor } from "./routingwords.js";
 import { HubSocket, showConnection } from "./socket.js";
 
 const queues = new Map(); // queue name → latest queue_stats
@@ -29,7 +30,21 @@ function render() {
     h("thead", {}, h("tr", {}, [t("agent"), t("extension"), t("state"), t("pause_reason"), t("since")].map((x) => h("th", {}, x)))),
     h("tbody", {}, as.map((a) => h("tr", {},
       h("td", {}, people.get(String(a.extension)) || a.name || a.display_name || a.username || a.user_id || "—"), h("td", {}, a.extension || "—"),
-      h("td", {}, a.state ? tOr("", a.state) : "—"), h("td", {}, reasonLabel(a.reason)), h("td", {}, fmtTime(a._seen, getLang())))))) : h("p", { class: "muted" }, t("none")));
+      h("td", { class: "agent-state" }, stateText(a)), h("td", {}, timedPause(a) ? "" : pauseReason(a.reason)), h("td", {}, fmtTime(a._seen, getLang())))))) : h("p", { class: "muted" }, t("none")));
+}
+
+/** When a paused agent's pause began (ms), if the PBX said; else null. */
+function timedPause(a) {
+  const since = a.state === "paused" && a.paused_since ? Date.parse(a.paused_since) : NaN;
+  return Number.isNaN(since) ? null : since;
+}
+
+/** The agent's state; a PBX pause with its start says for how long, with its reason
+ * ("暂停 12 分钟（午餐）"), so the reason column stays empty for it. */
+function stateText(a) {
+  const since = timedPause(a);
+  if (since !== null) return pausedFor((Date.now() - since) / 60000, a.reason);
+  return a.state ? tOr("", a.state) : "—";
 }
 
 const secondsSince = (iso) => (iso ? Math.max(0, (Date.now() - Date.parse(iso)) / 1000) : null);
@@ -83,13 +98,6 @@ async function loadCalls() {
 let callsSoon = null;
 const loadCallsSoon = () => { clearTimeout(callsSoon); callsSoon = setTimeout(loadCalls, 300); };
 
-/** A known pause reason in the UI language; anything else as the PBX sent it. */
-function reasonLabel(reason) {
-  if (!reason) return "";
-  const label = t(`reason_${reason}`);
-  return label === `reason_${reason}` ? reason : label;
-}
-
 /** The API's agent_state ({state, reason}) and the PBX's ({paused, paused_reason}) describe
  * the same agent: merge them by extension. */
 function agentSeen(msg) {
@@ -114,6 +122,7 @@ async function main() {
   for (const q of items(initial)) if (q && q.queue) queues.set(q.queue, { ...q, _seen: new Date().toISOString() });
   for (const q of items(initial)) for (const a of Array.isArray(q.agents) ? q.agents : []) agentSeen(a);
   render();
+  setInterval(render, 30000); // the minutes in pause go on without a message
   loadCalls();
   new HubSocket((msg) => {
     if (msg.type === "queue_stats" && msg.queue) {
