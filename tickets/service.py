@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
 
-from tickets import lifecycle, sla
+from tickets import lifecycle
 from tickets.customers import (
     contains_pattern,
     customer_id_by_e164,
@@ -55,6 +55,7 @@ from tickets.phones import InvalidPhoneNumber, lacks_area_code, normalize
 from tickets.routing.flow import FlowError, parse_steps, step_of_group, steps_of_type
 from tickets.routing.service import Draft, Routed, Router, routing_of
 from tickets.schemas import CommentIn, TicketIn, TicketPatch
+from tickets.sla.service import refresh_clock, start_clock
 from tickets.templates import validate_fields
 from tickets.users import find_group, find_user
 
@@ -220,7 +221,8 @@ _TICKET_KEYS = ("title", "description", "type_id", "priority", "status", "channe
                 "customer_id", "order_id", "order_number", "assignee_id", "group_id",
                 "fields", "tags", "call_id", "flow_step", "reopen_count",
                 "first_response_due_at", "due_at", "created_by_id", "created_at",
-                "updated_at", "version", "flow_path")
+                "updated_at", "version", "flow_path", "sla_policy_id", "sla_paused_s",
+                "sla_next_at")
 
 
 def _insert_ticket_with_history(with_call: bool) -> Any:
@@ -299,7 +301,6 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         priority = routed.outcome.routing.priority
         if routed_out is not None:
             routed_out.append(routed)
-    first_due, due = sla.due_times(priority, now)
     values: dict[str, Any] = {
         "title": data.title, "description": data.description,
         "type_id": ticket_type.id if ticket_type else None, "priority": priority,
@@ -310,7 +311,7 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         "assignee_id": assignee.id if assignee else None,
         "group_id": group_id, "fields": fields,
         "tags": sorted(set(data.tags)), "call_id": data.call_id, "flow_step": 0,
-        "reopen_count": 0, "first_response_due_at": first_due, "due_at": due,
+        "reopen_count": 0,
         "created_by_id": actor.id, "created_at": now, "updated_at": now, "version": 1,
     }
     if routed is not None:
@@ -324,6 +325,10 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         # a rule that sends the ticket to a department on its flow puts it at that step
         values["flow_step"] = step_of_group(values["flow_path"],
                                             routed.outcome.routing.group)
+    # the SLA clock: the policy matching priority, type, customer tier and flow step
+    values.update(await start_clock(session, priority=values["priority"], type_key=data.type,
+                                    customer_id=customer_id, flow_step=values["flow_step"],
+                                    created_at=now))
     # Core inserts: creating tickets is the hot write path, and the ORM unit of work
     # roughly doubled its cost (tests/bench/bench_core.py).
     # Through the session's connection: the same transaction, without the ORM's layers.
@@ -334,7 +339,8 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
     ticket_id = await _insert_ticket(await session.connection(), values, history, actor,
                                      routed.events() if routed is not None else [])
     ticket = Ticket(id=ticket_id, merged_into_id=None, parent_id=None, first_responded_at=None,
-                    resolved_at=None, closed_at=None, **values)
+                    resolved_at=None, closed_at=None, sla_paused_at=None,
+                    sla_breached_at=None, **values)
     ticket.type = ticket_type
     make_transient_to_detached(ticket)  # a snapshot of the row; session.add() re-attaches it
     return ticket
@@ -553,6 +559,9 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
     if not diff:
         return ticket
     _record_changes(session, ticket, actor, diff, reason)
+    # the clock: pause/resume, a new policy for a new priority or type, orders closed
+    await refresh_clock(session, ticket, rematch=bool({"priority", "type"} & set(diff)),
+                        actor_id=actor.id)
     await session.flush()
     return ticket
 
@@ -590,9 +599,6 @@ def _patch_content(ticket: Ticket, changes: dict[str, Any], diff: dict[str, Any]
             if changes[name] is None:
                 raise Invalid(f"{name} cannot be null")
             _set(ticket, diff, name, changes[name])
-    if "priority" in diff:
-        ticket.first_response_due_at, ticket.due_at = sla.due_times(
-            ticket.priority, ticket.created_at)
     if "tags" in changes:
         _set(ticket, diff, "tags", sorted(set(changes["tags"] or [])))
 
@@ -750,6 +756,7 @@ async def add_comment(session: AsyncSession, ticket_id: int, data: CommentIn,
     await session.flush()
     if ticket.first_responded_at is None and actor.is_staff and public:
         ticket.first_responded_at = utcnow()
+        await refresh_clock(session, ticket, actor_id=actor.id)  # first response met
     _event(session, ticket, actor, "commented", comment_id=comment.id, public=public)
     await session.flush()
     return comment

@@ -16,10 +16,11 @@ library does not cover yet still gets due times.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
@@ -158,7 +159,7 @@ def format_span(span: Span) -> str:
             f"{span.end // 60:02d}:{span.end % 60:02d}")
 
 
-def week_spans(hours: dict[str, Iterable[str]]) -> tuple[tuple[Span, ...], ...]:
+def week_spans(hours: Mapping[str, Iterable[str]]) -> tuple[tuple[Span, ...], ...]:
     """``{"mon": ["09:00-12:00", "13:30-18:00"], …}`` → seven sorted, non-overlapping span
     tuples (Monday first; a missing day is closed). ValueError names the bad day."""
     unknown = set(hours) - set(WEEKDAYS)
@@ -167,7 +168,7 @@ def week_spans(hours: dict[str, Iterable[str]]) -> tuple[tuple[Span, ...], ...]:
     week = []
     for name in WEEKDAYS:
         spans = sorted((parse_span(s) for s in hours.get(name, ())), key=lambda s: s.start)
-        for a, b in zip(spans, spans[1:], strict=False):
+        for a, b in itertools.pairwise(spans):
             if b.start < a.end:
                 raise ValueError(f"{name}: spans {format_span(a)} and {format_span(b)} overlap")
         week.append(tuple(spans))
@@ -227,7 +228,7 @@ def _instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
         local = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
     else:
         local = local.replace(hour=minute // 60, minute=minute % 60)
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 @lru_cache(maxsize=65536)
@@ -239,7 +240,7 @@ def _intervals(cal: Calendar, day: date) -> tuple[tuple[datetime, datetime], ...
 def _utc(at: datetime) -> datetime:
     if at.tzinfo is None:
         raise ValueError("business time needs aware datetimes")
-    return at.astimezone(timezone.utc)
+    return at.astimezone(UTC)
 
 
 def add_business(cal: Calendar, start: datetime, amount: timedelta) -> datetime:

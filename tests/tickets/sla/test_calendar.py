@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -35,8 +35,8 @@ def sh(y: int, mo: int, d: int, h: int, mi: int = 0) -> datetime:
 
 def test_local_hours_are_utc_plus_eight() -> None:
     (a, b), _ = cal().intervals(date(2026, 11, 30))  # a Monday
-    assert a == datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)
-    assert b == datetime(2026, 11, 30, 4, 0, tzinfo=timezone.utc)
+    assert a == datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+    assert b == datetime(2026, 11, 30, 4, 0, tzinfo=UTC)
 
 
 def test_across_a_weekend() -> None:
