@@ -23,7 +23,7 @@ from tickets.errors import DomainError
 from tickets.passwords import PasswordGate
 from tickets.timeinput import set_site_timezone
 from web import apidocs, metrics, pages, ws
-from web.api import admin, auth, calls, customers, kb, pbx, relations, routing, tickets
+from web.api import admin, auth, calls, customers, kb, pbx, relations, routing, sla, tickets
 from web.bus import make_bus
 from web.deps import MANAGERS, get_principal, optional_principal
 from web.edge import Edge, RouteTable
@@ -33,7 +33,13 @@ from web.origin import CrossSiteGuard
 from web.services import Services
 from web.settings import Settings
 from web.throttle import LoginThrottle
-from web.wiring import make_router, start_components, stop_components
+from web.wiring import (
+    configure_sla,
+    make_notify,
+    make_router,
+    start_components,
+    stop_components,
+)
 from web.workers import ComponentsClaim, ForwardLive
 from web.wsdirect import KeepServerSend
 
@@ -66,6 +72,8 @@ def create_app(settings: Settings | None = None, *,
     install_redaction()
     services = build_services(settings)
     services.router = make_router(services)
+    services.notify = make_notify(services)
+    configure_sla(services)
     claim = ComponentsClaim(components_lock, services) if components_lock else None
 
     @asynccontextmanager
@@ -103,7 +111,7 @@ def create_app(settings: Settings | None = None, *,
     app.state.services = services
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origin_list)
     _error_handlers(app)
-    for module in (auth, customers, tickets, relations, admin, calls, kb, pbx, routing):
+    for module in (auth, customers, tickets, relations, admin, calls, kb, pbx, routing, sla):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(pages.router)

@@ -17,6 +17,7 @@ from asr.audiosocket import AsrServer
 from telephony.demo_pbx import DemoPbx
 from telephony.service import Telephony
 from tickets.bus import Bus
+from tickets.notify.events import Notify
 from tickets.passwords import PasswordGate
 from tickets.routing.service import Router, RuleBook
 from web.hub import Hub
@@ -49,6 +50,9 @@ class Services:
     #: Ticket routing (rules, assignment); ``web.wiring.queue_presence`` tells it who is
     #: paused or logged out in the PBX's queues.
     router: Router = field(default_factory=lambda: Router(RuleBook()))
+    #: The Notify port (tickets.notify.events): what SLA steps and supervision orders ask
+    #: to be told; ``web.wiring.make_notify`` builds it (None only before the app is built).
+    notify: Notify | None = None
 
     @property
     def components_elsewhere(self) -> bool:

@@ -12,6 +12,10 @@ import ipaddress
 import logging
 import socket
 
+from sqlalchemy import event as event_api
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
 from asr.audiosocket import LOOPBACK, AsrLimits, AsrServer, Network, parse_allow, send_call
 from asr.engine import AsrError, VoskEngine
 from asr.model_store import ModelError
@@ -20,12 +24,76 @@ from telephony.agents import parse_agent_interfaces
 from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
 from telephony.service import Telephony
+from tickets import messages
+from tickets.bus import TOPIC_TICKETS, Bus, OutEvent
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from tickets.models import Ticket
+from tickets.notify.events import NotificationEvent, Notify
 from tickets.routing.service import Presence, Router, RuleBook
+from tickets.schemas import TicketOut
+from tickets.service import ticket_dict
+from tickets.sla.service import BOOK, Site
 from web.adapters import DbCallDirectory, DbPrefillContext
 from web.services import Services
 
 log = logging.getLogger(__name__)
+
+
+class OnlineStaffNotify:
+    """The Notify port over the websocket: the event's ``user_ids`` who are online hear of
+    it as a ``ticket_notice`` (``rules``: ``["sla:<kind>"]``) once the caller's
+    transaction commits (nothing on a rollback). Events without a ticket or without named
+    users are for the outbox's channels only (the notifier branch adds those at merge:
+    compose this with the outbox port there)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, session: AsyncSession, event: NotificationEvent) -> None:
+        if event.ticket_id is None or not event.user_ids:
+            return
+        ticket = await session.get(Ticket, event.ticket_id)
+        if ticket is None:
+            return
+        await session.refresh(ticket, ["type"])
+        as_json = TicketOut.model_validate(ticket_dict(ticket)).model_dump(mode="json")
+        stage = str(event.data.get("stage") or event.kind)
+        message = messages.ticket_notice(user_ids=list(event.user_ids),
+                                         rules=[f"sla:{stage}"], ticket=as_json)
+        pending: list[OutEvent] | None = session.info.get("online_notices")
+        if pending is None:
+            pending = session.info["online_notices"] = []
+            sync = session.sync_session
+            event_api.listen(sync, "after_commit", self._after_commit, once=True)
+            event_api.listen(sync, "after_rollback", self._after_rollback, once=True)
+        pending.append(message)
+
+    def _after_commit(self, sync: Session) -> None:
+        for message in sync.info.pop("online_notices", []):
+            task = asyncio.get_running_loop().create_task(self._publish(message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _after_rollback(self, sync: Session) -> None:
+        sync.info.pop("online_notices", None)
+
+    async def _publish(self, message: OutEvent) -> None:
+        try:
+            await self.bus.publish(TOPIC_TICKETS, message)
+        except Exception as exc:  # committed: best effort, as web.uow does
+            log.warning("could not publish an SLA notice: %s", exc)
+
+
+def make_notify(services: Services) -> Notify:
+    """The Notify port of this process (the lead composes it with the outbox at merge)."""
+    return OnlineStaffNotify(services.bus)
+
+
+def configure_sla(services: Services) -> None:
+    """The SLA book's site defaults from the settings (zone, holidays, order reminder)."""
+    settings = services.settings
+    BOOK.configure(Site(settings.timezone, settings.holidays, settings.sla_order_reminder))
 
 
 def queue_presence(services: Services) -> Presence:
