@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -57,7 +57,7 @@ def test_escalation_steps_are_checked_with_their_path() -> None:
         ["normal", "high", "urgent", "urgent"]
 
 
-T0 = datetime(2026, 11, 30, 1, 0, tzinfo=timezone.utc)  # Monday 09:00 in Shanghai
+T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 
 
 def test_schedule_and_plan_fire_each_step_once() -> None:
