@@ -867,6 +867,8 @@ def ticket_dict(ticket: Ticket) -> dict[str, Any]:
         "fields": ticket.fields or {}, "tags": ticket.tags or [], "flow_step": ticket.flow_step,
         "flow": _flow_json(ticket),
         "first_response_due_at": ticket.first_response_due_at, "due_at": ticket.due_at,
+        "sla_breached_at": ticket.sla_breached_at,
+        "sla_paused": ticket.sla_paused_at is not None,
         "resolved_at": ticket.resolved_at, "closed_at": ticket.closed_at,
         "reopen_count": ticket.reopen_count, "created_at": ticket.created_at,
         "updated_at": ticket.updated_at, "version": ticket.version,

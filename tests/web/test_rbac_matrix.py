@@ -55,6 +55,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /console": ("303", "403", "ok", "403", "ok", "ok"),
     "GET /wallboard": ("303", "403", "403", "403", "ok", "ok"),
     "GET /admin/routing": ("303", "403", "403", "403", "ok", "ok"),
+    "GET /admin/sla": ("303", "403", "403", "403", "ok", "ok"),
     "GET /engineer": ("303", "403", "403", "ok", "ok", "ok"),
     "GET /portal": ("303", "ok", "403", "403", "403", "ok"),
     "GET /static/{rel}": PUBLIC,
