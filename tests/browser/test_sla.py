@@ -13,14 +13,18 @@ removed or resolved at the end (the live server is shared with the other browser
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import expect
+from sqlalchemy import update
 
 from tests.support.live import LiveServer
+from tickets.db import make_engine
+from tickets.models import Ticket
 
 from .test_console import login
 from .test_routing import _shots
@@ -85,7 +89,22 @@ async def test_admin_edits_policies_and_a_supervisor_orders_supervision(
         await panel.get_by_role("button", name="下达督办").click()
         await expect(panel.locator(".orders")).to_contain_text(f"今天修好 {tag}")
         await _shots(sue, artifacts, "sla_ticket", panel)
-        await sue.select_option("select.lang", "zh")
+        # the ticket's due time passes (set in the database): the list flags it
+        engine = make_engine(live_server.app.state.services.settings.async_database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(update(Ticket).where(Ticket.id == ticket_id).values(
+                    due_at=datetime(2020, 1, 1, tzinfo=UTC)))
+        finally:
+            await engine.dispose()
+        await sue.click("#tab-btn-all")
+        all_tab = sue.locator("#tab-all")
+        await all_tab.locator("input[name=q]").fill(tag)
+        await all_tab.locator("form.filters button[type=submit]").click()
+        row = all_tab.locator(f"tr[data-id='{ticket_id}']")
+        await expect(row).to_have_class("clickable breached")
+        await expect(row.locator(".sla-breached")).to_have_text("overdue")  # _shots ends in en
+        await _shots(sue, artifacts, "sla_list")
         assert not sue.errors, sue.errors
     finally:
         async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:
