@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,7 @@ from tickets.sla.clock import (
     OPEN,
     PAUSED,
     OrderClock,
+    Plan,
     Step,
     TicketClock,
     due_times,
@@ -257,21 +258,47 @@ class SweepReport:
     keys: list[str] = field(default_factory=list)
 
 
-async def _claim(session: AsyncSession, ticket_id: int, step: Step, now: datetime,
-                 skipped: bool) -> bool:
-    """Insert the step's ``sla_fired`` row; False when it was there already."""
+_FIRED = Base.metadata.tables["sla_fired"]
+_TICKETS = Base.metadata.tables["tickets"]
+_EVENTS = Base.metadata.tables["ticket_events"]
+_FIRED_KEY = ["ticket_id", "target", "step"]
+#: Claim a batch of steps: the rows that were not there yet come back (built once per
+#: dialect: building a statement per call cost more than running it).
+_CLAIM = {name: ins(_FIRED).on_conflict_do_nothing(index_elements=_FIRED_KEY).returning(
+    _FIRED.c.ticket_id, _FIRED.c.target, _FIRED.c.step)
+    for name, ins in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+#: The timer's own columns, without touching ``version`` (bookkeeping is not an edit: a
+#: console holding the ticket's version is not made stale by a reminder).
+_SET_TIMER = (update(_TICKETS).where(_TICKETS.c.id == bindparam("tid"))
+              .values(sla_next_at=bindparam("next_at"),
+                      sla_breached_at=func.coalesce(_TICKETS.c.sla_breached_at,
+                                                    bindparam("breached_at"))))
+_INSERT_EVENTS = insert(_EVENTS)
+
+
+async def _claim(session: AsyncSession, claims: list[tuple[int, Step, bool]],
+                 now: datetime) -> set[tuple[int, str, str]]:
+    """Insert the ``sla_fired`` rows of ``claims`` (ticket id, step, skipped) in one
+    statement; the (ticket, target, step) keys that were new (the others fired before)."""
+    if not claims:
+        return set()
     conn = await session.connection()
-    values = {"ticket_id": ticket_id, "target": step.target, "step": step.step, "at": now,
-              "skipped": skipped}
-    table = Base.metadata.tables["sla_fired"]
-    stmt = (pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table))
-    result = await conn.execute(stmt.values(values).on_conflict_do_nothing(
-        index_elements=["ticket_id", "target", "step"]).returning(table.c.id))
-    return result.first() is not None
+    rows = await conn.execute(_CLAIM[conn.dialect.name], [
+        {"ticket_id": tid, "target": st.target, "step": st.step, "at": now, "skipped": skip}
+        for tid, st, skip in claims])
+    return {(r.ticket_id, r.target, r.step) for r in rows}
 
 
 async def _supervisors(session: AsyncSession, group_id: int | None) -> tuple[int, ...]:
-    """The active supervisors of the group; none there (or no group): every supervisor."""
+    """The active supervisors of the group; none there (or no group): every supervisor.
+    Remembered for the session's transaction (a sweep asks once per group, not per ticket)."""
+    cache: dict[int | None, tuple[int, ...]] = session.info.setdefault("sla_supervisors", {})
+    if group_id not in cache:
+        cache[group_id] = await _load_supervisors(session, group_id)
+    return cache[group_id]
+
+
+async def _load_supervisors(session: AsyncSession, group_id: int | None) -> tuple[int, ...]:
     query = select(User.id).where(User.role == "supervisor", User.is_active.is_(True))
     if group_id is not None:
         ids = (await session.scalars(query.join(
@@ -287,8 +314,21 @@ def event_key(ticket_id: int, step: Step) -> str:
     return f"{ticket_id}:{step.target}:{step.step}"
 
 
+@dataclass
+class _Batch:
+    """What a sweep writes at its end in one statement each: history rows, timer columns."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    breached: dict[int, datetime] = field(default_factory=dict)
+
+    def event(self, ticket_id: int, kind: str, data: dict[str, Any], at: datetime) -> None:
+        self.events.append({"ticket_id": ticket_id, "actor_id": None, "kind": kind,
+                            "at": at, "data": data})
+
+
 async def _carry_out(session: AsyncSession, ticket: Ticket, step: Step, now: datetime,
-                     notify: Notify, orders: dict[int, SupervisionOrder]) -> None:
+                     notify: Notify, orders: dict[int, SupervisionOrder],
+                     batch: _Batch) -> None:
     """Write the step to the history, apply an escalation's action, tell who must know."""
     key = event_key(ticket.id, step)
     data: dict[str, Any] = {"target": step.target, "step": step.step,
@@ -306,21 +346,19 @@ async def _carry_out(session: AsyncSession, ticket: Ticket, step: Step, now: dat
                 told.add(order.created_by_id)
         users = tuple(sorted(told))
         kind = "supervision_overdue" if overdue else "supervision_reminder"
-        session.add(TicketEvent(ticket_id=ticket.id, actor_id=None, kind=kind, data=data))
+        batch.event(ticket.id, kind, data, now)
         await notify(session, NotificationEvent("supervision_order", ticket.id, key,
                                                 user_ids=users, data={**data, "stage": kind}))
         return
     if step.step == "reminder":
-        session.add(TicketEvent(ticket_id=ticket.id, actor_id=None, kind="sla_reminder",
-                                data=data))
+        batch.event(ticket.id, "sla_reminder", data, now)
         await notify(session, NotificationEvent(
             "sla_reminder", ticket.id, key,
             user_ids=(ticket.assignee_id,) if ticket.assignee_id else (), data=data))
         return
     if step.step == "breach":
-        ticket.sla_breached_at = ticket.sla_breached_at or now
-        session.add(TicketEvent(ticket_id=ticket.id, actor_id=None, kind="sla_breached",
-                                data=data))
+        batch.breached.setdefault(ticket.id, now)
+        batch.event(ticket.id, "sla_breached", data, now)
         breach_to = set(await _supervisors(session, ticket.group_id))
         if ticket.assignee_id:
             breach_to.add(ticket.assignee_id)
@@ -349,8 +387,7 @@ async def _carry_out(session: AsyncSession, ticket: Ticket, step: Step, now: dat
             ticket.status = lifecycle.status_after_assignment(ticket.status, user.id)
             escalate_to.add(user.id)
     ticket.updated_at = now
-    session.add(TicketEvent(ticket_id=ticket.id, actor_id=None, kind="sla_escalated",
-                            data=data))
+    batch.event(ticket.id, "sla_escalated", data, now)
     await notify(session, NotificationEvent("sla_breach", ticket.id, key,
                                             user_ids=tuple(sorted(escalate_to)), data=data))
 
@@ -363,6 +400,7 @@ async def sweep(session: AsyncSession, *, now: datetime, notify: Notify, limit: 
     (exactly once), then to the history, then told through ``notify``; each ticket's
     ``sla_next_at`` is recomputed. Run it again while ``tickets == limit``."""
     report = SweepReport()
+    session.info.pop("sla_supervisors", None)  # fresh per sweep
     query = (select(Ticket).where(Ticket.sla_next_at <= now)
              .order_by(Ticket.sla_next_at).limit(limit)
              .with_for_update(of=Ticket, skip_locked=True))
@@ -374,30 +412,42 @@ async def sweep(session: AsyncSession, *, now: datetime, notify: Notify, limit: 
     loaded = await book.load(session)
     fired_by = await _fired(session, ids)
     orders_by = await _open_orders(session, ids)
+    decided: list[tuple[Ticket, list[Step], Plan, list[SupervisionOrder]]] = []
+    claims: list[tuple[int, Step, bool]] = []
     for ticket in tickets:
         policy = await _policy_of(session, loaded, ticket, False)
         cal = book.calendar(loaded, policy)
         orders = orders_by[ticket.id] if ticket.status in OPEN else []
         steps = schedule(policy, cal, _clock(ticket), _order_clocks(orders),
                          book.site.order_share)
-        fired = fired_by[ticket.id]
-        decided = plan(steps, fired, now)
+        what = plan(steps, fired_by[ticket.id], now)
+        decided.append((ticket, steps, what, orders))
+        claims += [(ticket.id, st, True) for st in what.skip]
+        claims += [(ticket.id, st, False) for st in what.fire]
+    won = await _claim(session, claims, now)
+    batch = _Batch()
+    timers: list[dict[str, Any]] = []
+    for ticket, steps, what, orders in decided:
         by_id = {o.id: o for o in orders}
-        for step in decided.skip:
-            if await _claim(session, ticket.id, step, now, skipped=True):
-                report.skipped += 1
-            fired.add(step.key)
-        for step in decided.fire:
-            fired.add(step.key)
-            if not await _claim(session, ticket.id, step, now, skipped=False):
-                report.raced += 1
+        report.skipped += sum((ticket.id, *st.key) in won for st in what.skip)
+        for st in what.fire:
+            if (ticket.id, *st.key) not in won:
+                report.raced += 1  # another sweep fired it: not again
                 continue
-            await _carry_out(session, ticket, step, now, notify, by_id)
+            await _carry_out(session, ticket, st, now, notify, by_id, batch)
             report.fired += 1
-            report.keys.append(event_key(ticket.id, step))
-        later = [s.at for s in steps if s.key not in fired]
-        ticket.sla_next_at = min(later) if later else None
-    await session.flush()
+            report.keys.append(event_key(ticket.id, st))
+        done = fired_by[ticket.id] | {st.key for st in (*what.fire, *what.skip)}
+        timers.append({"tid": ticket.id, "breached_at": batch.breached.get(ticket.id),
+                       "next_at": min((st.at for st in steps if st.key not in done),
+                                      default=None)})
+    await session.flush()  # the escalations' changes (ORM, with the version check)
+    conn = await session.connection()
+    if batch.events:
+        await conn.execute(_INSERT_EVENTS, batch.events)
+    await conn.execute(_SET_TIMER, timers)
+    for ticket in tickets:  # the rows changed underneath the ORM's copies
+        session.expire(ticket, ["sla_next_at", "sla_breached_at"])
     return report
 
 
