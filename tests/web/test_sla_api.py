@@ -65,6 +65,13 @@ async def test_ticket_clock_and_supervision_order(
 
     bus.publish = spy
     alice, sue = await login(client, "alice"), await login(client, "sue")
+    # the demo's backdated open tickets run their clock too (the overdue ones: due now)
+    demo = (await client.get("/api/v1/tickets", headers=alice,
+                             params={"status": "in_progress", "limit": 5})).json()["items"]
+    assert demo
+    for tk in demo:
+        clock = (await client.get(f"/api/v1/tickets/{tk['id']}/sla", headers=alice)).json()
+        assert clock["next_at"] is not None and clock["policy"].endswith("(default)")
     me = (await client.get("/api/v1/auth/me", headers=alice)).json()
     t = (await client.post("/api/v1/tickets", headers=alice, json={
         "title": "no hot water", "priority": "urgent", "assignee": "alice"})).json()
