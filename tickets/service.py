@@ -702,7 +702,11 @@ CUSTOMER_EVENT_KEYS = frozenset({"status", "priority", "type", "title", "descrip
 #: merge's target and on parent/child links (they name other customers' tickets). The
 #: merged ticket's own ``merged`` event is public: its customer is told where it went.
 STAFF_EVENTS = frozenset({"call_linked", "merged_in", "child_linked", "child_unlinked",
-                          "parent_linked", "parent_unlinked", "bulk_applied"})
+                          "parent_linked", "parent_unlinked", "bulk_applied",
+                          # the SLA clock and 督办 (tickets.sla): the staff's business
+                          "sla_reminder", "sla_breached", "sla_escalated",
+                          "supervision_ordered", "supervision_reminder",
+                          "supervision_overdue", "supervision_closed"})
 #: History kinds that are about one attachment (``data["attachment_id"]``).
 ATTACHMENT_EVENTS = frozenset({"attachment_added", "attachment_visibility"})
 
@@ -760,6 +764,23 @@ async def add_comment(session: AsyncSession, ticket_id: int, data: CommentIn,
     _event(session, ticket, actor, "commented", comment_id=comment.id, public=public)
     await session.flush()
     return comment
+
+
+async def called_back(session: AsyncSession, ticket_id: int, actor: Actor,
+                      to: str) -> Ticket:
+    """A staff member rang the customer about the ticket (click-to-call from its view): the
+    history says so (``called_back``, the number) and, if it is the first, the first
+    response is met (its SLA target stops). Forbidden for non-staff, NotFound, Conflict
+    (merged)."""
+    if not actor.is_staff:
+        raise Forbidden("only staff call customers back")
+    ticket = await get_writable_ticket(session, ticket_id, actor)
+    _event(session, ticket, actor, "called_back", to=to)
+    if ticket.first_responded_at is None:
+        ticket.first_responded_at = utcnow()
+        await refresh_clock(session, ticket, actor_id=actor.id)
+    await session.flush()
+    return ticket
 
 
 async def comments(session: AsyncSession, ticket_id: int, actor: Actor) -> list[Comment]:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.conftest import DbMaker
 from tickets import service
 from tickets.db import make_engine, make_sessionmaker
-from tickets.models import Ticket, TicketEvent, User
+from tickets.models import Customer, Ticket, TicketEvent, User
 from tickets.notify.events import NotificationEvent
 from tickets.schemas import TicketIn
 from tickets.sla import service as sla
@@ -50,6 +50,8 @@ class Told:
 async def sm(new_db: DbMaker) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = make_engine(to_async_url(await new_db()))
     try:
+        async with engine.begin() as conn:  # the demo's own timers are not these tests'
+            await conn.execute(update(Ticket).values(sla_next_at=None))
         yield make_sessionmaker(engine)
     finally:
         await engine.dispose()
@@ -213,6 +215,7 @@ async def test_two_sweeps_racing_fire_each_step_exactly_once(new_db: DbMaker) ->
     b = book()
     try:
         async with makers[0]() as s, s.begin():
+            await s.execute(update(Ticket).values(sla_next_at=None))  # the demo's timers
             await _policy(s, first_response_minutes=60, resolution_minutes=120, calendar_id=1,
                           escalation=[{"after_minutes": 0, "action": "notify_supervisors"}])
             ids = [(await _ticket(s, b, T0, assignee="alice")).id for _ in range(40)]
@@ -238,3 +241,26 @@ async def test_two_sweeps_racing_fire_each_step_exactly_once(new_db: DbMaker) ->
     finally:
         for e in engines:
             await e.dispose()
+
+
+async def test_a_call_back_is_the_first_response_and_customers_see_no_sla_rows(
+        sm: async_sessionmaker[AsyncSession]) -> None:
+    b, told = book(), Told()
+    async with sm() as s, s.begin():
+        await _policy(s, first_response_minutes=60, resolution_minutes=120, calendar_id=1)
+        customer = Customer(name="Ann")
+        s.add(customer)
+        await s.flush()
+        t = await _ticket(s, b, T0, assignee="alice", customer_id=customer.id)
+        tid, cid = t.id, customer.id
+    await _sweep(sm, b, T0 + 61 * M, told)  # first response missed: history rows
+    async with sm() as s, s.begin():
+        t = await service.called_back(s, tid, AGENT, "+8613800000000")
+        assert t.first_responded_at is not None
+    async with sm() as s:
+        kinds = {e.kind for e in await service.history(s, tid, AGENT)}  # type: ignore[union-attr]
+        assert {"called_back", "sla_breached"} <= kinds
+        mine = await service.history(s, tid, service.Actor(id=None, role="customer",
+                                                           customer_id=cid))
+        seen = {e["kind"] for e in mine}  # type: ignore[index]
+        assert "called_back" in seen and not seen & {"sla_breached", "sla_reminder"}

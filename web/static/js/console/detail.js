@@ -49,7 +49,7 @@ export function initDetail() {
   $("#tab-detail").addEventListener("click", (ev) => {
     const btn = ev.target.closest("[data-action]");
     if (!btn || btn.disabled) return;
-    if (btn.dataset.action === "call-customer") dial(customerPhone());
+    if (btn.dataset.action === "call-customer") dial(customerPhone(), S.ticket && S.ticket.id);
   });
 }
 
