@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
 from sqlalchemy import select
@@ -31,7 +31,7 @@ from tests.support.servers import postgres_server
 from tickets.db import make_engine, make_sessionmaker
 from tickets.models import Ticket
 from tickets.notify.events import NotificationEvent
-from tickets.sla.service import SlaBook, Site, sweep
+from tickets.sla.service import Site, SlaBook, sweep
 from web.migrate import upgrade
 from web.settings import to_async_url
 
