@@ -21,6 +21,9 @@ async def test_calendars_and_policies(client: httpx.AsyncClient) -> None:
     bad = await client.post("/api/v1/admin/sla/calendars", headers=admin, json={
         "key": "x", "name": "X", "holidays": "ZZ"})
     assert bad.status_code == 422 and "holidays" in bad.text
+    bad = await client.post("/api/v1/admin/sla/calendars", headers=admin, json={
+        "key": "never", "name": "Never open"})
+    assert bad.status_code == 422 and "hours" in bad.text
     cal = await client.post("/api/v1/admin/sla/calendars", headers=admin, json={
         "key": "late", "name": "Late shift", "holidays": "CN",
         "hours": {"mon": ["13:00-22:00"], "sat": ["10:00-16:00"]},
@@ -41,6 +44,9 @@ async def test_calendars_and_policies(client: httpx.AsyncClient) -> None:
             {"after_minutes": 0, "action": "notify_supervisors"},
             {"after_minutes": 60, "action": "assign_user", "user": "sue"}]})
     assert made.status_code == 201, made.text
+    emptied = await client.patch(f"/api/v1/admin/sla/calendars/{cal.json()['id']}",
+                                 headers=admin, json={"hours": {}})
+    assert emptied.status_code == 422 and "hours" in emptied.text
     busy = await client.delete(f"/api/v1/admin/sla/calendars/{cal.json()['id']}",
                                headers=admin)
     assert busy.status_code == 409

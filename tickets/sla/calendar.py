@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 DayKind = Literal["holiday", "workday", "normal"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: The longest stretch searched for open time: a calendar with no hours for this long is
-#: an error (ValueError), not an endless loop.
-_HORIZON_DAYS = 3 * 366
+#: an error (ValueError), not an endless loop. Twenty years: the longest target a policy
+#: may set (a year of business minutes) on a thin calendar (a few hours a week) fits.
+_HORIZON_DAYS = 20 * 366
 
 
 class UnknownYear(Exception):
@@ -265,7 +266,7 @@ def add_business(cal: Calendar, start: datetime, amount: timedelta) -> datetime:
                 return begin + left
             left -= b - begin
         day += timedelta(days=1)
-    raise ValueError("the calendar has no open hours within three years")
+    raise ValueError("the calendar has no open hours within twenty years")
 
 
 def business_between(cal: Calendar, a: datetime, b: datetime) -> timedelta:

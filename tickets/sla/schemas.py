@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from tickets.schemas import DbId, Flag, In, Out, Priority, Version
 from tickets.sla.calendar import WEEKDAYS, week_spans
@@ -74,6 +74,19 @@ class CalendarIn(In):
     _zone = field_validator("timezone")(_check_zone)
     _region = field_validator("holidays")(_check_region)
     _days = field_validator("closed_days", "open_days")(_check_days)
+
+    @model_validator(mode="after")
+    def _some_hours(self) -> CalendarIn:
+        check_open(self.hours, self.always_open)
+        return self
+
+
+def check_open(hours: dict[str, list[str]], always_open: bool) -> None:
+    """A calendar must have working hours somewhere in the week (or be 24×7): without them
+    no due time could ever be reached. ValueError naming ``hours``."""
+    if not always_open and not any(hours.get(d) for d in WEEKDAYS):
+        raise ValueError("hours: give working hours for at least one weekday, or make the "
+                         "calendar always_open")
 
 
 class CalendarPatch(In):
@@ -202,5 +215,3 @@ class ClockOut(Out):
     targets: list[TargetOut]
     orders: list[OrderOut]
 
-
-__all__ = ["WEEKDAYS"]

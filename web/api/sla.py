@@ -24,6 +24,7 @@ from tickets.sla.schemas import (
     PolicyIn,
     PolicyOut,
     PolicyPatch,
+    check_open,
 )
 from web.deps import Admin, IdPath, Manager, ServicesDep, SessionDep, Staff, UowDep
 
@@ -70,6 +71,10 @@ async def patch_calendar(calendar_id: IdPath, data: CalendarPatch, _: Admin,
                                      "always_open"):
             raise Invalid(f"{key} cannot be null")
         setattr(row, key, value)
+    try:
+        check_open(row.hours or {}, row.always_open)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
     row.version += 1
     row.updated_at = utcnow()
     await uow.commit()
