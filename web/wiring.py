@@ -13,6 +13,7 @@ import logging
 import socket
 
 from sqlalchemy import event as event_api
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -56,7 +57,8 @@ class OnlineStaffNotify:
         ticket = await session.get(Ticket, event.ticket_id)
         if ticket is None:
             return
-        await session.refresh(ticket, ["type"])
+        if "type" in sa_inspect(ticket).unloaded:  # a sweep's tickets have it (joined)
+            await session.refresh(ticket, ["type"])
         as_json = TicketOut.model_validate(ticket_dict(ticket)).model_dump(mode="json")
         stage = str(event.data.get("stage") or event.kind)
         message = messages.ticket_notice(user_ids=list(event.user_ids),

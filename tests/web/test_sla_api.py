@@ -3,12 +3,17 @@ ticket's clock, supervision orders (督办) and the online-staff notice they sen
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from tests.conftest import login
+from tickets.models import Ticket
+from tickets.sla import service as sla
 
 
 async def test_calendars_and_policies(client: httpx.AsyncClient) -> None:
@@ -106,3 +111,44 @@ async def test_ticket_clock_and_supervision_order(
     assert seen[0]["status"] == "done"
     history = (await client.get(f"/api/v1/tickets/{t['id']}/history", headers=alice)).json()
     assert {"supervision_ordered", "supervision_closed"} <= {e["kind"] for e in history}
+
+
+async def test_the_sweep_tells_online_staff_after_the_commit_only(
+        app_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    """The Notify port wired in web/wiring.py: a sweep's breach reaches the assignee's
+    consoles as a ticket_notice once committed; a rolled-back sweep tells nobody."""
+    app, client = app_client
+    services = app.state.services
+    sent: list[dict[str, Any]] = []
+    original = services.bus.publish
+
+    async def spy(topic: str, message: dict[str, Any]) -> None:
+        sent.append(message)
+        await original(topic, message)
+
+    services.bus.publish = spy
+    alice = await login(client, "alice")
+    me = (await client.get("/api/v1/auth/me", headers=alice)).json()
+    t = (await client.post("/api/v1/tickets", headers=alice, json={
+        "title": "late", "priority": "urgent", "assignee": "alice"})).json()
+    async with services.db() as s, s.begin():
+        await s.execute(update(Ticket).values(sla_next_at=None))  # only this one
+        ticket = await s.get_one(Ticket, t["id"])
+        ticket.sla_next_at = ticket.created_at
+    later = datetime.now(UTC) + timedelta(minutes=31)
+    async with services.db() as s:
+        async with s.begin():
+            report = await sla.sweep(s, now=later, notify=services.notify)
+            assert report.fired == 1
+            await s.rollback()
+    await asyncio.sleep(0.05)
+    assert not [m for m in sent if m.get("type") == "ticket_notice"]
+    async with services.db() as s, s.begin():
+        await sla.sweep(s, now=later, notify=services.notify)
+    for _ in range(50):
+        notices = [m for m in sent if m.get("type") == "ticket_notice"]
+        if notices:
+            break
+        await asyncio.sleep(0.02)
+    assert notices[0]["rules"] == ["sla:sla_breach"] and me["id"] in notices[0]["user_ids"]
+    assert notices[0]["ticket"]["id"] == t["id"]
