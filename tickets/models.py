@@ -213,6 +213,18 @@ class Ticket(Base):
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: SLA clock (tickets.sla, migration 0009): the policy the due times come from; when the
+    #: clock was paused (waiting for the customer) and the business seconds paused so far
+    #: (due times are pushed out by them); the next instant the sweep must look at the
+    #: ticket (reminder, breach, escalation, a supervision order; NULL: nothing pending),
+    #: indexed so the sweep reads due tickets without a scan; when a target was first missed.
+    #: (No foreign key: adding one would rebuild ``tickets`` on SQLite; a deleted policy
+    #: leaves a stale id, and the clock then matches again.)
+    sla_policy_id: Mapped[int | None] = mapped_column(Integer)
+    sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_paused_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sla_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    sla_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -366,3 +378,9 @@ from tickets.notify.models import (  # noqa: E402,F401  (registers its tables)
     WebhookSubscription,
 )
 from tickets.routing.models import RoutingRule  # noqa: E402,F401  (registers its table)
+from tickets.sla.models import (  # noqa: E402,F401  (registers their tables)
+    SlaCalendar,
+    SlaFired,
+    SlaPolicy,
+    SupervisionOrder,
+)

@@ -50,6 +50,7 @@ from tickets.service import (
     ticket_number,
     visible,
 )
+from tickets.sla.service import refresh_clock
 
 #: How many merged tickets a target's pointer is followed through before giving up.
 MAX_FOLLOW = 20
@@ -284,6 +285,7 @@ async def merge(session: AsyncSession, ticket_id: int, into: int | str, actor: A
     source.updated_at = target.updated_at = now
     carried = {"comments": result.comments, "attachments": result.attachments,
                "calls": result.calls}
+    await refresh_clock(session, source, now=now, actor_id=actor.id)  # closed: no timers
     _event(session, source, actor, "merged", into_id=target.id, into=dst, note=note,
            followed=followed, force=force, **carried, **diff)
     _event(session, target, actor, "merged_in", from_id=source.id, note=note, force=force,
@@ -388,6 +390,7 @@ async def _move_child(session: AsyncSession, child: Ticket, actor: Actor, steps:
         _event(session, child, actor, kind, status=move, parent=parent, reason=reason)
     if not moves:
         return f"ticket is already {child.status}"
+    await refresh_clock(session, child, actor_id=actor.id)
     return None
 
 

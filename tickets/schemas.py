@@ -406,6 +406,10 @@ class TicketOut(Out):
     #: Merged into that ticket (closed and read-only since): its id and number.
     merged_into_id: int | None = None
     merged_into: str | None = None
+    #: SLA: when a target was first missed (None: never), and whether the clock is paused
+    #: (waiting for the customer). Details: GET /api/v1/tickets/{id}/sla.
+    sla_breached_at: datetime | None = None
+    sla_paused: bool = False
     #: The parent incident this ticket is a child of: its id and number.
     parent_id: int | None = None
     parent: str | None = None

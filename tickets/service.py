@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, make_transient_to_detached
 
-from tickets import lifecycle, sla
+from tickets import lifecycle
 from tickets.customers import (
     contains_pattern,
     customer_id_by_e164,
@@ -64,6 +64,7 @@ from tickets.phones import InvalidPhoneNumber, lacks_area_code, normalize
 from tickets.routing.flow import FlowError, parse_steps, step_of_group, steps_of_type
 from tickets.routing.service import TAKE_TURN, Draft, Routed, Router, routing_of
 from tickets.schemas import CommentIn, TicketIn, TicketPatch
+from tickets.sla.service import refresh_clock, start_clock
 from tickets.templates import validate_fields
 from tickets.users import find_group, find_user
 
@@ -246,7 +247,8 @@ _TICKET_KEYS = ("title", "description", "type_id", "priority", "status", "channe
                 "customer_id", "order_id", "order_number", "assignee_id", "group_id",
                 "fields", "tags", "call_id", "flow_step", "reopen_count",
                 "first_response_due_at", "due_at", "created_by_id", "created_at",
-                "updated_at", "version", "flow_path")
+                "updated_at", "version", "flow_path", "sla_policy_id", "sla_paused_s",
+                "sla_next_at")
 
 
 def _insert_ticket_with_history(with_call: bool) -> Any:
@@ -352,7 +354,6 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         priority = routed.outcome.routing.priority
         if routed_out is not None:
             routed_out.append(routed)
-    first_due, due = sla.due_times(priority, now)
     values: dict[str, Any] = {
         "title": data.title, "description": data.description,
         "type_id": ticket_type.id if ticket_type else None, "priority": priority,
@@ -363,7 +364,7 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         "assignee_id": assignee.id if assignee else None,
         "group_id": group_id, "fields": fields,
         "tags": sorted(set(data.tags)), "call_id": data.call_id, "flow_step": 0,
-        "reopen_count": 0, "first_response_due_at": first_due, "due_at": due,
+        "reopen_count": 0,
         "created_by_id": actor.id, "created_at": now, "updated_at": now, "version": 1,
     }
     if routed is not None:
@@ -377,6 +378,10 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         # a rule that sends the ticket to a department on its flow puts it at that step
         values["flow_step"] = step_of_group(values["flow_path"],
                                             routed.outcome.routing.group)
+    # the SLA clock: the policy matching priority, type, customer tier and flow step
+    values.update(await start_clock(session, priority=values["priority"], type_key=data.type,
+                                    customer_id=customer_id, flow_step=values["flow_step"],
+                                    created_at=now))
     # Core inserts: creating tickets is the hot write path, and the ORM unit of work
     # roughly doubled its cost (tests/bench/bench_core.py).
     # Through the session's connection: the same transaction, without the ORM's layers.
@@ -388,7 +393,8 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
                                      routed.events() if routed is not None else [],
                                      routed.turn_user_id if routed is not None else None)
     ticket = Ticket(id=ticket_id, merged_into_id=None, parent_id=None, first_responded_at=None,
-                    resolved_at=None, closed_at=None, **values)
+                    resolved_at=None, closed_at=None, sla_paused_at=None,
+                    sla_breached_at=None, **values)
     ticket.type = ticket_type
     make_transient_to_detached(ticket)  # a snapshot of the row; session.add() re-attaches it
     if notify is not None:
@@ -621,6 +627,9 @@ async def update_ticket(session: AsyncSession, ticket_id: int, patch: TicketPatc
     if not diff:
         return ticket
     _record_changes(session, ticket, actor, diff, reason)
+    # the clock: pause/resume, a new policy for a new priority or type, orders closed
+    await refresh_clock(session, ticket, rematch=bool({"priority", "type"} & set(diff)),
+                        actor_id=actor.id)
     await session.flush()
     if notify is not None:
         await notify_changes(session, notify, ticket, actor, diff)
@@ -677,9 +686,6 @@ def _patch_content(ticket: Ticket, changes: dict[str, Any], diff: dict[str, Any]
             if changes[name] is None:
                 raise Invalid(f"{name} cannot be null")
             _set(ticket, diff, name, changes[name])
-    if "priority" in diff:
-        ticket.first_response_due_at, ticket.due_at = sla.due_times(
-            ticket.priority, ticket.created_at)
     if "tags" in changes:
         _set(ticket, diff, "tags", sorted(set(changes["tags"] or [])))
 
@@ -783,7 +789,11 @@ CUSTOMER_EVENT_KEYS = frozenset({"status", "priority", "type", "title", "descrip
 #: merge's target and on parent/child links (they name other customers' tickets). The
 #: merged ticket's own ``merged`` event is public: its customer is told where it went.
 STAFF_EVENTS = frozenset({"call_linked", "merged_in", "child_linked", "child_unlinked",
-                          "parent_linked", "parent_unlinked", "bulk_applied"})
+                          "parent_linked", "parent_unlinked", "bulk_applied",
+                          # the SLA clock and 督办 (tickets.sla): the staff's business
+                          "sla_reminder", "sla_breached", "sla_escalated",
+                          "supervision_ordered", "supervision_reminder",
+                          "supervision_overdue", "supervision_closed"})
 #: History kinds that are about one attachment (``data["attachment_id"]``).
 ATTACHMENT_EVENTS = frozenset({"attachment_added", "attachment_visibility"})
 
@@ -838,6 +848,7 @@ async def add_comment(session: AsyncSession, ticket_id: int, data: CommentIn,
     await session.flush()
     if ticket.first_responded_at is None and actor.is_staff and public:
         ticket.first_responded_at = utcnow()
+        await refresh_clock(session, ticket, actor_id=actor.id)  # first response met
     _event(session, ticket, actor, "commented", comment_id=comment.id, public=public)
     await session.flush()
     if notify is not None and public:
@@ -846,6 +857,23 @@ async def add_comment(session: AsyncSession, ticket_id: int, data: CommentIn,
             data={"ticket": facts_of(ticket), "body": data.body[:4000],
                   "by_customer": actor.role == "customer"}))
     return comment
+
+
+async def called_back(session: AsyncSession, ticket_id: int, actor: Actor,
+                      to: str) -> Ticket:
+    """A staff member rang the customer about the ticket (click-to-call from its view): the
+    history says so (``called_back``, the number) and, if it is the first, the first
+    response is met (its SLA target stops). Forbidden for non-staff, NotFound, Conflict
+    (merged)."""
+    if not actor.is_staff:
+        raise Forbidden("only staff call customers back")
+    ticket = await get_writable_ticket(session, ticket_id, actor)
+    _event(session, ticket, actor, "called_back", to=to)
+    if ticket.first_responded_at is None:
+        ticket.first_responded_at = utcnow()
+        await refresh_clock(session, ticket, actor_id=actor.id)
+    await session.flush()
+    return ticket
 
 
 async def comments(session: AsyncSession, ticket_id: int, actor: Actor) -> list[Comment]:
@@ -953,6 +981,8 @@ def ticket_dict(ticket: Ticket) -> dict[str, Any]:
         "fields": ticket.fields or {}, "tags": ticket.tags or [], "flow_step": ticket.flow_step,
         "flow": _flow_json(ticket),
         "first_response_due_at": ticket.first_response_due_at, "due_at": ticket.due_at,
+        "sla_breached_at": ticket.sla_breached_at,
+        "sla_paused": ticket.sla_paused_at is not None,
         "resolved_at": ticket.resolved_at, "closed_at": ticket.closed_at,
         "reopen_count": ticket.reopen_count, "created_at": ticket.created_at,
         "updated_at": ticket.updated_at, "version": ticket.version,

@@ -23,7 +23,19 @@ from tickets.errors import DomainError
 from tickets.passwords import PasswordGate
 from tickets.timeinput import set_site_timezone
 from web import apidocs, metrics, pages, ws
-from web.api import admin, auth, calls, customers, kb, notify, pbx, relations, routing, tickets
+from web.api import (
+    admin,
+    auth,
+    calls,
+    customers,
+    kb,
+    notify,
+    pbx,
+    relations,
+    routing,
+    sla,
+    tickets,
+)
 from web.bus import make_bus
 from web.deps import MANAGERS, get_principal, optional_principal
 from web.edge import Edge, RouteTable
@@ -34,6 +46,7 @@ from web.services import Services
 from web.settings import Settings
 from web.throttle import LoginThrottle
 from web.wiring import (
+    configure_sla,
     make_outbox,
     make_router,
     register_jobs,
@@ -76,6 +89,7 @@ def create_app(settings: Settings | None = None, *,
     services.router = make_router(services)
     services.notify = make_outbox(settings)
     register_jobs(services)
+    configure_sla(services)
     claim = ComponentsClaim(components_lock, services) if components_lock else None
 
     @asynccontextmanager
@@ -116,7 +130,7 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origin_list)
     _error_handlers(app)
     for module in (auth, customers, tickets, relations, admin, calls, kb, pbx, routing,
-                   notify):
+                   notify, sla):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(pages.router)

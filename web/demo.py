@@ -52,6 +52,7 @@ from tickets.schemas import (
     TicketPatch,
     UserIn,
 )
+from tickets.sla.service import refresh_clock
 from tickets.users import create_group, create_user, hash_password
 from web.demo_data import (
     CUSTOMERS,
@@ -341,6 +342,13 @@ class _Timeline:
             "first_response_due_at": "b_first_due", "due_at": "b_due",
             "first_responded_at": "b_responded", "resolved_at": "b_resolved",
             "closed_at": "b_closed"}, ticket_rows)
+        # the SLA clock of the backdated tickets: their policy's due times from their real
+        # opening, and when the sweep must next look at them (the overdue ones: at once)
+        for ticket in (await session.scalars(
+                select(Ticket).where(Ticket.id.in_([d.ticket_id for d in self.dated]))
+                .execution_options(populate_existing=True))).all():
+            await refresh_clock(session, ticket, rematch=True)
+        await session.flush()
 
 
 async def _ids_by_ticket(session: AsyncSession, table: Table,

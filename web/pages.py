@@ -1,5 +1,6 @@
 """HTML pages and their static assets: ``/login``, ``/console``, ``/wallboard``, ``/engineer``,
-``/portal``, ``/admin/routing`` (the routing rules: admins edit, supervisors read and try them)
+``/portal``, ``/admin/routing`` (the routing rules: admins edit, supervisors read and try them),
+``/admin/sla`` (SLA policies and calendars: admins edit, supervisors read)
 and ``/static/…``.
 
 The pages are plain HTML shells; their ES modules fetch data from the REST API and the
@@ -46,6 +47,7 @@ PAGES: dict[str, tuple[str, frozenset[str] | None]] = {
     "/engineer": ("engineer.html", frozenset({"engineer", "supervisor", "admin"})),
     "/portal": ("portal.html", frozenset({"customer", "admin"})),
     "/admin/routing": ("routing.html", frozenset({"supervisor", "admin"})),
+    "/admin/sla": ("sla.html", frozenset({"supervisor", "admin"})),
 }
 #: where each role lands after logging in
 HOME_BY_ROLE = {"agent": "/console", "supervisor": "/wallboard", "admin": "/console",
@@ -115,6 +117,11 @@ async def portal_page(request: Request) -> Response:
 @router.get("/admin/routing", response_class=HTMLResponse)
 async def routing_page(request: Request) -> Response:
     return await _page(request, "/admin/routing")
+
+
+@router.get("/admin/sla", response_class=HTMLResponse)
+async def sla_page(request: Request) -> Response:
+    return await _page(request, "/admin/sla")
 
 
 def resolve_static(rel: str) -> Path | None:

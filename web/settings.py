@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     default_region: str = "CN"
     # Times written without offset (filters, order dates) are in this IANA zone.
     timezone: str = DEFAULT_TIMEZONE
+    # SLA calendars (tickets/sla): public holidays of this region when a calendar names none:
+    # CN (chinesecalendar: holidays and 调休 make-up working days), any code of the
+    # `holidays` package (US, HK, DE-BY …), or none.
+    holidays: str = "CN"
+    # Share of a supervision order's (督办) time at which its assignee is reminded.
+    sla_order_reminder: float = Field(default=0.8, gt=0, le=1)
+    # Tickets one SLA sweep takes at most (tickets.sla.service.sweep's limit).
+    sla_sweep_batch: int = Field(default=500, ge=1, le=100_000)
     # Area code for landlines written without one (e.g. "21": 6552 9988 → +86 21 6552 9988);
     # unset: such a number is refused as missing its area code.
     default_area_code: str | None = Field(default=None, pattern=r"^0?[1-9]\d{0,3}$")
@@ -179,6 +187,13 @@ class Settings(BaseSettings):
     @classmethod
     def _known_zone(cls, v: str) -> str:
         zone(v)
+        return v
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_holidays(cls, v: str) -> str:
+        from tickets.sla.calendar import holiday_source
+        holiday_source(v)  # a ValueError names an unknown region at startup
         return v
 
     @field_validator("default_area_code")

@@ -20,10 +20,11 @@ from telephony.agents import parse_agent_interfaces
 from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
 from telephony.service import Telephony
-from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker, utcnow
 from tickets.notify.delivery import Dispatcher, Ports
 from tickets.notify.outbox import Outbox
 from tickets.routing.service import Presence, Router, RuleBook
+from tickets.sla.service import BOOK, Site, sweep
 from web.adapters import DbCallDirectory, DbPrefillContext
 from web.jobs import make_job_engine
 from web.notify_adapters import BusLive, HttpSms, HttpWebhook, SmtpSender
@@ -32,6 +33,12 @@ from web.services import Services
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def configure_sla(services: Services) -> None:
+    """The SLA book's site defaults from the settings (zone, holidays, order reminder)."""
+    settings = services.settings
+    BOOK.configure(Site(settings.timezone, settings.holidays, settings.sla_order_reminder))
 
 
 def queue_presence(services: Services) -> Presence:
@@ -96,6 +103,19 @@ def register_jobs(services: Services) -> None:
         await dispatcher.purge(keep_days)
 
     services.jobs.periodic("outbox_purge", 3600, purge_outbox)
+
+    async def sla_sweep() -> None:
+        """Reminders, breaches, escalation steps and 督办 deadlines that are due: batch by
+        batch (a transaction each) until a batch comes back short."""
+        limit = services.settings.sla_sweep_batch
+        while True:
+            async with services.db() as session, session.begin():
+                report = await sweep(session, now=utcnow(), notify=services.notify,
+                                     limit=limit)
+            if report.tickets < limit:
+                return
+
+    services.jobs.periodic("sla_sweep", 30, sla_sweep)
 
 
 async def start_jobs(services: Services) -> None:

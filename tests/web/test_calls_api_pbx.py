@@ -61,3 +61,24 @@ async def test_spy_acts_on_the_call_given_and_the_log_shows_what_it_stored(
             assert not [x for x in since if "6010" in (x["caller_number"] or "")]
     finally:
         task.cancel()
+
+
+async def test_a_call_back_from_a_ticket_meets_its_first_response(
+        pbx_server: LiveServer, fake_pbx: Any) -> None:
+    token = await pbx_server.login("alice")
+    async with httpx.AsyncClient(base_url=pbx_server.url,
+                                 headers={"Authorization": f"Bearer {token}"}) as c:
+        t = (await c.post("/api/v1/tickets", json={"title": "call me back",
+                                                   "assignee": "alice"})).json()
+        assert (await c.post("/api/v1/calls/originate", json={
+            "to": "13800138000", "ticket_id": 2_000_000})).status_code == 404
+        before = len(fake_pbx.actions)
+        r = await c.post("/api/v1/calls/originate", json={"to": "13800138000",
+                                                          "ticket_id": t["id"]})
+        assert r.status_code == 202, r.text
+        assert any(a.get("Action") == "Originate" for a in fake_pbx.actions[before:])
+        clock = (await c.get(f"/api/v1/tickets/{t['id']}/sla")).json()
+        first = next(x for x in clock["targets"] if x["target"] == "first_response")
+        assert first["met_at"] is not None and first["business_seconds_left"] is None
+        kinds = [e["kind"] for e in (await c.get(f"/api/v1/tickets/{t['id']}/history")).json()]
+        assert "called_back" in kinds

@@ -55,6 +55,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /console": ("303", "403", "ok", "403", "ok", "ok"),
     "GET /wallboard": ("303", "403", "403", "403", "ok", "ok"),
     "GET /admin/routing": ("303", "403", "403", "403", "ok", "ok"),
+    "GET /admin/sla": ("303", "403", "403", "403", "ok", "ok"),
     "GET /engineer": ("303", "403", "403", "ok", "ok", "ok"),
     "GET /portal": ("303", "ok", "403", "403", "403", "ok"),
     "GET /static/{rel}": PUBLIC,
@@ -109,6 +110,19 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "DELETE /api/v1/routing/rules/{rule_id}": ADMIN,
     "PUT /api/v1/routing/rules-order": ADMIN,
     "POST /api/v1/routing/dry-run": MGR,
+    # SLA: admins edit calendars and policies, supervisors read them and order 督办
+    "GET /api/v1/admin/sla/calendars": MGR,
+    "POST /api/v1/admin/sla/calendars": ADMIN,
+    "PATCH /api/v1/admin/sla/calendars/{calendar_id}": ADMIN,
+    "DELETE /api/v1/admin/sla/calendars/{calendar_id}": ADMIN,  # in use: 409
+    "GET /api/v1/admin/sla/policies": MGR,
+    "POST /api/v1/admin/sla/policies": ADMIN,
+    "PATCH /api/v1/admin/sla/policies/{policy_id}": ADMIN,
+    "DELETE /api/v1/admin/sla/policies/{policy_id}": ADMIN,
+    "GET /api/v1/tickets/{ticket_id}/sla": STAFF,
+    "GET /api/v1/tickets/{ticket_id}/supervision": STAFF,
+    "POST /api/v1/tickets/{ticket_id}/supervision": MGR,
+    "POST /api/v1/tickets/{ticket_id}/supervision/{order_id}/cancel": MGR,
     # calls and the PBX (no PBX in this app: the actions answer 409, i.e. "ok" here)
     "GET /api/v1/calls": STAFF,
     "GET /api/v1/calls/live": STAFF,
@@ -190,9 +204,13 @@ async def _ids(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, st
     await client.post(f"/api/v1/tickets/{other['id']}/comments", headers=admin,
                       json={"body": "rbac outbox probe", "public": True})
     message = (await client.get("/api/v1/admin/outbox", headers=admin)).json()["items"][0]
+    order = (await client.post(f"/api/v1/tickets/{other['id']}/supervision", headers=admin,
+                               json={"note": "rbac probe",
+                                     "deadline_at": "2099-01-01T00:00:00Z"})).json()
     return {"ticket_id": str(other["id"]), "child_id": str(child["id"]),
             "customer_id": str(customer),
             "rule_id": str(rule["id"]), "group_id": str(group), "key": "refund",
+            "order_id": str(order["id"]), "calendar_id": "1", "policy_id": "4",
             "number": detail["orders"][0]["number"] if detail["orders"] else "none",
             "attachment_id": str(attachment["id"]), "user_id": str(me["alice"]["id"]),
             "call_id": "rbac-call", "name": "favicon.png", "rel": "js/api.js",

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets import lifecycle, sla
+from tickets import lifecycle
 from tickets.db import utcnow
 from tickets.errors import Conflict, Forbidden, Invalid
 from tickets.models import Group, Order, Ticket, TicketEvent, User
@@ -29,6 +29,7 @@ from tickets.routing.rules import Outcome, Routing, Rule, compile_actions
 from tickets.routing.schemas import DryRunIn, SampleTicket
 from tickets.routing.service import Draft, LoadedRule, Routed, Router, load_rule, ticket_steps
 from tickets.service import SYSTEM, Actor, get_ticket, get_writable_ticket, notify_changes
+from tickets.sla.service import refresh_clock
 
 _HAND_SET = ("group", "assignee", "priority", "tags")
 
@@ -71,10 +72,9 @@ async def apply_update_rules(session: AsyncSession, router: Router, ticket: Tick
         return None
     r = routed.outcome.routing
     now = utcnow()
+    rematch = r.priority != ticket.priority or routed.flow_path is not None
     if r.priority != ticket.priority:  # the due times follow, as for a person's change
         ticket.priority = r.priority
-        ticket.first_response_due_at, ticket.due_at = sla.due_times(r.priority,
-                                                                    ticket.created_at)
     ticket.tags = sorted(set(r.tags))
     if routed.flow_path is not None:
         ticket.flow_path, ticket.flow_step = routed.flow_path, 0
@@ -92,6 +92,7 @@ async def apply_update_rules(session: AsyncSession, router: Router, ticket: Tick
     ticket.status = lifecycle.status_after_assignment(ticket.status, ticket.assignee_id)
     ticket.updated_at = now
     _add_events(session, ticket.id, routed, now)
+    await refresh_clock(session, ticket, now=now, rematch=rematch)
     return routed
 
 
@@ -145,6 +146,8 @@ async def move_on_flow(session: AsyncSession, router: Router, ticket_id: int, ac
                             data={"note": note, "group": group.key, **diff}))
     await _assign_in_group(session, router, ticket, group.id, now)
     ticket.updated_at = now
+    # a new flow step may have its own policy; leaving pending_customer resumes the clock
+    await refresh_clock(session, ticket, now=now, rematch=True, actor_id=actor.id)
     await session.flush()
     await _tell_assigned(session, notify, ticket, actor)
     return ticket
@@ -198,6 +201,7 @@ async def release_tickets(session: AsyncSession, router: Router, user_id: int,
         if ticket.group_id is not None:
             await _assign_in_group(session, router, ticket, ticket.group_id, now,
                                    frozenset({user_id}))
+        await refresh_clock(session, ticket, now=now)
         ticket.updated_at = now
     await session.flush()
     for ticket in rows:

@@ -28,6 +28,9 @@ Dialable = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 class OriginateIn(In):
     to: Dialable
+    #: Calling the customer back about this ticket: its history says so and, if it is the
+    #: first, its first response is met (the SLA target stops).
+    ticket_id: DbId | None = None
 
 
 class TransferIn(In):
@@ -111,11 +114,20 @@ async def queues(_: Staff, services: ServicesDep) -> list[dict[str, Any]]:
 
 
 @router.post("/calls/originate", status_code=202)
-async def originate(data: OriginateIn, principal: Staff,
-                    services: ServicesDep) -> dict[str, Any]:
-    """Ring the agent's own phone, then the number (click-to-call)."""
+async def originate(data: OriginateIn, principal: Staff, services: ServicesDep,
+                    uow: UowDep) -> dict[str, Any]:
+    """Ring the agent's own phone, then the number (click-to-call). With ``ticket_id``
+    (404 if not visible, 409 if merged, checked before ringing): a call-back on that ticket
+    (history ``called_back``; the first one meets its first response)."""
     telephony = _telephony(services)
+    if data.ticket_id is not None:
+        ticket_service.ensure_writable(await ticket_service.get_ticket(
+            uow.session, data.ticket_id, principal.actor))
     result: dict[str, Any] = await telephony.originate(_extension(principal), data.to)
+    if data.ticket_id is not None:
+        await ticket_service.called_back(uow.session, data.ticket_id, principal.actor,
+                                         data.to)
+        await uow.commit()
     return result
 
 

@@ -92,6 +92,7 @@ async function main() {
   renderMe();
   $("#tab-btn-all").hidden = !mayListAll();
   $("#routing-link").hidden = !mayDryRun(); // the rules page: supervisors and admins
+  $("#sla-link").hidden = !mayDryRun(); // the SLA page: the same
   const [types, groups, users] = await Promise.all([
     quiet(api("GET", "ticket-types"), []), quiet(api("GET", "groups"), []), quiet(api("GET", "users"), [])]);
   S.types = items(types);

@@ -112,6 +112,18 @@ export function describeEvent(kind, data, names) {
       if (d.note) parts.push(`${t("reason")}: ${d.note}`);
       return parts.join(" · ");
     }
+    // the SLA clock (tickets/sla) and 督办
+    case "sla_reminder": case "sla_breached":
+      return tf(`hist_${kind}`, { target: tOr("sla_t_", d.target) });
+    case "sla_escalated":
+      return tf("hist_sla_escalated", { target: tOr("sla_t_", d.target), action: tOr("esc_", d.action) })
+        + (d.priority ? ` · ${tOr("p_", d.priority.to)}` : "")
+        + (d.assignee_id && d.assignee_id.to ? ` · ${names.user(d.assignee_id.to)}` : "")
+        + (d.error ? ` · ${d.error}` : "");
+    case "supervision_ordered": case "supervision_reminder": case "supervision_overdue":
+      return tf(`hist_${kind}`, { note: d.note || "" });
+    case "supervision_closed":
+      return tf("hist_supervision_closed", { status: tOr("sv_", d.status) });
     default: return null;
   }
 }

@@ -116,6 +116,7 @@ async function main() {
   me = await api("GET", "auth/me");
   $("#me").textContent = me.display_name || me.username;
   $("#routing-link").hidden = !(me.role === "supervisor" || me.role === "admin");
+  $("#sla-link").hidden = !(me.role === "supervisor" || me.role === "admin"); // the SLA page: the same
   const users = items(await api("GET", "users").catch(() => []));
   people = new Map(users.filter((u) => u.extension).map((u) => [String(u.extension), u.display_name || u.username]));
   const initial = await api("GET", "queues").catch(() => []);

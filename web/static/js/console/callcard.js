@@ -8,6 +8,7 @@ import { openTicket, renderDetail } from "./detail.js";
 import { onPrefill, openForm, renderFormCustomer } from "./form.js";
 import { clearHangupAsk, focusedKey, hangupSlot, refocusKey } from "./hangup.js";
 import { S, fail, isEnded, isOver, quiet } from "./state.js";
+import { slaBadge } from "./sla.js";
 import { showTab } from "./tabs.js";
 import { setActiveCall } from "./transcript.js";
 
@@ -87,7 +88,7 @@ function cardLists(entry) {
       h("li", {}, h("code", {}, o.number), " ", o.product_name || "", " ", warranty(o)))) : null) : null,
     section(t("open_tickets"), tickets.length ? h("ul", { class: "tickets" }, tickets.slice(0, 6).map((tk) =>
       h("li", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); openTicket(tk.id); } },
-        tk.number || `#${tk.id}`), " ", h("span", { class: `badge s-${tk.status}` }, tOr("s_", tk.status)), " ", tk.title || ""))) : null),
+        tk.number || `#${tk.id}`), " ", h("span", { class: `badge s-${tk.status}` }, tOr("s_", tk.status)), " ", slaBadge(tk), " ", tk.title || ""))) : null),
     section(t("recent_calls"), calls.length ? h("ul", { class: "calls" }, calls.slice(0, 4).map((c) =>
       h("li", {}, fmtTime(c.started_at, getLang()), " · ", c.state ? tOr("st_", c.state) : "", c.talk_s != null ? ` · ${fmtDuration(c.talk_s)}` : ""))) : null),
   ];

@@ -8,6 +8,7 @@ import { openTicket } from "./detail.js";
 import { dial } from "./dial.js";
 import { ticketForCustomer } from "./form.js";
 import { S, fail, toast } from "./state.js";
+import { slaBadge } from "./sla.js";
 import { showTab } from "./tabs.js";
 
 /** The panel's state: the search typed, the results, the customer opened (with detail). */
@@ -61,7 +62,7 @@ function customerCard(c) {
       h("li", {}, h("code", {}, o.number), " ", o.product_name || ""))) : h("p", { class: "muted" }, t("none")),
     h("h3", {}, t("open_tickets")), tickets.length ? h("ul", { class: "tickets" }, tickets.map((tk) =>
       h("li", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); openTicket(tk.id); } }, tk.number || `#${tk.id}`),
-        " ", h("span", { class: `badge s-${tk.status}` }, tOr("s_", tk.status)), " ", tk.title || ""))) : h("p", { class: "muted" }, t("none")),
+        " ", h("span", { class: `badge s-${tk.status}` }, tOr("s_", tk.status)), " ", slaBadge(tk), " ", tk.title || ""))) : h("p", { class: "muted" }, t("none")),
     h("h3", {}, t("recent_calls")), calls.length ? h("ul", {}, calls.map((x) =>
       h("li", {}, fmtTime(x.started_at, getLang()), " · ", x.state ? tOr("st_", x.state) : "", x.talk_s != null ? ` · ${fmtDuration(x.talk_s)}` : "")))
       : h("p", { class: "muted" }, t("none")),

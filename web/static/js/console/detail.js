@@ -15,6 +15,7 @@ import { dial, transferCall } from "./dial.js";
 import { focusedKey, hangupSlot, refocusKey } from "./hangup.js";
 import { suggestKbSoon } from "./kb.js";
 import { keepRelations, mergeBanners, mergeForm, relationsPanel } from "./relations.js";
+import { slaPanel } from "./sla.js";
 import { S, fail, isOver, nameOf, options, quiet, toast, typeByKey, userLabel, userName, words } from "./state.js";
 import { showTab } from "./tabs.js";
 import { setActiveCall } from "./transcript.js";
@@ -48,7 +49,7 @@ export function initDetail() {
   $("#tab-detail").addEventListener("click", (ev) => {
     const btn = ev.target.closest("[data-action]");
     if (!btn || btn.disabled) return;
-    if (btn.dataset.action === "call-customer") dial(customerPhone());
+    if (btn.dataset.action === "call-customer") dial(customerPhone(), S.ticket && S.ticket.id);
   });
 }
 
@@ -160,6 +161,7 @@ export function renderDetail(transferredFrom) {
       h("span", { class: `badge s-${tk.status}` }, tOr("s_", tk.status)),
       h("span", { class: `badge p-${tk.priority}` }, tOr("p_", tk.priority))),
     facts(tk, type),
+    slaPanel(tk),
     tk.description ? h("p", { class: "description" }, tk.description) : null,
     fieldFacts(tk, type),
     flowStrip(tk, readOnly),
@@ -371,9 +373,11 @@ export function onTicketTransfer(ev) {
 export function onTicketNotice(ev) {
   const tk = ev.ticket || {};
   if (!S.me || !(ev.user_ids || []).includes(S.me.id) || !tk.id) return;
-  S.inbox.unshift({ ticket: tk, rules: (ev.rules || []).join(", ") });
+  // "sla:<kind>" entries come from the SLA clock and 督办, the rest are routing rule names
+  const rules = (ev.rules || []).map((r) => (r.startsWith("sla:") ? tOr("notice_", r.slice(4)) : r)).join(", ");
+  S.inbox.unshift({ ticket: tk, rules });
   renderInbox();
-  toast(tf("rule_notice", { number: tk.number || `#${tk.id}` }), "info", (ev.rules || []).join(", "));
+  toast(tf("rule_notice", { number: tk.number || `#${tk.id}` }), "info", rules);
 }
 
 /** The outbox's console channel: a notification rendered for us (subject, ticket number). */

@@ -7,10 +7,12 @@ import { fail, toast } from "./state.js";
 
 const dialling = new Set();
 
-export async function dial(to) {
+/** Ring `to` from the agent's phone; with `ticketId`, a call-back on that ticket (the server
+ * records it and counts the first one as the first response). */
+export async function dial(to, ticketId) {
   if (!to || dialling.has(to)) return;
   dialling.add(to);
-  try { await api("POST", "calls/originate", { to }); toast(`${t("calling")} ${to}`); } catch (err) { fail(err, t("dial")); } finally { dialling.delete(to); }
+  try { await api("POST", "calls/originate", ticketId ? { to, ticket_id: ticketId } : { to }); toast(`${t("calling")} ${to}`); } catch (err) { fail(err, t("dial")); } finally { dialling.delete(to); }
 }
 
 export async function transferCall(ticket, extension) {

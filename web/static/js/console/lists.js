@@ -9,6 +9,7 @@ import { $, fill, fmtTime, h } from "../dom.js";
 import { getLang, t, tOr, tf } from "../i18n.js";
 import { openTicket } from "./detail.js";
 import { PRIORITIES, S, STATUSES, fail, nameOf, options, userLabel, userName } from "./state.js";
+import { isBreached, slaBadge } from "./sla.js";
 
 const PAGE = 50;
 const API_MAX_LIMIT = 200; // GET /api/v1/tickets caps limit at 200
@@ -74,8 +75,9 @@ function ticketRow(tk) {
     h("td", {}, h("span", { class: `badge s-${tk.status}` }, tOr("s_", tk.status))),
     h("td", {}, tOr("p_", tk.priority)),
     h("td", {}, tk.assignee_id ? userName(tk.assignee_id) : t("unassigned")),
-    h("td", {}, fmtTime(tk.due_at, getLang())),
+    h("td", {}, fmtTime(tk.due_at, getLang()), " ", slaBadge(tk)),
     h("td", {}, fmtTime(tk.updated_at, getLang())));
+  if (isBreached(tk)) tr.classList.add("breached");
   tr.addEventListener("click", () => openTicket(tk.id));
   tr.addEventListener("keydown", (e) => { if (e.key === "Enter") openTicket(tk.id); });
   return tr;
