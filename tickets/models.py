@@ -360,4 +360,5 @@ class KbArticle(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+from tickets.mail.models import MailMessage  # noqa: E402,F401  (registers its table)
 from tickets.routing.models import RoutingRule  # noqa: E402,F401  (registers its table)

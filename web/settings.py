@@ -119,6 +119,19 @@ class Settings(BaseSettings):
     ami_event_queue: int = Field(default=2000, ge=10, le=1_000_000)
     ami_effects_max: int = Field(default=1000, ge=10, le=1_000_000)
 
+    # The inbound email channel (tickets/mail, web/mailin.py). mail_domain names Hotline's
+    # own Message-IDs (tickets.mail.threading): replies are threaded by it.
+    mail_domain: str = "hotline.local"
+    # Where the SMTP receiver listens ("127.0.0.1:2525"); empty: no receiver.
+    mail_listen: str = Field(default="", pattern=r"^\s*(\S*:\d{1,5})?\s*$")
+    # Recipients the receiver accepts (comma-separated); empty: support@<mail_domain>.
+    mail_addresses: str = ""
+    # Largest message the receiver takes (bytes, as received: base64 included); over: 552.
+    mail_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # A customer's reply reopens a ticket resolved at most this many days ago; later (or a
+    # closed ticket) starts a new ticket linked to the old one.
+    mail_reopen_days: int = Field(default=14, ge=0, le=3650)
+
     @field_validator("agent_interfaces")
     @classmethod
     def _check_agent_interfaces(cls, v: str | None) -> str | None:
@@ -175,6 +188,20 @@ class Settings(BaseSettings):
         """``allowed_origins`` as normalised origins (lower case, no trailing slash)."""
         return [o.strip().rstrip("/").lower() for o in self.allowed_origins.split(",")
                 if o.strip()]
+
+    @property
+    def mail_address_list(self) -> list[str]:
+        """The accepted recipient addresses, lower case (default ``support@<mail_domain>``)."""
+        found = [a.strip().lower() for a in self.mail_addresses.split(",") if a.strip()]
+        return found or [f"support@{self.mail_domain.lower()}"]
+
+    @property
+    def mail_listen_host_port(self) -> tuple[str, int] | None:
+        """``mail_listen`` as (host, port), or None when the receiver is off."""
+        if not self.mail_listen.strip():
+            return None
+        host, _, port = self.mail_listen.strip().rpartition(":")
+        return host or "127.0.0.1", int(port)
 
     @property
     def async_database_url(self) -> str:
