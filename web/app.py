@@ -163,6 +163,9 @@ async def _readiness(services: Services) -> dict[str, Any]:
     report["asr"] = services.asr.state() if services.asr else {"enabled": False}
     if services.asr_error:
         report["asr"]["error"] = services.asr_error
+    report["mail"] = services.mail.state() if services.mail else {"enabled": False}
+    if services.mail_error:
+        report["mail"]["error"] = services.mail_error
     report["websockets"] = services.hub.stats() if services.hub else {}
     report["process"] = {"pid": os.getpid(), "role": services.process_role}
     ok = report["database"]["ok"]

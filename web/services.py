@@ -20,6 +20,7 @@ from tickets.bus import Bus
 from tickets.passwords import PasswordGate
 from tickets.routing.service import Router, RuleBook
 from web.hub import Hub
+from web.mailin import MailReceiver
 from web.settings import Settings
 from web.throttle import LoginThrottle
 
@@ -40,6 +41,8 @@ class Services:
     demo_pbx: DemoPbx | None = None  # the built-in demo PBX, when it is the one in use
     pbx_error: str | None = None  # HOTLINE_AMI_URL could not be used
     asr_error: str | None = None  # the vosk model could not be loaded
+    mail: MailReceiver | None = None  # the SMTP receiver (HOTLINE_MAIL_LISTEN)
+    mail_error: str | None = None  # it could not listen
     # "single": the one process runs everything; with ``--workers`` > 1 (web.workers) the
     # worker running the components is "components", the others "web" (they forward the
     # live-state requests to it: web.workers.ForwardLive).

@@ -1,4 +1,4 @@
-"""Starting and stopping the optional parts: AMI bridges and the ASR server.
+"""Starting and stopping the optional parts: AMI bridges, the ASR server, the SMTP receiver.
 
 Each part gets the ports it needs (``web.adapters``) over the ticket database. A part that
 cannot start (bad URL, missing model) is logged and left out; the web keeps serving and
@@ -23,6 +23,7 @@ from telephony.service import Telephony
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from tickets.routing.service import Presence, Router, RuleBook
 from web.adapters import DbCallDirectory, DbPrefillContext
+from web.mailin import make_receiver
 from web.services import Services
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ async def _pbx_configs(services: Services) -> list[PbxConfig]:
 
 async def start_components(services: Services) -> None:
     settings = services.settings
+    await _start_mail(services)
     pbxs = await _pbx_configs(services)
     if pbxs:
         # Call-log writes and caller lookups get an engine of their own, so a burst of
@@ -111,6 +113,22 @@ async def start_components(services: Services) -> None:
                                                                    pbxs))
             await services.asr.start()
             await _demo_speech(services, host, port)
+
+
+async def _start_mail(services: Services) -> None:
+    """The SMTP receiver, when ``HOTLINE_MAIL_LISTEN`` is set (one process listens: the
+    one running the components)."""
+    receiver = make_receiver(services.settings, services.db, services.bus, services.router)
+    if receiver is None:
+        return
+    try:
+        await receiver.start()
+    except OSError as exc:
+        log.error("the SMTP receiver could not listen on %s: %s",
+                  services.settings.mail_listen, exc)
+        services.mail_error = str(exc)
+        return
+    services.mail = receiver
 
 
 async def audiosocket_allow(setting: str | None, pbxs: list[PbxConfig]) -> list[Network]:
@@ -153,6 +171,9 @@ async def _demo_speech(services: Services, host: str, port: int) -> None:
 
 
 async def stop_components(services: Services) -> None:
+    if services.mail is not None:
+        await services.mail.stop()
+        services.mail = None
     if services.asr is not None:
         await services.asr.stop()
         services.asr = None
