@@ -251,8 +251,22 @@ async def test_the_app_starts_the_receiver_when_mail_listen_is_set(
             ticket = (await s.scalars(select(Ticket).where(
                 Ticket.title == "Dishwasher leaks"))).one()
             assert ticket.channel == "email"
+        number = service.ticket_number(ticket.id)
+        reply = compose(f"Re: Dishwasher leaks {subject_tag(number)}", "Still leaking.",
+                        sender="ann@example.com")
+        assert (await rig.asend(reply, rcpt=f"support@{DOMAIN}"))[0] == 250
         ready = (await client.get("/readyz", headers=admin)).json()["mail"]
-        assert ready["outcomes"] == {"new_ticket": 1}
+        assert ready["outcomes"] == {"new_ticket": 1, "comment": 1}
+        # the console shows which comments came by mail, from whom (staff only)
+        listed = (await client.get(f"/api/v1/tickets/{ticket.id}/comments",
+                                   headers=admin)).json()
+        assert [(c["body"], c["public"], c["email_from"]) for c in listed] == [
+            ("Still leaking.", True, "ann@example.com")]
+        history = (await client.get(f"/api/v1/tickets/{ticket.id}/history",
+                                    headers=admin)).json()
+        received = [e["data"] for e in history if e["kind"] == "email_received"]
+        assert [(d["outcome"], d["sender"]) for d in received] == [
+            ("new_ticket", "ann@example.com"), ("comment", "ann@example.com")]
     assert services.mail is None  # stopped with the app
     async with running_app(make_settings(await new_db(), tmp_path)) as (app, client):
         ready = (await client.get("/readyz", headers=await login(client, "admin"))).json()
