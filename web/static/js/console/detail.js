@@ -248,9 +248,11 @@ function renderExtras() {
   const x = S.extras;
   if (!x || !S.ticket || x.id !== S.ticket.id || !$("#comments")) return;
   fill($("#comments"), x.comments.length ? h("ul", { class: "comments" }, x.comments.map((c) => h("li", {},
-    h("div", { class: "muted" }, userName(c.author_id), " · ", fmtTime(c.created_at, getLang()), c.public ? ` · ${t("public")}` : "",
+    // a comment that came by email: its sender (a customer without a login has no user id)
+    h("div", { class: "muted" }, c.author_id || !c.email_from ? userName(c.author_id) : c.email_from, " · ",
+      fmtTime(c.created_at, getLang()), c.public ? ` · ${t("public")}` : "",
       c.merged_from_id ? ` · ${t("merged_from")} T-${String(c.merged_from_id).padStart(6, "0")}` : "",
-      c.email_from ? ` · ${t("via_email")} ${c.email_from}` : ""),
+      c.email_from ? ` · ${t("via_email")}` : ""),
     h("p", {}, c.body)))) : h("p", { class: "muted" }, t("none")));
   fill($("#attachments"), x.attachments.length ? h("ul", { class: "attachments" }, x.attachments.map((a) => h("li", {},
     h("a", { href: `/api/v1/tickets/${x.id}/attachments/${a.id}`, target: "_blank", rel: "noopener" }, a.filename),
@@ -259,7 +261,7 @@ function renderExtras() {
     S.ticket.merged_into_id ? null : visibilityButton(x.id, a)))) : h("p", { class: "muted" }, t("none")));
   const names = namer(S.groups, S.users, getLang());
   fill($("#history"), x.history.map((e) => h("li", { dataset: { kind: e.kind } },
-    h("span", { class: "muted" }, fmtTime(e.at, getLang()), " · ", e.actor_id ? userName(e.actor_id) : t("routing_rules"), " · "),
+    h("span", { class: "muted" }, fmtTime(e.at, getLang()), " · ", e.actor_id ? userName(e.actor_id) : e.kind === "email_received" ? e.data.sender : t("routing_rules"), " · "),
     h("strong", {}, tOr("ev_", e.kind)), " ", describeEvent(e.kind, e.data, names) ?? summarize(e.data))));
 }
 
