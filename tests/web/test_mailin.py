@@ -271,3 +271,23 @@ async def test_the_app_starts_the_receiver_when_mail_listen_is_set(
     async with running_app(make_settings(await new_db(), tmp_path)) as (app, client):
         ready = (await client.get("/readyz", headers=await login(client, "admin"))).json()
         assert ready["mail"] == {"enabled": False}
+
+
+async def test_hostile_bytes_are_taken_or_refused_never_a_retry_loop(rig: Rig) -> None:
+    """What PostgreSQL cannot store (NUL) or columns cannot hold (a 300-character address)
+    must not turn into a 451 the sender would retry forever."""
+    nul_subject = b"=?utf-8?B?" + base64.b64encode("坏\x00了".encode()) + b"?="
+    hostile = (b"From: =?utf-8?B?" + base64.b64encode(b"Eve\x00") + b"?= <eve@example.cn>\r\n"
+               b"To: " + SUPPORT.encode() + b"\r\nSubject: " + nul_subject + b"\r\n"
+               b"Message-ID: <nul\x01id@example.cn>\r\n"
+               b"Content-Type: text/plain; charset=utf-8\r\n\r\nbody\x00with NUL\r\n")
+    long_from = compose("x", "y", sender="a" * 300 + "@example.cn")
+    assert (await rig.asend(hostile))[0] == 250
+    assert (await rig.asend(long_from))[0] == 250
+    assert rig.receiver.handler.stats.temporary_failures == 0
+    async with rig.sm() as s:
+        ticket = (await s.scalars(select(Ticket))).one()
+        rows = (await s.scalars(select(MailMessage).order_by(MailMessage.id))).all()
+    assert (ticket.title, ticket.description) == ("坏了", "bodywith NUL")
+    assert [r.outcome for r in rows] == ["new_ticket", "rejected"]
+    assert rows[0].message_id.endswith("@synthesized.hotline>")

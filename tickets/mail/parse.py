@@ -44,6 +44,8 @@ _SUPERSETS = {
     "iso-8859-1": "cp1252", "latin1": "cp1252", "unknown-8bit": "utf-8", "x-unknown": "utf-8",
 }
 _FALLBACKS = ("utf-8", "gb18030")
+#: Control characters no header needs (PostgreSQL text cannot even hold NUL).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _codec(charset: str | None) -> str | None:
@@ -105,7 +107,7 @@ def decode_header_value(value: str | Header | None) -> str:
             out.append(decode_text(raw, charset))
         else:
             out.append(decode_text(chunk, charset))
-    return re.sub(r"\s+", " ", "".join(out)).strip()
+    return _CONTROL.sub("", re.sub(r"\s+", " ", "".join(out))).strip()
 
 
 # -- HTML → text ------------------------------------------------------------------------------
@@ -267,7 +269,7 @@ _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.?[^@\s<>()\[
 
 def _message_id(value: str | None, raw: bytes) -> tuple[str, bool]:
     found = _MSGID.search(value or "")
-    if found and len(found.group(0)) <= 250:
+    if found and len(found.group(0)) <= 250 and not _CONTROL.search(found.group(0)):
         return found.group(0), False
     return f"<{hashlib.sha256(raw).hexdigest()[:40]}@synthesized.hotline>", True
 
@@ -392,7 +394,7 @@ def _parse(msg: Message, raw: bytes, mid: str, synthesized: bool, *, max_attachm
            envelope_from: str | None) -> InboundMail:
     name, address = parseaddr(decode_header_value(msg.get("From")))
     address = address.strip().lower()
-    if address and not _ADDRESS.match(address):
+    if address and (len(address) > 254 or not _ADDRESS.match(address)):
         address = ""
     reason = auto_submitted(msg, envelope_from, address)
     plain: str | None = None
