@@ -166,6 +166,9 @@ async def _readiness(services: Services) -> dict[str, Any]:
     report["mail"] = services.mail.state() if services.mail else {"enabled": False}
     if services.mail_error:
         report["mail"]["error"] = services.mail_error
+    report["imap"] = services.imap.state() if services.imap else {"enabled": False}
+    if services.imap_error:
+        report["imap"]["error"] = services.imap_error
     report["websockets"] = services.hub.stats() if services.hub else {}
     report["process"] = {"pid": os.getpid(), "role": services.process_role}
     ok = report["database"]["ok"]

@@ -88,18 +88,28 @@ class MailHandler:
         if isinstance(raw, str):  # only with decode_data=True, which we never set
             raw = raw.encode("utf-8", "surrogateescape")
         try:
-            result = await self._ingest(bytes(raw), envelope.mail_from)
-        except Exception as exc:
-            self.stats.temporary_failures += 1
-            self.stats.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}" \
-                if str(exc) else type(exc).__name__
+            await self.take(bytes(raw), envelope.mail_from)
+        except Exception:
             log.warning("inbound mail from %s not taken, the sender will retry: %s",
                         envelope.mail_from, self.stats.last_error)
             return "451 4.3.0 Temporary failure, please try again later"
-        self.stats.outcomes[result.outcome] = self.stats.outcomes.get(result.outcome, 0) + 1
-        log.info("inbound mail %s from %s: %s%s", result.message_id, envelope.mail_from,
-                 result.outcome, f" ({result.reason})" if result.reason else "")
         return "250 2.0.0 OK"
+
+    async def take(self, raw: bytes, mail_from: str | None) -> IngestResult:
+        """Ingest one message and commit (the SMTP receiver and the IMAP poller alike);
+        raises whatever made it fail, after counting it (nothing is written then)."""
+        try:
+            result = await self._ingest(raw, mail_from)
+        except Exception as exc:
+            self.stats.temporary_failures += 1
+            first = str(exc).splitlines()[0][:200] if str(exc) else ""
+            self.stats.last_error = f"{type(exc).__name__}: {first}" if first \
+                else type(exc).__name__
+            raise
+        self.stats.outcomes[result.outcome] = self.stats.outcomes.get(result.outcome, 0) + 1
+        log.info("inbound mail %s from %s: %s%s", result.message_id, mail_from,
+                 result.outcome, f" ({result.reason})" if result.reason else "")
+        return result
 
     async def _ingest(self, raw: bytes, mail_from: str | None) -> IngestResult:
         """One transaction: ingest, queue the console messages, commit (then they go)."""
@@ -168,12 +178,16 @@ class MailReceiver:
                 "last_error": stats.last_error}
 
 
-def make_receiver(settings: Settings, db: async_sessionmaker[AsyncSession], bus: Bus,
-                  router: Router | None) -> MailReceiver | None:
+def make_handler(settings: Settings, db: async_sessionmaker[AsyncSession], bus: Bus,
+                 router: Router | None) -> MailHandler:
+    """The one handler the SMTP receiver and the IMAP poller share."""
+    return MailHandler(db, bus, mail_config(settings), settings.mail_address_list, router)
+
+
+def make_receiver(settings: Settings, handler: MailHandler) -> MailReceiver | None:
     """The receiver ``HOTLINE_MAIL_LISTEN`` asks for, or None when it is off."""
     where = settings.mail_listen_host_port
     if where is None:
         return None
-    handler = MailHandler(db, bus, mail_config(settings), settings.mail_address_list, router)
     return MailReceiver(handler, where[0], where[1], max_bytes=settings.mail_max_bytes,
                         hostname=settings.mail_domain)

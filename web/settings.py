@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     # A customer's reply reopens a ticket resolved at most this many days ago; later (or a
     # closed ticket) starts a new ticket linked to the old one.
     mail_reopen_days: int = Field(default=14, ge=0, le=3650)
+    # A mailbox to poll instead of (or besides) the receiver: imaps://user:pass@host/INBOX
+    # (web/mailpoll.py; every message in the folder is taken, then deleted). Unset: off.
+    imap_url: str | None = None
+    imap_interval_s: float = Field(default=60.0, ge=1, le=86400)
 
     @field_validator("agent_interfaces")
     @classmethod

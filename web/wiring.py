@@ -23,7 +23,8 @@ from telephony.service import Telephony
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from tickets.routing.service import Presence, Router, RuleBook
 from web.adapters import DbCallDirectory, DbPrefillContext
-from web.mailin import make_receiver
+from web.mailin import make_handler, make_receiver
+from web.mailpoll import ImapPoller, parse_imap_url
 from web.services import Services
 
 log = logging.getLogger(__name__)
@@ -116,19 +117,31 @@ async def start_components(services: Services) -> None:
 
 
 async def _start_mail(services: Services) -> None:
-    """The SMTP receiver, when ``HOTLINE_MAIL_LISTEN`` is set (one process listens: the
-    one running the components)."""
-    receiver = make_receiver(services.settings, services.db, services.bus, services.router)
-    if receiver is None:
+    """The SMTP receiver (``HOTLINE_MAIL_LISTEN``) and the IMAP poller
+    (``HOTLINE_IMAP_URL``), when set; one process runs them: the one running the components."""
+    settings = services.settings
+    if not settings.mail_listen_host_port and not settings.imap_url:
         return
-    try:
-        await receiver.start()
-    except OSError as exc:
-        log.error("the SMTP receiver could not listen on %s: %s",
-                  services.settings.mail_listen, exc)
-        services.mail_error = str(exc)
-        return
-    services.mail = receiver
+    handler = make_handler(settings, services.db, services.bus, services.router)
+    receiver = make_receiver(settings, handler)
+    if receiver is not None:
+        try:
+            await receiver.start()
+        except OSError as exc:
+            log.error("the SMTP receiver could not listen on %s: %s", settings.mail_listen, exc)
+            services.mail_error = str(exc)
+        else:
+            services.mail = receiver
+    if settings.imap_url:
+        try:
+            target = parse_imap_url(settings.imap_url)
+        except ValueError as exc:
+            log.error("IMAP polling is off: %s", exc)
+            services.imap_error = str(exc)
+            return
+        services.imap = ImapPoller(target, handler, interval_s=settings.imap_interval_s,
+                                   max_bytes=settings.mail_max_bytes)
+        services.imap.start()
 
 
 async def audiosocket_allow(setting: str | None, pbxs: list[PbxConfig]) -> list[Network]:
@@ -171,6 +184,9 @@ async def _demo_speech(services: Services, host: str, port: int) -> None:
 
 
 async def stop_components(services: Services) -> None:
+    if services.imap is not None:
+        await services.imap.stop()
+        services.imap = None
     if services.mail is not None:
         await services.mail.stop()
         services.mail = None
