@@ -292,3 +292,26 @@ async def test_rejected_mail_is_recorded_not_raised(
     res = await run(sm, b"Subject: no sender\r\nMessage-ID: <r@x>\r\n\r\nhello", cfg)
     assert (res.outcome, res.reason) == ("rejected", "no usable From address")
     assert await count(sm, Ticket) == 0 and await count(sm, MailMessage) == 1
+
+
+def test_reply_action_rules() -> None:
+    from tickets.mail.ingest import reply_action
+
+    now = utcnow()
+
+    def ticket(status: str, assignee: int | None = 7, days_ago: float = 1) -> Ticket:
+        return Ticket(status=status, assignee_id=assignee,
+                      resolved_at=now - timedelta(days=days_ago), updated_at=now)
+
+    def act(t: Ticket, verified: bool = True) -> tuple[str, str | None]:
+        return reply_action(t, verified=verified, now=now, reopen_days=14)
+
+    assert act(ticket("pending_customer")) == ("comment", "in_progress")
+    assert act(ticket("in_progress")) == ("comment", None)
+    assert act(ticket("new", None)) == ("comment", None)
+    assert act(ticket("resolved", days_ago=14)) == ("reopen", "in_progress")
+    assert act(ticket("resolved", days_ago=14.01)) == ("new_linked", None)
+    assert act(ticket("resolved", assignee=None)) == ("new_linked", None)
+    assert act(ticket("closed")) == ("new_linked", None)
+    assert act(ticket("cancelled")) == ("new_linked", None)
+    assert act(ticket("pending_customer"), verified=False) == ("unverified", None)
