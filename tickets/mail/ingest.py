@@ -21,9 +21,10 @@ Order of work, and why:
 5. **Forged or foreign senders**: a reply whose From address is not the address of the
    ticket's customer never speaks as that customer. It becomes an *internal* note on the
    ticket, flagged "unverified sender" with the address, its attachments internal too, no
-   status change; staff decide. (From is trivially forged; an internal note gives a forger
-   neither a voice on someone's ticket nor a way to reopen it, and loses no genuine mail from
-   a colleague of the customer writing from another address.)
+   status change, no customer record made for the address; staff decide. (From is
+   trivially forged; an internal note gives a forger neither a voice on someone's ticket nor
+   a way to reopen it, and loses no genuine mail from a colleague of the customer writing
+   from another address.)
 6. Anything else is a new conversation: the sender's customer (matched by address,
    case-insensitively; created with the display name when unknown) gets a ticket with
    channel ``email`` through :func:`tickets.service.create_ticket`, so routing rules and the
@@ -151,11 +152,17 @@ async def _finish(session: AsyncSession, row_id: int, result: IngestResult,
     return result
 
 
+async def find_customer(session: AsyncSession, address: str) -> Customer | None:
+    """The customer with this address (case-insensitive; the oldest, if several), or None."""
+    found: Customer | None = await session.scalar(select(Customer).where(
+        func.lower(Customer.email) == address.lower()).order_by(Customer.id).limit(1))
+    return found
+
+
 async def customer_for(session: AsyncSession, mail: InboundMail) -> Customer:
-    """The customer with the sender's address (the oldest, if several), else a new one named
-    by the display name (or the address), in the mail's language."""
-    found = await session.scalar(select(Customer).where(
-        func.lower(Customer.email) == mail.sender).order_by(Customer.id).limit(1))
+    """The sender's customer (:func:`find_customer`), else a new one named by the display
+    name (or the address), in the mail's language."""
+    found = await find_customer(session, mail.sender)
     if found is not None:
         return found
     customer = Customer(name=(mail.sender_name or mail.sender)[:200], email=mail.sender,
@@ -229,29 +236,33 @@ async def ingest(session: AsyncSession, raw: bytes, cfg: MailConfig, *,
         why = mail.auto_reason or f"sent from Hotline's own address {mail.sender}"
         return await _finish(session, row_id, IngestResult("ignored_auto", mail.message_id,
                                                            why), None)
-    customer = await customer_for(session, mail)
     number = referenced_ticket(cfg.domain, in_reply_to=mail.in_reply_to,
                                references=mail.references, subject=mail.subject)
     old = None
     if number is not None:
         old_id = service.parse_ticket_number(number)
         old = await _live_ticket(session, old_id) if old_id is not None else None
-    if old is None:
+    if old is None:  # a new conversation: only now is an unknown sender made a customer
+        customer = await customer_for(session, mail)
         result = await _new_ticket(session, mail, customer, cfg, router,
                                    note=f"reply to unknown ticket {number}" if number else None)
         return await _finish(session, row_id, result, customer.id)
-    owner_email = await session.scalar(select(Customer.email).where(
-        Customer.id == old.customer_id)) if old.customer_id is not None else None
-    verified = owner_email is not None and owner_email.strip().lower() == mail.sender
+    owner = await session.get(Customer, old.customer_id) if old.customer_id is not None \
+        else None
+    verified = owner is not None and (owner.email or "").strip().lower() == mail.sender
     action, new_status = reply_action(old, verified=verified, now=now or utcnow(),
                                       reopen_days=cfg.reopen_days)
-    if action == "new_linked":
-        result = await _new_ticket(session, mail, customer, cfg, router, follows=old)
-    elif action == "unverified":
-        result = await _unverified_note(session, old, mail, cfg)
-    else:
-        result = await _reply(session, old, mail, cfg, new_status, reopen=action == "reopen")
-    return await _finish(session, row_id, result, customer.id)
+    if owner is not None and verified:
+        if action == "new_linked":
+            result = await _new_ticket(session, mail, owner, cfg, router, follows=old)
+        else:
+            result = await _reply(session, old, mail, cfg, new_status,
+                                  reopen=action == "reopen")
+        return await _finish(session, row_id, result, owner.id)
+    # not the ticket's customer: no customer is made for the address (a forger's included)
+    known = await find_customer(session, mail.sender)
+    result = await _unverified_note(session, old, mail, cfg)
+    return await _finish(session, row_id, result, known.id if known else None)
 
 
 async def _new_ticket(session: AsyncSession, mail: InboundMail, customer: Customer,

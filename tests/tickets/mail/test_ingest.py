@@ -246,6 +246,7 @@ async def test_forged_sender_becomes_an_internal_note(
                                  mid="<f1@evil.example>", body="退款到这个账户", attachment=True),
                     cfg)
     assert res.outcome == "unverified" and res.ticket_id == first.ticket_id
+    assert await count(sm, Customer) == 1  # no customer is made for the forger's address
     async with sm() as s:
         ticket = await s.get(Ticket, first.ticket_id)
         assert ticket is not None and ticket.status == "pending_customer"
