@@ -23,7 +23,7 @@ from tickets.errors import DomainError
 from tickets.passwords import PasswordGate
 from tickets.timeinput import set_site_timezone
 from web import apidocs, metrics, pages, ws
-from web.api import admin, auth, calls, customers, kb, pbx, relations, routing, tickets
+from web.api import admin, auth, calls, customers, kb, mail, pbx, relations, routing, tickets
 from web.bus import make_bus
 from web.deps import MANAGERS, get_principal, optional_principal
 from web.edge import Edge, RouteTable
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, *,
     app.state.services = services
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origin_list)
     _error_handlers(app)
-    for module in (auth, customers, tickets, relations, admin, calls, kb, pbx, routing):
+    for module in (auth, customers, tickets, relations, admin, calls, kb, pbx, routing, mail):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(pages.router)

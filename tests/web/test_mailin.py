@@ -267,6 +267,25 @@ async def test_the_app_starts_the_receiver_when_mail_listen_is_set(
         received = [e["data"] for e in history if e["kind"] == "email_received"]
         assert [(d["outcome"], d["sender"]) for d in received] == [
             ("new_ticket", "ann@example.com"), ("comment", "ann@example.com")]
+        # the log shows what became of each message, auto-replies included
+        oof = compose("Automatic reply", "away", sender="bob@example.com",
+                      headers={"Auto-Submitted": "auto-replied"})
+        assert (await rig.asend(oof, rcpt=f"support@{DOMAIN}"))[0] == 250
+        log = (await client.get("/api/v1/mail/messages", headers=admin)).json()
+        assert log["total"] == 3 and [(m["outcome"], m["sender"], m["ticket_id"])
+                                      for m in log["items"]] == [
+            ("ignored_auto", "bob@example.com", None), ("comment", "ann@example.com", ticket.id),
+            ("new_ticket", "ann@example.com", ticket.id)]
+        auto = (await client.get("/api/v1/mail/messages?outcome=ignored_auto",
+                                 headers=admin)).json()
+        assert auto["total"] == 1 and auto["items"][0]["reason"] == "Auto-Submitted: auto-replied"
+        mine = (await client.get(f"/api/v1/mail/messages?ticket_id={ticket.id}&limit=1",
+                                 headers=admin)).json()
+        assert (mine["total"], len(mine["items"])) == (2, 1)
+        bad = await client.get("/api/v1/mail/messages?outcome=spam", headers=admin)
+        assert bad.status_code == 422 and "outcome" in bad.text
+        agent = await login(client, "alice")
+        assert (await client.get("/api/v1/mail/messages", headers=agent)).status_code == 403
     assert services.mail is None  # stopped with the app
     async with running_app(make_settings(await new_db(), tmp_path)) as (app, client):
         ready = (await client.get("/readyz", headers=await login(client, "admin"))).json()

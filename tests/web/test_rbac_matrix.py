@@ -124,6 +124,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /api/v1/kb/suggest": STAFF,
     "POST /api/v1/kb/articles": MGR,
     "GET /api/v1/kb/articles": STAFF,
+    "GET /api/v1/mail/messages": MGR,
 }
 #: Valid bodies where the record's visibility is checked after the body's validation
 #: (anything else gets ``{}``: the roles and the login are checked before the body).

@@ -351,3 +351,18 @@ async def comments_by_mail(session: AsyncSession, ticket_id: int) -> dict[int, s
 
 __all__ = ["IngestResult", "MailConfig", "comments_by_mail", "ingest",
            "reply_action"]
+
+
+async def received(session: AsyncSession, *, outcome: str | None = None,
+                   ticket_id: int | None = None, limit: int = 50,
+                   offset: int = 0) -> tuple[list[MailMessage], int]:
+    """The log of received messages, newest first, and how many match (filters optional)."""
+    query = select(MailMessage)
+    if outcome:
+        query = query.where(MailMessage.outcome == outcome)
+    if ticket_id is not None:
+        query = query.where(MailMessage.ticket_id == ticket_id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(query.order_by(MailMessage.id.desc()).limit(limit)
+                                 .offset(offset))
+    return list(rows.all()), int(total)
