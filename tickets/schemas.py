@@ -533,6 +533,8 @@ class CommentOut(Out):
     created_at: datetime
     #: A copy a merge carried over: the id of the merged ticket it came from.
     merged_from_id: int | None = None
+    #: Came by email (tickets.mail): the sender's address. Staff only; null otherwise.
+    email_from: str | None = None
 
 
 class AttachmentOut(Out):

@@ -788,12 +788,14 @@ CUSTOMER_EVENT_KEYS = frozenset({"status", "priority", "type", "title", "descrip
 #: History kinds only staff see: a linked call, and what ``tickets.relations`` records on a
 #: merge's target and on parent/child links (they name other customers' tickets). The
 #: merged ticket's own ``merged`` event is public: its customer is told where it went.
+#: ``email_received`` (tickets.mail.ingest) names the sender and the Message-ID.
 STAFF_EVENTS = frozenset({"call_linked", "merged_in", "child_linked", "child_unlinked",
                           "parent_linked", "parent_unlinked", "bulk_applied",
                           # the SLA clock and 督办 (tickets.sla): the staff's business
                           "sla_reminder", "sla_breached", "sla_escalated",
                           "supervision_ordered", "supervision_reminder",
-                          "supervision_overdue", "supervision_closed"})
+                          "supervision_overdue", "supervision_closed",
+                          "email_received"})
 #: History kinds that are about one attachment (``data["attachment_id"]``).
 ATTACHMENT_EVENTS = frozenset({"attachment_added", "attachment_visibility"})
 

@@ -29,6 +29,7 @@ from web.api import (
     calls,
     customers,
     kb,
+    mail,
     notify,
     pbx,
     relations,
@@ -130,7 +131,7 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origin_list)
     _error_handlers(app)
     for module in (auth, customers, tickets, relations, admin, calls, kb, pbx, routing,
-                   notify, sla):
+                   notify, sla, mail):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
@@ -190,6 +191,12 @@ async def _readiness(services: Services) -> dict[str, Any]:
     report["asr"] = services.asr.state() if services.asr else {"enabled": False}
     if services.asr_error:
         report["asr"]["error"] = services.asr_error
+    report["mail"] = services.mail.state() if services.mail else {"enabled": False}
+    if services.mail_error:
+        report["mail"]["error"] = services.mail_error
+    report["imap"] = services.imap.state() if services.imap else {"enabled": False}
+    if services.imap_error:
+        report["imap"]["error"] = services.imap_error
     report["websockets"] = services.hub.stats() if services.hub else {}
     report["process"] = {"pid": os.getpid(), "role": services.process_role}
     ok = report["database"]["ok"]

@@ -23,6 +23,8 @@ from tickets.passwords import PasswordGate
 from tickets.routing.service import Router, RuleBook
 from web.hub import Hub
 from web.jobs import JobEngine, JobRegistry
+from web.mailin import MailReceiver
+from web.mailpoll import ImapPoller
 from web.pausewatch import PauseWatch
 from web.settings import Settings
 from web.throttle import LoginThrottle
@@ -45,6 +47,10 @@ class Services:
     demo_pbx: DemoPbx | None = None  # the built-in demo PBX, when it is the one in use
     pbx_error: str | None = None  # HOTLINE_AMI_URL could not be used
     asr_error: str | None = None  # the vosk model could not be loaded
+    mail: MailReceiver | None = None  # the SMTP receiver (HOTLINE_MAIL_LISTEN)
+    mail_error: str | None = None  # it could not listen
+    imap: ImapPoller | None = None  # IMAP polling (HOTLINE_IMAP_URL)
+    imap_error: str | None = None  # HOTLINE_IMAP_URL could not be used
     # "single": the one process runs everything; with ``--workers`` > 1 (web.workers) the
     # worker running the components is "components", the others "web" (they forward the
     # live-state requests to it: web.workers.ForwardLive).

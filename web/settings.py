@@ -164,6 +164,22 @@ class Settings(BaseSettings):
             raise ValueError(f"HOTLINE_SMS_BODY is not JSON: {exc}") from None
         return v
 
+    # The inbound email channel (tickets/mail, web/mailin.py); replies are threaded by
+    # mail_domain (above: Hotline's own Message-IDs, tickets.mail.threading).
+    # Where the SMTP receiver listens ("127.0.0.1:2525"); empty: no receiver.
+    mail_listen: str = Field(default="", pattern=r"^\s*(\S*:\d{1,5})?\s*$")
+    # Recipients the receiver accepts (comma-separated); empty: support@<mail_domain>.
+    mail_addresses: str = ""
+    # Largest message the receiver takes (bytes, as received: base64 included); over: 552.
+    mail_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # A customer's reply reopens a ticket resolved at most this many days ago; later (or a
+    # closed ticket) starts a new ticket linked to the old one.
+    mail_reopen_days: int = Field(default=14, ge=0, le=3650)
+    # A mailbox to poll instead of (or besides) the receiver: imaps://user:pass@host/INBOX
+    # (web/mailpoll.py; every message in the folder is taken, then deleted). Unset: off.
+    imap_url: str | None = None
+    imap_interval_s: float = Field(default=60.0, ge=1, le=86400)
+
     @field_validator("agent_interfaces")
     @classmethod
     def _check_agent_interfaces(cls, v: str | None) -> str | None:
@@ -227,6 +243,20 @@ class Settings(BaseSettings):
         """``allowed_origins`` as normalised origins (lower case, no trailing slash)."""
         return [o.strip().rstrip("/").lower() for o in self.allowed_origins.split(",")
                 if o.strip()]
+
+    @property
+    def mail_address_list(self) -> list[str]:
+        """The accepted recipient addresses, lower case (default ``support@<mail_domain>``)."""
+        found = [a.strip().lower() for a in self.mail_addresses.split(",") if a.strip()]
+        return found or [f"support@{self.mail_domain.lower()}"]
+
+    @property
+    def mail_listen_host_port(self) -> tuple[str, int] | None:
+        """``mail_listen`` as (host, port), or None when the receiver is off."""
+        if not self.mail_listen.strip():
+            return None
+        host, _, port = self.mail_listen.strip().rpartition(":")
+        return host or "127.0.0.1", int(port)
 
     @property
     def async_database_url(self) -> str:

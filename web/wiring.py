@@ -1,4 +1,4 @@
-"""Starting and stopping the optional parts: AMI bridges and the ASR server.
+"""Starting and stopping the optional parts: AMI bridges, the ASR server, the SMTP receiver.
 
 Each part gets the ports it needs (``web.adapters``) over the ticket database. A part that
 cannot start (bad URL, missing model) is logged and left out; the web keeps serving and
@@ -27,6 +27,8 @@ from tickets.routing.service import Presence, Router, RuleBook
 from tickets.sla.service import BOOK, Site, sweep
 from web.adapters import DbCallDirectory, DbPrefillContext
 from web.jobs import make_job_engine
+from web.mailin import make_handler, make_receiver
+from web.mailpoll import ImapPoller, parse_imap_url
 from web.notify_adapters import BusLive, HttpSms, HttpWebhook, SmtpSender
 from web.pausewatch import PauseWatch, live_members
 from web.services import Services
@@ -167,6 +169,7 @@ async def _pbx_configs(services: Services) -> list[PbxConfig]:
 
 async def start_components(services: Services) -> None:
     settings = services.settings
+    await _start_mail(services)
     pbxs = await _pbx_configs(services)
     if pbxs:
         # Call-log writes and caller lookups get an engine of their own, so a burst of
@@ -204,6 +207,35 @@ async def start_components(services: Services) -> None:
                                                                    pbxs))
             await services.asr.start()
             await _demo_speech(services, host, port)
+
+
+async def _start_mail(services: Services) -> None:
+    """The SMTP receiver (``HOTLINE_MAIL_LISTEN``) and the IMAP poller
+    (``HOTLINE_IMAP_URL``), when set; one process runs them: the one running the components."""
+    settings = services.settings
+    if not settings.mail_listen_host_port and not settings.imap_url:
+        return
+    handler = make_handler(settings, services.db, services.bus, services.router,
+                           services.notify)
+    receiver = make_receiver(settings, handler)
+    if receiver is not None:
+        try:
+            await receiver.start()
+        except OSError as exc:
+            log.error("the SMTP receiver could not listen on %s: %s", settings.mail_listen, exc)
+            services.mail_error = str(exc)
+        else:
+            services.mail = receiver
+    if settings.imap_url:
+        try:
+            target = parse_imap_url(settings.imap_url)
+        except ValueError as exc:
+            log.error("IMAP polling is off: %s", exc)
+            services.imap_error = str(exc)
+            return
+        services.imap = ImapPoller(target, handler, interval_s=settings.imap_interval_s,
+                                   max_bytes=settings.mail_max_bytes)
+        services.imap.start()
 
 
 async def audiosocket_allow(setting: str | None, pbxs: list[PbxConfig]) -> list[Network]:
@@ -246,6 +278,12 @@ async def _demo_speech(services: Services, host: str, port: int) -> None:
 
 
 async def stop_components(services: Services) -> None:
+    if services.imap is not None:
+        await services.imap.stop()
+        services.imap = None
+    if services.mail is not None:
+        await services.mail.stop()
+        services.mail = None
     if services.asr is not None:
         await services.asr.stop()
         services.asr = None

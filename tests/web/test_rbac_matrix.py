@@ -147,6 +147,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "POST /api/v1/admin/webhooks": ADMIN,
     "PATCH /api/v1/admin/webhooks/{hook_id}": ADMIN,
     "DELETE /api/v1/admin/webhooks/{hook_id}": ADMIN,
+    "GET /api/v1/mail/messages": MGR,
 }
 #: Valid bodies where the record's visibility is checked after the body's validation
 #: (anything else gets ``{}``: the roles and the login are checked before the body).

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 
 from tickets import messages, relations, service
 from tickets.bus import TOPIC_TICKETS
+from tickets.mail.ingest import comments_by_mail
 from tickets.models import Attachment, Comment, TicketEvent
 from tickets.routing import moves
 from tickets.routing.service import Routed
@@ -162,8 +163,14 @@ async def ticket_history(ticket_id: IdPath, principal: PrincipalDep,
 
 @router.get("/{ticket_id}/comments", response_model=list[CommentOut])
 async def list_comments(ticket_id: IdPath, principal: PrincipalDep,
-                        session: SessionDep) -> list[Comment]:
-    return await service.comments(session, ticket_id, principal.actor)
+                        session: SessionDep) -> list[CommentOut]:
+    """The comments the caller may see; for staff, ``email_from`` names the sender of those
+    that came by email (an unverified sender's note included)."""
+    found = await service.comments(session, ticket_id, principal.actor)
+    by_mail = (await comments_by_mail(session, ticket_id)
+               if service.sees_internal(principal.actor) else {})
+    return [CommentOut.model_validate(c).model_copy(update={"email_from": by_mail.get(c.id)})
+            for c in found]
 
 
 @router.post("/{ticket_id}/comments", status_code=201, response_model=CommentOut)

@@ -67,6 +67,9 @@ function renderCustomerFact() {
   const slot = $("#detail-customer");
   if (!slot || !c || !S.ticket || c.id !== S.ticket.customer_id) return;
   fill(slot, c.name || `#${c.id}`, c.tier === "vip" ? h("span", { class: "badge vip" }, t("vip")) : null);
+  // an email ticket's sender: the customer was matched (or made) by the From address
+  const channel = $("#detail-channel");
+  if (channel && S.ticket.channel === "email" && c.email) fill(channel, tOr("ch_", "email"), " · ", h("span", { class: "sender" }, c.email));
   const btn = $("#call-customer");
   if (btn) btn.disabled = !customerPhone();
 }
@@ -115,6 +118,7 @@ function facts(tk, type) {
   return h("dl", { class: "facts" },
     fact(t("type"), type ? nameOf(type) : tk.type || "—"),
     fact(t("customer"), h("span", { id: "detail-customer" }, tk.customer_id ? `#${tk.customer_id}` : "—")),
+    fact(t("f_channel"), h("span", { id: "detail-channel" }, tOr("ch_", tk.channel))),
     fact(t("order_number"), tk.order_number || "—"),
     fact(t("call"), tk.call_id || "—"),
     fact(t("group"), nameOf(S.groups.find((g) => g.id === tk.group_id)) || "—"),
@@ -182,14 +186,19 @@ export function renderDetail(transferredFrom) {
 
 function commentForm() {
   const body = h("textarea", { name: "body", rows: 2, maxlength: 20000, required: true, "aria-label": t("add_comment"), placeholder: t("add_comment") });
-  const pub = h("input", { type: "checkbox", name: "public" });
+  // Comments are internal notes unless ticked; on an email ticket a reply is what the customer
+  // is waiting for (a public comment is mailed to them), so there it starts ticked.
+  const email = S.ticket.channel === "email";
+  const pub = h("input", { type: "checkbox", name: "public", checked: email });
   const form = h("form", { class: "comment-form" }, body,
-    h("div", { class: "row" }, h("label", { class: "inline" }, pub, t("public")), h("button", { type: "submit" }, t("send"))));
+    h("div", { class: "row" }, h("label", { class: "inline" }, pub, t("public")), h("button", { type: "submit" }, t("send"))),
+    email ? h("p", { class: "muted hint" }, t("email_reply_public")) : null);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
       await api("POST", `tickets/${S.ticket.id}/comments`, { body: body.value, public: pub.checked });
       body.value = "";
+      pub.checked = S.ticket.channel === "email";
       loadDetailExtras(S.ticket.id);
     } catch (err) { fail(err, t("add_comment")); }
   });
@@ -241,8 +250,11 @@ function renderExtras() {
   const x = S.extras;
   if (!x || !S.ticket || x.id !== S.ticket.id || !$("#comments")) return;
   fill($("#comments"), x.comments.length ? h("ul", { class: "comments" }, x.comments.map((c) => h("li", {},
-    h("div", { class: "muted" }, userName(c.author_id), " · ", fmtTime(c.created_at, getLang()), c.public ? ` · ${t("public")}` : "",
-      c.merged_from_id ? ` · ${t("merged_from")} T-${String(c.merged_from_id).padStart(6, "0")}` : ""),
+    // a comment that came by email: its sender (a customer without a login has no user id)
+    h("div", { class: "muted" }, c.author_id || !c.email_from ? userName(c.author_id) : c.email_from, " · ",
+      fmtTime(c.created_at, getLang()), c.public ? ` · ${t("public")}` : "",
+      c.merged_from_id ? ` · ${t("merged_from")} T-${String(c.merged_from_id).padStart(6, "0")}` : "",
+      c.email_from ? ` · ${t("via_email")}` : ""),
     h("p", {}, c.body)))) : h("p", { class: "muted" }, t("none")));
   fill($("#attachments"), x.attachments.length ? h("ul", { class: "attachments" }, x.attachments.map((a) => h("li", {},
     h("a", { href: `/api/v1/tickets/${x.id}/attachments/${a.id}`, target: "_blank", rel: "noopener" }, a.filename),
@@ -251,7 +263,7 @@ function renderExtras() {
     S.ticket.merged_into_id ? null : visibilityButton(x.id, a)))) : h("p", { class: "muted" }, t("none")));
   const names = namer(S.groups, S.users, getLang());
   fill($("#history"), x.history.map((e) => h("li", { dataset: { kind: e.kind } },
-    h("span", { class: "muted" }, fmtTime(e.at, getLang()), " · ", e.actor_id ? userName(e.actor_id) : t("routing_rules"), " · "),
+    h("span", { class: "muted" }, fmtTime(e.at, getLang()), " · ", e.actor_id ? userName(e.actor_id) : e.kind === "email_received" ? e.data.sender : t("routing_rules"), " · "),
     h("strong", {}, tOr("ev_", e.kind)), " ", describeEvent(e.kind, e.data, names) ?? summarize(e.data))));
 }
 
@@ -270,7 +282,7 @@ function visibilityButton(ticketId, a) {
 // History entries in words: field names and values in the UI language, people and groups by
 // name, yes/no for booleans. Updates are {field: {from, to}}; "created" lists the first values.
 const HISTORY_SKIP = new Set(["call_id", "comment_id", "attachment_id", "reason", "note",
-  "into_id", "from_id", "child_id", "parent_id", "followed", "force"]);
+  "into_id", "from_id", "child_id", "parent_id", "followed", "force", "message_id", "sender_name"]);
 function historyValue(key, v) {
   if (v === null || v === undefined || v === "") return "—";
   if (key === "status") return tOr("s_", v);
@@ -279,6 +291,7 @@ function historyValue(key, v) {
   if (key === "group_id") return nameOf(S.groups.find((g) => g.id === v)) || `#${v}`;
   if (key === "type" || key === "type_key") return nameOf(typeByKey(v)) || String(v);
   if (key === "channel") return tOr("ch_", v);
+  if (key === "outcome") return tOr("mo_", v);
   return words(v);
 }
 
