@@ -386,8 +386,7 @@ export function onTicketTransfer(ev) {
 export function onTicketNotice(ev) {
   const tk = ev.ticket || {};
   if (!S.me || !(ev.user_ids || []).includes(S.me.id) || !tk.id) return;
-  // "sla:<kind>" entries come from the SLA clock and 督办, the rest are routing rule names
-  const rules = (ev.rules || []).map((r) => (r.startsWith("sla:") ? tOr("notice_", r.slice(4)) : r)).join(", ");
+  const rules = (ev.rules || []).join(", ");
   S.inbox.unshift({ ticket: tk, rules });
   renderInbox();
   toast(tf("rule_notice", { number: tk.number || `#${tk.id}` }), "info", rules);
