@@ -96,13 +96,14 @@ async def test_call_customer_dials_once(browser: Any, live_server: LiveServer) -
     await button.click()
     await _until(lambda: len(sent) >= 1)
     await page.wait_for_timeout(800)  # time for a second handler's request, if any
-    assert sent == [{"to": phone}]
+    # the open ticket rides along: a call-back meets its first response (SLA)
+    assert sent == [{"to": phone, "ticket_id": a["id"]}]
     await _select_language(page, "en")  # redraws the detail
     await _select_language(page, "zh")
     await expect(button).to_have_text("呼叫客户")
     await button.dblclick()  # the second click lands while the first request is out
     await page.wait_for_timeout(1200)
-    assert sent == [{"to": phone}] * 2
+    assert sent == [{"to": phone, "ticket_id": a["id"]}] * 2
     assert page.errors == []
     await page.context.close()
 
