@@ -39,6 +39,9 @@ from tickets.routing.rules import Action, Outcome, Routing, Rule, compile_action
 
 TRIGGERS = ("created", "updated")
 _GROUP = select(Group.id, Group.key, Group.assignment, Group.vip_to_senior, Group.queue)
+#: changes when a rule is added, removed, saved (disabling one saves it) or moved
+_RULES_STAMP = select(func.count(RoutingRule.id), func.max(RoutingRule.updated_at),
+                      func.max(RoutingRule.id), func.sum(RoutingRule.position * RoutingRule.id))
 #: Presence port: the members of an Asterisk queue by extension with their state
 #: (``available``, ``paused``, ``in_call``, ``ringing``, ``unavailable``), or None when
 #: this process does not know the queue.
@@ -70,25 +73,43 @@ class RuleBook:
 
     def __init__(self, ttl: float = 2.0) -> None:
         self.ttl = ttl
-        self._rules: tuple[LoadedRule, ...] = ()
         self._groups: dict[str, GroupRow] = {}
+        #: per trigger: the rules in order, and every fact field they test
+        self._by_trigger: dict[str, tuple[tuple[LoadedRule, ...], frozenset[str]]] = {}
+        self._stamp: tuple[Any, ...] | None = None  # the rules' count and latest change
         self._loaded_at = -1e9
 
     def invalidate(self) -> None:
         self._loaded_at = -1e9
+        self._stamp = None
 
     async def _load(self, session: AsyncSession) -> None:
-        if time.monotonic() - self._loaded_at > self.ttl:
+        if time.monotonic() - self._loaded_at <= self.ttl:
+            return
+        # the rules are compiled again only when they changed (another process saved one)
+        stamp = tuple((await session.execute(_RULES_STAMP)).one())
+        if stamp != self._stamp:
             rows = (await session.scalars(select(RoutingRule).where(
                 RoutingRule.enabled.is_(True)).order_by(RoutingRule.position,
                                                         RoutingRule.id))).all()
-            self._rules = tuple(load_rule(r) for r in rows)
-            self._groups = {g.key: GroupRow(*g) for g in (await session.execute(_GROUP)).all()}
-            self._loaded_at = time.monotonic()
+            loaded = tuple(load_rule(r) for r in rows)
+            self._by_trigger = {}
+            for trigger in TRIGGERS:
+                mine = tuple(r for r in loaded if trigger in r.triggers)
+                self._by_trigger[trigger] = (
+                    mine, frozenset().union(*(r.fields for r in mine)) if mine else frozenset())
+            self._stamp = stamp
+        self._groups = {g.key: GroupRow(*g) for g in (await session.execute(_GROUP)).all()}
+        self._loaded_at = time.monotonic()
 
     async def rules(self, session: AsyncSession, trigger: str) -> tuple[LoadedRule, ...]:
         await self._load(session)
-        return tuple(r for r in self._rules if trigger in r.triggers)
+        return self._by_trigger.get(trigger, ((), frozenset()))[0]
+
+    async def fields(self, session: AsyncSession, trigger: str) -> frozenset[str]:
+        """Every fact field the rules of ``trigger`` test (what :meth:`Router.facts` reads)."""
+        await self._load(session)
+        return self._by_trigger.get(trigger, ((), frozenset()))[1]
 
     async def group(self, session: AsyncSession, key: str) -> GroupRow | None:
         """The group ``key`` (read from the database if it is newer than the cache)."""
@@ -194,8 +215,9 @@ class Router:
         disappeared since the rule was saved resolves to nothing (the group's queue).
         ``defer_turn``: a round-robin turn is left in ``turn_user_id`` for the caller."""
         loaded = await self.book.rules(session, trigger) if rules is None else tuple(rules)
+        used = await self.book.fields(session, trigger) if rules is None else None
         now = now or utcnow()
-        facts = await self.facts(session, draft, loaded, now)
+        facts = await self.facts(session, draft, loaded, now, used)
         start = Routing(group=draft.group, assignee=draft.assignee, priority=draft.priority,
                         tags=draft.tags, locked=draft.locked)
         outcome = evaluate([r.rule for r in loaded], facts, start)
@@ -207,10 +229,12 @@ class Router:
         return routed
 
     async def facts(self, session: AsyncSession, draft: Draft,
-                    loaded: Sequence[LoadedRule], now: datetime) -> Facts:
+                    loaded: Sequence[LoadedRule], now: datetime,
+                    used: frozenset[str] | None = None) -> Facts:
         """What the rules see of ``draft``: the customer and the call's queue are read only
-        when some rule tests them."""
-        used = frozenset().union(*(r.fields for r in loaded)) if loaded else frozenset()
+        when some rule tests them (``used``: the fields ``loaded`` test, if known)."""
+        if used is None:
+            used = frozenset().union(*(r.fields for r in loaded)) if loaded else frozenset()
         tier, address = draft.customer_tier, draft.customer_address
         if draft.customer_id is not None and not draft.customer_read \
                 and used & {"customer.tier", "customer.address"}:
