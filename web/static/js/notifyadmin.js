@@ -14,7 +14,7 @@ import { rememberLocale } from "./notifyprefs.js";
 const KINDS = ["ticket_created", "ticket_assigned", "status_changed", "public_comment",
   "sla_reminder", "sla_breach", "supervision_order", "work_order"];
 const PAGE = 25;
-const P = { me: null, status: "dead", offset: 0, total: 0, rows: [], hooks: [], users: new Map(), editing: null };
+const P = { me: null, status: "dead", offset: 0, total: 0, rows: [], hooks: [], users: new Map(), editing: null, secret: null };
 
 function toast(text, kind = "info", detail = "") {
   const el = $("#toast");
@@ -32,6 +32,15 @@ function errorText(err) {
 function fail(err, what) {
   const { headline, detail } = errorText(err);
   toast(what ? `${what}: ${headline}` : headline, "error", detail);
+}
+
+/** Each cell carries its column's name (data-label): on a phone the rows become cards that
+ * show it before the value (CSS), instead of a table squeezed to one letter per line. */
+function labelCells(table) {
+  const names = $$("thead th", table).map((th) => th.textContent);
+  for (const tr of $$("tbody tr", table)) {
+    Array.from(tr.children).forEach((td, i) => { if (names[i] && td.colSpan === 1) td.dataset.label = names[i]; });
+  }
 }
 
 // --- outbox ---------------------------------------------------------------------------------
@@ -52,7 +61,7 @@ function renderOutbox() {
   const head = h("tr", {}, [t("nt_kind"), t("nt_channel"), t("nt_recipient"), t("nt_ticket"), t("nt_status"), t("nt_attempts"),
     t("nt_next"), t("nt_error"), t("nt_created"), ""].map((x) => h("th", {}, x)));
   const body = P.rows.length ? P.rows.map((m) => h("tr", { dataset: { id: m.id }, class: `ob-${m.status}` },
-    h("td", {}, tOr("nk_", m.kind), h("br"), h("small", { class: "muted subject" }, m.subject || "")),
+    h("td", {}, h("span", {}, tOr("nk_", m.kind), h("br"), h("small", { class: "muted subject" }, m.subject || ""))),
     h("td", {}, tOr("nc_", m.channel)),
     h("td", { class: "recipient" }, recipient(m)),
     h("td", {}, m.ticket_id ? h("a", { href: `/console#ticket=${encodeURIComponent(m.ticket_id)}`, class: "ticket-link" }, m.ticket_number || `#${m.ticket_id}`) : "—"),
@@ -65,6 +74,7 @@ function renderOutbox() {
       : h("button", { type: "button", class: "small retry", onclick: (e) => retry(m, e.currentTarget) }, t("nt_retry")))))
     : h("tr", {}, h("td", { colspan: 10, class: "muted" }, t("nt_empty")));
   fill($("#outbox"), h("thead", {}, head), h("tbody", {}, body));
+  labelCells($("#outbox"));
   const from = P.total ? P.offset + 1 : 0;
   $("#page-range").textContent = tf("nt_range", { from, to: P.offset + P.rows.length, total: P.total });
   $("#page-prev").disabled = P.offset === 0;
@@ -100,12 +110,13 @@ function renderHooks() {
     h("td", { class: "url" }, w.url), h("td", {}, kindsText(w.kinds)),
     h("td", {}, h("span", { class: `badge ${w.active ? "ok" : ""}` }, w.active ? t("nt_active") : t("nt_inactive"))),
     h("td", {}, fmtTime(w.created_at, getLang())),
-    h("td", { class: "rule-buttons" },
+    h("td", {}, h("span", { class: "rule-buttons" },
       h("button", { type: "button", class: "small edit", onclick: () => editHook(w) }, t("edit")),
       h("button", { type: "button", class: "small toggle", onclick: () => toggleHook(w) }, w.active ? t("nt_disable") : t("nt_enable")),
-      h("button", { type: "button", class: "small danger remove", onclick: () => removeHook(w) }, t("delete")))))
+      h("button", { type: "button", class: "small danger remove", onclick: () => removeHook(w) }, t("delete"))))))
     : h("tr", {}, h("td", { colspan: 5, class: "muted" }, t("nt_no_hooks")));
   fill($("#hooks"), h("thead", {}, head), h("tbody", {}, body));
+  labelCells($("#hooks"));
 }
 
 function newSecret() {
@@ -116,6 +127,7 @@ function newSecret() {
 
 /** The secret just stored, shown once, with a copy button; gone when dismissed. */
 function showSecret(secret, url) {
+  P.secret = { secret, url }; // drawn again on a language switch, until dismissed
   const box = $("#secret-once");
   const code = h("code", { class: "secret" }, secret);
   fill(box, h("p", {}, t("nt_secret_once"), " ", h("small", { class: "muted" }, url)), code,
@@ -123,7 +135,7 @@ function showSecret(secret, url) {
       h("button", { type: "button", class: "small", onclick: async (e) => {
         try { await navigator.clipboard.writeText(secret); e.currentTarget.textContent = t("nt_copied"); } catch { window.getSelection().selectAllChildren(code); }
       } }, t("nt_copy")),
-      h("button", { type: "button", class: "small primary", onclick: () => { fill(box); box.hidden = true; } }, t("nt_stored"))));
+      h("button", { type: "button", class: "small primary", onclick: () => { P.secret = null; fill(box); box.hidden = true; } }, t("nt_stored"))));
   box.hidden = false;
 }
 
@@ -203,6 +215,7 @@ function relabel() {
   renderOutbox();
   renderHooks();
   if (P.editing) P.editing();
+  if (P.secret) showSecret(P.secret.secret, P.secret.url);
   rememberLocale();
 }
 

@@ -64,9 +64,12 @@ async function openPrefs(dialog, known) {
     CHANNELS.map((c) => {
       const p = by.get(`${k}/${c}`);
       if (!p) return h("td", {}, "—");
-      return h("td", {}, h("label", { class: "np-switch" },
-        h("input", { type: "checkbox", name: `${k}/${c}`, checked: p.enabled, "aria-label": `${tOr("nk_", k)} · ${tOr("nc_", c)}` }),
-        p.default ? h("small", { class: "muted" }, ` ${t("np_default")}`) : null));
+      // marked when it differs from the default (the title says what the default is)
+      const mark = h("small", { class: "np-changed" });
+      const box = h("input", { type: "checkbox", name: `${k}/${c}`, checked: p.enabled, "aria-label": `${tOr("nk_", k)} · ${tOr("nc_", c)}`,
+        onchange: () => { mark.textContent = box.checked === p.default ? "" : ` ${t("np_changed")}`; } });
+      mark.textContent = p.enabled === p.default ? "" : ` ${t("np_changed")}`;
+      return h("td", {}, h("label", { class: "np-switch", title: p.default ? t("np_default_on") : t("np_default_off") }, box, mark));
     })));
   const form = h("form", { method: "dialog", class: "np-form" },
     h("h2", { id: "np-title" }, t("np_title")), h("p", { class: "muted small-note" }, t("np_hint")),
