@@ -4,9 +4,10 @@ An admin opens /admin/notifications: a dead letter (written into the outbox as d
 leaves one: all attempts used, the gateway's error kept) is listed under "Dead letters" with
 its recipient in full, its ticket linked to the console and its last error shown as text (the
 error carries markup, which must not render). Retrying it gives feedback and resets its
-attempts (checked through the API). A webhook with a bad URL is refused with the API's 422
-naming ``url``; with a good one it is created, its secret shown once (gone after dismissing and
-reloading; the API never returns it), disabled and deleted after a confirmation. In the
+attempts (checked through the API); its ticket link opens the ticket in the console. A
+webhook with a bad URL is refused with the API's 422 naming ``url``; with a good one it is
+created, its secret shown once (gone after dismissing and reloading; the API never returns
+it), disabled and deleted after a confirmation. In the
 console, alice (zh) opens 通知设置, mutes assignments on the console, saves, and the API
 reports the mute; switching the console to English stores her locale (the API says ``en``).
 Screenshots at desktop and phone size, zh and en, go to tests/artifacts (notify_*).
@@ -129,7 +130,15 @@ async def test_admin_retries_a_dead_letter_manages_webhooks_and_staff_mute(
         await hook_row.locator("button.remove").click()
         await expect(hook_row).to_have_count(0)
         async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:
-            assert hook_url not in {w["url"] for w in (await c.get("/api/v1/admin/webhooks")).json()}
+            left = (await c.get("/api/v1/admin/webhooks")).json()
+            assert hook_url not in {w["url"] for w in left}
+        assert not page.errors, page.errors
+
+        # the ticket link (under "All" now that the message left the dead letters) opens it
+        await page.locator("#outbox-tabs [data-status='']").click()
+        await page.locator(f"#outbox tr[data-id='{row_id}'] a.ticket-link").click()
+        await page.wait_for_url(f"**/console#ticket={ticket['id']}")
+        await expect(page.locator("#tab-detail")).to_contain_text(f"Dead letter {tag}")
         assert not page.errors, page.errors
 
         # (c) the console: alice mutes assignments on the console; the API says so

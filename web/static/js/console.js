@@ -88,6 +88,7 @@ function bindOnce() {
   $("#transcript-to-desc").addEventListener("click", transcriptToDescription);
   $("#dial-form").addEventListener("submit", (e) => { e.preventDefault(); dial($("#dial-to").value.trim()); });
   document.addEventListener("keydown", keys);
+  window.addEventListener("hashchange", openLinkedTicket);
   initDetail();
 }
 
