@@ -124,6 +124,13 @@ async def test_admin_retries_a_dead_letter_manages_webhooks_and_staff_mute(
         await page.reload()
         await page.wait_for_selector("body[data-ready='1']")
         assert secret not in await page.content()  # shown once, never again
+        # edited without a secret: the old one is kept, nothing is shown
+        await hook_row.locator("button.edit").click()
+        await form.get_by_label("Work order").check()
+        assert await form.locator("input[name=secret]").input_value() == ""
+        await form.get_by_role("button", name="Save").click()
+        await expect(hook_row).to_contain_text("SLA breached, Work order")
+        await expect(once).to_be_hidden()
         await hook_row.locator("button.toggle").click()
         await expect(hook_row).to_contain_text("Disabled")
         page.once("dialog", lambda d: asyncio.ensure_future(d.accept()))
