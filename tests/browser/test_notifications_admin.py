@@ -2,8 +2,9 @@
 
 An admin opens /admin/notifications: a dead letter (written into the outbox as delivery
 leaves one: all attempts used, the gateway's error kept) is listed under "Dead letters" with
-its recipient in full, its ticket linked to the console and its last error shown as text (the
-error carries markup, which must not render). Retrying it gives feedback and resets its
+its recipient in full (on the first page of 25; the next page holds older ones), its
+ticket linked to the console and its last error shown as text (the error carries markup,
+which must not render). Retrying it gives feedback and resets its
 attempts (checked through the API); its ticket link opens the ticket in the console. A
 webhook with a bad URL is refused with the API's 422 naming ``url``; with a good one it is
 created, its secret shown once (gone after dismissing and reloading; the API never returns
@@ -17,6 +18,7 @@ Everything made here is undone at the end (the live server is shared).
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,21 +39,24 @@ from .test_routing import _shots
 pytestmark = pytest.mark.browser
 
 
-async def _outbox_row(server: LiveServer, **values: Any) -> int:
+async def _outbox_rows(server: LiveServer, older: list[dict[str, Any]], **values: Any) -> int:
+    """Write ``older`` rows, then the one of ``values`` (the newest); → its id."""
     engine = make_engine(server.app.state.services.settings.async_database_url)
     try:
         async with engine.begin() as conn:
+            await conn.execute(insert(OutboxMessage), older)
             result = await conn.execute(insert(OutboxMessage).values(**values))
             return int(result.inserted_primary_key[0])  # type: ignore[index]
     finally:
         await engine.dispose()
 
 
-async def _drop_outbox_row(server: LiveServer, row_id: int) -> None:
+async def _drop_outbox_rows(server: LiveServer, tag: str) -> None:
     engine = make_engine(server.app.state.services.settings.async_database_url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(delete(OutboxMessage).where(OutboxMessage.id == row_id))
+            await conn.execute(delete(OutboxMessage).where(
+                OutboxMessage.key.like(f"test-%-{tag}")))
     finally:
         await engine.dispose()
 
@@ -70,8 +75,12 @@ async def test_admin_retries_a_dead_letter_manages_webhooks_and_staff_mute(
         prefs_before = (await c.get("/api/v1/me/notification-preferences",
                                     headers=alice_auth)).json()["items"]
     address = f"li.{tag}@example.cn"
-    row_id = await _outbox_row(
-        live_server, key=f"test-dead-{tag}", kind="status_changed", channel="email",
+    older = [dict(key=f"test-old{n}-{tag}", kind="sla_breach", channel="sms",
+                  recipient="+8613800000000", status="dead", attempts=8,
+                  next_attempt_at=datetime.now(UTC), last_error="503")
+             for n in range(25)]  # older dead letters: the newest page is full, ours on it
+    row_id = await _outbox_rows(
+        live_server, older, key=f"test-dead-{tag}", kind="status_changed", channel="email",
         ticket_id=ticket["id"], ticket_number=ticket["number"], recipient=address,
         language="en", subject=f"[{ticket['number']}] Status changed", body="resolved",
         status="dead", attempts=8, next_attempt_at=datetime.now(UTC),
@@ -90,6 +99,12 @@ async def test_admin_retries_a_dead_letter_manages_webhooks_and_staff_mute(
         await expect(link).to_have_text(ticket["number"])
         assert await link.get_attribute("href") == f"/console#ticket={ticket['id']}"
         await _shots(page, artifacts, "notify_outbox")
+        await expect(page.locator("#page-range")).to_have_text(re.compile(r"^1–25 of \d+$"))
+        await page.click("#page-next")
+        await expect(page.locator("#page-range")).to_have_text(re.compile(r"^26–\d+ of \d+$"))
+        await expect(row).to_have_count(0)
+        await page.click("#page-prev")
+        await expect(row).to_contain_text(address)
         await row.locator("button.retry").click()
         await expect(page.locator("#toast")).to_contain_text(f"Message #{row_id} queued again")
         async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:
@@ -173,7 +188,7 @@ async def test_admin_retries_a_dead_letter_manages_webhooks_and_staff_mute(
             assert (await c.get("/api/v1/auth/me")).json()["locale"] == "en"
         assert not alice.errors, alice.errors
     finally:
-        await _drop_outbox_row(live_server, row_id)
+        await _drop_outbox_rows(live_server, tag)
         async with httpx.AsyncClient(base_url=live_server.url, headers=auth) as c:
             for w in (await c.get("/api/v1/admin/webhooks")).json():
                 if w["url"] == hook_url:
