@@ -152,6 +152,13 @@ class UserPatch(In):
     _password_policy = field_validator("password")(_check_password)
 
 
+class MeIn(In):
+    """What a user changes of their own account (``PATCH /api/v1/me``): the language
+    notifications are written in; the console stores the language the user picks."""
+
+    locale: Literal["zh", "en"]
+
+
 class UserOut(Out):
     id: int
     username: str

@@ -103,6 +103,15 @@ async def create_user(session: AsyncSession, data: UserIn, *,
     return user
 
 
+async def set_locale(session: AsyncSession, user_id: int, locale: str) -> User:
+    """Set the user's own language (``zh``/``en``: the schema checks it); NotFound for no
+    such user. Unlike :func:`update_user` this never ends the user's sessions."""
+    user = await get_user(session, user_id)
+    user.locale = locale
+    await session.flush()
+    return user
+
+
 async def update_user(session: AsyncSession, user_id: int, data: UserPatch) -> User:
     user = await get_user(session, user_id)
     changes = data.model_dump(exclude_unset=True)

@@ -1,6 +1,7 @@
 """HTML pages and their static assets: ``/login``, ``/console``, ``/wallboard``, ``/engineer``,
 ``/portal``, ``/admin/routing`` (the routing rules: admins edit, supervisors read and try them),
-``/admin/sla`` (SLA policies and calendars: admins edit, supervisors read)
+``/admin/sla`` (SLA policies and calendars: admins edit, supervisors read),
+``/admin/notifications`` (the outbox with its dead letters, and webhooks: admins only)
 and ``/static/…``.
 
 The pages are plain HTML shells; their ES modules fetch data from the REST API and the
@@ -48,6 +49,7 @@ PAGES: dict[str, tuple[str, frozenset[str] | None]] = {
     "/portal": ("portal.html", frozenset({"customer", "admin"})),
     "/admin/routing": ("routing.html", frozenset({"supervisor", "admin"})),
     "/admin/sla": ("sla.html", frozenset({"supervisor", "admin"})),
+    "/admin/notifications": ("notifications.html", frozenset({"admin"})),
 }
 #: where each role lands after logging in
 HOME_BY_ROLE = {"agent": "/console", "supervisor": "/wallboard", "admin": "/console",
@@ -122,6 +124,11 @@ async def routing_page(request: Request) -> Response:
 @router.get("/admin/sla", response_class=HTMLResponse)
 async def sla_page(request: Request) -> Response:
     return await _page(request, "/admin/sla")
+
+
+@router.get("/admin/notifications", response_class=HTMLResponse)
+async def notifications_page(request: Request) -> Response:
+    return await _page(request, "/admin/notifications")
 
 
 def resolve_static(rel: str) -> Path | None:

@@ -139,3 +139,40 @@ async def test_assignee_online_gets_the_notification_live(live_server: Any) -> N
                 if msg.get("type") == "notification" and msg.get("number") == number:
                     break
     assert msg["kind"] == "ticket_created" and msg["subject"]
+
+
+async def test_own_locale_picks_the_notification_language(
+        app_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    """``PATCH /api/v1/me`` stores one's locale; the next notification is written in it at
+    once (the recipient cache is dropped); bad input is a 422 naming the field."""
+    _, client = app_client
+    admin, alice = await login(client, "admin"), await login(client, "alice")
+    for body, field in (({"locale": "fr"}, "locale"), ({}, "locale"),
+                        ({"locale": "en", "role": "admin"}, "role")):
+        bad = await client.patch("/api/v1/me", headers=alice, json=body)
+        assert bad.status_code == 422, bad.text
+        assert field in bad.text
+    assert (await client.get("/api/v1/auth/me", headers=alice)).json()["role"] == "agent"
+    subjects = {}
+    for locale in ("en", "zh"):
+        r = await client.patch("/api/v1/me", headers=alice, json={"locale": locale})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"locale": locale}
+        assert (await client.get("/api/v1/auth/me", headers=alice)).json()["locale"] == locale
+        t = await client.post("/api/v1/tickets", headers=admin, json={"title": f"Fan {locale}"})
+        assert t.status_code == 201, t.text
+        tid = t.json()["id"]
+        a = await client.patch(f"/api/v1/tickets/{tid}", headers=admin, json={"assignee": "alice"})
+        assert a.status_code == 200, a.text
+        rows = [m for m in await outbox(client, admin)
+                if m["ticket_id"] == tid and m["kind"] == "ticket_assigned"]
+        assert rows, "no assignment notification"
+        subjects[locale] = {m["subject"].split("] ", 1)[-1] for m in rows}
+    assert subjects["en"] == {"Ticket assigned to you: Fan en"}
+    assert subjects["zh"] == {"工单已分派给您：Fan zh"}
+    # a customer login may set its own locale too (any logged-in user)
+    wang = await login(client, "wang")
+    assert (await client.patch("/api/v1/me", headers=wang, json={"locale": "en"})).status_code \
+        == 200
+    client.cookies.clear()  # the logins above left a session cookie
+    assert (await client.patch("/api/v1/me", json={"locale": "en"})).status_code == 401

@@ -56,6 +56,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /wallboard": ("303", "403", "403", "403", "ok", "ok"),
     "GET /admin/routing": ("303", "403", "403", "403", "ok", "ok"),
     "GET /admin/sla": ("303", "403", "403", "403", "ok", "ok"),
+    "GET /admin/notifications": ("303", "403", "403", "403", "403", "ok"),
     "GET /engineer": ("303", "403", "403", "ok", "ok", "ok"),
     "GET /portal": ("303", "ok", "403", "403", "403", "ok"),
     "GET /static/{rel}": PUBLIC,
@@ -139,6 +140,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "POST /api/v1/kb/articles": MGR,
     "GET /api/v1/kb/articles": STAFF,
     # notifications: everyone notified has mutes; the outbox and webhooks are the admin's
+    "PATCH /api/v1/me": A,  # one's own locale (the probe's empty body: 422, nothing changed)
     "GET /api/v1/me/notification-preferences": ("401", "403", "ok", "ok", "ok", "ok"),
     "PUT /api/v1/me/notification-preferences": ("401", "403", "ok", "ok", "ok", "ok"),
     "GET /api/v1/admin/outbox": ADMIN,

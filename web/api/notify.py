@@ -1,5 +1,5 @@
-"""Notifications: a staff member's mutes, the admin's outbox (dead letters, retry) and
-webhook subscriptions."""
+"""Notifications: a user's language (``PATCH /me``: templates are chosen by it), a staff
+member's mutes, the admin's outbox (dead letters, retry) and webhook subscriptions."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from tickets import users
 from tickets.db import utcnow
 from tickets.notify import service
 from tickets.notify.schemas import (
@@ -18,12 +19,25 @@ from tickets.notify.schemas import (
     WebhookOut,
     WebhookPatch,
 )
-from web.deps import Admin, IdPath, OffsetQuery, ServicesDep, SessionDep, require
+from tickets.schemas import MeIn
+from web.deps import Admin, IdPath, OffsetQuery, PrincipalDep, ServicesDep, SessionDep, require
 from web.security import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 #: Who gets notifications (and so has mutes): staff and field engineers.
 Notified = Annotated[Principal, Depends(require("agent", "supervisor", "admin", "engineer"))]
+
+
+@router.patch("/me")
+async def patch_me(data: MeIn, me: PrincipalDep, services: ServicesDep,
+                   session: SessionDep) -> dict[str, str]:
+    """Change one's own ``locale`` (``zh``/``en``; 422 naming ``locale`` otherwise, or any
+    other field): the language of the notifications one gets from now on. Any logged-in
+    user. → ``{"locale": …}``."""
+    user = await users.set_locale(session, me.id, data.locale)
+    await session.commit()
+    services.notify.directory.invalidate()  # staff templates are chosen from its cache
+    return {"locale": user.locale}
 
 
 @router.get("/me/notification-preferences", response_model=PrefsOut)

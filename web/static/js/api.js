@@ -9,6 +9,15 @@ export class ApiError extends Error {
   }
 }
 
+/** One item of a 422's list as "field: message", the field named by its path without the
+ * "body" prefix ("kinds.0: Input should be …"), so the page says which input is wrong. */
+function fieldError(d) {
+  if (!d || typeof d !== "object") return String(d);
+  const path = (Array.isArray(d.loc) ? d.loc : []).filter((p) => p !== "body" && p !== "query" && p !== "path");
+  const msg = d.msg || JSON.stringify(d);
+  return path.length ? `${path.join(".")}: ${msg}` : msg;
+}
+
 export async function api(method, path, body, { form = false } = {}) {
   const headers = { Accept: "application/json" };
   const init = { method, headers, credentials: "same-origin" };
@@ -31,8 +40,11 @@ export async function api(method, path, body, { form = false } = {}) {
   if (text) { try { data = JSON.parse(text); } catch { data = text; } }
   if (!res.ok) {
     let detail = data && typeof data === "object" && "detail" in data ? data.detail : data;
+    const fields = Array.isArray(detail) ? detail.map(fieldError) : null;
     if (Array.isArray(detail)) detail = detail.map((d) => d.msg || JSON.stringify(d)).join("; ");
-    throw new ApiError(res.status, detail || res.statusText);
+    const error = new ApiError(res.status, detail || res.statusText);
+    if (fields) error.fields = fields; // a 422's items as "field: message"
+    throw error;
   }
   return data;
 }

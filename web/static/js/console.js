@@ -6,11 +6,12 @@
 import { api, items, logout } from "./api.js";
 import { $, $$, fill, h } from "./dom.js";
 import { applyStatic, langSwitch, t } from "./i18n.js";
+import { mountPrefs, rememberLocale } from "./notifyprefs.js";
 import { HubSocket, showConnection } from "./socket.js";
 import { loadAgentState, onAgentState, setState } from "./console/agentstate.js";
 import { onCallUpdate, onScreenPop, renderAllCards, resync } from "./console/callcard.js";
 import { renderCustomers } from "./console/customers.js";
-import { initDetail, onNotification, onTicketChanged, onTicketNotice, onTicketTransfer, renderDetail, renderInbox } from "./console/detail.js";
+import { initDetail, onNotification, openTicket, onTicketChanged, onTicketNotice, onTicketTransfer, renderDetail, renderInbox } from "./console/detail.js";
 import { dial } from "./console/dial.js";
 import { mayDryRun, onPrefill, openForm, relabelForm } from "./console/form.js";
 import { cancelHangup, askHangup } from "./console/hangup.js";
@@ -57,7 +58,11 @@ function relabel() {
   if (LIST_TABS.includes(S.tab)) loadList(S.tab, { keep: true });
   renderCustomers();
   showConnection(document.body.dataset.ws || "connecting");
+  if (prefs) prefs.relabel();
+  rememberLocale(); // notifications follow the language picked here
 }
+
+let prefs = null; // the notification settings button and dialog
 
 function keys(ev) {
   if (ev.key === "Escape" && S.hangupAsk) { ev.preventDefault(); cancelHangup(); return; }
@@ -75,6 +80,7 @@ function keys(ev) {
 /** Every listener on the page's persistent elements is bound here, once. */
 function bindOnce() {
   $("#lang-slot").appendChild(langSwitch(relabel));
+  prefs = mountPrefs($("#prefs-slot"));
   $("#logout").addEventListener("click", logout);
   for (const b of $$(".tabs [role=tab]")) b.addEventListener("click", () => showTab(b.dataset.tab));
   $("#state-form").addEventListener("submit", setState);
@@ -82,6 +88,7 @@ function bindOnce() {
   $("#transcript-to-desc").addEventListener("click", transcriptToDescription);
   $("#dial-form").addEventListener("submit", (e) => { e.preventDefault(); dial($("#dial-to").value.trim()); });
   document.addEventListener("keydown", keys);
+  window.addEventListener("hashchange", openLinkedTicket);
   initDetail();
 }
 
@@ -93,6 +100,8 @@ async function main() {
   $("#tab-btn-all").hidden = !mayListAll();
   $("#routing-link").hidden = !mayDryRun(); // the rules page: supervisors and admins
   $("#sla-link").hidden = !mayDryRun(); // the SLA page: the same
+  $("#notify-link").hidden = S.me.role !== "admin"; // outbox and webhooks: admins only
+  rememberLocale(S.me.locale);
   const [types, groups, users] = await Promise.all([
     quiet(api("GET", "ticket-types"), []), quiet(api("GET", "groups"), []), quiet(api("GET", "users"), [])]);
   S.types = items(types);
@@ -105,7 +114,14 @@ async function main() {
   renderTranscript();
   fill($("#kb"), h("p", { class: "muted" }, t("no_kb")));
   showTab("form");
+  openLinkedTicket();
   document.body.dataset.ready = "1";
+}
+
+/** /console#ticket=ID (links from the admin pages) opens that ticket. */
+function openLinkedTicket() {
+  const m = /^#ticket=(\d+)$/.exec(location.hash);
+  if (m) openTicket(Number(m[1]));
 }
 
 main();

@@ -3,6 +3,7 @@
 import { api, logout } from "./api.js";
 import { $, fill, fmtTime, h } from "./dom.js";
 import { applyStatic, getLang, langSwitch, t } from "./i18n.js";
+import { mountPrefs, rememberLocale } from "./notifyprefs.js";
 import { HubSocket, showConnection } from "./socket.js";
 
 const orders = new Map();
@@ -19,10 +20,12 @@ function render() {
 
 async function main() {
   applyStatic();
-  $("#lang-slot").appendChild(langSwitch(render));
+  $("#lang-slot").appendChild(langSwitch(() => { render(); prefs.relabel(); rememberLocale(); }));
+  const prefs = mountPrefs($("#prefs-slot"));
   $("#logout").addEventListener("click", logout);
   const me = await api("GET", "auth/me");
   $("#me").textContent = me.display_name || me.username;
+  rememberLocale(me.locale);
   new HubSocket((msg) => {
     if (msg.type !== "work_order") return;
     const w = msg.work_order || msg;

@@ -146,6 +146,15 @@ const STRINGS = {
     esc_notify_supervisors: "通知组主管", esc_raise_priority: "提高优先级", esc_assign_group: "退回处理组",
     esc_assign_user: "转派给", esc_step: "超时 {after} 后：{action}", esc_after: "超时后（分钟）",
     esc_after_unit: "分钟后", esc_add: "添加升级步骤",
+    notify_admin: "通知与 Webhook", notify_link: "通知管理", nt_outbox: "发件箱", nt_pending: "待发送", nt_dead: "发送失败（死信）", nt_sent: "已发送", nt_all: "全部",
+    nt_kind: "事件", nt_channel: "渠道", nt_recipient: "收件人", nt_ticket: "工单", nt_attempts: "尝试次数", nt_next: "下次尝试", nt_error: "最近错误", nt_created: "创建时间", nt_subject: "主题",
+    nt_retry: "重试", nt_retried: "消息 #{id} 已重新排队，将立即发送", nt_empty: "没有消息", nt_range: "第 {from}–{to} 条，共 {total} 条", nt_prev: "上一页", nt_next_page: "下一页",
+    nk_ticket_created: "工单创建", nk_ticket_assigned: "工单分派", nk_status_changed: "状态变更", nk_public_comment: "公开回复", nk_sla_reminder: "时限提醒", nk_sla_breach: "超时升级", nk_supervision_order: "督办", nk_work_order: "派工单",
+    nc_email: "邮件", nc_sms: "短信", nc_ws: "工作台", nc_webhook: "Webhook",
+    nt_webhooks: "Webhook 订阅", nt_new_hook: "新建 Webhook", nt_url: "地址（URL）", nt_kinds: "事件类型", nt_kinds_hint: "都不选表示订阅全部事件", nt_all_kinds: "全部事件", nt_active: "启用", nt_inactive: "已停用",
+    nt_secret: "签名密钥", nt_generate: "生成", nt_secret_keep: "留空则保留原密钥", nt_secret_once: "请立即保存此签名密钥，它不会再次显示：", nt_copy: "复制", nt_copied: "已复制", nt_stored: "我已保存",
+    nt_disable: "停用", nt_enable: "启用", nt_confirm_delete: "确认删除 Webhook「{url}」？", nt_deleted: "已删除", nt_hook_created: "Webhook 已创建", nt_no_hooks: "还没有 Webhook 订阅", nt_webhook_n: "Webhook #{id}", nt_status: "状态", ob_pending: "待发送", ob_dead: "失败", ob_sent: "已发送",
+    np_open: "通知设置", np_title: "通知设置", np_hint: "选择您要接收哪些通知、通过哪个渠道；与默认不同的会标出。邮件发送到您账户上登记的邮箱。", np_changed: "（已改）", np_default_on: "默认：开启", np_default_off: "默认：关闭", np_saved: "通知设置已保存", np_event: "事件",
     sla_admin: "服务时限（SLA）", sla_read_only: "只读：只有管理员可以修改服务时限策略和日历。",
     sla_policies: "时限策略", sla_calendars: "工作日历", sla_new_policy: "新建策略", sla_new_calendar: "新建日历",
     sla_criteria: "适用条件", sla_calendar: "日历", sla_reminder: "提醒比例", sla_escalation: "升级步骤",
@@ -300,6 +309,15 @@ const STRINGS = {
     esc_notify_supervisors: "notify the group's supervisors", esc_raise_priority: "raise the priority", esc_assign_group: "back to the group",
     esc_assign_user: "reassign to", esc_step: "{after} after the breach: {action}", esc_after: "Minutes after the breach",
     esc_after_unit: "min after", esc_add: "Add a step",
+    notify_admin: "Notifications & webhooks", notify_link: "Notifications", nt_outbox: "Outbox", nt_pending: "Pending", nt_dead: "Dead letters", nt_sent: "Sent", nt_all: "All",
+    nt_kind: "Event", nt_channel: "Channel", nt_recipient: "Recipient", nt_ticket: "Ticket", nt_attempts: "Attempts", nt_next: "Next attempt", nt_error: "Last error", nt_created: "Created", nt_subject: "Subject",
+    nt_retry: "Retry", nt_retried: "Message #{id} queued again: it is sent now", nt_empty: "No messages", nt_range: "{from}–{to} of {total}", nt_prev: "Previous", nt_next_page: "Next",
+    nk_ticket_created: "Ticket created", nk_ticket_assigned: "Ticket assigned", nk_status_changed: "Status changed", nk_public_comment: "Public reply", nk_sla_reminder: "SLA reminder", nk_sla_breach: "SLA breached", nk_supervision_order: "Supervision order", nk_work_order: "Work order",
+    nc_email: "Email", nc_sms: "SMS", nc_ws: "Console", nc_webhook: "Webhook",
+    nt_webhooks: "Webhooks", nt_new_hook: "New webhook", nt_url: "URL", nt_kinds: "Event kinds", nt_kinds_hint: "None ticked: every event", nt_all_kinds: "every event", nt_active: "Active", nt_inactive: "Disabled",
+    nt_secret: "Signing secret", nt_generate: "Generate", nt_secret_keep: "Leave empty to keep the current secret", nt_secret_once: "Store this signing secret now; it will not be shown again:", nt_copy: "Copy", nt_copied: "Copied", nt_stored: "I have stored it",
+    nt_disable: "Disable", nt_enable: "Enable", nt_confirm_delete: "Really delete the webhook \u201c{url}\u201d?", nt_deleted: "Deleted", nt_hook_created: "Webhook created", nt_no_hooks: "No webhooks yet", nt_webhook_n: "Webhook #{id}", nt_status: "Status", ob_pending: "waiting", ob_dead: "dead", ob_sent: "sent",
+    np_open: "Notification settings", np_title: "Notification settings", np_hint: "Choose which notifications you get, and how; choices that differ from the default are marked. Email goes to the address on your account.", np_changed: "(changed)", np_default_on: "Default: on", np_default_off: "Default: off", np_saved: "Notification settings saved", np_event: "Event",
     sla_admin: "Service levels (SLA)", sla_read_only: "Read-only: only admins change policies and calendars.",
     sla_policies: "Policies", sla_calendars: "Calendars", sla_new_policy: "New policy", sla_new_calendar: "New calendar",
     sla_criteria: "Applies to", sla_calendar: "Calendar", sla_reminder: "Reminder at", sla_escalation: "Escalation",
@@ -321,6 +339,11 @@ export function detectLang() {
 }
 
 let lang = detectLang();
+
+/** Whether the user picked the language on a page (rather than it following the browser). */
+export function langChosen() {
+  try { return Boolean(localStorage.getItem("hotline_lang")); } catch { return false; }
+}
 
 export const getLang = () => lang;
 

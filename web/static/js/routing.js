@@ -10,6 +10,7 @@ import { ApiError, api, items, logout } from "./api.js";
 import { $, fill, h } from "./dom.js";
 import { describeError } from "./errors.js";
 import { applyStatic, getLang, langSwitch, t, tOr } from "./i18n.js";
+import { rememberLocale } from "./notifyprefs.js";
 import { ACTIONS, FIELDS, OPS, describeChange, dryRunLine, fieldLabel, namer, opLabel, reasonText } from "./routingwords.js";
 
 const PRIORITIES = ["urgent", "high", "normal", "low"];
@@ -485,12 +486,14 @@ function relabel() {
 
 async function main() {
   applyStatic();
-  $("#lang-slot").appendChild(langSwitch(relabel));
+  $("#lang-slot").appendChild(langSwitch(() => { relabel(); rememberLocale(); }));
   $("#logout").addEventListener("click", logout);
   try { P.me = await api("GET", "auth/me"); } catch (err) { fail(err); return; }
   $("#me").textContent = P.me.display_name || P.me.username;
   $("#read-only").hidden = isAdmin();
   $("#new-rule").hidden = !isAdmin();
+  $("#notify-link").hidden = !isAdmin();
+  rememberLocale(P.me.locale);
   $("#new-rule").addEventListener("click", () => edit(null));
   const quiet = (p) => p.catch(() => []);
   const [groups, users, types] = await Promise.all([quiet(api("GET", "groups")), quiet(api("GET", "users")), quiet(api("GET", "ticket-types"))]);

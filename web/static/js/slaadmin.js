@@ -8,6 +8,7 @@ import { api, items, logout } from "./api.js";
 import { $, fill, h } from "./dom.js";
 import { describeError } from "./errors.js";
 import { applyStatic, langSwitch, t, tOr, tf } from "./i18n.js";
+import { rememberLocale } from "./notifyprefs.js";
 
 const PRIORITIES = ["urgent", "high", "normal", "low"];
 const ACTIONS = ["notify_supervisors", "raise_priority", "assign_group", "assign_user"];
@@ -193,11 +194,13 @@ async function load() {
 
 async function main() {
   applyStatic();
-  $("#lang-slot").appendChild(langSwitch(() => { renderCalendars(); renderPolicies(); if (P.editing) P.editing(); }));
+  $("#lang-slot").appendChild(langSwitch(() => { renderCalendars(); renderPolicies(); if (P.editing) P.editing(); rememberLocale(); }));
   $("#logout").addEventListener("click", logout);
   try { P.me = await api("GET", "auth/me"); } catch (err) { fail(err); return; }
   $("#me").textContent = P.me.display_name || P.me.username;
   $("#read-only").hidden = isAdmin();
+  $("#notify-link").hidden = !isAdmin();
+  rememberLocale(P.me.locale);
   for (const [id, fn] of [["#new-policy", () => editPolicy(null)], ["#new-calendar", () => editCalendar(null)]]) {
     $(id).hidden = !isAdmin();
     $(id).addEventListener("click", fn);

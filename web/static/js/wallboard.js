@@ -3,6 +3,7 @@ import { api, items, logout } from "./api.js";
 import { $, fill, fmtDuration, fmtTime, h } from "./dom.js";
 import { describeError } from "./errors.js";
 import { applyStatic, getLang, langSwitch, t, tOr } from "./i18n.js";
+import { mountPrefs, rememberLocale } from "./notifyprefs.js";
 import { pauseReason, pausedFor } from "./routingwords.js";
 import { HubSocket, showConnection } from "./socket.js";
 
@@ -111,12 +112,15 @@ function agentSeen(msg) {
 
 async function main() {
   applyStatic();
-  $("#lang-slot").appendChild(langSwitch(render));
+  $("#lang-slot").appendChild(langSwitch(() => { render(); prefs.relabel(); rememberLocale(); }));
+  const prefs = mountPrefs($("#prefs-slot"));
   $("#logout").addEventListener("click", logout);
   me = await api("GET", "auth/me");
   $("#me").textContent = me.display_name || me.username;
   $("#routing-link").hidden = !(me.role === "supervisor" || me.role === "admin");
   $("#sla-link").hidden = !(me.role === "supervisor" || me.role === "admin"); // the SLA page: the same
+  $("#notify-link").hidden = me.role !== "admin";
+  rememberLocale(me.locale);
   const users = items(await api("GET", "users").catch(() => []));
   people = new Map(users.filter((u) => u.extension).map((u) => [String(u.extension), u.display_name || u.username]));
   const initial = await api("GET", "queues").catch(() => []);
