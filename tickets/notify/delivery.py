@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 _T = Base.metadata.tables["outbox_messages"]
 #: Share of the lease a batch may spend sending; the rest is for recording the outcomes.
 SEND_SHARE = 0.8
+#: While a batch's sends are not all done, what is done is recorded this often (seconds).
+RECORD_EVERY_S = 0.5
 #: What :meth:`Dispatcher._send` returns for a row it did not start before ``until``.
 _NOT_STARTED = "\0not started"
 
@@ -223,13 +225,30 @@ class Dispatcher:
                       key=lambda c: c.id)
 
     async def deliver(self, claimed: list[Claimed]) -> int:
+        """Send ``claimed`` and record the outcomes; how many were sent. Outcomes are
+        written once the whole batch is done, or every :data:`RECORD_EVERY_S` while some
+        sends are slow: a process dying mid-batch sends again only what it did in the last
+        moments, not everything the batch had done (a console notification is sent at once,
+        an email may wait behind a slow server)."""
         hooks = await self._hooks([c for c in claimed if c.channel == "webhook"])
-        results = await asyncio.gather(*(self._send(c, hooks) for c in claimed))
+        running = {asyncio.create_task(self._send(c, hooks)): c for c in claimed}
+        sent = 0
+        try:
+            while running:
+                finished, _ = await asyncio.wait(running, timeout=RECORD_EVERY_S)
+                if finished:
+                    sent += await self._record([(running.pop(t), t.result())
+                                                for t in finished])
+        finally:
+            for task in running:  # cancelled from outside: the rest is the lease's to undo
+                task.cancel()
+        return sent
+
+    async def _record(self, outcomes: list[tuple[Claimed, str | None]]) -> int:
         now = self.clock()
-        done = [c.id for c, err in zip(claimed, results, strict=True) if err is None]
-        back = [c.id for c, err in zip(claimed, results, strict=True) if err == _NOT_STARTED]
-        failed = [(c, err) for c, err in zip(claimed, results, strict=True)
-                  if err is not None and err != _NOT_STARTED]
+        done = [c.id for c, err in outcomes if err is None]
+        back = [c.id for c, err in outcomes if err == _NOT_STARTED]
+        failed = [(c, err) for c, err in outcomes if err is not None and err != _NOT_STARTED]
         async with transaction(self.db) as session:
             if done:
                 await session.execute(update(_T).where(_T.c.id.in_(done))

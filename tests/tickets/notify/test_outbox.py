@@ -238,6 +238,37 @@ async def test_a_batch_slower_than_its_lease_sends_nothing_twice(world: World) -
     assert all(r.attempts <= 2 for r in done), [(r.id, r.attempts) for r in done]
 
 
+async def test_a_process_dying_mid_batch_sends_again_only_what_it_had_not_recorded(
+        world: World) -> None:
+    """The console notification of a batch whose email hangs is recorded as sent while the
+    email still waits: a process dying then (its task cancelled here, nothing written after)
+    leaves only the email to the process that takes over after the lease (before, outcomes
+    were written at the end of the batch: the notification went out twice — seen in the
+    two-process test, where the survivor sent every console notification again)."""
+    await tell(world, Outbox(channels=("email", "ws")), NotificationEvent(
+        "sla_breach", world.ticket, "hang", user_ids=(world.alice,)))
+    live, hang, fine = FakeLive(), SlowEmail(delay_s=3600), FakeEmail()
+    skew = [timedelta(0)]
+
+    def clock() -> datetime:
+        return utcnow() + skew[0]
+
+    d1 = Dispatcher(world.db, Ports(email=hang, live=live), lease_s=600, clock=clock)
+    dying = asyncio.create_task(d1.run_once())
+    for _ in range(100):  # until d1 wrote the notification's outcome (bounded: 10 s)
+        if {r.channel: r.status for r in await rows(world)}.get("ws") == "sent":
+            break
+        await asyncio.sleep(0.1)
+    dying.cancel()  # the process dies, the email still at its server
+    with pytest.raises(asyncio.CancelledError):
+        await dying
+    skew[0] = timedelta(seconds=601)  # its lease is over
+    d2 = Dispatcher(world.db, Ports(email=fine, live=live), clock=clock)
+    assert await d2.run_once() == 1
+    assert len(live.published) == 1 and len(fine.sent) == 1 and hang.sent == []
+    assert {r.status for r in await rows(world)} == {"sent"}
+
+
 async def test_released_tickets_tell_their_new_assignee(world: World) -> None:
     """``release_tickets`` (a disabled or long-paused agent) reassigns through the group's
     method, and the new assignee hears of it in the same transaction."""
