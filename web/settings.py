@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     sla_order_reminder: float = Field(default=0.8, gt=0, le=1)
     # Tickets one SLA sweep takes at most (tickets.sla.service.sweep's limit).
     sla_sweep_batch: int = Field(default=500, ge=1, le=100_000)
+    # Seconds between SLA sweeps (one per tick across all processes, web/jobs.py): a
+    # divisor of 60 (1…30) or whole minutes dividing an hour (60, 120, … 3600).
+    sla_sweep_s: int = Field(default=30, ge=1, le=3600)
     # Area code for landlines written without one (e.g. "21": 6552 9988 → +86 21 6552 9988);
     # unset: such a number is refused as missing its area code.
     default_area_code: str | None = Field(default=None, pattern=r"^0?[1-9]\d{0,3}$")
@@ -151,8 +154,18 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
     # How often each process looks for due outbox rows (seconds).
     outbox_poll_s: float = Field(default=1.0, gt=0, le=60)
+    # Seconds a process holds the outbox messages it claimed: a process that dies meanwhile
+    # leaves them to the others after this (tickets/notify/delivery.py).
+    outbox_lease_s: float = Field(default=120.0, ge=1, le=3600)
     # Sent outbox rows are deleted after this many days (hourly job); dead ones are kept.
     outbox_keep_days: float = Field(default=30.0, gt=0, le=3650)
+
+    @field_validator("sla_sweep_s")
+    @classmethod
+    def _sweep_tick(cls, v: int) -> int:
+        if not (60 % v == 0 if v < 60 else v % 60 == 0 and 3600 % v == 0):
+            raise ValueError("a divisor of 60 (1…30 s) or whole minutes dividing an hour")
+        return v
 
     @field_validator("sms_body")
     @classmethod

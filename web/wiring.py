@@ -89,7 +89,7 @@ def make_dispatcher(services: Services) -> Dispatcher:
         sms=HttpSms(s.sms_url, s.sms_token, s.sms_body) if s.sms_url else None,
         webhook=HttpWebhook(), live=BusLive(services.bus))
     return Dispatcher(services.db, ports, mail_from=s.mail_from, mail_domain=s.mail_domain,
-                      max_attempts=s.outbox_max_attempts)
+                      max_attempts=s.outbox_max_attempts, lease_s=s.outbox_lease_s)
 
 
 def register_jobs(services: Services) -> None:
@@ -117,7 +117,7 @@ def register_jobs(services: Services) -> None:
             if report.tickets < limit:
                 return
 
-    services.jobs.periodic("sla_sweep", 30, sla_sweep)
+    services.jobs.periodic("sla_sweep", services.settings.sla_sweep_s, sla_sweep)
 
 
 async def start_jobs(services: Services) -> None:

@@ -11,6 +11,12 @@ or ``dead`` after ``max_attempts``. A process that dies mid-send leaves its rows
 back when the lease ends — so delivery is at least once, and every message carries its
 idempotency key (``Message-ID`` / ``X-Hotline-Delivery``) for the receiver to drop a repeat.
 
+A living process never lets a send outlive its lease: once the lease has run out another
+process may claim the row and send it too. So a batch sends within :data:`SEND_SHARE` of
+the lease (``until``, on the event loop's clock) and then records what it did: rows not
+started by then go back due at once with their attempt uncounted, a send cut off is a failed
+attempt (its server may have taken it: the at-least-once case above).
+
 The channels are ports (:class:`EmailSender`, :class:`SmsSender`, :class:`WebhookSender`,
 :class:`LiveSender`); their adapters live in ``web/notify_adapters.py``, in-memory fakes in
 :mod:`tickets.notify.fakes`. Any exception from a port is a failed attempt.
@@ -23,6 +29,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +52,12 @@ from tickets.notify.policy import backoff_s
 
 log = logging.getLogger(__name__)
 _T = Base.metadata.tables["outbox_messages"]
+#: Share of the lease a batch may spend sending; the rest is for recording the outcomes.
+SEND_SHARE = 0.8
+#: While a batch's sends are not all done, what is done is recorded this often (seconds).
+RECORD_EVERY_S = 0.5
+#: What :meth:`Dispatcher._send` returns for a row it did not start before ``until``.
+_NOT_STARTED = "\0not started"
 
 
 class EmailSender(Protocol):
@@ -90,6 +103,9 @@ class Claimed:
     html: str | None
     payload: dict[str, Any] | None
     attempts: int
+    #: Event-loop time (``loop.time()``) by which its send must be over (the lease's end,
+    #: less the share kept for recording); inf: no limit.
+    until: float = math.inf
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -186,6 +202,8 @@ class Dispatcher:
 
     async def claim(self) -> list[Claimed]:
         now = self.clock()
+        # taken before the claim: the lease runs from the claim's own clock reading on
+        until = asyncio.get_running_loop().time() + self.lease_s * SEND_SHARE
         # A read first: most polls find nothing due, and the claim is a write (on SQLite
         # it would take the database's write turn every poll of every process).
         async with self.db() as session:
@@ -203,18 +221,41 @@ class Dispatcher:
                            _T.c.attempts))
         async with transaction(self.db) as session:
             rows = (await session.execute(stmt)).all()
-        return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+        return sorted((Claimed(**row._mapping, until=until) for row in rows),
+                      key=lambda c: c.id)
 
     async def deliver(self, claimed: list[Claimed]) -> int:
+        """Send ``claimed`` and record the outcomes; how many were sent. Outcomes are
+        written once the whole batch is done, or every :data:`RECORD_EVERY_S` while some
+        sends are slow: a process dying mid-batch sends again only what it did in the last
+        moments, not everything the batch had done (a console notification is sent at once,
+        an email may wait behind a slow server)."""
         hooks = await self._hooks([c for c in claimed if c.channel == "webhook"])
-        results = await asyncio.gather(*(self._send(c, hooks) for c in claimed))
+        running = {asyncio.create_task(self._send(c, hooks)): c for c in claimed}
+        sent = 0
+        try:
+            while running:
+                finished, _ = await asyncio.wait(running, timeout=RECORD_EVERY_S)
+                if finished:
+                    sent += await self._record([(running.pop(t), t.result())
+                                                for t in finished])
+        finally:
+            for task in running:  # cancelled from outside: the rest is the lease's to undo
+                task.cancel()
+        return sent
+
+    async def _record(self, outcomes: list[tuple[Claimed, str | None]]) -> int:
         now = self.clock()
-        done = [c.id for c, err in zip(claimed, results, strict=True) if err is None]
-        failed = [(c, err) for c, err in zip(claimed, results, strict=True) if err is not None]
+        done = [c.id for c, err in outcomes if err is None]
+        back = [c.id for c, err in outcomes if err == _NOT_STARTED]
+        failed = [(c, err) for c, err in outcomes if err is not None and err != _NOT_STARTED]
         async with transaction(self.db) as session:
             if done:
                 await session.execute(update(_T).where(_T.c.id.in_(done))
                                       .values(status="sent", sent_at=now, last_error=None))
+            if back:  # the lease ran out before their turn: due again, the claim undone
+                await session.execute(update(_T).where(_T.c.id.in_(back))
+                                      .values(next_attempt_at=now, attempts=_T.c.attempts - 1))
             if failed:
                 await session.execute(
                     update(_T).where(_T.c.id == bindparam("b_id")).values(
@@ -243,13 +284,23 @@ class Dispatcher:
             return {f"webhook:{hid}": (url, secret) for hid, url, secret in rows}
 
     async def _send(self, c: Claimed, hooks: dict[str, tuple[str, str]]) -> str | None:
-        """None when sent; else why not (the port's exception, briefly)."""
-        async with self._slots:
-            try:
+        """None when sent; else why not (the port's exception, briefly), or
+        :data:`_NOT_STARTED` when ``c.until`` came before its turn."""
+        started = False
+        limit = asyncio.timeout_at(None if math.isinf(c.until) else c.until)
+        try:
+            async with limit, self._slots:
+                started = True
                 await self._send_one(c, hooks)
-            except Exception as exc:
-                return f"{type(exc).__name__}: {exc}"[:500]
-            return None
+        except TimeoutError as exc:
+            if not limit.expired():
+                return f"{type(exc).__name__}: {exc}"[:500]  # the port's own timeout
+            if not started:
+                return _NOT_STARTED
+            return f"cut off: the {self.lease_s:g}-s lease was running out"
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"[:500]
+        return None
 
     async def _send_one(self, c: Claimed, hooks: dict[str, tuple[str, str]]) -> None:
         ports = self.ports

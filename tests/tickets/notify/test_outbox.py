@@ -7,13 +7,16 @@ import asyncio
 import hashlib
 import hmac
 import json
+from collections import Counter
+from datetime import datetime, timedelta
 from email.header import decode_header, make_header
+from email.message import Message
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.tickets.notify.conftest import Clock, World
-from tickets.db import make_engine, make_sessionmaker, transaction
+from tickets.db import make_engine, make_sessionmaker, transaction, utcnow
 from tickets.notify import delivery
 from tickets.notify.delivery import Dispatcher, Ports
 from tickets.notify.events import NotificationEvent
@@ -182,6 +185,88 @@ async def test_two_dispatchers_never_take_the_same_row(world: World) -> None:
     assert len(keys) == 30 == len(set(keys))
     async with world.db() as s:
         assert await s.scalar(select(func.count()).where(OutboxMessage.status != "sent")) == 0
+
+
+class SlowEmail(FakeEmail):
+    """An SMTP server that takes ``delay_s`` (real time) to accept each message."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+
+    async def send(self, message: Message) -> None:
+        await asyncio.sleep(self.delay_s)
+        await super().send(message)
+
+
+async def test_a_batch_slower_than_its_lease_sends_nothing_twice(world: World) -> None:
+    """A process whose batch takes longer than the claim's lease (a slow SMTP server) stops
+    sending when the lease is about to end and records what it sent: the rows another
+    process takes over after the lease are not sent by both (found while writing the
+    two-process test: before, the first process kept sending and recorded only at the end
+    of its batch, so the second sent the whole batch again: every message twice here)."""
+    for i in range(6):
+        await tell(world, Outbox(channels=("email",)), NotificationEvent(
+            "sla_breach", world.ticket, f"slow:{i}", user_ids=(world.alice,)))
+    slow = SlowEmail(delay_s=0.3)  # 6 messages one at a time: 1.8 s, the lease is 1 s
+    other = make_engine(to_async_url(world.url))
+    skew = [timedelta(0)]  # real time (the lease is), moved on below to end the backoffs
+
+    def clock() -> datetime:
+        return utcnow() + skew[0]
+
+    d1 = Dispatcher(world.db, Ports(email=slow), lease_s=1.0, concurrency=1, clock=clock)
+    d2 = Dispatcher(make_sessionmaker(other), Ports(email=slow), lease_s=1.0, concurrency=1,
+                    clock=clock)
+    try:
+        first = asyncio.create_task(d1.run_once())
+        await asyncio.sleep(1.1)  # real time: d1's lease on its claim has run out
+        await d2.run_once()  # takes what d1 left
+        await first
+        skew[0] = timedelta(hours=1)  # a send cut off comes again after its backoff
+        for _ in range(20):
+            if not [r for r in await rows(world) if r.status != "sent"]:
+                break
+            await d1.run_once()
+    finally:
+        await other.dispose()
+    keys = Counter(m["X-Hotline-Delivery"] for m in slow.sent)
+    assert len(keys) == 6 and set(keys.values()) == {1}, keys
+    done = await rows(world)
+    assert {r.status for r in done} == {"sent"}
+    # a message not even started before the lease ended was put back, not counted as failed
+    assert all(r.attempts <= 2 for r in done), [(r.id, r.attempts) for r in done]
+
+
+async def test_a_process_dying_mid_batch_sends_again_only_what_it_had_not_recorded(
+        world: World) -> None:
+    """The console notification of a batch whose email hangs is recorded as sent while the
+    email still waits: a process dying then (its task cancelled here, nothing written after)
+    leaves only the email to the process that takes over after the lease (before, outcomes
+    were written at the end of the batch: the notification went out twice — seen in the
+    two-process test, where the survivor sent every console notification again)."""
+    await tell(world, Outbox(channels=("email", "ws")), NotificationEvent(
+        "sla_breach", world.ticket, "hang", user_ids=(world.alice,)))
+    live, hang, fine = FakeLive(), SlowEmail(delay_s=3600), FakeEmail()
+    skew = [timedelta(0)]
+
+    def clock() -> datetime:
+        return utcnow() + skew[0]
+
+    d1 = Dispatcher(world.db, Ports(email=hang, live=live), lease_s=600, clock=clock)
+    dying = asyncio.create_task(d1.run_once())
+    for _ in range(100):  # until d1 wrote the notification's outcome (bounded: 10 s)
+        if {r.channel: r.status for r in await rows(world)}.get("ws") == "sent":
+            break
+        await asyncio.sleep(0.1)
+    dying.cancel()  # the process dies, the email still at its server
+    with pytest.raises(asyncio.CancelledError):
+        await dying
+    skew[0] = timedelta(seconds=601)  # its lease is over
+    d2 = Dispatcher(world.db, Ports(email=fine, live=live), clock=clock)
+    assert await d2.run_once() == 1
+    assert len(live.published) == 1 and len(fine.sent) == 1 and hang.sent == []
+    assert {r.status for r in await rows(world)} == {"sent"}
 
 
 async def test_released_tickets_tell_their_new_assignee(world: World) -> None:
