@@ -460,11 +460,13 @@ async def bulk(session: AsyncSession, parent_id: int, actor: Actor, action: Bulk
 
 
 # -- reading ---------------------------------------------------------------------------------
-def ticket_ref(row: Any) -> dict[str, Any]:
-    """A related ticket as ``TicketRef`` (from a ticket or a row with its columns)."""
+def ticket_ref(row: Any, actor: Actor | None = None) -> dict[str, Any]:
+    """A related ticket as ``TicketRef`` (from a ticket or a row with its columns); a
+    customer ``actor`` reads no staff id (``assignee_id`` null)."""
     return {"id": row.id, "number": ticket_number(row.id), "title": row.title,
             "status": row.status, "customer_id": row.customer_id,
-            "assignee_id": row.assignee_id}
+            "assignee_id": None if actor is not None and actor.role == "customer"
+            else row.assignee_id}
 
 
 _REF_COLUMNS = (Ticket.id, Ticket.title, Ticket.status, Ticket.customer_id,
@@ -482,9 +484,9 @@ async def relations(session: AsyncSession, ticket: Ticket, actor: Actor) -> dict
     out: dict[str, Any] = {"parent_ticket": None, "children": [], "merged": []}
     for row in rows:
         if row.id == ticket.parent_id:
-            out["parent_ticket"] = ticket_ref(row)
+            out["parent_ticket"] = ticket_ref(row, actor)
         if row.parent_id == ticket.id:
-            out["children"].append(ticket_ref(row))
+            out["children"].append(ticket_ref(row, actor))
         if row.merged_into_id == ticket.id:
-            out["merged"].append(ticket_ref(row))
+            out["merged"].append(ticket_ref(row, actor))
     return out

@@ -971,9 +971,25 @@ def _flow_json(ticket: Ticket) -> list[dict[str, Any]]:
     return []
 
 
-def ticket_dict(ticket: Ticket) -> dict[str, Any]:
-    """The API shape of a ticket (also what bus events carry)."""
-    return {
+#: What a customer's copy of a ticket blanks: the SLA clock, staff and group ids and the
+#: status moves (staff internals; the CONTRACT promises customers "never staff ids").
+CUSTOMER_BLANKS: dict[str, Any] = {
+    "assignee_id": None, "group_id": None, "first_response_due_at": None, "due_at": None,
+    "sla_breached_at": None, "sla_paused": False, "allowed_status": []}
+
+
+def reader_shape(shape: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """``shape`` (:func:`ticket_dict`) as ``actor`` may read it: a customer's copy has
+    :data:`CUSTOMER_BLANKS` (null / false / empty); anyone else's is ``shape`` itself."""
+    if actor.role != "customer":
+        return shape
+    return {**shape, **CUSTOMER_BLANKS}
+
+
+def ticket_dict(ticket: Ticket, actor: Actor | None = None) -> dict[str, Any]:
+    """The API shape of a ticket (also what bus events carry: ``actor`` None, the staff
+    shape); with ``actor``, as :func:`reader_shape` lets them read it."""
+    shape = {
         "id": ticket.id, "number": ticket_number(ticket.id),
         "title": ticket.title, "description": ticket.description,
         "type": ticket.type.key if ticket.type else None, "priority": ticket.priority,
@@ -996,6 +1012,7 @@ def ticket_dict(ticket: Ticket) -> dict[str, Any]:
         "parent_id": ticket.parent_id,
         "parent": ticket_number(ticket.parent_id) if ticket.parent_id else None,
     }
+    return shape if actor is None else reader_shape(shape, actor)
 
 
 __all__ = ["SYSTEM", "Actor", "Group", "TicketFilter", "User"]

@@ -44,12 +44,14 @@ router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
 async def _commit(uow: UowDep, kind: Literal["ticket_created", "ticket_updated"],
                   ticket: dict[str, Any], status_code: int = 200,
-                  notices: list[Routed] | None = None) -> Response:
+                  notices: list[Routed] | None = None,
+                  reader: service.Actor | None = None) -> Response:
     """Commit, then tell the consoles that see the ticket (and the people routing rules
     said to notify); the answer: the ticket as JSON.
 
     The ticket is validated and serialised once, for the message and the answer alike
-    (returning the dict made FastAPI validate and serialise it a second time)."""
+    (returning the dict made FastAPI validate and serialise it a second time). The bus
+    carries the staff shape; a customer ``reader`` is answered :func:`service.reader_shape`."""
     out = TicketOut.model_validate(ticket)
     as_json = out.model_dump(mode="json")
     uow.publish(TOPIC_TICKETS, messages.ticket_changed(kind, as_json))
@@ -60,6 +62,8 @@ async def _commit(uow: UowDep, kind: Literal["ticket_created", "ticket_updated"]
                     f.rule_name for f in routed.outcome.fired
                     if any(c.field == "notify" and not c.skipped for c in f.changes)]))
     await uow.commit()
+    if reader is not None and reader.role == "customer":
+        out = TicketOut.model_validate(service.reader_shape(ticket, reader))
     return Response(out.model_dump_json(), status_code=status_code,
                     media_type="application/json")
 
@@ -72,7 +76,7 @@ async def create_ticket(data: TicketIn, principal: PrincipalDep, services: Servi
                                          services.settings.default_region, services.router,
                                          routed, notify=services.notify)
     return await _commit(uow, "ticket_created", service.ticket_dict(ticket), 201,
-                         notices=routed)
+                         notices=routed, reader=principal.actor)
 
 
 @router.get("", response_model=TicketPage)
@@ -113,8 +117,8 @@ async def list_tickets(
     rows, total = await service.list_tickets(session, principal.actor, flt, limit=limit,
                                              offset=offset,
                                              region=services.settings.default_region)
-    return {"items": [service.ticket_dict(t) for t in rows], "total": total, "limit": limit,
-            "offset": offset}
+    return {"items": [service.ticket_dict(t, principal.actor) for t in rows], "total": total,
+            "limit": limit, "offset": offset}
 
 
 @router.get("/{ticket_id}", response_model=TicketDetailOut)
@@ -123,7 +127,7 @@ async def get_ticket(ticket_id: IdPath, principal: PrincipalDep,
     """The ticket, with its parent incident, its children and the tickets merged into it
     (each only if the reader may see it)."""
     ticket = await service.get_ticket(session, ticket_id, principal.actor)
-    return {**service.ticket_dict(ticket),
+    return {**service.ticket_dict(ticket, principal.actor),
             **await relations.relations(session, ticket, principal.actor)}
 
 
@@ -137,7 +141,7 @@ async def patch_ticket(ticket_id: IdPath, patch: TicketPatch, principal: Princip
         routed = await moves.apply_update_rules(uow.session, services.router, ticket,
                                                 set(patch.model_fields_set))
     return await _commit(uow, "ticket_updated", service.ticket_dict(ticket),
-                         notices=[routed] if routed else None)
+                         notices=[routed] if routed else None, reader=principal.actor)
 
 
 @router.post("/{ticket_id}/forward", response_model=TicketOut)
