@@ -120,8 +120,9 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "POST /api/v1/admin/sla/policies": ADMIN,
     "PATCH /api/v1/admin/sla/policies/{policy_id}": ADMIN,
     "DELETE /api/v1/admin/sla/policies/{policy_id}": ADMIN,
-    "GET /api/v1/tickets/{ticket_id}/sla": STAFF,
-    "GET /api/v1/tickets/{ticket_id}/supervision": STAFF,
+    # staff, and the ticket's assignee of any staff role (an engineer: only theirs)
+    "GET /api/v1/tickets/{ticket_id}/sla": STAFF_VISIBLE,
+    "GET /api/v1/tickets/{ticket_id}/supervision": STAFF_VISIBLE,
     "POST /api/v1/tickets/{ticket_id}/supervision": MGR,
     "POST /api/v1/tickets/{ticket_id}/supervision/{order_id}/cancel": MGR,
     # calls and the PBX (no PBX in this app: the actions answer 409, i.e. "ok" here)

@@ -163,3 +163,106 @@ async def test_the_sweep_tells_staff_after_the_commit_only(
             break
         await asyncio.sleep(0.05)
     assert notices and notices[0]["user_ids"] == [me["id"]]
+
+
+async def test_a_customer_reads_no_staff_internals(client: httpx.AsyncClient) -> None:
+    """The customer's copy of their ticket (read, list, create, detail refs) has no SLA
+    clock, no staff or group id and no status moves; staff still see them all."""
+    alice, wang = await login(client, "alice"), await login(client, "wang")
+    me = (await client.get("/api/v1/auth/me", headers=wang)).json()
+    t = (await client.post("/api/v1/tickets", headers=alice, json={
+        "title": "leaking tap", "priority": "urgent", "assignee": "alice",
+        "customer_id": me["customer_id"]})).json()
+    staff = (await client.get(f"/api/v1/tickets/{t['id']}", headers=alice)).json()
+    assert staff["assignee_id"] is not None and staff["due_at"] is not None
+    assert staff["allowed_status"]
+    child = (await client.post("/api/v1/tickets", headers=alice, json={
+        "title": "second tap", "assignee": "alice", "customer_id": me["customer_id"]})).json()
+    linked = await client.post(f"/api/v1/tickets/{t['id']}/children/{child['id']}",
+                               headers=alice)
+    assert linked.status_code == 200, linked.text
+    blanks = {"assignee_id": None, "group_id": None, "first_response_due_at": None,
+              "due_at": None, "sla_breached_at": None, "sla_paused": False,
+              "allowed_status": []}
+    seen = (await client.get(f"/api/v1/tickets/{t['id']}", headers=wang)).json()
+    assert {k: seen[k] for k in blanks} == blanks
+    assert seen["number"] == t["number"] and seen["status"] == t["status"]
+    assert seen["children"] and all(c["assignee_id"] is None for c in seen["children"])
+    listed = (await client.get("/api/v1/tickets", headers=wang)).json()["items"]
+    assert t["id"] in {x["id"] for x in listed}
+    for row in listed:
+        assert {k: row[k] for k in blanks} == blanks
+    own = await client.post("/api/v1/tickets", headers=wang, json={"title": "my own"})
+    assert own.status_code == 201, own.text
+    assert {k: own.json()[k] for k in blanks} == blanks
+
+
+async def test_the_assignee_engineer_reads_the_clock_and_supervision(
+        client: httpx.AsyncClient) -> None:
+    """督办 is visible to the assignee: an engineer assigned to the ticket reads its SLA
+    and its orders; another engineer's ticket is 404 to them; a customer is 403."""
+    sue, eric, wang = (await login(client, "sue"), await login(client, "eric"),
+                       await login(client, "wang"))
+    me = (await client.get("/api/v1/auth/me", headers=wang)).json()
+    t = (await client.post("/api/v1/tickets", headers=sue, json={
+        "title": "boiler on site", "priority": "high", "assignee": "eric",
+        "customer_id": me["customer_id"]})).json()
+    other = (await client.post("/api/v1/tickets", headers=sue, json={
+        "title": "not eric's", "assignee": "alice"})).json()
+    order = await client.post(f"/api/v1/tickets/{t['id']}/supervision", headers=sue,
+                              json={"note": "今天上门", "deadline_at": "2099-01-01T00:00:00Z"})
+    assert order.status_code == 201, order.text
+    seen = await client.get(f"/api/v1/tickets/{t['id']}/supervision", headers=eric)
+    assert seen.status_code == 200, seen.text
+    assert [o["note"] for o in seen.json()] == ["今天上门"]
+    clock = await client.get(f"/api/v1/tickets/{t['id']}/sla", headers=eric)
+    assert clock.status_code == 200, clock.text
+    assert [o["note"] for o in clock.json()["orders"]] == ["今天上门"]
+    for path in ("sla", "supervision"):
+        assert (await client.get(f"/api/v1/tickets/{other['id']}/{path}",
+                                 headers=eric)).status_code == 404
+        assert (await client.get(f"/api/v1/tickets/{t['id']}/{path}",
+                                 headers=wang)).status_code == 403
+
+
+async def test_policy_and_calendar_values_the_code_cannot_use(
+        client: httpx.AsyncClient) -> None:
+    """422 naming the field (not a 201): an unknown or customer user to assign to, an
+    unknown ticket type or tier, resolution shorter than first response, a day both
+    closed and open; on create and on change."""
+    admin = await login(client, "admin")
+    cal = (await client.get("/api/v1/admin/sla/calendars", headers=admin)).json()[0]
+    base = {"name": "p", "priority": "high", "calendar_id": cal["id"],
+            "first_response_minutes": 30, "resolution_minutes": 600}
+    cases = [
+        ({"escalation": [{"after_minutes": 5, "action": "assign_user", "user": "nobody"}]},
+         "escalation[0].user"),
+        ({"escalation": [{"after_minutes": 0, "action": "notify_supervisors"},
+                         {"after_minutes": 5, "action": "assign_user", "user": "wang"}]},
+         "escalation[1].user"),
+        ({"type_key": "no-such-type"}, "type_key"),
+        ({"customer_tier": "gold"}, "customer_tier"),
+        ({"resolution_minutes": 20}, "resolution_minutes"),
+    ]
+    for change, field in cases:
+        bad = await client.post("/api/v1/admin/sla/policies", headers=admin,
+                                json={**base, **change})
+        assert bad.status_code == 422 and field in bad.text, (change, bad.text)
+    made = await client.post("/api/v1/admin/sla/policies", headers=admin, json={
+        **base, "customer_tier": "vip", "type_key": "refund",
+        "escalation": [{"after_minutes": 5, "action": "assign_user", "user": "eric"}]})
+    assert made.status_code == 201, made.text
+    for change, field in cases:
+        bad = await client.patch(f"/api/v1/admin/sla/policies/{made.json()['id']}",
+                                 headers=admin, json=change)
+        assert bad.status_code == 422 and field in bad.text, (change, bad.text)
+    both = {"key": "both", "name": "Both", "hours": {"mon": ["09:00-17:00"]},
+            "closed_days": ["2026-12-24"], "open_days": ["2026-12-24"]}
+    bad = await client.post("/api/v1/admin/sla/calendars", headers=admin, json=both)
+    assert bad.status_code == 422 and "open_days" in bad.text, bad.text
+    ok = await client.post("/api/v1/admin/sla/calendars", headers=admin,
+                           json={**both, "open_days": ["2026-12-26"]})
+    assert ok.status_code == 201, ok.text
+    bad = await client.patch(f"/api/v1/admin/sla/calendars/{ok.json()['id']}",
+                             headers=admin, json={"closed_days": ["2026-12-26"]})
+    assert bad.status_code == 422 and "open_days" in bad.text, bad.text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
@@ -24,6 +24,8 @@ Hours = dict[Annotated[str, StringConstraints(max_length=3)],
 Minutes = Annotated[int, Field(ge=1, le=60 * 24 * 365, strict=True)]
 Share = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 Step = Annotated[int, Field(ge=0, le=100, strict=True)]
+#: The tiers a customer can have (tickets.models.Customer.tier).
+Tier = Literal["standard", "vip"]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
@@ -60,6 +62,23 @@ def _check_days(v: list[str] | None) -> list[str] | None:
     return v
 
 
+def check_days_apart(closed_days: list[str], open_days: list[str]) -> None:
+    """A day is either closed or open (a working day off the week's hours), never both:
+    ValueError naming ``open_days`` and the first such day."""
+    both = sorted(set(closed_days) & set(open_days))
+    if both:
+        raise ValueError(f"open_days: {both[0]} is also in closed_days (a day is one or "
+                         "the other)")
+
+
+def check_targets(first_response_minutes: int, resolution_minutes: int) -> None:
+    """Resolving includes responding: ValueError naming ``resolution_minutes`` when it is
+    shorter than ``first_response_minutes``."""
+    if resolution_minutes < first_response_minutes:
+        raise ValueError(f"resolution_minutes: {resolution_minutes} is shorter than "
+                         f"first_response_minutes ({first_response_minutes})")
+
+
 class CalendarIn(In):
     key: CalKey
     name: Name
@@ -78,6 +97,7 @@ class CalendarIn(In):
     @model_validator(mode="after")
     def _some_hours(self) -> CalendarIn:
         check_open(self.hours, self.always_open)
+        check_days_apart(self.closed_days, self.open_days)
         return self
 
 
@@ -130,7 +150,7 @@ class PolicyIn(In):
     enabled: Flag = True
     priority: Priority
     type_key: Annotated[str, StringConstraints(max_length=64)] | None = None
-    customer_tier: Annotated[str, StringConstraints(max_length=16)] | None = None
+    customer_tier: Tier | None = None
     flow_step: Step | None = None
     calendar_id: DbId
     first_response_minutes: Minutes
@@ -141,13 +161,18 @@ class PolicyIn(In):
 
     _steps = field_validator("escalation")(_check_steps)
 
+    @model_validator(mode="after")
+    def _targets(self) -> PolicyIn:
+        check_targets(self.first_response_minutes, self.resolution_minutes)
+        return self
+
 
 class PolicyPatch(In):
     name: Name | None = None
     enabled: Flag | None = None
     priority: Priority | None = None
     type_key: Annotated[str, StringConstraints(max_length=64)] | None = None
-    customer_tier: Annotated[str, StringConstraints(max_length=16)] | None = None
+    customer_tier: Tier | None = None
     flow_step: Step | None = None
     calendar_id: DbId | None = None
     first_response_minutes: Minutes | None = None

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, HTTPException, Response
 from sqlalchemy import select
 
 from tickets import lifecycle
 from tickets import service as tickets
 from tickets.db import utcnow
 from tickets.errors import Conflict, Invalid, NotFound
+from tickets.models import Ticket, TicketType, User
 from tickets.sla import service as sla
 from tickets.sla.models import SlaCalendar, SlaPolicy, SupervisionOrder
 from tickets.sla.schemas import (
@@ -24,9 +25,21 @@ from tickets.sla.schemas import (
     PolicyIn,
     PolicyOut,
     PolicyPatch,
+    check_days_apart,
     check_open,
+    check_targets,
 )
-from web.deps import Admin, IdPath, Manager, ServicesDep, SessionDep, Staff, UowDep
+from web.deps import (
+    STAFF,
+    Admin,
+    IdPath,
+    Manager,
+    PrincipalDep,
+    ServicesDep,
+    SessionDep,
+    UowDep,
+)
+from web.security import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["sla"])
 
@@ -73,6 +86,7 @@ async def patch_calendar(calendar_id: IdPath, data: CalendarPatch, _: Admin,
         setattr(row, key, value)
     try:
         check_open(row.hours or {}, row.always_open)
+        check_days_apart(row.closed_days or [], row.open_days or [])
     except ValueError as exc:
         raise Invalid(str(exc)) from None
     row.version += 1
@@ -104,9 +118,25 @@ async def list_policies(_: Manager, session: SessionDep) -> list[SlaPolicy]:
 
 
 async def _check_policy(session: Any, name: str, calendar_id: int,
-                        policy_id: int | None = None) -> None:
+                        policy_id: int | None = None, *, type_key: str | None = None,
+                        escalation: list[dict[str, Any]] | None = None) -> None:
+    """What the schema cannot check: the calendar, the ticket type and every
+    ``assign_user`` step's user exist (not a customer's login), the name is free.
+    Invalid (422) naming ``calendar_id``, ``type_key`` or ``escalation[i].user``."""
     if await session.get(SlaCalendar, calendar_id) is None:
         raise Invalid(f"calendar_id: no calendar {calendar_id}")
+    if type_key is not None and await session.scalar(
+            select(TicketType.id).where(TicketType.key == type_key)) is None:
+        raise Invalid(f"type_key: no ticket type {type_key!r}")
+    for i, step in enumerate(escalation or []):
+        if step.get("action") != "assign_user":
+            continue
+        role = await session.scalar(select(User.role).where(User.username == step["user"]))
+        if role is None:
+            raise Invalid(f"escalation[{i}].user: no user {step['user']!r}")
+        if role == "customer":
+            raise Invalid(f"escalation[{i}].user: {step['user']!r} is a customer login, "
+                          "not staff")
     same = await session.scalar(select(SlaPolicy.id).where(SlaPolicy.name == name))
     if same is not None and same != policy_id:
         raise Conflict(f"a policy named {name!r} exists")
@@ -115,7 +145,8 @@ async def _check_policy(session: Any, name: str, calendar_id: int,
 @router.post("/admin/sla/policies", status_code=201, response_model=PolicyOut)
 async def create_policy(data: PolicyIn, _: Admin, uow: UowDep) -> SlaPolicy:
     """A policy; 422 naming a bad escalation step or calendar, 409 a name that exists."""
-    await _check_policy(uow.session, data.name, data.calendar_id)
+    await _check_policy(uow.session, data.name, data.calendar_id, type_key=data.type_key,
+                        escalation=data.escalation)
     row = SlaPolicy(**data.model_dump(), version=1, updated_at=utcnow())
     uow.session.add(row)
     await uow.session.flush()
@@ -145,7 +176,14 @@ async def patch_policy(policy_id: IdPath, data: PolicyPatch, _: Admin,
         if key in changes and changes[key] is None:
             raise Invalid(f"{key} cannot be null")
     await _check_policy(uow.session, changes.get("name", row.name),
-                        changes.get("calendar_id", row.calendar_id), row.id)
+                        changes.get("calendar_id", row.calendar_id), row.id,
+                        type_key=changes.get("type_key"),
+                        escalation=changes.get("escalation"))
+    try:
+        check_targets(changes.get("first_response_minutes", row.first_response_minutes),
+                      changes.get("resolution_minutes", row.resolution_minutes))
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
     for key, value in changes.items():
         setattr(row, key, value)
     row.version += 1
@@ -166,16 +204,30 @@ async def delete_policy(policy_id: IdPath, _: Admin, uow: UowDep) -> Response:
 
 # --- a ticket's clock and its supervision orders ------------------------------------------
 
+async def _staff_or_assignee(session: Any, ticket_id: int, principal: Principal) -> Ticket:
+    """The ticket, for staff (agents, supervisors, admins) or its assignee of any staff role
+    (a field engineer assigned to it: the 督办 is "visible to the assignee"); a customer
+    403; a ticket the reader may not see 404 (an engineer sees only those assigned to them)."""
+    if principal.role == "customer":
+        raise HTTPException(403, "customers do not read a ticket's SLA or supervision")
+    ticket = await tickets.get_ticket(session, ticket_id, principal.actor)
+    if principal.role not in STAFF and ticket.assignee_id != principal.id:
+        raise HTTPException(403, "only staff or the ticket's assignee read this")
+    return ticket
+
+
 async def _orders(session: Any, ticket_id: int) -> list[SupervisionOrder]:
     return list((await session.scalars(select(SupervisionOrder).where(
         SupervisionOrder.ticket_id == ticket_id).order_by(SupervisionOrder.id))).all())
 
 
 @router.get("/tickets/{ticket_id}/sla", response_model=ClockOut)
-async def ticket_clock(ticket_id: IdPath, principal: Staff, session: SessionDep) -> dict[str, Any]:
+async def ticket_clock(ticket_id: IdPath, principal: PrincipalDep,
+                       session: SessionDep) -> dict[str, Any]:
     """The ticket's SLA: policy, due times and the business time left (negative: overdue
-    by), paused or not, and its supervision orders (open first)."""
-    ticket = await tickets.get_ticket(session, ticket_id, principal.actor)
+    by), paused or not, and its supervision orders (open first). Staff and the ticket's
+    assignee (an engineer too); customers 403."""
+    ticket = await _staff_or_assignee(session, ticket_id, principal)
     view = await sla.clock_view(session, ticket, utcnow())
     orders = await _orders(session, ticket_id)
     view["orders"] = sorted(orders, key=lambda o: (o.status != "open", -o.id))
@@ -202,9 +254,10 @@ async def order_supervision(ticket_id: IdPath, data: OrderIn, principal: Manager
 
 
 @router.get("/tickets/{ticket_id}/supervision", response_model=list[OrderOut])
-async def list_supervision(ticket_id: IdPath, principal: Staff,
+async def list_supervision(ticket_id: IdPath, principal: PrincipalDep,
                            session: SessionDep) -> list[SupervisionOrder]:
-    await tickets.get_ticket(session, ticket_id, principal.actor)
+    """The ticket's 督办 orders: staff and the ticket's assignee (an engineer too)."""
+    await _staff_or_assignee(session, ticket_id, principal)
     return await _orders(session, ticket_id)
 
 
