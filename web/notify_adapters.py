@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 from typing import Any
@@ -18,6 +19,7 @@ import aiosmtplib
 import httpx
 
 from tickets.bus import TOPIC_TICKETS, Bus
+from tickets.notify.policy import safe_url
 
 
 class SmtpSender:
@@ -122,16 +124,36 @@ class HttpSms:
         await self.client.aclose()
 
 
+class _NoQueryInHttpxLog(logging.Filter):
+    """httpx logs every request line (``HTTP Request: POST <url> "HTTP/1.1 500 …"``) at
+    INFO, query string and all; a webhook's query may hold an integrator's secret, so the
+    URL is logged as scheme://host/path (:func:`safe_url`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(safe_url(str(a)) if isinstance(a, httpx.URL) else a
+                                for a in record.args)
+        return True
+
+
+_HTTPX_FILTER = _NoQueryInHttpxLog()
+
+
 class HttpWebhook:
     """``WebhookSender``: POST the signed body; a non-2xx answer is a failure."""
 
     def __init__(self, client: httpx.AsyncClient | None = None, timeout_s: float = 15.0
                  ) -> None:
         self.client = client or httpx.AsyncClient(timeout=timeout_s)
+        logging.getLogger("httpx").addFilter(_HTTPX_FILTER)  # once: a filter is a set member
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        """RuntimeError for a non-2xx answer, naming the status and the endpoint as
+        scheme://host/path (``raise_for_status`` would name the whole URL, query and all)."""
         resp = await self.client.post(url, content=body, headers=headers)
-        resp.raise_for_status()
+        if not resp.is_success:
+            raise RuntimeError(f"HTTP {resp.status_code} {resp.reason_phrase} from "
+                               f"{safe_url(url)}")
 
     async def close(self) -> None:
         await self.client.aclose()

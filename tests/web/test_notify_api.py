@@ -176,3 +176,32 @@ async def test_own_locale_picks_the_notification_language(
         == 200
     client.cookies.clear()  # the logins above left a session cookie
     assert (await client.patch("/api/v1/me", json={"locale": "en"})).status_code == 401
+
+
+async def test_webhook_urls_that_are_refused(client: httpx.AsyncClient) -> None:
+    """422 naming ``url``: credentials in it, control characters, a scheme other than
+    http(s), a link-local address (the cloud metadata endpoint) however written; loopback
+    and private LAN addresses are allowed (integrators' CRMs live there)."""
+    admin = await login(client, "admin")
+    secret = "a-long-enough-secret"
+    for url in ("http://user:pass@crm.example/hook", "http://crm.example/ho\r\nok",
+                "http://crm.example/a\tb", "ftp://crm.example/x", "file:///etc/passwd",
+                "http://169.254.169.254/latest/meta-data", "http://2852039166/",
+                "http://[fe80::1]/x", "http://[::ffff:169.254.169.254]/"):
+        bad = await client.post("/api/v1/admin/webhooks", headers=admin,
+                                json={"url": url, "secret": secret})
+        assert bad.status_code == 422, (url, bad.text)
+        assert bad.json()["detail"][0]["loc"][-1] == "url", (url, bad.text)
+    made = []
+    for url in ("http://127.0.0.1:9/crm", "http://192.168.1.20/crm", "https://10.0.0.5/h",
+                "http://[::1]:8080/h", "https://crm.example/hook?key=k"):
+        ok = await client.post("/api/v1/admin/webhooks", headers=admin,
+                               json={"url": url, "secret": secret})
+        assert ok.status_code == 201, (url, ok.text)
+        made.append(ok.json()["id"])
+    bad = await client.patch(f"/api/v1/admin/webhooks/{made[0]}", headers=admin,
+                             json={"url": "http://169.254.169.254/"})
+    assert bad.status_code == 422 and "url" in bad.text
+    bad = await client.patch(f"/api/v1/admin/webhooks/{made[0]}", headers=admin,
+                             json={"url": "http://a:b@crm.example/"})
+    assert bad.status_code == 422 and "url" in bad.text

@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tickets.db import Base, transaction, utcnow
 from tickets.mail.threading import message_id, thread_root
 from tickets.notify.models import OutboxMessage, WebhookSubscription
-from tickets.notify.policy import backoff_s
+from tickets.notify.policy import backoff_s, safe_url
 
 log = logging.getLogger(__name__)
 _T = Base.metadata.tables["outbox_messages"]
@@ -317,12 +317,20 @@ class Dispatcher:
             url, secret = hooks[c.recipient]
             body = json.dumps(c.payload, ensure_ascii=False, sort_keys=True).encode()
             stamp = int(self.clock().timestamp())
-            await ports.webhook.post(url, body, {
-                "Content-Type": "application/json", "X-Hotline-Event": c.kind,
-                "X-Hotline-Delivery": c.key, "X-Hotline-Timestamp": str(stamp),
-                "X-Hotline-Signature": sign(secret, stamp, body)})
+            try:
+                await ports.webhook.post(url, body, {
+                    "Content-Type": "application/json", "X-Hotline-Event": c.kind,
+                    "X-Hotline-Delivery": c.key, "X-Hotline-Timestamp": str(stamp),
+                    "X-Hotline-Signature": sign(secret, stamp, body)})
+            except Exception as exc:  # httpx names the full URL: its query may hold secrets
+                raise WebhookFailed(f"{type(exc).__name__}: "
+                                    f"{str(exc).replace(url, safe_url(url))}") from None
         else:
             raise LookupError(f"channel {c.channel} is not configured")
+
+
+class WebhookFailed(Exception):
+    """A webhook POST failed; the message names the endpoint as :func:`safe_url` does."""
 
 
 async def retry(session: AsyncSession, message_id_: int, now: datetime) -> OutboxMessage | None:

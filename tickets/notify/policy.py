@@ -10,8 +10,10 @@ so the rules are unit-tested without a database: :func:`staff_audience` and
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from tickets.notify.events import EVENT_KINDS, EventKind, NotificationEvent
 
@@ -140,3 +142,45 @@ def check_kinds(kinds: Collection[str]) -> list[EventKind]:
             raise ValueError(f"unknown event kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
         out.append(kind)
     return out
+
+
+# -- webhook endpoints -------------------------------------------------------------------
+#: Link-local networks: 169.254.169.254 is the cloud metadata endpoint (credentials of the
+#: machine). Loopback and private LAN addresses stay allowed: integrators' CRMs live there.
+LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
+
+
+def check_webhook_url(scheme: str, username: str | None, password: str | None,
+                      host: str | None) -> None:
+    """May a webhook POST to this (parsed) URL (pure)? http/https only, no credentials in
+    it (they would show in every listing; the HMAC signature authenticates us), not a
+    link-local address by literal IP (hostnames are not resolved here). ValueError naming
+    ``url``."""
+    if scheme not in ("http", "https"):
+        raise ValueError("url: http or https only")
+    if username or password:
+        raise ValueError("url: no user name or password in it (the X-Hotline-Signature "
+                         "authenticates the sender)")
+    try:
+        ip = ipaddress.ip_address((host or "").strip("[]"))
+    except ValueError:
+        return  # a name, not a literal IP
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if any(ip in net for net in LINK_LOCAL):
+        raise ValueError(f"url: {ip} is a link-local address (cloud metadata); loopback "
+                         "and private LAN addresses are allowed")
+
+
+def safe_url(url: str) -> str:
+    """``url`` as logs and ``last_error`` may show it: scheme://host[:port]/path, without
+    credentials, query string or fragment (they may carry an integrator's secrets)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"

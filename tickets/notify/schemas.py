@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from tickets.notify.events import EventKind
+from tickets.notify.policy import check_webhook_url
 from tickets.schemas import Flag, In
 
 
@@ -57,6 +58,21 @@ class OutboxPage(BaseModel):
     total: int
 
 
+def _raw_url(v: object) -> object:
+    """Before parsing: no control character (pydantic would silently drop a CR/LF/tab)."""
+    if isinstance(v, str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in v):
+        raise ValueError("url: no control characters (CR, LF, tab…)")
+    return v
+
+
+def _parsed_url(v: HttpUrl | None) -> HttpUrl | None:
+    """After parsing (pydantic already refuses schemes other than http/https; hosts are
+    normalised, so ``http://2852039166/`` is 169.254.169.254): ValueError naming ``url``."""
+    if v is not None:
+        check_webhook_url(v.scheme, v.username, v.password, v.host)
+    return v
+
+
 class WebhookIn(In):
     url: HttpUrl = Field(description="http(s) endpoint that receives the signed POSTs")
     secret: str = Field(min_length=16, max_length=200,
@@ -65,12 +81,18 @@ class WebhookIn(In):
                                    description="event kinds; empty: every kind")
     active: Flag = True
 
+    _raw = field_validator("url", mode="before")(_raw_url)
+    _parsed = field_validator("url")(_parsed_url)
+
 
 class WebhookPatch(In):
     url: HttpUrl | None = None
     secret: str | None = Field(default=None, min_length=16, max_length=200)
     kinds: list[EventKind] | None = Field(default=None, max_length=16)
     active: Flag | None = None
+
+    _raw = field_validator("url", mode="before")(_raw_url)
+    _parsed = field_validator("url")(_parsed_url)
 
 
 class WebhookOut(BaseModel):

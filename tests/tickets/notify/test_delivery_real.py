@@ -159,3 +159,32 @@ async def test_sms_and_webhook_reach_local_http_endpoints(world: World,
                    hashlib.sha256).hexdigest()
     assert headers["x-hotline-signature"] == f"sha256={mac}"
     assert json.loads(body)["kind"] == "status_changed"
+
+
+async def test_a_failed_webhook_names_no_query_secret(world: World, endpoint: Endpoint,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A 500 from the endpoint: ``last_error`` and the log line name scheme://host/path,
+    never the URL's query string (an integrator's key may be in it)."""
+    async with transaction(world.db) as s:
+        s.add(WebhookSubscription(url=f"{endpoint.url}/crm?sig=Zq9-s3cr3t-Value",
+                                  secret="hook-secret-123456", kinds=[], active=True))
+    clock = Clock()
+    async with transaction(world.db) as s:
+        await Outbox(channels=("webhook",), clock=clock)(s, NotificationEvent(
+            "status_changed", world.ticket, "resolved:1", data={"status": "resolved"}))
+    hook = HttpWebhook()
+    d = Dispatcher(world.db, Ports(webhook=hook), clock=clock, rand=lambda: 0.0)
+    try:
+        with caplog.at_level("INFO"):
+            assert await d.run_once() == 0
+    finally:
+        await hook.close()
+    async with transaction(world.db) as s:
+        row = (await s.scalars(select(OutboxMessage).where(
+            OutboxMessage.channel == "webhook"))).one()
+    assert row.last_error is not None and f"{endpoint.url}/crm" in row.last_error
+    assert "500" in row.last_error
+    assert "Zq9" not in row.last_error and "sig=" not in row.last_error
+    warned = [r.getMessage() for r in caplog.records if "attempt" in r.getMessage()]
+    assert warned and f"{endpoint.url}/crm" in warned[0]
+    assert not any("Zq9" in r.getMessage() for r in caplog.records)
