@@ -17,7 +17,8 @@ Order of work, and why:
    for the customer (``pending_customer``) goes back to ``in_progress``; a ticket resolved
    within ``reopen_days`` is reopened (``in_progress``). A closed or cancelled ticket, one
    resolved longer ago, or one with nobody to reopen it to starts a new ticket linked to
-   it (a child of the old one, ``tickets.relations``).
+   it (a child of the old one, ``tickets.relations``). A status move brings the SLA clock
+   up to date (``refresh_clock``) exactly as a staff status change does.
 5. **Forged or foreign senders**: a reply whose From address is not the address of the
    ticket's customer never speaks as that customer. It becomes an *internal* note on the
    ticket, flagged "unverified sender" with the address, its attachments internal too, no
@@ -54,6 +55,7 @@ from tickets.models import Customer, Ticket, TicketEvent, User
 from tickets.notify.events import Notify
 from tickets.routing.service import Routed, Router
 from tickets.schemas import CommentIn, TicketIn
+from tickets.sla.service import refresh_clock
 
 #: Longest description or comment body stored (the API's limit for the same fields).
 MAX_TEXT = 20_000
@@ -253,14 +255,15 @@ async def ingest(session: AsyncSession, raw: bytes, cfg: MailConfig, *,
     owner = await session.get(Customer, old.customer_id) if old.customer_id is not None \
         else None
     verified = owner is not None and (owner.email or "").strip().lower() == mail.sender
-    action, new_status = reply_action(old, verified=verified, now=now or utcnow(),
+    now = now or utcnow()
+    action, new_status = reply_action(old, verified=verified, now=now,
                                       reopen_days=cfg.reopen_days)
     if owner is not None and verified:
         if action == "new_linked":
             result = await _new_ticket(session, mail, owner, cfg, router, notify, follows=old)
         else:
             result = await _reply(session, old, mail, cfg, new_status,
-                                  reopen=action == "reopen", notify=notify)
+                                  reopen=action == "reopen", notify=notify, now=now)
         return await _finish(session, row_id, result, owner.id)
     # not the ticket's customer: no customer is made for the address (a forger's included)
     known = await find_customer(session, mail.sender)
@@ -299,8 +302,10 @@ async def _new_ticket(session: AsyncSession, mail: InboundMail, customer: Custom
 
 async def _reply(session: AsyncSession, ticket: Ticket, mail: InboundMail, cfg: MailConfig,
                  new_status: str | None, *, reopen: bool,
-                 notify: Notify | None = None) -> IngestResult:
-    """The customer's reply: a public comment as the customer; the status moved if asked."""
+                 notify: Notify | None = None, now: datetime | None = None) -> IngestResult:
+    """The customer's reply: a public comment as the customer; the status moved if asked,
+    and the SLA clock brought up to date as for a staff status change (a ``pending_customer``
+    ticket's clock resumes, the paused business time added; ``now``: the time of the move)."""
     assert ticket.customer_id is not None  # verified replies come from the ticket's customer
     actor = await _customer_actor(session, ticket.customer_id)
     body = _clip(mail.reply_text or mail.body or "(empty message)")
@@ -315,6 +320,9 @@ async def _reply(session: AsyncSession, ticket: Ticket, mail: InboundMail, cfg: 
         reason = f"{diff['status']['from']} → {new_status}"
         _event(session, ticket.id, service.SYSTEM, kind, status=diff["status"],
                reason="the customer replied by email")
+        # as update_ticket does after a status change: resume a paused clock, close or
+        # reschedule the supervision steps (no rematch: priority and type are unchanged)
+        await refresh_clock(session, ticket, now=now, actor_id=actor.id)
     refused = await _attach(session, ticket.id, mail, actor, cfg, public=True)
     _event(session, ticket.id, service.SYSTEM, "email_received", message_id=mail.message_id,
            sender=mail.sender, sender_name=mail.sender_name,

@@ -21,6 +21,7 @@ from tickets.mail.ingest import IngestResult, MailConfig, ingest
 from tickets.mail.models import MailMessage
 from tickets.mail.threading import message_id, subject_tag
 from tickets.models import Attachment, Comment, Customer, Ticket, TicketEvent, User
+from tickets.sla.service import BOOK, _policy_of, business_between, refresh_clock
 from web.settings import to_async_url
 
 D = "mail.example-hotline.cn"
@@ -175,6 +176,35 @@ async def test_reply_threads_as_public_comment_and_resumes_pending(
         assert ("commented", None) in events
         assert ("status_changed", {"from": "pending_customer", "to": "in_progress"}) in events
     assert await count(sm, Ticket) == 1
+
+
+async def test_reply_to_pending_resumes_the_sla_clock(
+        sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
+    """The emailed reply resumes the clock as a staff status change does: not paused any
+    more, only the pause itself counted, the next supervision step scheduled."""
+    first = await run(sm, mail(), cfg)
+    assert first.ticket_id is not None
+    async with sm() as s, s.begin():
+        agent = await _agent(s)
+    paused_at = utcnow().replace(microsecond=0) + timedelta(days=1)
+    await _set(sm, first.ticket_id, assignee_id=agent, status="pending_customer")
+    async with sm() as s, s.begin():
+        ticket = await s.get(Ticket, first.ticket_id)
+        assert ticket is not None
+        await refresh_clock(s, ticket, now=paused_at)
+        assert ticket.sla_paused_at is not None and ticket.sla_next_at is None
+    number = service.ticket_number(first.ticket_id)
+    back = paused_at + timedelta(minutes=30)
+    res = await run(sm, reply_to(number, mid="<m-sla@example.cn>", body="好了"), cfg, now=back)
+    assert res.outcome == "comment"
+    async with sm() as s, s.begin():
+        ticket = await s.get(Ticket, first.ticket_id)
+        assert ticket is not None and ticket.status == "in_progress"
+        assert ticket.sla_paused_at is None and ticket.sla_next_at is not None
+        book = await BOOK.load(s)
+        cal = BOOK.calendar(book, await _policy_of(s, book, ticket, False))
+        pause = int(business_between(cal, paused_at, back).total_seconds())
+        assert ticket.sla_paused_s == pause
 
 
 async def test_subject_tag_alone_threads(sm: async_sessionmaker[AsyncSession],
