@@ -26,10 +26,11 @@ import email
 import hashlib
 import mimetypes
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from email.header import Header, decode_header
 from email.message import Message
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
 from html.parser import HTMLParser
 
 #: Most attachments kept from one mail; further ones are listed in ``dropped``.
@@ -309,6 +310,41 @@ def auto_submitted(msg: Message, envelope_from: str | None, sender: str) -> str 
     return None
 
 
+def _raw_header(value: str | Header | None) -> str:
+    """A header as sent, RFC 2047 words still encoded (raw 8-bit bytes decoded): what an
+    address list is parsed from, so nothing an encoded word hides can become an address."""
+    if value is None:
+        return ""
+    if isinstance(value, Header):
+        return "".join(decode_text(c, cs) if isinstance(c, bytes) else c
+                       for c, cs in decode_header(value))
+    return str(value)
+
+
+def clean_name(value: str) -> str:
+    """A display name safe to show and store: control (Cc) and format (Cf: bidi overrides,
+    zero-width) characters become spaces, whitespace runs collapse, trimmed."""
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in value)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def sender_of(value: str | Header | None) -> tuple[str, str]:
+    """``(display name, address)`` of a From header; ``("", "")`` when there is no usable
+    address. The address is read from the header's addr-spec *before* any RFC 2047
+    decoding, so an encoded display name (``=?utf-8?b?…?=`` hiding ``victim@example.com``
+    or a CR/LF plus ``Bcc: …``) can never supply or change it; only the display name is
+    decoded (:func:`decode_header_value`) and cleaned (:func:`clean_name`). The address is
+    lower case, at most 254 characters and shaped like ``local@domain``."""
+    pairs = [(n, a.strip()) for n, a in getaddresses([_raw_header(value)]) if a.strip()]
+    if not pairs:
+        return "", ""
+    raw_name, address = pairs[0]
+    address = address.lower()
+    if len(address) > 254 or not _ADDRESS.match(address):
+        return "", ""
+    return clean_name(decode_header_value(raw_name))[:200], address
+
+
 def _is_attachment(part: Message) -> bool:
     """A file rather than the body: ``Content-Disposition: attachment``, or any part that is
     not text/plain or text/html (images, documents, calendars, ...)."""
@@ -392,10 +428,7 @@ def _take_attachment(part: Message, kept: list[MailAttachment], dropped: list[st
 def _parse(msg: Message, raw: bytes, mid: str, synthesized: bool, *, max_attachment_bytes: int,
            allowed_types: tuple[str, ...], max_attachments: int,
            envelope_from: str | None) -> InboundMail:
-    name, address = parseaddr(decode_header_value(msg.get("From")))
-    address = address.strip().lower()
-    if address and (len(address) > 254 or not _ADDRESS.match(address)):
-        address = ""
+    name, address = sender_of(msg.get("From"))
     reason = auto_submitted(msg, envelope_from, address)
     plain: str | None = None
     html: str | None = None
@@ -416,12 +449,12 @@ def _parse(msg: Message, raw: bytes, mid: str, synthesized: bool, *, max_attachm
             html = _part_text(part)
     body = _tidy(plain) if plain is not None and plain.strip() else (
         html_to_text(html) if html is not None else "")
-    to = tuple(a.lower() for _, a in getaddresses(
-        [decode_header_value(v) for v in msg.get_all("To", []) + msg.get_all("Cc", [])]) if a)
+    to = tuple(a.strip().lower() for _, a in getaddresses(
+        [_raw_header(v) for v in msg.get_all("To", []) + msg.get_all("Cc", [])]) if a)
     return InboundMail(
         message_id=mid, in_reply_to=_id_list(msg.get("In-Reply-To")),
         references=_id_list(msg.get("References")), sender=address,
-        sender_name=name.strip()[:200], subject=decode_header_value(msg.get("Subject"))[:998],
+        sender_name=name, subject=decode_header_value(msg.get("Subject"))[:998],
         body=body, reply_text=trim_quoted(body) if body else "",
         attachments=tuple(kept), dropped=tuple(dropped), is_auto=reason is not None,
         auto_reason=reason, rejected=None if address else "no usable From address",

@@ -264,6 +264,22 @@ async def test_reply_to_old_resolved_or_closed_starts_a_linked_ticket(
         assert old is not None and old.status == "closed" and old.reopen_count == 0
 
 
+async def test_encoded_display_name_spoof_makes_no_victim_customer(
+        sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
+    async with sm() as s, s.begin():
+        s.add(Customer(name="Victim", email="victim@example.com"))
+    name = base64.b64encode(b"victim@example.com\r\nBcc: x@evil.example").decode()
+    res = await run(sm, mail(sender=f"=?utf-8?b?{name}?= <attacker@evil.example>"), cfg)
+    assert res.outcome == "new_ticket"
+    async with sm() as s:
+        emails = sorted(c.email or "" for c in (await s.scalars(select(Customer))).all())
+        assert emails == ["attacker@evil.example", "victim@example.com"]
+        ticket = await s.get(Ticket, res.ticket_id)
+        customer = await s.get(Customer, ticket.customer_id if ticket else None)
+        assert customer is not None and customer.email == "attacker@evil.example"
+        assert "\n" not in customer.name and "\r" not in customer.name
+
+
 async def test_forged_sender_becomes_an_internal_note(
         sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
     first = await run(sm, mail(), cfg)

@@ -276,3 +276,34 @@ def test_title_from_subject() -> None:
     assert title_from_subject("") == "(no subject)"
     assert len(title_from_subject("x" * 500)) == 200
     assert title_from_subject("Regarding the fridge") == "Regarding the fridge"
+
+
+def _from(header: bytes) -> bytes:
+    return (b"From: " + header + b"\r\nTo: support@hotline.local\r\nSubject: hi\r\n"
+            b"Message-ID: <spoof@evil.example>\r\nContent-Type: text/plain\r\n\r\nhello\r\n")
+
+
+def _b64(text: str) -> bytes:
+    return b"=?utf-8?b?" + base64.b64encode(text.encode()) + b"?="
+
+
+def test_an_encoded_display_name_cannot_supply_the_address() -> None:
+    m = parse_mail(_from(_b64("victim@example.com") + b" <attacker@evil.example>"),
+                   max_attachment_bytes=LIMIT, allowed_types=TYPES)
+    assert m.sender == "attacker@evil.example" and m.sender_name == "victim@example.com"
+    alone = parse_mail(_from(_b64("victim@example.com")), max_attachment_bytes=LIMIT,
+                       allowed_types=TYPES)
+    assert alone.sender == "" and alone.rejected == "no usable From address"
+
+
+def test_an_encoded_display_name_cannot_inject_headers_or_addresses() -> None:
+    m = parse_mail(_from(_b64("Victim\r\nBcc: x@evil.example\r\n\u202e") +
+                         b" <attacker@evil.example>"),
+                   max_attachment_bytes=LIMIT, allowed_types=TYPES)
+    assert m.sender == "attacker@evil.example"
+    assert m.sender_name == "Victim Bcc: x@evil.example"
+    assert not any(ch in m.sender_name for ch in "\r\n\u202e")
+    m2 = parse_mail(_from(_b64("Victim\r\nBcc: x@evil.example") + b" <attacker@evil.example>, "
+                          + _b64("x") + b" <other@evil.example>"),
+                    max_attachment_bytes=LIMIT, allowed_types=TYPES)
+    assert m2.sender == "attacker@evil.example"
