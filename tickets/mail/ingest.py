@@ -25,7 +25,9 @@ Order of work, and why:
    status change, no customer record made for the address; staff decide. (From is
    trivially forged; an internal note gives a forger neither a voice on someone's ticket nor
    a way to reopen it, and loses no genuine mail from a colleague of the customer writing
-   from another address.)
+   from another address.) A reply found only by the subject tag, which anyone can type, whose
+   SMTP envelope sender is known and is not its From address is unverified too: only our
+   Message-ID in the headers shows the writer received our mail.
 6. Anything else is a new conversation: the sender's customer (matched by address,
    case-insensitively; created with the display name when unknown) gets a ticket with
    channel ``email`` through :func:`tickets.service.create_ticket`, so routing rules and the
@@ -50,7 +52,7 @@ from tickets.db import Base, utcnow
 from tickets.errors import Conflict, DomainError, NotFound
 from tickets.mail.models import MailMessage
 from tickets.mail.parse import InboundMail, parse_mail, title_from_subject
-from tickets.mail.threading import referenced_ticket
+from tickets.mail.threading import referenced_ticket, threaded_ticket
 from tickets.models import Customer, Ticket, TicketEvent, User
 from tickets.notify.events import Notify
 from tickets.routing.service import Routed, Router
@@ -255,6 +257,15 @@ async def ingest(session: AsyncSession, raw: bytes, cfg: MailConfig, *,
     owner = await session.get(Customer, old.customer_id) if old.customer_id is not None \
         else None
     verified = owner is not None and (owner.email or "").strip().lower() == mail.sender
+    doubt = "" if verified else f"{mail.sender} is not the address of this ticket's customer"
+    envelope = (envelope_from or "").strip().strip("<>").strip().lower()
+    if verified and envelope and envelope != mail.sender and threaded_ticket(
+            cfg.domain, in_reply_to=mail.in_reply_to, references=mail.references) is None:
+        # found by the subject tag alone (anyone can type it) and sent by another envelope
+        # sender: From alone is no proof, so it is not taken as the customer's word
+        verified = False
+        doubt = (f"found by the subject tag only, and the envelope sender {envelope} is not "
+                 f"the From address {mail.sender}")
     now = now or utcnow()
     action, new_status = reply_action(old, verified=verified, now=now,
                                       reopen_days=cfg.reopen_days)
@@ -267,7 +278,7 @@ async def ingest(session: AsyncSession, raw: bytes, cfg: MailConfig, *,
         return await _finish(session, row_id, result, owner.id)
     # not the ticket's customer: no customer is made for the address (a forger's included)
     known = await find_customer(session, mail.sender)
-    result = await _unverified_note(session, old, mail, cfg)
+    result = await _unverified_note(session, old, mail, cfg, doubt)
     return await _finish(session, row_id, result, known.id if known else None)
 
 
@@ -333,16 +344,18 @@ async def _reply(session: AsyncSession, ticket: Ticket, mail: InboundMail, cfg: 
                         ticket.id, ticket, comment_id=comment.id)
 
 
-UNVERIFIED_NOTE = ("[Unverified sender / 发件人未验证] {sender} is not the address of this "
-                   "ticket's customer. Received by email, kept as an internal note; nothing "
-                   "was sent to or shown to the customer.\n\n{body}")
+UNVERIFIED_NOTE = ("[Unverified sender / 发件人未验证] {sender}: {why}. Received by email, "
+                   "kept as an internal note; nothing was sent to or shown to the "
+                   "customer.\n\n{body}")
 
 
 async def _unverified_note(session: AsyncSession, ticket: Ticket, mail: InboundMail,
-                           cfg: MailConfig) -> IngestResult:
-    """A reply from someone who is not the ticket's customer: an internal note, flagged."""
+                           cfg: MailConfig, why: str) -> IngestResult:
+    """A reply not proven to come from the ticket's customer (``why``, a sentence without
+    its full stop): an internal note, flagged."""
     sender = f"{mail.sender_name} <{mail.sender}>" if mail.sender_name else mail.sender
-    body = _clip(UNVERIFIED_NOTE.format(sender=sender, body=mail.reply_text or mail.body))
+    body = _clip(UNVERIFIED_NOTE.format(sender=sender, why=why,
+                                        body=mail.reply_text or mail.body))
     comment = await service.add_comment(session, ticket.id, CommentIn(body=body, public=False),
                                         service.SYSTEM)
     refused = await _attach(session, ticket.id, mail, service.SYSTEM, cfg, public=False)
@@ -351,7 +364,7 @@ async def _unverified_note(session: AsyncSession, ticket: Ticket, mail: InboundM
            comment_id=comment.id, dropped=[*mail.dropped, *refused])
     await session.flush()
     return IngestResult("unverified", mail.message_id,
-                        f"sender {mail.sender} is not the ticket's customer: internal note",
+                        f"unverified sender: {why}: internal note",
                         ticket.id, ticket, comment_id=comment.id)
 
 

@@ -218,6 +218,32 @@ async def test_subject_tag_alone_threads(sm: async_sessionmaker[AsyncSession],
     assert await count(sm, Ticket) == 1
 
 
+async def test_subject_tag_alone_from_another_envelope_sender_is_unverified(
+        sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
+    first = await run(sm, mail(), cfg)
+    assert first.ticket_id is not None
+    async with sm() as s, s.begin():
+        agent = await _agent(s)
+    await _set(sm, first.ticket_id, assignee_id=agent, status="pending_customer")
+    number = service.ticket_number(first.ticket_id)
+    tagged = mail(subject=f"Re: {subject_tag(number)}", mid="<e1@evil.example>", body="退款")
+    res = await run(sm, tagged, cfg, envelope_from="<bounce@evil.example>")
+    assert (res.outcome, res.ticket_id) == ("unverified", first.ticket_id)
+    assert res.reason is not None and "bounce@evil.example" in res.reason
+    async with sm() as s:
+        ticket = await s.get(Ticket, first.ticket_id)
+        assert ticket is not None and ticket.status == "pending_customer"
+        note = (await s.scalars(select(Comment))).one()
+        assert not note.public and "envelope sender bounce@evil.example" in note.body
+    # the same envelope (any case), or our Message-ID in the headers: the customer's reply
+    same = mail(subject=f"Re: {subject_tag(number)}", mid="<e2@example.cn>", body="好")
+    ok = await run(sm, same, cfg, envelope_from="<Zhou.Min@Example.CN>")
+    assert ok.outcome == "comment"
+    threaded = reply_to(number, mid="<e3@example.cn>", body="再补充")
+    assert (await run(sm, threaded, cfg, envelope_from="relay@lists.example")).outcome \
+        == "comment"
+
+
 async def test_reply_to_resolved_reopens_within_the_window(
         sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
     first = await run(sm, mail(), cfg)
