@@ -269,9 +269,14 @@ _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.?[^@\s<>()\[
 
 
 def _message_id(value: str | None, raw: bytes) -> tuple[str, bool]:
+    """``<local@domain>`` with the domain in lower case (domains are case-insensitive, the
+    local part is not: RFC 5322), so one message resent with another case is one id; or a
+    synthesised id (SHA-256 of ``raw``) when there is none. With: synthesised or not."""
     found = _MSGID.search(value or "")
     if found and len(found.group(0)) <= 250 and not _CONTROL.search(found.group(0)):
-        return found.group(0), False
+        local, _, domain = found.group(1).rpartition("@")
+        return f"<{local}@{domain.lower()}>", False
+
     return f"<{hashlib.sha256(raw).hexdigest()[:40]}@synthesized.hotline>", True
 
 

@@ -244,6 +244,16 @@ async def test_subject_tag_alone_from_another_envelope_sender_is_unverified(
         == "comment"
 
 
+async def test_message_id_domain_compares_case_insensitively(
+        sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
+    first = await run(sm, mail(mid="<NC-1@EXAMPLE.COM>"), cfg)
+    again = await run(sm, mail(mid="<NC-1@example.com>"), cfg)
+    assert again.outcome == "duplicate" and again.ticket_id == first.ticket_id
+    other = await run(sm, mail(mid="<nc-1@example.com>"), cfg)  # the local part counts
+    assert other.outcome == "new_ticket"
+    assert await count(sm, Ticket) == 2
+
+
 async def test_reply_to_resolved_reopens_within_the_window(
         sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
     first = await run(sm, mail(), cfg)

@@ -307,3 +307,9 @@ def test_an_encoded_display_name_cannot_inject_headers_or_addresses() -> None:
                           + _b64("x") + b" <other@evil.example>"),
                     max_attachment_bytes=LIMIT, allowed_types=TYPES)
     assert m2.sender == "attacker@evil.example"
+
+
+def test_message_id_domain_is_lower_cased_local_part_kept() -> None:
+    m = parse_mail(_from(b"a@example.cn").replace(b"<spoof@evil.example>", b"<NC-1@EXAMPLE.COM>"),
+                   max_attachment_bytes=LIMIT, allowed_types=TYPES)
+    assert m.message_id == "<NC-1@example.com>"
