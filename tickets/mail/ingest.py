@@ -37,7 +37,7 @@ Order of work, and why:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -147,7 +147,12 @@ async def _claim(session: AsyncSession, mail: InboundMail, size: int) -> int | N
 
 
 async def _finish(session: AsyncSession, row_id: int, result: IngestResult,
-                  customer_id: int | None) -> IngestResult:
+                  customer_id: int | None, mail: InboundMail | None = None) -> IngestResult:
+    """Record ``result`` on the message's row; ``mail``'s ``sender_note`` (the sender came
+    from the envelope) is added to the reason."""
+    if mail is not None and mail.sender_note:
+        result = replace(result, reason="; ".join(
+            r for r in (mail.sender_note, result.reason) if r))
     table = _TABLE
     await (await session.connection()).execute(
         update(table).where(table.c.id == row_id).values(
@@ -253,7 +258,7 @@ async def ingest(session: AsyncSession, raw: bytes, cfg: MailConfig, *,
         customer = await customer_for(session, mail)
         result = await _new_ticket(session, mail, customer, cfg, router, notify,
                                    note=f"reply to unknown ticket {number}" if number else None)
-        return await _finish(session, row_id, result, customer.id)
+        return await _finish(session, row_id, result, customer.id, mail)
     owner = await session.get(Customer, old.customer_id) if old.customer_id is not None \
         else None
     verified = owner is not None and (owner.email or "").strip().lower() == mail.sender
@@ -275,11 +280,11 @@ async def ingest(session: AsyncSession, raw: bytes, cfg: MailConfig, *,
         else:
             result = await _reply(session, old, mail, cfg, new_status,
                                   reopen=action == "reopen", notify=notify, now=now)
-        return await _finish(session, row_id, result, owner.id)
+        return await _finish(session, row_id, result, owner.id, mail)
     # not the ticket's customer: no customer is made for the address (a forger's included)
     known = await find_customer(session, mail.sender)
     result = await _unverified_note(session, old, mail, cfg, doubt)
-    return await _finish(session, row_id, result, known.id if known else None)
+    return await _finish(session, row_id, result, known.id if known else None, mail)
 
 
 async def _new_ticket(session: AsyncSession, mail: InboundMail, customer: Customer,
@@ -303,7 +308,8 @@ async def _new_ticket(session: AsyncSession, mail: InboundMail, customer: Custom
     actor = await _customer_actor(session, customer.id)
     refused = await _attach(session, ticket.id, mail, actor, cfg, public=True)
     _event(session, ticket.id, service.SYSTEM, "email_received", message_id=mail.message_id,
-           sender=mail.sender, sender_name=mail.sender_name, outcome="new_ticket",
+           sender=mail.sender, sender_name=mail.sender_name, sender_note=mail.sender_note,
+           outcome="new_ticket",
            dropped=[*mail.dropped, *refused],
            follows=service.ticket_number(follows.id) if follows else None)
     await session.flush()
@@ -336,7 +342,7 @@ async def _reply(session: AsyncSession, ticket: Ticket, mail: InboundMail, cfg: 
         await refresh_clock(session, ticket, now=now, actor_id=actor.id)
     refused = await _attach(session, ticket.id, mail, actor, cfg, public=True)
     _event(session, ticket.id, service.SYSTEM, "email_received", message_id=mail.message_id,
-           sender=mail.sender, sender_name=mail.sender_name,
+           sender=mail.sender, sender_name=mail.sender_name, sender_note=mail.sender_note,
            outcome="reopened" if reopen else "comment", comment_id=comment.id,
            dropped=[*mail.dropped, *refused])
     await session.flush()
@@ -360,7 +366,8 @@ async def _unverified_note(session: AsyncSession, ticket: Ticket, mail: InboundM
                                         service.SYSTEM)
     refused = await _attach(session, ticket.id, mail, service.SYSTEM, cfg, public=False)
     _event(session, ticket.id, service.SYSTEM, "email_received", message_id=mail.message_id,
-           sender=mail.sender, sender_name=mail.sender_name, outcome="unverified",
+           sender=mail.sender, sender_name=mail.sender_name, sender_note=mail.sender_note,
+           outcome="unverified",
            comment_id=comment.id, dropped=[*mail.dropped, *refused])
     await session.flush()
     return IngestResult("unverified", mail.message_id,

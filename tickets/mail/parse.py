@@ -245,6 +245,8 @@ class InboundMail:
     same without the quoted history (:func:`trim_quoted`). ``dropped`` lists attachments left
     out (``"name: why"``). ``is_auto`` with ``auto_reason``: machine-sent, never answered.
     ``rejected``: why the mail cannot become a ticket or comment (None: usable).
+    ``sender_note``: set when ``sender`` is not the From address (a mail without a From
+    header takes the SMTP envelope sender), saying so.
     """
 
     message_id: str
@@ -262,6 +264,7 @@ class InboundMail:
     rejected: str | None = None
     synthesized_id: bool = False
     to: tuple[str, ...] = field(default=())
+    sender_note: str | None = None
 
 
 _MSGID = re.compile(r"<([^<>\s@]+@[^<>\s]+)>")
@@ -434,6 +437,11 @@ def _parse(msg: Message, raw: bytes, mid: str, synthesized: bool, *, max_attachm
            allowed_types: tuple[str, ...], max_attachments: int,
            envelope_from: str | None) -> InboundMail:
     name, address = sender_of(msg.get("From"))
+    sender_note = None
+    if msg.get("From") is None and envelope_from:
+        _, address = sender_of(envelope_from.strip())
+        if address:
+            sender_note = f"no From header: the envelope sender {address} is the sender"
     reason = auto_submitted(msg, envelope_from, address)
     plain: str | None = None
     html: str | None = None
@@ -463,7 +471,7 @@ def _parse(msg: Message, raw: bytes, mid: str, synthesized: bool, *, max_attachm
         body=body, reply_text=trim_quoted(body) if body else "",
         attachments=tuple(kept), dropped=tuple(dropped), is_auto=reason is not None,
         auto_reason=reason, rejected=None if address else "no usable From address",
-        synthesized_id=synthesized, to=to)
+        synthesized_id=synthesized, to=to, sender_note=sender_note)
 
 
 _PREFIX = re.compile(r"^\s*((re|fwd?|fw|aw|wg|sv|vs|tr|antw|回复|回覆|答复|答覆|转发|轉寄|转寄|"

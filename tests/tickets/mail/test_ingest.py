@@ -254,6 +254,23 @@ async def test_message_id_domain_compares_case_insensitively(
     assert await count(sm, Ticket) == 2
 
 
+async def test_no_from_header_uses_the_envelope_sender(
+        sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
+    raw = mail().replace(b"From: Zhou Min <zhou.min@example.cn>\r\n", b"")
+    assert b"From:" not in raw
+    res = await run(sm, raw, cfg, envelope_from="<Zhou.Min@example.cn>")
+    assert res.outcome == "new_ticket"
+    assert res.reason == "no From header: the envelope sender zhou.min@example.cn is the sender"
+    async with sm() as s:
+        row = (await s.scalars(select(MailMessage))).one()
+        assert (row.sender, row.reason) == ("zhou.min@example.cn", res.reason)
+        event = (await s.scalars(select(TicketEvent).where(
+            TicketEvent.kind == "email_received"))).one()
+        assert event.data["sender_note"] == res.reason
+    without = await run(sm, raw.replace(b"<m1@", b"<m9@"), cfg)
+    assert (without.outcome, without.reason) == ("rejected", "no usable From address")
+
+
 async def test_reply_to_resolved_reopens_within_the_window(
         sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
     first = await run(sm, mail(), cfg)
