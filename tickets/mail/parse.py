@@ -279,7 +279,6 @@ def _message_id(value: str | None, raw: bytes) -> tuple[str, bool]:
     if found and len(found.group(0)) <= 250 and not _CONTROL.search(found.group(0)):
         local, _, domain = found.group(1).rpartition("@")
         return f"<{local}@{domain.lower()}>", False
-
     return f"<{hashlib.sha256(raw).hexdigest()[:40]}@synthesized.hotline>", True
 
 
@@ -367,6 +366,9 @@ def _filename(part: Message) -> str:
     if isinstance(raw, tuple):  # an RFC 2231 value get_param did not collapse
         raw = email.utils.collapse_rfc2231_value(raw)
     name = decode_header_value(str(raw))
+    # format characters (Unicode Cf: bidi overrides such as U+202E, zero-width ones) make
+    # "照片\u202egnp.exe" display as "照片exe.png": dropped, never shown
+    name = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")
     name = re.sub(r"[\x00-\x1f\x7f/\\]", "_", name).strip() or "attachment"
     return name[:255]
 

@@ -309,6 +309,18 @@ def test_an_encoded_display_name_cannot_inject_headers_or_addresses() -> None:
     assert m2.sender == "attacker@evil.example"
 
 
+def test_bidi_and_format_characters_are_dropped_from_filenames() -> None:
+    name = "照片\u202egnp.exe\u200b"
+    raw = (b"From: a@example.cn\r\nMessage-ID: <bidi@example.cn>\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+           b"Content-Type: text/plain\r\n\r\nsee file\r\n--b\r\n"
+           b"Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
+           b'Content-Disposition: attachment; filename="' + _b64(name) + b'"\r\n\r\n'
+           + base64.b64encode(b"\x89PNG....") + b"\r\n--b--\r\n")
+    m = parse_mail(raw, max_attachment_bytes=LIMIT, allowed_types=TYPES)
+    assert [a.filename for a in m.attachments] == ["照片gnp.exe"]
+
+
 def test_message_id_domain_is_lower_cased_local_part_kept() -> None:
     m = parse_mail(_from(b"a@example.cn").replace(b"<spoof@evil.example>", b"<NC-1@EXAMPLE.COM>"),
                    max_attachment_bytes=LIMIT, allowed_types=TYPES)
