@@ -17,14 +17,17 @@ Order of work, and why:
    for the customer (``pending_customer``) goes back to ``in_progress``; a ticket resolved
    within ``reopen_days`` is reopened (``in_progress``). A closed or cancelled ticket, one
    resolved longer ago, or one with nobody to reopen it to starts a new ticket linked to
-   it (a child of the old one, ``tickets.relations``).
+   it (a child of the old one, ``tickets.relations``). A status move brings the SLA clock
+   up to date (``refresh_clock``) exactly as a staff status change does.
 5. **Forged or foreign senders**: a reply whose From address is not the address of the
    ticket's customer never speaks as that customer. It becomes an *internal* note on the
    ticket, flagged "unverified sender" with the address, its attachments internal too, no
    status change, no customer record made for the address; staff decide. (From is
    trivially forged; an internal note gives a forger neither a voice on someone's ticket nor
    a way to reopen it, and loses no genuine mail from a colleague of the customer writing
-   from another address.)
+   from another address.) A reply found only by the subject tag, which anyone can type, whose
+   SMTP envelope sender is known and is not its From address is unverified too: only our
+   Message-ID in the headers shows the writer received our mail.
 6. Anything else is a new conversation: the sender's customer (matched by address,
    case-insensitively; created with the display name when unknown) gets a ticket with
    channel ``email`` through :func:`tickets.service.create_ticket`, so routing rules and the
@@ -34,7 +37,7 @@ Order of work, and why:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,11 +52,12 @@ from tickets.db import Base, utcnow
 from tickets.errors import Conflict, DomainError, NotFound
 from tickets.mail.models import MailMessage
 from tickets.mail.parse import InboundMail, parse_mail, title_from_subject
-from tickets.mail.threading import referenced_ticket
+from tickets.mail.threading import referenced_ticket, threaded_ticket
 from tickets.models import Customer, Ticket, TicketEvent, User
 from tickets.notify.events import Notify
 from tickets.routing.service import Routed, Router
 from tickets.schemas import CommentIn, TicketIn
+from tickets.sla.service import refresh_clock
 
 #: Longest description or comment body stored (the API's limit for the same fields).
 MAX_TEXT = 20_000
@@ -143,7 +147,12 @@ async def _claim(session: AsyncSession, mail: InboundMail, size: int) -> int | N
 
 
 async def _finish(session: AsyncSession, row_id: int, result: IngestResult,
-                  customer_id: int | None) -> IngestResult:
+                  customer_id: int | None, mail: InboundMail | None = None) -> IngestResult:
+    """Record ``result`` on the message's row; ``mail``'s ``sender_note`` (the sender came
+    from the envelope) is added to the reason."""
+    if mail is not None and mail.sender_note:
+        result = replace(result, reason="; ".join(
+            r for r in (mail.sender_note, result.reason) if r))
     table = _TABLE
     await (await session.connection()).execute(
         update(table).where(table.c.id == row_id).values(
@@ -249,23 +258,33 @@ async def ingest(session: AsyncSession, raw: bytes, cfg: MailConfig, *,
         customer = await customer_for(session, mail)
         result = await _new_ticket(session, mail, customer, cfg, router, notify,
                                    note=f"reply to unknown ticket {number}" if number else None)
-        return await _finish(session, row_id, result, customer.id)
+        return await _finish(session, row_id, result, customer.id, mail)
     owner = await session.get(Customer, old.customer_id) if old.customer_id is not None \
         else None
     verified = owner is not None and (owner.email or "").strip().lower() == mail.sender
-    action, new_status = reply_action(old, verified=verified, now=now or utcnow(),
+    doubt = "" if verified else f"{mail.sender} is not the address of this ticket's customer"
+    envelope = (envelope_from or "").strip().strip("<>").strip().lower()
+    if verified and envelope and envelope != mail.sender and threaded_ticket(
+            cfg.domain, in_reply_to=mail.in_reply_to, references=mail.references) is None:
+        # found by the subject tag alone (anyone can type it) and sent by another envelope
+        # sender: From alone is no proof, so it is not taken as the customer's word
+        verified = False
+        doubt = (f"found by the subject tag only, and the envelope sender {envelope} is not "
+                 f"the From address {mail.sender}")
+    now = now or utcnow()
+    action, new_status = reply_action(old, verified=verified, now=now,
                                       reopen_days=cfg.reopen_days)
     if owner is not None and verified:
         if action == "new_linked":
             result = await _new_ticket(session, mail, owner, cfg, router, notify, follows=old)
         else:
             result = await _reply(session, old, mail, cfg, new_status,
-                                  reopen=action == "reopen", notify=notify)
-        return await _finish(session, row_id, result, owner.id)
+                                  reopen=action == "reopen", notify=notify, now=now)
+        return await _finish(session, row_id, result, owner.id, mail)
     # not the ticket's customer: no customer is made for the address (a forger's included)
     known = await find_customer(session, mail.sender)
-    result = await _unverified_note(session, old, mail, cfg)
-    return await _finish(session, row_id, result, known.id if known else None)
+    result = await _unverified_note(session, old, mail, cfg, doubt)
+    return await _finish(session, row_id, result, known.id if known else None, mail)
 
 
 async def _new_ticket(session: AsyncSession, mail: InboundMail, customer: Customer,
@@ -289,7 +308,8 @@ async def _new_ticket(session: AsyncSession, mail: InboundMail, customer: Custom
     actor = await _customer_actor(session, customer.id)
     refused = await _attach(session, ticket.id, mail, actor, cfg, public=True)
     _event(session, ticket.id, service.SYSTEM, "email_received", message_id=mail.message_id,
-           sender=mail.sender, sender_name=mail.sender_name, outcome="new_ticket",
+           sender=mail.sender, sender_name=mail.sender_name, sender_note=mail.sender_note,
+           outcome="new_ticket",
            dropped=[*mail.dropped, *refused],
            follows=service.ticket_number(follows.id) if follows else None)
     await session.flush()
@@ -299,8 +319,10 @@ async def _new_ticket(session: AsyncSession, mail: InboundMail, customer: Custom
 
 async def _reply(session: AsyncSession, ticket: Ticket, mail: InboundMail, cfg: MailConfig,
                  new_status: str | None, *, reopen: bool,
-                 notify: Notify | None = None) -> IngestResult:
-    """The customer's reply: a public comment as the customer; the status moved if asked."""
+                 notify: Notify | None = None, now: datetime | None = None) -> IngestResult:
+    """The customer's reply: a public comment as the customer; the status moved if asked,
+    and the SLA clock brought up to date as for a staff status change (a ``pending_customer``
+    ticket's clock resumes, the paused business time added; ``now``: the time of the move)."""
     assert ticket.customer_id is not None  # verified replies come from the ticket's customer
     actor = await _customer_actor(session, ticket.customer_id)
     body = _clip(mail.reply_text or mail.body or "(empty message)")
@@ -315,9 +337,12 @@ async def _reply(session: AsyncSession, ticket: Ticket, mail: InboundMail, cfg: 
         reason = f"{diff['status']['from']} → {new_status}"
         _event(session, ticket.id, service.SYSTEM, kind, status=diff["status"],
                reason="the customer replied by email")
+        # as update_ticket does after a status change: resume a paused clock, close or
+        # reschedule the supervision steps (no rematch: priority and type are unchanged)
+        await refresh_clock(session, ticket, now=now, actor_id=actor.id)
     refused = await _attach(session, ticket.id, mail, actor, cfg, public=True)
     _event(session, ticket.id, service.SYSTEM, "email_received", message_id=mail.message_id,
-           sender=mail.sender, sender_name=mail.sender_name,
+           sender=mail.sender, sender_name=mail.sender_name, sender_note=mail.sender_note,
            outcome="reopened" if reopen else "comment", comment_id=comment.id,
            dropped=[*mail.dropped, *refused])
     await session.flush()
@@ -325,25 +350,28 @@ async def _reply(session: AsyncSession, ticket: Ticket, mail: InboundMail, cfg: 
                         ticket.id, ticket, comment_id=comment.id)
 
 
-UNVERIFIED_NOTE = ("[Unverified sender / 发件人未验证] {sender} is not the address of this "
-                   "ticket's customer. Received by email, kept as an internal note; nothing "
-                   "was sent to or shown to the customer.\n\n{body}")
+UNVERIFIED_NOTE = ("[Unverified sender / 发件人未验证] {sender}: {why}. Received by email, "
+                   "kept as an internal note; nothing was sent to or shown to the "
+                   "customer.\n\n{body}")
 
 
 async def _unverified_note(session: AsyncSession, ticket: Ticket, mail: InboundMail,
-                           cfg: MailConfig) -> IngestResult:
-    """A reply from someone who is not the ticket's customer: an internal note, flagged."""
+                           cfg: MailConfig, why: str) -> IngestResult:
+    """A reply not proven to come from the ticket's customer (``why``, a sentence without
+    its full stop): an internal note, flagged."""
     sender = f"{mail.sender_name} <{mail.sender}>" if mail.sender_name else mail.sender
-    body = _clip(UNVERIFIED_NOTE.format(sender=sender, body=mail.reply_text or mail.body))
+    body = _clip(UNVERIFIED_NOTE.format(sender=sender, why=why,
+                                        body=mail.reply_text or mail.body))
     comment = await service.add_comment(session, ticket.id, CommentIn(body=body, public=False),
                                         service.SYSTEM)
     refused = await _attach(session, ticket.id, mail, service.SYSTEM, cfg, public=False)
     _event(session, ticket.id, service.SYSTEM, "email_received", message_id=mail.message_id,
-           sender=mail.sender, sender_name=mail.sender_name, outcome="unverified",
+           sender=mail.sender, sender_name=mail.sender_name, sender_note=mail.sender_note,
+           outcome="unverified",
            comment_id=comment.id, dropped=[*mail.dropped, *refused])
     await session.flush()
     return IngestResult("unverified", mail.message_id,
-                        f"sender {mail.sender} is not the ticket's customer: internal note",
+                        f"unverified sender: {why}: internal note",
                         ticket.id, ticket, comment_id=comment.id)
 
 

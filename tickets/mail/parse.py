@@ -26,10 +26,11 @@ import email
 import hashlib
 import mimetypes
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from email.header import Header, decode_header
 from email.message import Message
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
 from html.parser import HTMLParser
 
 #: Most attachments kept from one mail; further ones are listed in ``dropped``.
@@ -244,6 +245,8 @@ class InboundMail:
     same without the quoted history (:func:`trim_quoted`). ``dropped`` lists attachments left
     out (``"name: why"``). ``is_auto`` with ``auto_reason``: machine-sent, never answered.
     ``rejected``: why the mail cannot become a ticket or comment (None: usable).
+    ``sender_note``: set when ``sender`` is not the From address (a mail without a From
+    header takes the SMTP envelope sender), saying so.
     """
 
     message_id: str
@@ -261,6 +264,7 @@ class InboundMail:
     rejected: str | None = None
     synthesized_id: bool = False
     to: tuple[str, ...] = field(default=())
+    sender_note: str | None = None
 
 
 _MSGID = re.compile(r"<([^<>\s@]+@[^<>\s]+)>")
@@ -268,9 +272,13 @@ _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.?[^@\s<>()\[
 
 
 def _message_id(value: str | None, raw: bytes) -> tuple[str, bool]:
+    """``<local@domain>`` with the domain in lower case (domains are case-insensitive, the
+    local part is not: RFC 5322), so one message resent with another case is one id; or a
+    synthesised id (SHA-256 of ``raw``) when there is none. With: synthesised or not."""
     found = _MSGID.search(value or "")
     if found and len(found.group(0)) <= 250 and not _CONTROL.search(found.group(0)):
-        return found.group(0), False
+        local, _, domain = found.group(1).rpartition("@")
+        return f"<{local}@{domain.lower()}>", False
     return f"<{hashlib.sha256(raw).hexdigest()[:40]}@synthesized.hotline>", True
 
 
@@ -309,6 +317,41 @@ def auto_submitted(msg: Message, envelope_from: str | None, sender: str) -> str 
     return None
 
 
+def _raw_header(value: str | Header | None) -> str:
+    """A header as sent, RFC 2047 words still encoded (raw 8-bit bytes decoded): what an
+    address list is parsed from, so nothing an encoded word hides can become an address."""
+    if value is None:
+        return ""
+    if isinstance(value, Header):
+        return "".join(decode_text(c, cs) if isinstance(c, bytes) else c
+                       for c, cs in decode_header(value))
+    return str(value)
+
+
+def clean_name(value: str) -> str:
+    """A display name safe to show and store: control (Cc) and format (Cf: bidi overrides,
+    zero-width) characters become spaces, whitespace runs collapse, trimmed."""
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in value)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def sender_of(value: str | Header | None) -> tuple[str, str]:
+    """``(display name, address)`` of a From header; ``("", "")`` when there is no usable
+    address. The address is read from the header's addr-spec *before* any RFC 2047
+    decoding, so an encoded display name (``=?utf-8?b?…?=`` hiding ``victim@example.com``
+    or a CR/LF plus ``Bcc: …``) can never supply or change it; only the display name is
+    decoded (:func:`decode_header_value`) and cleaned (:func:`clean_name`). The address is
+    lower case, at most 254 characters and shaped like ``local@domain``."""
+    pairs = [(n, a.strip()) for n, a in getaddresses([_raw_header(value)]) if a.strip()]
+    if not pairs:
+        return "", ""
+    raw_name, address = pairs[0]
+    address = address.lower()
+    if len(address) > 254 or not _ADDRESS.match(address):
+        return "", ""
+    return clean_name(decode_header_value(raw_name))[:200], address
+
+
 def _is_attachment(part: Message) -> bool:
     """A file rather than the body: ``Content-Disposition: attachment``, or any part that is
     not text/plain or text/html (images, documents, calendars, ...)."""
@@ -323,6 +366,9 @@ def _filename(part: Message) -> str:
     if isinstance(raw, tuple):  # an RFC 2231 value get_param did not collapse
         raw = email.utils.collapse_rfc2231_value(raw)
     name = decode_header_value(str(raw))
+    # format characters (Unicode Cf: bidi overrides such as U+202E, zero-width ones) make
+    # "照片\u202egnp.exe" display as "照片exe.png": dropped, never shown
+    name = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")
     name = re.sub(r"[\x00-\x1f\x7f/\\]", "_", name).strip() or "attachment"
     return name[:255]
 
@@ -392,10 +438,12 @@ def _take_attachment(part: Message, kept: list[MailAttachment], dropped: list[st
 def _parse(msg: Message, raw: bytes, mid: str, synthesized: bool, *, max_attachment_bytes: int,
            allowed_types: tuple[str, ...], max_attachments: int,
            envelope_from: str | None) -> InboundMail:
-    name, address = parseaddr(decode_header_value(msg.get("From")))
-    address = address.strip().lower()
-    if address and (len(address) > 254 or not _ADDRESS.match(address)):
-        address = ""
+    name, address = sender_of(msg.get("From"))
+    sender_note = None
+    if msg.get("From") is None and envelope_from:
+        _, address = sender_of(envelope_from.strip())
+        if address:
+            sender_note = f"no From header: the envelope sender {address} is the sender"
     reason = auto_submitted(msg, envelope_from, address)
     plain: str | None = None
     html: str | None = None
@@ -416,16 +464,16 @@ def _parse(msg: Message, raw: bytes, mid: str, synthesized: bool, *, max_attachm
             html = _part_text(part)
     body = _tidy(plain) if plain is not None and plain.strip() else (
         html_to_text(html) if html is not None else "")
-    to = tuple(a.lower() for _, a in getaddresses(
-        [decode_header_value(v) for v in msg.get_all("To", []) + msg.get_all("Cc", [])]) if a)
+    to = tuple(a.strip().lower() for _, a in getaddresses(
+        [_raw_header(v) for v in msg.get_all("To", []) + msg.get_all("Cc", [])]) if a)
     return InboundMail(
         message_id=mid, in_reply_to=_id_list(msg.get("In-Reply-To")),
         references=_id_list(msg.get("References")), sender=address,
-        sender_name=name.strip()[:200], subject=decode_header_value(msg.get("Subject"))[:998],
+        sender_name=name, subject=decode_header_value(msg.get("Subject"))[:998],
         body=body, reply_text=trim_quoted(body) if body else "",
         attachments=tuple(kept), dropped=tuple(dropped), is_auto=reason is not None,
         auto_reason=reason, rejected=None if address else "no usable From address",
-        synthesized_id=synthesized, to=to)
+        synthesized_id=synthesized, to=to, sender_note=sender_note)
 
 
 _PREFIX = re.compile(r"^\s*((re|fwd?|fw|aw|wg|sv|vs|tr|antw|回复|回覆|答复|答覆|转发|轉寄|转寄|"

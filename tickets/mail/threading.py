@@ -36,6 +36,20 @@ def subject_tag(number: str) -> str:
     return f"[{number}]"
 
 
+def threaded_ticket(domain: str, *, in_reply_to: str | None,
+                    references: str | None) -> str | None:
+    """The ticket number one of *our* Message-IDs in ``In-Reply-To`` / ``References`` names
+    (In-Reply-To first, the newest first), or None: the strong reference, which only a
+    mail client that received our mail copies. The subject tag is not looked at."""
+    for header in (in_reply_to, references):
+        if not header:
+            continue
+        for match in reversed(list(_ID.finditer(header))):
+            if match.group(2).lower() == domain.lower():
+                return match.group(1).upper()
+    return None
+
+
 def referenced_ticket(domain: str, *, in_reply_to: str | None, references: str | None,
                       subject: str | None) -> str | None:
     """The ticket number (``T-000123``) a reply is about, or None for a new conversation.
@@ -43,12 +57,9 @@ def referenced_ticket(domain: str, *, in_reply_to: str | None, references: str |
     ``In-Reply-To`` wins over ``References`` (the newest first), the subject tag is the
     last resort. Ids of other domains are ignored; the domain compares case-insensitively.
     """
-    for header in (in_reply_to, references):
-        if not header:
-            continue
-        for match in reversed(list(_ID.finditer(header))):
-            if match.group(2).lower() == domain.lower():
-                return match.group(1).upper()
+    found_by_headers = threaded_ticket(domain, in_reply_to=in_reply_to, references=references)
+    if found_by_headers is not None:
+        return found_by_headers
     if subject:
         found = _SUBJECT.search(subject)
         if found:

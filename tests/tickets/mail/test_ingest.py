@@ -21,6 +21,7 @@ from tickets.mail.ingest import IngestResult, MailConfig, ingest
 from tickets.mail.models import MailMessage
 from tickets.mail.threading import message_id, subject_tag
 from tickets.models import Attachment, Comment, Customer, Ticket, TicketEvent, User
+from tickets.sla.service import BOOK, _policy_of, business_between, refresh_clock
 from web.settings import to_async_url
 
 D = "mail.example-hotline.cn"
@@ -177,6 +178,35 @@ async def test_reply_threads_as_public_comment_and_resumes_pending(
     assert await count(sm, Ticket) == 1
 
 
+async def test_reply_to_pending_resumes_the_sla_clock(
+        sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
+    """The emailed reply resumes the clock as a staff status change does: not paused any
+    more, only the pause itself counted, the next supervision step scheduled."""
+    first = await run(sm, mail(), cfg)
+    assert first.ticket_id is not None
+    async with sm() as s, s.begin():
+        agent = await _agent(s)
+    paused_at = utcnow().replace(microsecond=0) + timedelta(days=1)
+    await _set(sm, first.ticket_id, assignee_id=agent, status="pending_customer")
+    async with sm() as s, s.begin():
+        ticket = await s.get(Ticket, first.ticket_id)
+        assert ticket is not None
+        await refresh_clock(s, ticket, now=paused_at)
+        assert ticket.sla_paused_at is not None and ticket.sla_next_at is None
+    number = service.ticket_number(first.ticket_id)
+    back = paused_at + timedelta(minutes=30)
+    res = await run(sm, reply_to(number, mid="<m-sla@example.cn>", body="好了"), cfg, now=back)
+    assert res.outcome == "comment"
+    async with sm() as s, s.begin():
+        ticket = await s.get(Ticket, first.ticket_id)
+        assert ticket is not None and ticket.status == "in_progress"
+        assert ticket.sla_paused_at is None and ticket.sla_next_at is not None
+        book = await BOOK.load(s)
+        cal = BOOK.calendar(book, await _policy_of(s, book, ticket, False))
+        pause = int(business_between(cal, paused_at, back).total_seconds())
+        assert ticket.sla_paused_s == pause
+
+
 async def test_subject_tag_alone_threads(sm: async_sessionmaker[AsyncSession],
                                          cfg: MailConfig) -> None:
     first = await run(sm, mail(), cfg)
@@ -186,6 +216,59 @@ async def test_subject_tag_alone_threads(sm: async_sessionmaker[AsyncSession],
                              mid="<m3@example.cn>", body="补充：型号 BCD-520"), cfg)
     assert (res.outcome, res.ticket_id) == ("comment", first.ticket_id)
     assert await count(sm, Ticket) == 1
+
+
+async def test_subject_tag_alone_from_another_envelope_sender_is_unverified(
+        sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
+    first = await run(sm, mail(), cfg)
+    assert first.ticket_id is not None
+    async with sm() as s, s.begin():
+        agent = await _agent(s)
+    await _set(sm, first.ticket_id, assignee_id=agent, status="pending_customer")
+    number = service.ticket_number(first.ticket_id)
+    tagged = mail(subject=f"Re: {subject_tag(number)}", mid="<e1@evil.example>", body="退款")
+    res = await run(sm, tagged, cfg, envelope_from="<bounce@evil.example>")
+    assert (res.outcome, res.ticket_id) == ("unverified", first.ticket_id)
+    assert res.reason is not None and "bounce@evil.example" in res.reason
+    async with sm() as s:
+        ticket = await s.get(Ticket, first.ticket_id)
+        assert ticket is not None and ticket.status == "pending_customer"
+        note = (await s.scalars(select(Comment))).one()
+        assert not note.public and "envelope sender bounce@evil.example" in note.body
+    # the same envelope (any case), or our Message-ID in the headers: the customer's reply
+    same = mail(subject=f"Re: {subject_tag(number)}", mid="<e2@example.cn>", body="好")
+    ok = await run(sm, same, cfg, envelope_from="<Zhou.Min@Example.CN>")
+    assert ok.outcome == "comment"
+    threaded = reply_to(number, mid="<e3@example.cn>", body="再补充")
+    assert (await run(sm, threaded, cfg, envelope_from="relay@lists.example")).outcome \
+        == "comment"
+
+
+async def test_message_id_domain_compares_case_insensitively(
+        sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
+    first = await run(sm, mail(mid="<NC-1@EXAMPLE.COM>"), cfg)
+    again = await run(sm, mail(mid="<NC-1@example.com>"), cfg)
+    assert again.outcome == "duplicate" and again.ticket_id == first.ticket_id
+    other = await run(sm, mail(mid="<nc-1@example.com>"), cfg)  # the local part counts
+    assert other.outcome == "new_ticket"
+    assert await count(sm, Ticket) == 2
+
+
+async def test_no_from_header_uses_the_envelope_sender(
+        sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
+    raw = mail().replace(b"From: Zhou Min <zhou.min@example.cn>\r\n", b"")
+    assert b"From:" not in raw
+    res = await run(sm, raw, cfg, envelope_from="<Zhou.Min@example.cn>")
+    assert res.outcome == "new_ticket"
+    assert res.reason == "no From header: the envelope sender zhou.min@example.cn is the sender"
+    async with sm() as s:
+        row = (await s.scalars(select(MailMessage))).one()
+        assert (row.sender, row.reason) == ("zhou.min@example.cn", res.reason)
+        event = (await s.scalars(select(TicketEvent).where(
+            TicketEvent.kind == "email_received"))).one()
+        assert event.data["sender_note"] == res.reason
+    without = await run(sm, raw.replace(b"<m1@", b"<m9@"), cfg)
+    assert (without.outcome, without.reason) == ("rejected", "no usable From address")
 
 
 async def test_reply_to_resolved_reopens_within_the_window(
@@ -232,6 +315,22 @@ async def test_reply_to_old_resolved_or_closed_starts_a_linked_ticket(
                 first.ticket_id, "email", "冰箱不制冷")
         old = await s.get(Ticket, first.ticket_id)
         assert old is not None and old.status == "closed" and old.reopen_count == 0
+
+
+async def test_encoded_display_name_spoof_makes_no_victim_customer(
+        sm: async_sessionmaker[AsyncSession], cfg: MailConfig) -> None:
+    async with sm() as s, s.begin():
+        s.add(Customer(name="Victim", email="victim@example.com"))
+    name = base64.b64encode(b"victim@example.com\r\nBcc: x@evil.example").decode()
+    res = await run(sm, mail(sender=f"=?utf-8?b?{name}?= <attacker@evil.example>"), cfg)
+    assert res.outcome == "new_ticket"
+    async with sm() as s:
+        emails = sorted(c.email or "" for c in (await s.scalars(select(Customer))).all())
+        assert emails == ["attacker@evil.example", "victim@example.com"]
+        ticket = await s.get(Ticket, res.ticket_id)
+        customer = await s.get(Customer, ticket.customer_id if ticket else None)
+        assert customer is not None and customer.email == "attacker@evil.example"
+        assert "\n" not in customer.name and "\r" not in customer.name
 
 
 async def test_forged_sender_becomes_an_internal_note(

@@ -276,3 +276,52 @@ def test_title_from_subject() -> None:
     assert title_from_subject("") == "(no subject)"
     assert len(title_from_subject("x" * 500)) == 200
     assert title_from_subject("Regarding the fridge") == "Regarding the fridge"
+
+
+def _from(header: bytes) -> bytes:
+    return (b"From: " + header + b"\r\nTo: support@hotline.local\r\nSubject: hi\r\n"
+            b"Message-ID: <spoof@evil.example>\r\nContent-Type: text/plain\r\n\r\nhello\r\n")
+
+
+def _b64(text: str) -> bytes:
+    return b"=?utf-8?b?" + base64.b64encode(text.encode()) + b"?="
+
+
+def test_an_encoded_display_name_cannot_supply_the_address() -> None:
+    m = parse_mail(_from(_b64("victim@example.com") + b" <attacker@evil.example>"),
+                   max_attachment_bytes=LIMIT, allowed_types=TYPES)
+    assert m.sender == "attacker@evil.example" and m.sender_name == "victim@example.com"
+    alone = parse_mail(_from(_b64("victim@example.com")), max_attachment_bytes=LIMIT,
+                       allowed_types=TYPES)
+    assert alone.sender == "" and alone.rejected == "no usable From address"
+
+
+def test_an_encoded_display_name_cannot_inject_headers_or_addresses() -> None:
+    m = parse_mail(_from(_b64("Victim\r\nBcc: x@evil.example\r\n\u202e") +
+                         b" <attacker@evil.example>"),
+                   max_attachment_bytes=LIMIT, allowed_types=TYPES)
+    assert m.sender == "attacker@evil.example"
+    assert m.sender_name == "Victim Bcc: x@evil.example"
+    assert not any(ch in m.sender_name for ch in "\r\n\u202e")
+    m2 = parse_mail(_from(_b64("Victim\r\nBcc: x@evil.example") + b" <attacker@evil.example>, "
+                          + _b64("x") + b" <other@evil.example>"),
+                    max_attachment_bytes=LIMIT, allowed_types=TYPES)
+    assert m2.sender == "attacker@evil.example"
+
+
+def test_bidi_and_format_characters_are_dropped_from_filenames() -> None:
+    name = "照片\u202egnp.exe\u200b"
+    raw = (b"From: a@example.cn\r\nMessage-ID: <bidi@example.cn>\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+           b"Content-Type: text/plain\r\n\r\nsee file\r\n--b\r\n"
+           b"Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
+           b'Content-Disposition: attachment; filename="' + _b64(name) + b'"\r\n\r\n'
+           + base64.b64encode(b"\x89PNG....") + b"\r\n--b--\r\n")
+    m = parse_mail(raw, max_attachment_bytes=LIMIT, allowed_types=TYPES)
+    assert [a.filename for a in m.attachments] == ["照片gnp.exe"]
+
+
+def test_message_id_domain_is_lower_cased_local_part_kept() -> None:
+    m = parse_mail(_from(b"a@example.cn").replace(b"<spoof@evil.example>", b"<NC-1@EXAMPLE.COM>"),
+                   max_attachment_bytes=LIMIT, allowed_types=TYPES)
+    assert m.message_id == "<NC-1@example.com>"
