@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy
-echo "== pytest"; .venv/bin/pytest -q -p no:cacheprovider "$@"
+# --durations: the 25 slowest tests, so the suite's time (CI budget: 20 min) can be watched
+echo "== pytest"; .venv/bin/pytest -q -p no:cacheprovider --durations=25 "$@"
