@@ -47,3 +47,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"
   echo "$digest" > "$stamp"
 fi
+
+# the pages' front-end libraries (charts), fetched once from the npm registry and checked
+# (scripts/vendor.py); served from web/static/vendor/, never from a CDN
+.venv/bin/python scripts/vendor.py
