@@ -1,0 +1,490 @@
+"""Reports: SQL aggregates over tickets and the call log, one to three statements each.
+
+Why this shape: a report must stay fast on a million tickets, so each is a range scan on an
+indexed time column (``tickets.created_at``, ``call_log.started_at``: migration 0011) and a
+GROUP BY, never a row per ticket brought into Python. Statements compute *sums and counts*
+per group; rates and averages are taken in Python from those sums (:class:`TicketSums`,
+:class:`QueueSums`), so totals over buckets are exact and no average of averages appears.
+Local-time buckets are integers computed the same way on SQLite and PostgreSQL
+(:mod:`tickets.reports.period`). Functions take the caller's session and only read.
+
+Definitions (tickets: those *created* in the period, merged duplicates left out):
+
+* **solved**: status ``resolved`` or ``closed``; **open**: new, assigned, in progress,
+  pending customer; **cancelled**.
+* **first-contact resolution (FCR)**: a solved ticket never reopened (``reopen_count`` 0)
+  with at most one contact, contacts being the ticket's own call (``tickets.call_id``),
+  the other calls linked to it (``ticket_calls``) and the times staff rang the customer
+  about it (``called_back`` history events); comments do not count. ``fcr_rate`` =
+  FCR / solved.
+* **first response**: ``first_responded_at − created_at`` (wall-clock seconds: the SLA's
+  business-time clock is :mod:`tickets.sla`'s) over tickets that have one.
+* **resolution**: ``resolved_at − created_at`` of solved tickets; a reopened ticket counts
+  from its creation to its last resolution.
+* **overdue** (breached): an SLA target was missed (``sla_breached_at`` set by the SLA
+  sweep); ``overdue_rate`` = breached / created.
+* **reopened**: reopened at least once. ``reopen_count`` is raised in the same transaction
+  as each ``reopened`` history event (``tickets.service.move_status``), so it is read
+  instead of joining the history; ``reopen_rate`` = reopened / tickets ever solved (solved
+  now, or reopened since).
+* **CSAT**: not collected yet: ``None``.
+
+Calls (``call_log``, inbound, started in the period; the queue report: those with a queue):
+
+* **offered**: every such call; **answered**: ``answered_at`` set; **abandoned**: never
+  answered and ended as ``abandoned`` (the caller hung up in the queue); an unanswered call
+  that ended otherwise (queue time-out, sent elsewhere) is offered but neither.
+* **short abandoned**: abandoned after waiting less than ``short_abandon_s``.
+* **answered within SL**: answered after waiting at most ``sl_threshold_s``.
+* **service level** = answered within SL / (offered − short abandoned); **abandon rate** =
+  (abandoned − short abandoned) / (offered − short abandoned); **ASA**: average wait of the
+  answered calls; **AHT**: average talk time (answer → hang-up, holds included; wrap-up is
+  not recorded) of answered calls that ended.
+* Per agent (their extension): **offered** = calls that rang their phone or that they
+  answered (``extra.rung``, ``extra.agents``), **answered** = calls they answered,
+  **missed** = offered − answered; **talk** = talk time of the calls they handled last
+  (``agent_extension``); **idle**: the agent-state history is not stored, so ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    and_,
+    case,
+    extract,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickets import lifecycle
+from tickets.models import (
+    CallLog,
+    Ticket,
+    TicketCall,
+    TicketEvent,
+    TicketType,
+    User,
+    group_members,
+)
+from tickets.reports.period import BUCKET_S, Bucket, Period, bucket_start, segments
+from tickets.reports.schemas import (
+    AgentReport,
+    AgentRow,
+    Filters,
+    QueueReport,
+    QueueRow,
+    SummaryReport,
+    TicketBucketRow,
+    TicketChannelRow,
+    TicketFigures,
+    TicketReport,
+    TicketTypeRow,
+)
+
+_T = cast(Table, Ticket.__table__)
+_C = cast(Table, CallLog.__table__)
+_E = cast(Table, TicketEvent.__table__)
+_TC = cast(Table, TicketCall.__table__)
+_SOLVED = ("resolved", "closed")
+#: Roles whose members appear in the agent report.
+STAFF_ROLES = ("agent", "supervisor", "admin")
+
+
+# --- SQL building blocks --------------------------------------------------------------------
+
+def epoch_s(col: ColumnElement[Any], dialect: str) -> ColumnElement[int]:
+    """Whole UTC seconds since 1970 of a stored instant (truncated, on both backends).
+    SQLite stores ``YYYY-MM-DD HH:MM:SS.ffffff``: the fraction is cut before ``strftime``,
+    which would otherwise round 10:59:59.9996 up into the next hour."""
+    if dialect == "postgresql":
+        return sa.cast(func.floor(extract("epoch", col)), BigInteger)
+    return sa.cast(func.strftime("%s", func.substr(col, 1, 19)), Integer)
+
+
+def seconds_between(later: ColumnElement[Any], earlier: ColumnElement[Any],
+                    dialect: str) -> ColumnElement[float]:
+    """``later − earlier`` in seconds (NULL when either is)."""
+    if dialect == "postgresql":
+        return cast(ColumnElement[float], extract("epoch", later - earlier))
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def bucket_expr(col: ColumnElement[Any], period: Period, bucket: Bucket,
+                dialect: str) -> ColumnElement[int]:
+    """The local hour/day number of an instant (see :mod:`tickets.reports.period`):
+    ``(epoch + offset) / 3600`` or ``/ 86400``, the offset a CASE over the zone's segments
+    in the period (a plain number for a zone without changes, e.g. Asia/Shanghai)."""
+    epoch = epoch_s(col, dialect)
+    segs = segments(period.zone, period.start, period.end)
+    offset: ColumnElement[int]
+    if len(segs) == 1:
+        offset = literal(segs[0][1], Integer)
+    else:
+        offset = case(*((epoch < segs[i + 1][0], segs[i][1]) for i in range(len(segs) - 1)),
+                      else_=segs[-1][1])
+    return (epoch + offset) // literal_column(str(BUCKET_S[bucket]), Integer)
+
+
+def _flag(cond: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((cond, 1), else_=0)
+
+
+async def _dialect(session: AsyncSession) -> str:
+    return (await session.connection()).dialect.name
+
+
+def _share(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def _avg(total: float, n: int) -> float | None:
+    return total / n if n else None
+
+
+def _numbers(cls: type, values: Sequence[Any]) -> dict[str, Any]:
+    """A result row as a sums dataclass's fields (NULL sums are 0; numerics made float)."""
+    return {f.name: (float(v or 0) if f.type == "float" else int(v or 0))
+            for f, v in zip(fields(cls), values, strict=True)}
+
+
+# --- tickets --------------------------------------------------------------------------------
+
+def ticket_where(f: Filters, *, with_agent: bool = True) -> list[ColumnElement[bool]]:
+    """The cohort: created in the period (through ``ix_tickets_created_at``), not merged,
+    and the filters."""
+    t = _T
+    where = [t.c.created_at >= f.period.start, t.c.created_at < f.period.end,
+             t.c.merged_into_id.is_(None)]
+    if f.group_id is not None:
+        where.append(t.c.group_id == f.group_id)
+    if f.agent_id is not None and with_agent:
+        where.append(t.c.assignee_id == f.agent_id)
+    if f.type_id is not None:
+        where.append(t.c.type_id == f.type_id)
+    if f.channel is not None:
+        where.append(t.c.channel == f.channel)
+    return where
+
+
+def ticket_facts(f: Filters, dialect: str, *, with_agent: bool = True) -> Select[Any]:
+    """One row per ticket of the cohort: its bucket, type, channel, assignee and 0/1 flags
+    and durations; the reports sum them up (a derived table, so GROUP BY names columns)."""
+    t = _T
+    solved = t.c.status.in_(_SOLVED)
+    own_call = case((t.c.call_id.is_(None), 0), else_=1)
+    other_calls = (select(func.count()).select_from(_TC)
+                   .where(_TC.c.ticket_id == t.c.id,
+                          or_(t.c.call_id.is_(None), _TC.c.call_id != t.c.call_id))
+                   .scalar_subquery())
+    callbacks = (select(func.count()).select_from(_E)
+                 .where(_E.c.ticket_id == t.c.id, _E.c.kind == "called_back")
+                 .scalar_subquery())
+    # Nested CASE: the contact counts run only for solved, never reopened tickets.
+    fcr = case((and_(solved, t.c.reopen_count == 0),
+                case((own_call + other_calls + callbacks <= 1, 1), else_=0)), else_=0)
+    resolved = and_(solved, t.c.resolved_at.is_not(None))
+    return (select(
+        bucket_expr(t.c.created_at, f.period, f.bucket, dialect).label("b"),
+        t.c.type_id, t.c.channel, t.c.assignee_id,
+        _flag(solved).label("solved"),
+        _flag(t.c.status.in_(tuple(lifecycle.OPEN_STATUSES))).label("open"),
+        _flag(t.c.status == "cancelled").label("cancelled"),
+        fcr.label("fcr"),
+        seconds_between(t.c.first_responded_at, t.c.created_at, dialect).label("frt"),
+        case((resolved, seconds_between(t.c.resolved_at, t.c.created_at, dialect)))
+        .label("res"),
+        _flag(t.c.sla_breached_at.is_not(None)).label("breached"),
+        _flag(t.c.reopen_count > 0).label("reopened"),
+        _flag(or_(solved, t.c.reopen_count > 0)).label("ever_solved"),
+    ).where(*ticket_where(f, with_agent=with_agent)))
+
+
+def ticket_sums(facts: Any) -> list[ColumnElement[Any]]:
+    """The aggregates of :class:`TicketSums`, in its field order, over ``facts``."""
+    c = facts.c
+    return [func.count().label("created"), func.sum(c.solved), func.sum(c.open),
+            func.sum(c.cancelled), func.sum(c.fcr), func.count(c.frt), func.sum(c.frt),
+            func.count(c.res), func.sum(c.res), func.sum(c.breached), func.sum(c.reopened),
+            func.sum(c.ever_solved)]
+
+
+@dataclass
+class TicketSums:
+    """Counts and sums behind :class:`TicketFigures` (added exactly across groups)."""
+
+    created: int = 0
+    solved: int = 0
+    open: int = 0
+    cancelled: int = 0
+    fcr: int = 0
+    frt_n: int = 0
+    frt_sum: float = 0.0
+    res_n: int = 0
+    res_sum: float = 0.0
+    breached: int = 0
+    reopened: int = 0
+    ever_solved: int = 0
+
+    @classmethod
+    def of(cls, values: Sequence[Any]) -> TicketSums:
+        return cls(**_numbers(cls, values))
+
+    def add(self, other: TicketSums) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def figures(self) -> dict[str, Any]:
+        return {"created": self.created, "solved": self.solved, "open": self.open,
+                "cancelled": self.cancelled, "first_contact_resolved": self.fcr,
+                "fcr_rate": _share(self.fcr, self.solved), "first_responded": self.frt_n,
+                "first_response_avg_s": _avg(self.frt_sum, self.frt_n),
+                "resolution_avg_s": _avg(self.res_sum, self.res_n),
+                "breached": self.breached, "overdue_rate": _share(self.breached, self.created),
+                "reopened": self.reopened,
+                "reopen_rate": _share(self.reopened, self.ever_solved)}
+
+
+def ticket_statement(f: Filters, dialect: str) -> Select[Any]:
+    """Sums per (bucket, type, channel): the whole ticket report in one statement."""
+    facts = ticket_facts(f, dialect).subquery("facts")
+    return (select(facts.c.b, facts.c.type_id, facts.c.channel, *ticket_sums(facts))
+            .group_by(facts.c.b, facts.c.type_id, facts.c.channel))
+
+
+async def ticket_report(session: AsyncSession, f: Filters, timezone: str) -> TicketReport:
+    """Ticket volume by bucket / type / channel and the figures of the module docstring.
+    Buckets without tickets are absent; ``by_type`` has ``type`` None for untyped tickets."""
+    dialect = await _dialect(session)
+    rows = (await session.execute(ticket_statement(f, dialect))).all()
+    total = TicketSums()
+    by_bucket: dict[int, TicketSums] = {}
+    by_type: dict[int | None, TicketSums] = {}
+    by_channel: dict[str, TicketSums] = {}
+    for row in rows:
+        sums = TicketSums.of(row[3:])
+        total.add(sums)
+        by_bucket.setdefault(int(row.b), TicketSums()).add(sums)
+        by_type.setdefault(row.type_id, TicketSums()).add(sums)
+        by_channel.setdefault(row.channel, TicketSums()).add(sums)
+    types = {tid: (key, name) for tid, key, name in (await session.execute(
+        select(TicketType.id, TicketType.key, TicketType.name).where(
+            TicketType.id.in_([k for k in by_type if k is not None])))).all()} \
+        if any(k is not None for k in by_type) else {}
+    type_rows = [TicketTypeRow(type=types.get(k, (None, None))[0] if k is not None else None,
+                               type_name=types.get(k, (None, None))[1] if k is not None
+                               else None, **s.figures())
+                 for k, s in by_type.items()]
+    type_rows.sort(key=lambda r: (-r.created, r.type or ""))
+    return TicketReport(
+        from_=f.period.first, to=f.period.last, bucket=f.bucket, timezone=timezone,
+        total=TicketFigures(**total.figures()),
+        by_bucket=[TicketBucketRow(bucket_start=bucket_start(k, f.period.zone, f.bucket),
+                                   **s.figures()) for k, s in sorted(by_bucket.items())],
+        by_type=type_rows,
+        by_channel=sorted((TicketChannelRow(channel=k, **s.figures())
+                           for k, s in by_channel.items()),
+                          key=lambda r: (-r.created, r.channel)))
+
+
+# --- calls per queue ------------------------------------------------------------------------
+
+def call_where(f: Filters) -> list[ColumnElement[bool]]:
+    """Inbound calls started in the period (through ``ix_call_log_started_at``)."""
+    c = _C
+    return [c.c.started_at >= f.period.start, c.c.started_at < f.period.end,
+            c.c.direction == "inbound"]
+
+
+def queue_statement(f: Filters, dialect: str) -> Select[Any]:
+    """Sums per (bucket, queue), in :class:`QueueSums` order after ``b`` and ``queue``."""
+    c = _C
+    answered = c.c.answered_at.is_not(None)
+    abandoned = and_(c.c.answered_at.is_(None), c.c.state == "abandoned")
+    where = [*call_where(f), c.c.queue.is_not(None)]
+    if f.queues is not None:
+        where.append(c.c.queue.in_(f.queues) if f.queues else false())
+    facts = select(
+        bucket_expr(c.c.started_at, f.period, f.bucket, dialect).label("b"), c.c.queue,
+        _flag(answered).label("answered"),
+        _flag(abandoned).label("abandoned"),
+        _flag(and_(abandoned, c.c.wait_s < f.short_abandon_s)).label("short"),
+        _flag(and_(answered, c.c.wait_s <= f.sl_threshold_s)).label("in_sl"),
+        case((answered, c.c.wait_s)).label("wait"),
+        case((and_(answered, c.c.ended_at.is_not(None)), c.c.talk_s)).label("talk"),
+    ).where(*where).subquery("facts")
+    x = facts.c
+    return (select(x.b, x.queue, func.count(), func.sum(x.answered), func.sum(x.abandoned),
+                   func.sum(x.short), func.sum(x.in_sl), func.count(x.wait), func.sum(x.wait),
+                   func.count(x.talk), func.sum(x.talk))
+            .group_by(x.b, x.queue).order_by(x.b, x.queue))
+
+
+@dataclass
+class QueueSums:
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    answered_within_sl: int = 0
+    wait_n: int = 0
+    wait_sum: float = 0.0
+    talk_n: int = 0
+    talk_sum: float = 0.0
+
+    @classmethod
+    def of(cls, values: Sequence[Any]) -> QueueSums:
+        return cls(**_numbers(cls, values))
+
+    def add(self, other: QueueSums) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def row(self, start: datetime, queue: str) -> QueueRow:
+        base = self.offered - self.short_abandoned
+        return QueueRow(bucket_start=start, queue=queue, offered=self.offered,
+                        answered=self.answered, abandoned=self.abandoned,
+                        short_abandoned=self.short_abandoned,
+                        answered_within_sl=self.answered_within_sl,
+                        service_level=_share(self.answered_within_sl, base),
+                        abandon_rate=_share(self.abandoned - self.short_abandoned, base),
+                        asa_s=_avg(self.wait_sum, self.wait_n),
+                        aht_s=_avg(self.talk_sum, self.talk_n))
+
+
+async def queue_report(session: AsyncSession, f: Filters, timezone: str) -> QueueReport:
+    """Calls per queue and bucket (the contract's ``/reports/queues``); buckets without
+    calls are absent. ``total``: all rows together, ``queue`` ``*``."""
+    dialect = await _dialect(session)
+    rows = (await session.execute(queue_statement(f, dialect))).all()
+    total = QueueSums()
+    out = []
+    for row in rows:
+        sums = QueueSums.of(row[2:])
+        total.add(sums)
+        out.append(sums.row(bucket_start(int(row.b), f.period.zone, f.bucket), row.queue))
+    return QueueReport(from_=f.period.first, to=f.period.last, bucket=f.bucket,
+                       timezone=timezone, sl_threshold_s=f.sl_threshold_s,
+                       short_abandon_s=f.short_abandon_s, rows=out,
+                       total=total.row(f.period.start.astimezone(f.period.zone), "*"))
+
+
+# --- agents ---------------------------------------------------------------------------------
+
+def _call_members(key: str, dialect: str) -> Any:
+    """The extensions of a call's ``extra[key]`` list as a table joined to ``call_log``."""
+    if dialect == "postgresql":
+        return (func.jsonb_array_elements_text(_C.c.extra[key])
+                .table_valued("value").lateral(f"m_{key}"))
+    return func.json_each(_C.c.extra, f"$.{key}").table_valued("value").alias(f"m_{key}")
+
+
+def agent_call_statement(f: Filters, dialect: str,
+                         extensions: Iterable[str] | None) -> Select[Any]:
+    """(extension, offered, answered) of the period's inbound calls: each call once per
+    extension in its ``rung`` or ``agents`` lists."""
+    parts = []
+    for key, rang, answered in (("rung", 1, 0), ("agents", 0, 1)):
+        m = _call_members(key, dialect)
+        where = call_where(f)
+        if extensions is not None:
+            where.append(m.c.value.in_(list(extensions)))
+        parts.append(select(_C.c.id.label("call"), m.c.value.label("ext"),
+                            literal(rang).label("rang"), literal(answered).label("ans"))
+                     .select_from(_C.join(m, true())).where(*where))
+    u = union_all(*parts).subquery("members")
+    return (select(u.c.ext, func.count(u.c.call.distinct()),
+                   func.count(case((u.c.ans == 1, u.c.call)).distinct()))
+            .group_by(u.c.ext))
+
+
+def agent_talk_statement(f: Filters, extensions: Iterable[str] | None) -> Select[Any]:
+    """(extension, calls with a talk time, their talk seconds) by the last handler."""
+    c = _C
+    where = [*call_where(f), c.c.answered_at.is_not(None), c.c.talk_s.is_not(None),
+             c.c.agent_extension.is_not(None)]
+    if extensions is not None:
+        where.append(c.c.agent_extension.in_(list(extensions)))
+    return (select(c.c.agent_extension, func.count(), func.sum(c.c.talk_s))
+            .where(*where).group_by(c.c.agent_extension))
+
+
+def agent_ticket_statement(f: Filters, dialect: str) -> Select[Any]:
+    facts = ticket_facts(f, dialect).subquery("facts")
+    return (select(facts.c.assignee_id, *ticket_sums(facts))
+            .where(facts.c.assignee_id.is_not(None)).group_by(facts.c.assignee_id))
+
+
+async def agent_report(session: AsyncSession, f: Filters, timezone: str) -> AgentReport:
+    """One row per staff member (role agent, supervisor or admin) with tickets or calls in
+    the period, plus every active agent (zeros); ``group_id``: its members only;
+    ``agent_id``: that one. Type and channel filter the tickets only. Ordered by calls
+    answered, then tickets handled, then username."""
+    dialect = await _dialect(session)
+    users_q = select(User.id, User.username, User.display_name, User.extension, User.role,
+                     User.is_active).where(User.role.in_(STAFF_ROLES))
+    if f.group_id is not None:
+        users_q = users_q.where(User.id.in_(select(group_members.c.user_id)
+                                            .where(group_members.c.group_id == f.group_id)))
+    if f.agent_id is not None:
+        users_q = users_q.where(User.id == f.agent_id)
+    users = (await session.execute(users_q)).all()
+    restricted = f.group_id is not None or f.agent_id is not None
+    extensions = [u.extension for u in users if u.extension] if restricted else None
+    tickets = {row[0]: TicketSums.of(row[1:]) for row in
+               (await session.execute(agent_ticket_statement(f, dialect))).all()}
+    calls: dict[str, tuple[int, int]] = {}
+    talk: dict[str, tuple[int, float]] = {}
+    if extensions is None or extensions:
+        calls = {ext: (int(o), int(a)) for ext, o, a in (await session.execute(
+            agent_call_statement(f, dialect, extensions))).all()}
+        talk = {ext: (int(n), float(s or 0)) for ext, n, s in (await session.execute(
+            agent_talk_statement(f, extensions))).all()}
+    rows = []
+    for u in users:
+        sums = tickets.get(u.id, TicketSums())
+        offered, answered = calls.get(u.extension or "", (0, 0))
+        talk_n, talk_s = talk.get(u.extension or "", (0, 0.0))
+        if not (sums.created or offered or talk_n or (u.role == "agent" and u.is_active)):
+            continue
+        rows.append(AgentRow(
+            user_id=u.id, username=u.username, name=u.display_name or u.username,
+            extension=u.extension, tickets_handled=sums.created, tickets_solved=sums.solved,
+            first_contact_resolved=sums.fcr, fcr_rate=_share(sums.fcr, sums.solved),
+            resolution_avg_s=_avg(sums.res_sum, sums.res_n), reopened=sums.reopened,
+            calls_offered=offered, calls_answered=answered, calls_missed=offered - answered,
+            talk_s=talk_s, aht_s=_avg(talk_s, talk_n)))
+    rows.sort(key=lambda r: (-r.calls_answered, -r.tickets_handled, r.username))
+    return AgentReport(from_=f.period.first, to=f.period.last, timezone=timezone, rows=rows)
+
+
+# --- summary --------------------------------------------------------------------------------
+
+async def summary_report(session: AsyncSession, f: Filters, timezone: str) -> SummaryReport:
+    """Every ticket figure and all queues' calls over the whole period (two statements)."""
+    dialect = await _dialect(session)
+    facts = ticket_facts(f, dialect).subquery("facts")
+    row = (await session.execute(select(*ticket_sums(facts)))).one()
+    calls = QueueSums()
+    for q in (await session.execute(queue_statement(f, dialect))).all():
+        calls.add(QueueSums.of(q[2:]))
+    return SummaryReport(from_=f.period.first, to=f.period.last, timezone=timezone,
+                         tickets=TicketFigures(**TicketSums.of(row).figures()),
+                         calls=calls.row(f.period.start.astimezone(f.period.zone), "*"))

@@ -1,0 +1,39 @@
+"""report indexes: tickets by creation time, call-backs in the ticket history
+
+The reports (``tickets/reports``) read the tickets created in a period and the calls started
+in one. ``call_log.started_at`` is indexed already (``ix_call_log_started_at``);
+``tickets.created_at`` was only indexed behind ``status`` or ``customer_id``, so a period's
+tickets were a scan of the table: ``ix_tickets_created_at``. First-contact resolution counts
+the times staff rang a customer about a ticket (``called_back`` history events); the partial
+``ix_ticket_events_called_back`` answers that per ticket from a tiny index instead of
+reading every event of every ticket in the period.
+
+Number 0011: another 0011 may be written at the same time; the lead re-chains at merge.
+
+Revision ID: 0011_report_indexes
+Revises: 0010
+Create Date: 2026-12-01 13:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0011_report_indexes'
+down_revision: str | None = '0010'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+CALLED_BACK = sa.text("kind = 'called_back'")
+
+
+def upgrade() -> None:
+    op.create_index('ix_tickets_created_at', 'tickets', ['created_at'], unique=False)
+    op.create_index('ix_ticket_events_called_back', 'ticket_events', ['ticket_id'],
+                    unique=False, postgresql_where=CALLED_BACK, sqlite_where=CALLED_BACK)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_ticket_events_called_back', table_name='ticket_events')
+    op.drop_index('ix_tickets_created_at', table_name='tickets')
