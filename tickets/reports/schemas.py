@@ -113,6 +113,7 @@ class TicketBucketRow(TicketFigures):
 class TicketTypeRow(TicketFigures):
     type: str | None
     type_name: str | None
+    type_name_zh: str | None
 
 
 class TicketChannelRow(TicketFigures):

@@ -284,14 +284,16 @@ async def ticket_report(session: AsyncSession, f: Filters, timezone: str) -> Tic
         by_bucket.setdefault(int(row.b), TicketSums()).add(sums)
         by_type.setdefault(row.type_id, TicketSums()).add(sums)
         by_channel.setdefault(row.channel, TicketSums()).add(sums)
-    types = {tid: (key, name) for tid, key, name in (await session.execute(
-        select(TicketType.id, TicketType.key, TicketType.name).where(
-            TicketType.id.in_([k for k in by_type if k is not None])))).all()} \
-        if any(k is not None for k in by_type) else {}
-    type_rows = [TicketTypeRow(type=types.get(k, (None, None))[0] if k is not None else None,
-                               type_name=types.get(k, (None, None))[1] if k is not None
-                               else None, **s.figures())
-                 for k, s in by_type.items()]
+    typed = [k for k in by_type if k is not None]
+    names = {tid: (key, name, name_zh) for tid, key, name, name_zh in (await session.execute(
+        select(TicketType.id, TicketType.key, TicketType.name, TicketType.name_zh)
+        .where(TicketType.id.in_(typed)))).all()} if typed else {}
+    type_rows = []
+    for k, s in by_type.items():
+        key, name, name_zh = names.get(k, (None, None, None)) if k is not None else \
+            (None, None, None)
+        type_rows.append(TicketTypeRow(type=key, type_name=name, type_name_zh=name_zh,
+                                       **s.figures()))
     type_rows.sort(key=lambda r: (-r.created, r.type or ""))
     return TicketReport(
         from_=f.period.first, to=f.period.last, bucket=f.bucket, timezone=timezone,

@@ -49,7 +49,7 @@ async def seed(session: AsyncSession) -> dict[str, Any]:
     """Insert the set (caller commits); returns the ids by name."""
     ann = User(username="rp_ann", display_name="Ann", role="agent", password_hash="x",
                extension="7001")
-    ben = User(username="rp_ben", display_name="Ben", role="agent", password_hash="x",
+    ben = User(username="rp_ben", display_name="李本", role="agent", password_hash="x",
                extension="7002")
     sam = User(username="rp_sam", display_name="Sam", role="supervisor", password_hash="x")
     support = Group(key="rp_support", name="Support", queue="rp-support")
