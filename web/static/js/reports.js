@@ -173,20 +173,29 @@ function renderTables() {
   table($("#t-buckets"), [["rp_bucket_start", (r) => label(r.bucket_start, tickets.bucket)], ...TICKET_COLS], tickets.by_bucket);
 }
 
+const COUNT_AXIS = { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000] };
+
 function chart(el, labels, series, data, axes) {
   const width = Math.max(280, el.clientWidth || 600);
   const opts = {
     width, height: 230, legend: { live: false },
-    scales: { x: { time: false }, pct: { range: [0, 100] } },
+    // counts from 0 in whole steps; the service level in percent on its own axis
+    scales: { x: { time: false }, y: { range: (u, min, max) => [0, Math.max(1, Math.ceil(max * 1.1))] }, pct: { range: [0, 100] } },
     axes: [{ values: (u, splits) => splits.map((i) => labels[i] ?? ""), space: 60 }, ...axes],
     series: [{}, ...series],
   };
   const plot = new window.uPlot(opts, [labels.map((_, i) => i), ...data], el);
-  R.charts.push([plot, el]);
+  // follows its panel's width (a phone turned, a window resized) before the next paint
+  const watch = new ResizeObserver(() => {
+    const w = Math.max(280, el.clientWidth);
+    if (w !== plot.width) plot.setSize({ width: w, height: 230 });
+  });
+  watch.observe(el);
+  R.charts.push([plot, watch]);
 }
 
 function renderCharts() {
-  for (const [plot] of R.charts) plot.destroy();
+  for (const [plot, watch] of R.charts) { watch.disconnect(); plot.destroy(); }
   R.charts = [];
   const { tickets, queues } = R.data;
   const bucket = tickets.bucket;
@@ -201,7 +210,7 @@ function renderCharts() {
   }
   chart($("#chart-tickets"), labels,
     [{ label: t("rp_created"), stroke: "#1f6feb", width: 2 }, { label: t("rp_solved"), stroke: "#1a7f37", width: 2 }],
-    [created, solved], [{}]);
+    [created, solved], [COUNT_AXIS]);
   const offered = zeros(); const answered = zeros(); const abandoned = zeros();
   const inSl = zeros(); const base = zeros();
   for (const r of queues.rows) {
@@ -216,7 +225,7 @@ function renderCharts() {
     { label: t("rp_answered"), stroke: "#1a7f37", width: 2 },
     { label: t("rp_abandoned"), stroke: "#c62828", width: 2 },
     { label: `${t("service_level")} %`, stroke: "#b26a00", width: 2, dash: [6, 4], scale: "pct" },
-  ], [offered, answered, abandoned, sl], [{}, { scale: "pct", side: 1, grid: { show: false }, values: (u, v) => v.map((x) => `${x}%`) }]);
+  ], [offered, answered, abandoned, sl], [COUNT_AXIS, { scale: "pct", side: 1, grid: { show: false }, values: (u, v) => v.map((x) => `${x}%`) }]);
 }
 
 function renderExports() {
@@ -277,13 +286,6 @@ async function main() {
   for (const name of FILTERS) if (asked.get(name)) form().elements[name].value = asked.get(name);
   form().addEventListener("submit", (e) => { e.preventDefault(); load(); });
   for (const b of document.querySelectorAll("[data-days]")) b.addEventListener("click", () => { setRange(Number(b.dataset.days)); load(); });
-  let width = window.innerWidth;
-  window.addEventListener("resize", () => {
-    if (Math.abs(window.innerWidth - width) < 40) return;
-    width = window.innerWidth;
-    clearTimeout(main.resize);
-    main.resize = setTimeout(() => { if (R.data) renderCharts(); }, 200);
-  });
   await load();
 }
 
