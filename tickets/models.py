@@ -249,15 +249,16 @@ class TicketCall(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
                                            primary_key=True)
     call_id: Mapped[str] = mapped_column(String(96), primary_key=True, index=True)
-    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: indexed: the links made since a time (first-contact resolution, tickets/reports)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class TicketEvent(Base):
     """Append-only history: rows are inserted, never updated or deleted."""
 
     __tablename__ = "ticket_events"
-    #: call-backs of a ticket: first-contact resolution counts them (tickets/reports)
-    __table_args__ = (Index("ix_ticket_events_called_back", "ticket_id",
+    #: call-backs since a time: first-contact resolution counts them (tickets/reports)
+    __table_args__ = (Index("ix_ticket_events_called_back", "at", "ticket_id",
                             postgresql_where=text("kind = 'called_back'"),
                             sqlite_where=text("kind = 'called_back'")),)
 
