@@ -73,8 +73,18 @@ def tables(report: BaseModel) -> list[Sheet]:
     raise TypeError(f"not a report: {type(report).__name__}")
 
 
+#: What a spreadsheet program may run as a formula when a text cell starts with it.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _text(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    """A CSV field: times in ISO 8601; text that would start a formula (a name typed as
+    ``=HYPERLINK(…)``) behind an apostrophe, which Excel shows as text."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return value
 
 
 def to_csv(sheet: Sheet) -> bytes:
@@ -91,13 +101,22 @@ def to_csv(sheet: Sheet) -> bytes:
 def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
     """Every table as a sheet of one workbook (openpyxl, write-only mode)."""
     from openpyxl import Workbook  # imported when asked: only exports need it
+    from openpyxl.cell import WriteOnlyCell
 
     book = Workbook(write_only=True)
     for sheet in sheets:
         ws = book.create_sheet(sheet.name[:31])
         ws.append(list(sheet.columns))
         for row in sheet.rows:
-            ws.append([v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in row])
+            cells: list[Any] = []
+            for v in row:
+                if isinstance(v, datetime):
+                    v = v.replace(tzinfo=None)
+                elif isinstance(v, str) and v.startswith("="):
+                    v = WriteOnlyCell(ws, value=v)  # text, never a formula
+                    v.data_type = "s"
+                cells.append(v)
+            ws.append(cells)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -22,13 +22,12 @@ class Filters:
     """What a report covers. ``period``: the local dates. Tickets: created in the period,
     of ``group_id`` / assigned to ``agent_id`` / of ``type_id`` / on ``channel`` when set.
     Calls: started in the period; ``queues`` (None: every queue) restricts the queue
-    report; ``agent_extension`` restricts the agent report's calls to that extension."""
+    report (the agent report's calls follow ``agent_id`` / ``group_id``'s members)."""
 
     period: Period
     bucket: Bucket = "day"
     group_id: int | None = None
     agent_id: int | None = None
-    agent_extension: str | None = None
     type_id: int | None = None
     channel: str | None = None
     queues: tuple[str, ...] | None = None

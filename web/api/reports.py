@@ -102,13 +102,12 @@ class _Ask:
             if row is None:
                 _bad("group", f"unknown group {group!r}")
             group_id, group_queue = row
-        agent_id = extension = None
+        agent_id = None
         if agent is not None:
-            user = (await self.session.execute(select(User.id, User.extension).where(
-                User.username == agent, User.role.in_(reports.STAFF_ROLES)))).first()
-            if user is None:
+            agent_id = await self.session.scalar(select(User.id).where(
+                User.username == agent, User.role.in_(reports.STAFF_ROLES)))
+            if agent_id is None:
                 _bad("agent", f"unknown agent {agent!r}")
-            agent_id, extension = user
         type_id = None
         if type_key is not None:
             type_id = await self.session.scalar(select(TicketType.id)
@@ -123,7 +122,7 @@ class _Ask:
             queues = tuple(sorted(wanted & set(queues) if queues is not None else wanted))
         return Filters(
             period=period, bucket=bucket, group_id=group_id,
-            agent_id=agent_id, agent_extension=extension, type_id=type_id, channel=channel,
+            agent_id=agent_id, type_id=type_id, channel=channel,
             queues=queues,
             sl_threshold_s=float(sl if sl is not None else self._setting(
                 "stats_sl_threshold_s", 20)),
