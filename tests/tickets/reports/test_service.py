@@ -8,20 +8,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import DbMaker
 from tests.tickets.reports.seed import seed, utc
+from tickets import service as ticket_service
 from tickets.db import make_engine, make_sessionmaker
-from tickets.models import CallLog
+from tickets.models import CallLog, TicketEvent
 from tickets.reports import service
 from tickets.reports.period import Period
 from tickets.reports.schemas import Filters
+from tickets.schemas import TicketIn, TicketPatch
 from web.settings import to_async_url
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -44,13 +47,13 @@ async def world(new_db: DbMaker) -> AsyncIterator[tuple[async_sessionmaker[Async
 World = tuple[async_sessionmaker[AsyncSession], dict[str, Any]]
 
 
-async def tickets(world: World, **kw: Any) -> Any:
+async def tickets_report(world: World, **kw: Any) -> Any:
     async with world[0]() as s:
         return await service.ticket_report(s, replace(BASE, **kw), "Asia/Shanghai")
 
 
 async def test_ticket_figures(world: World) -> None:
-    r = await tickets(world)
+    r = await tickets_report(world)
     total = r.total
     assert (total.created, total.solved, total.open, total.cancelled) == (8, 5, 2, 1)
     assert total.first_contact_resolved == 2  # T1 (its own call only), T6 (one call-back)
@@ -70,27 +73,27 @@ async def test_ticket_figures(world: World) -> None:
 
 
 async def test_hour_buckets_in_the_site_zone(world: World) -> None:
-    r = await tickets(world, bucket="hour")
+    r = await tickets_report(world, bucket="hour")
     assert [(b.bucket_start.isoformat(), b.created) for b in r.by_bucket] == [
         ("2026-03-02T00:00:00+08:00", 1), ("2026-03-02T10:00:00+08:00", 1),
         ("2026-03-02T11:00:00+08:00", 1), ("2026-03-02T23:00:00+08:00", 1),
         ("2026-03-03T00:00:00+08:00", 1), ("2026-03-03T09:00:00+08:00", 1),
         ("2026-03-03T10:00:00+08:00", 1), ("2026-03-03T11:00:00+08:00", 1)]
     # one local day: the 00:30 ticket is in, the 23:59 one of the day before is not
-    one = await tickets(world, period=Period(date(2026, 3, 2), date(2026, 3, 2), SH))
+    one = await tickets_report(world, period=Period(date(2026, 3, 2), date(2026, 3, 2), SH))
     assert one.total.created == 4
 
 
 async def test_ticket_filters(world: World) -> None:
     ids = world[1]
-    support = (await tickets(world, group_id=ids["support"])).total
+    support = (await tickets_report(world, group_id=ids["support"])).total
     assert (support.created, support.solved, support.first_contact_resolved) == (3, 3, 2)
-    assert (await tickets(world, agent_id=ids["ann"])).total.created == 4
-    refund = (await tickets(world, type_id=ids["refund"])).total
+    assert (await tickets_report(world, agent_id=ids["ann"])).total.created == 4
+    refund = (await tickets_report(world, type_id=ids["refund"])).total
     assert (refund.created, refund.cancelled, refund.reopened) == (3, 1, 2)
-    assert (await tickets(world, channel="phone")).total.created == 6
-    assert (await tickets(world, channel="fax")).total.created == 0
-    empty = await tickets(world, period=Period(date(2025, 1, 1), date(2025, 1, 31), SH))
+    assert (await tickets_report(world, channel="phone")).total.created == 6
+    assert (await tickets_report(world, channel="fax")).total.created == 0
+    empty = await tickets_report(world, period=Period(date(2025, 1, 1), date(2025, 1, 31), SH))
     assert empty.total.fcr_rate is None and empty.by_bucket == []
 
 
@@ -183,3 +186,22 @@ async def test_buckets_across_a_dst_change(world: World) -> None:
         ("2026-03-29T00:00:00+01:00", 1), ("2026-03-29T01:00:00+01:00", 1),
         ("2026-03-29T03:00:00+02:00", 1), ("2026-03-30T00:00:00+02:00", 1)]
     assert days.total.bucket_start.isoformat() == "2026-03-28T00:00:00+01:00"
+
+
+async def test_reopens_counted_as_the_history_records_them(world: World) -> None:
+    """Through the ticket service: resolve, reopen, resolve again: one ``reopened`` event,
+    and the report counts the ticket reopened (``reopen_count``, written with the event)."""
+    ann = ticket_service.Actor(id=world[1]["ann"], role="agent")
+    async with world[0]() as s, s.begin():
+        made = await ticket_service.create_ticket(s, TicketIn(title="rp reopen", assignee="rp_ann"),
+                                           ann)
+        for status in ("resolved", "in_progress", "resolved"):
+            await ticket_service.update_ticket(s, made.id, TicketPatch(status=status), ann)
+    async with world[0]() as s:
+        events = await s.scalar(select(func.count()).select_from(TicketEvent).where(
+            TicketEvent.ticket_id == made.id, TicketEvent.kind == "reopened"))
+    today = datetime.now(SH).date()
+    r = await tickets_report(world, period=Period(today, today, SH))
+    assert events == 1
+    assert (r.total.created, r.total.solved, r.total.reopened) == (1, 1, 1)
+    assert r.total.first_contact_resolved == 0  # reopened: not resolved at first contact
