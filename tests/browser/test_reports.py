@@ -31,9 +31,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-async def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+async def server(tmp_path_factory: pytest.TempPathFactory,
+                 sqlite_factory: SqliteFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("reports")
-    url = await SqliteFactory(root).new(demo=True)
+    url = await sqlite_factory.new(demo=True)  # a copy of the suite's migrated demo database
     engine = make_engine(to_async_url(url))
     async with transaction(make_sessionmaker(engine)) as s:
         await seed(s)
@@ -49,25 +50,28 @@ async def test_a_supervisor_reads_the_reports(browser: Any, server: LiveServer,
                                               artifacts: Path) -> None:
     page = await login(browser, server, "sue", "en-US", path="/reports",
                        ready="body[data-ready='1']")
-    await page.goto(f"{server.url}/reports?from=2026-03-02&to=2026-03-03")
-    await page.wait_for_selector("body[data-ready='1']")
-    kpi = page.locator("#kpis")
-    await expect(kpi.locator("[data-kpi=rp_created] .value")).to_have_text("8")
-    await expect(kpi.locator("[data-kpi=rp_fcr] .value")).to_have_text("40.0 %")
-    await expect(kpi.locator("[data-kpi=service_level] .value")).to_have_text("57.1 %")
-    await expect(page.locator("#chart-tickets canvas")).to_have_count(1)
-    await expect(page.locator("#chart-calls canvas")).to_have_count(1)
-    await expect(page.locator("#t-agents")).to_contain_text("李本")
-    await expect(page.locator("#t-queues tbody tr")).to_have_count(3)
-    csv = await page.locator(".rp-export[data-report=queues] a").first.get_attribute("href")
-    assert csv == "/api/v1/reports/queues?from=2026-03-02&to=2026-03-03&bucket=day&format=csv"
-    await page.select_option("#filters select[name=group]", "rp_support")
-    await page.click("#filters button[type=submit]")
-    await expect(kpi.locator("[data-kpi=rp_created] .value")).to_have_text("3")
-    assert "group=rp_support" in page.url
-    await _shots(page, artifacts, "reports")
-    await page.set_viewport_size({"width": 390, "height": 844})
-    await page.wait_for_timeout(100)  # the charts follow the new width
-    # wide tables scroll inside their panel, the page does not
-    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
-    assert not page.errors, page.errors
+    try:
+        await page.goto(f"{server.url}/reports?from=2026-03-02&to=2026-03-03")
+        await page.wait_for_selector("body[data-ready='1']")
+        kpi = page.locator("#kpis")
+        await expect(kpi.locator("[data-kpi=rp_created] .value")).to_have_text("8")
+        await expect(kpi.locator("[data-kpi=rp_fcr] .value")).to_have_text("40.0 %")
+        await expect(kpi.locator("[data-kpi=service_level] .value")).to_have_text("57.1 %")
+        await expect(page.locator("#chart-tickets canvas")).to_have_count(1)
+        await expect(page.locator("#chart-calls canvas")).to_have_count(1)
+        await expect(page.locator("#t-agents")).to_contain_text("李本")
+        await expect(page.locator("#t-queues tbody tr")).to_have_count(3)
+        csv = await page.locator(".rp-export[data-report=queues] a").first.get_attribute("href")
+        assert csv == "/api/v1/reports/queues?from=2026-03-02&to=2026-03-03&bucket=day&format=csv"
+        await page.select_option("#filters select[name=group]", "rp_support")
+        await page.click("#filters button[type=submit]")
+        await expect(kpi.locator("[data-kpi=rp_created] .value")).to_have_text("3")
+        assert "group=rp_support" in page.url
+        await _shots(page, artifacts, "reports")
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await page.wait_for_timeout(100)  # the charts follow the new width
+        # wide tables scroll inside their panel, the page does not
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert not page.errors, page.errors
+    finally:
+        await page.context.close()  # no open keep-alive: the server stops at once
