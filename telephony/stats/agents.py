@@ -78,6 +78,9 @@ class AgentLive:
     wrap_pause_from: tuple[str, float] | None = None
     ticket_id: int | None = None
     today: Today = field(default_factory=Today)
+    #: A queue member (now or earlier), or offered a call: an agent, not just any phone
+    #: (a supervisor's spy phone has channels too).
+    listed: bool = False
 
     # ------------------------------------------------------------------ state
     def _from_legs(self) -> str | None:
@@ -173,6 +176,7 @@ class AgentLive:
 
     # ------------------------------------------------------------------ offers
     def offered(self, linkedid: str) -> None:
+        self.listed = True
         if linkedid not in self.offers:
             self.offers[linkedid] = "ringing"
             self.today.offered += 1

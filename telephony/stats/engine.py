@@ -213,7 +213,9 @@ class StatsEngine:
                    "idle_s": round(t.idle_s, 3)})
 
     def agent_messages(self, now: float) -> list[messages.AgentStats]:
-        return [self.agent_message(ext, now) for ext in sorted(self.agents)]
+        """Every agent (queue members, and phones offered a queue or inbound call)."""
+        return [self.agent_message(ext, now) for ext, a in sorted(self.agents.items())
+                if a.listed]
 
     def trend(self, minutes: int, now: float) -> dict[str, list[dict[str, Any]]]:
         """Per queue, the samples of the last ``minutes`` minutes, oldest first."""
@@ -251,7 +253,8 @@ class StatsEngine:
             a.last_complete = None
         linked = a.current_call()
         a.call_id = f"{self.pbx}:{linked}" if linked else None
-        self.dirty_agents.add(a.extension)
+        if a.listed:
+            self.dirty_agents.add(a.extension)
 
     def _wrap_pause_ended(self, a: AgentLive, now: float) -> None:
         if a.wrap_pause_from is None:
@@ -391,6 +394,7 @@ class StatsEngine:
             return
         self.queue(qname)
         a = self.agent(ext)
+        a.listed = True
         a.name = first(e.get("MemberName")) or first(e.get("Name")) or a.name
         m = a.members.get(qname)
         if m is None:
