@@ -81,6 +81,7 @@ class AgentLive:
     #: A queue member (now or earlier), or offered a call: an agent, not just any phone
     #: (a supervisor's spy phone has channels too).
     listed: bool = False
+    since_iso: tuple[float | None, str | None] = (None, None)  # ``since`` as sent
 
     # ------------------------------------------------------------------ state
     def _from_legs(self) -> str | None:
@@ -101,19 +102,36 @@ class AgentLive:
         on_phone = self._from_legs()
         if on_phone is not None:
             return on_phone, None
-        members = self.members.values()
-        if not members or all(m.status in GONE for m in members):
+        return self._from_members(now, wrapup_reasons)
+
+    def _from_members(self, now: float,
+                      wrapup_reasons: frozenset[str]) -> tuple[str, str | None]:
+        present = busy = ringing = False
+        all_paused = True
+        reason = ""
+        for m in self.members.values():  # one pass: this runs on nearly every event
+            status = m.status
+            if status not in GONE:
+                present = True
+            if m.paused:
+                reason = reason or m.reason
+            else:
+                all_paused = False
+            if m.in_call or status in BUSY:
+                busy = True
+            elif status == "ringing":
+                ringing = True
+        if not present:
             return "logged_out", None
         if self.wrap_until is not None and now < self.wrap_until:
             return "wrapup", None
-        if all(m.paused for m in members):
-            reason = next((m.reason for m in members if m.reason), "")
+        if all_paused:
             if reason.strip().lower() in wrapup_reasons:
                 return "wrapup", reason
             return "paused", reason or None
-        if any(m.in_call or m.status in BUSY for m in members):
+        if busy:
             return "on_call", None
-        if any(m.status == "ringing" for m in members):
+        if ringing:
             return "ringing", None
         return "available", None
 

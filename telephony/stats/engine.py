@@ -54,6 +54,7 @@ WRAPUP_GRACE_S = 60.0
 #: Minutes of per-minute trend kept per queue.
 TREND_MINUTES = 180
 _TRUE = ("1", "true", "yes")
+_HEX = "0123456789abcdefABCDEF"
 _RINGING = ("Ringing", "Ring")
 
 
@@ -109,6 +110,8 @@ class StatsEngine:
         self.leg_owner: dict[str, str] = {}  # agent leg uniqueid -> extension
         self.outbound: dict[str, bool] = {}  # linkedid -> first channel is an agent's
         self.tickets: dict[str, int] = {}  # call_id -> ticket id (told by the web layer)
+        self._ext_cache: dict[str, str | None] = {}  # device or interface -> extension
+        self._at: tuple[float, str] = (-1.0, "")
         self.dirty_queues: set[str] = set()
         self.dirty_agents: set[str] = set()
         self.day_start: float | None = None
@@ -203,9 +206,13 @@ class StatsEngine:
         a = self.agent(ext)
         t = a.today_view(now)
         call_id = a.call_id
+        if now != self._at[0]:  # one ISO text per instant (a push builds many at once)
+            self._at = (now, _iso(now))
+        if a.since != a.since_iso[0]:
+            a.since_iso = (a.since, _iso(a.since) if a.since is not None else None)
         return messages.agent_stats(
-            pbx=self.pbx, extension=ext, name=a.name, at=_iso(now), state=a.state,
-            reason=a.reason, state_since=_iso(a.since) if a.since is not None else None,
+            pbx=self.pbx, extension=ext, name=a.name, at=self._at[1], state=a.state,
+            reason=a.reason, state_since=a.since_iso[1],
             queues=sorted(a.members), call_id=call_id,
             ticket_id=self.tickets.get(call_id) if call_id else None,
             today={"offered": t.offered, "answered": t.answered, "missed": t.missed,
@@ -228,6 +235,27 @@ class StatsEngine:
         return q.sl_s if q.sl_s else self.config.sl_threshold_s
 
     # ------------------------------------------------------------------ model access
+    def ext_of(self, name: str, state_interface: str = "") -> str | None:
+        """The agent extension of a channel or member interface (``AgentInterfaces``),
+        cached per device: ``PJSIP/6001-0000001a`` is looked up as ``PJSIP/6001`` once
+        (the resolver's regexes were the engine's largest cost per event)."""
+        if not name:
+            return self.agents_map.extension(name, state_interface) if state_interface \
+                else None
+        dev, sep, tail = name.rpartition("-")
+        key = dev if sep and "/" in dev and tail and not tail.strip(_HEX) and \
+            not name.startswith("Local/") else name
+        key = f"{key}|{state_interface}" if state_interface else key
+        try:
+            return self._ext_cache[key]
+        except KeyError:
+            pass
+        ext = self.agents_map.extension(name, state_interface or None)
+        if len(self._ext_cache) > 50_000:  # Local channels are unique per call: bounded
+            self._ext_cache.clear()
+        self._ext_cache[key] = ext
+        return ext
+
     def queue(self, name: str) -> QueueLiveState:
         q = self.queues.get(name)
         if q is None:
@@ -317,8 +345,8 @@ class StatsEngine:
             self._outcome(qname, uid, "abandoned", num(e.get("HoldTime")), now)
 
     def _on_agent_called(self, e: Mapping[str, Any], now: float) -> None:
-        ext = self.agents_map.extension(first(e.get("Interface")),
-                                        first(e.get("DestChannel")))
+        ext = self.ext_of(first(e.get("Interface"))) or \
+            self.ext_of(first(e.get("DestChannel")))
         if not ext:
             return
         a = self.agent(ext)
@@ -335,8 +363,8 @@ class StatsEngine:
         qname, uid = first(e.get("Queue")), first(e.get("Uniqueid"))
         if qname and uid:
             self._outcome(qname, uid, "answered", num(e.get("HoldTime")), now)
-        ext = self.agents_map.extension(first(e.get("Interface")),
-                                        first(e.get("DestChannel")))
+        ext = self.ext_of(first(e.get("Interface"))) or \
+            self.ext_of(first(e.get("DestChannel")))
         if not ext:
             return
         a = self.agent(ext)
@@ -353,8 +381,8 @@ class StatsEngine:
 
     def _on_agent_complete(self, e: Mapping[str, Any], now: float) -> None:
         qname = first(e.get("Queue"))
-        ext = self.agents_map.extension(first(e.get("Interface")),
-                                        first(e.get("DestChannel")))
+        ext = self.ext_of(first(e.get("Interface"))) or \
+            self.ext_of(first(e.get("DestChannel")))
         talk = num(e.get("TalkTime")) or 0.0
         wrap = 0.0
         a = self.agent(ext) if ext else None
@@ -372,8 +400,8 @@ class StatsEngine:
             self._refresh(a, now)
 
     def _on_ring_no_answer(self, e: Mapping[str, Any], now: float) -> None:
-        ext = self.agents_map.extension(first(e.get("Interface")),
-                                        first(e.get("DestChannel")))
+        ext = self.ext_of(first(e.get("Interface"))) or \
+            self.ext_of(first(e.get("DestChannel")))
         if not ext:
             return
         a = self.agent(ext)
@@ -389,7 +417,7 @@ class StatsEngine:
         iface = first(e.get("Interface")) or first(e.get("Location"))
         if not qname or not iface:
             return
-        ext = self.agents_map.extension(iface, first(e.get("StateInterface")))
+        ext = self.ext_of(iface, first(e.get("StateInterface")))
         if not ext:
             return
         self.queue(qname)
@@ -416,8 +444,8 @@ class StatsEngine:
 
     def _on_member_removed(self, e: Mapping[str, Any], now: float) -> None:
         qname = first(e.get("Queue"))
-        ext = self.agents_map.extension(first(e.get("Interface")) or first(e.get("Location")),
-                                        first(e.get("StateInterface")))
+        ext = self.ext_of(first(e.get("Interface")) or first(e.get("Location")),
+                          first(e.get("StateInterface")))
         a = self.agents.get(ext or "")
         if a is not None and a.members.pop(qname, None) is not None:
             self._refresh(a, now)
@@ -466,7 +494,7 @@ class StatsEngine:
             return a, a.legs[uid]
         if not create or not uid:
             return None
-        ext = self.agents_map.extension(first(e.get(prefix + "Channel")))
+        ext = self.ext_of(first(e.get(prefix + "Channel")))
         if not ext:
             return None
         linked = first(e.get(prefix + "Linkedid")) or uid
@@ -490,7 +518,7 @@ class StatsEngine:
     def _on_newchannel(self, e: Mapping[str, Any], now: float) -> None:
         uid = first(e.get("Uniqueid"))
         linked = first(e.get("Linkedid")) or uid
-        ext = self.agents_map.extension(first(e.get("Channel")))
+        ext = self.ext_of(first(e.get("Channel")))
         if uid == linked:
             self.outbound[linked] = bool(ext)
         if not ext:
@@ -645,7 +673,7 @@ class StatsEngine:
             uid = first(e.get("Uniqueid"))
             linked = first(e.get("Linkedid")) or uid
             if uid == linked and linked not in self.outbound:
-                self.outbound[linked] = bool(self.agents_map.extension(first(e.get("Channel"))))
+                self.outbound[linked] = bool(self.ext_of(first(e.get("Channel"))))
             found = self._agent_leg(e, now)
             if found is None:
                 continue

@@ -21,13 +21,16 @@ from tickets.messages import check
 from web.adapters import DbCallDirectory
 
 
-def _fed_telephony() -> tuple[Telephony, float]:
-    """A Telephony whose (unconnected) bridge saw capture a: one answered call."""
+def _fed_telephony(until: str | None = None) -> tuple[Telephony, float]:
+    """A Telephony whose (unconnected) bridge saw capture a (one answered call), or its
+    events before the first ``until`` event."""
     tel = Telephony([PbxConfig("pbx1", "127.0.0.1", 1, "u", "s")], InProcessBus(),
                     InMemoryCallDirectory(), "US")
     bridge = tel.bridges["pbx1"]
     now = datetime.now(UTC).timestamp() - 30
     for t, ev in events("a_inbound_queue_answered"):
+        if ev.get("Event") == until:
+            break
         bridge.tracker.feed(ev, now + t)
         bridge.stats.feed(ev, now + t)
     bridge.stats.tick(now + 20)
@@ -60,6 +63,16 @@ async def test_live_and_trend(app_client: tuple[FastAPI, httpx.AsyncClient]) -> 
             assert resp.status_code == 422 and "minutes" in resp.text
         agent = await login(client, "alice")
         assert (await client.get("/api/v1/stats/live", headers=agent)).status_code == 403
+        # A ticket made for the call 6001 is on shows on 6001's agent_stats.
+        tel, _ = _fed_telephony(until="AgentComplete")
+        app.state.services.telephony = tel
+        [a] = [a for a in tel.agent_stats() if a["extension"] == "6001"]
+        assert a["state"] == "on_call" and a["ticket_id"] is None
+        resp = await client.post("/api/v1/tickets", headers=agent, json={
+            "title": "kettle", "call_id": a["call_id"]})
+        assert resp.status_code == 201, resp.text
+        [a] = [a for a in tel.agent_stats() if a["extension"] == "6001"]
+        assert a["ticket_id"] == resp.json()["id"]
     finally:
         app.state.services.telephony = None
 
