@@ -818,6 +818,8 @@ class PbxBridge:
             if isinstance(eff, Prefetch):
                 self._lookup(eff.call_id, eff.caller_e164, eff.raw_number, prefetch=True)
                 continue
+            if isinstance(eff, Persist) and self.stats.unsettled:
+                self.stats.settle(eff.record, time.time())  # a call that left unseen
             if self._run_now(key or "__pbx__", eff):
                 self.effects_direct += 1
                 continue

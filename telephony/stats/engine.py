@@ -112,6 +112,9 @@ class StatsEngine:
         self.tickets: dict[str, int] = {}  # call_id -> ticket id (told by the web layer)
         self._ext_cache: dict[str, str | None] = {}  # device or interface -> extension
         self._at: tuple[float, str] = (-1.0, "")
+        #: Callers who left a queue unseen (link down): uniqueid -> queue, until the
+        #: tracker's verdict comes (:meth:`settle`); bounded, a day's worth at most.
+        self._unsettled: dict[str, str] = {}
         self.dirty_queues: set[str] = set()
         self.dirty_agents: set[str] = set()
         self.day_start: float | None = None
@@ -642,7 +645,9 @@ class StatsEngine:
             q = self.queue(qname)
             for uid in [u for u in q.waiting if u not in uids]:
                 del q.waiting[uid]
-                self.qcalls.get(uid, {}).pop(qname, None)
+                qc = self.qcalls.get(uid, {}).pop(qname, None)
+                if qc is not None and not qc.done:
+                    self._unsettled[uid] = qname
                 self.dirty_queues.add(qname)
         for a in list(self.agents.values()):
             gone = [qn for qn, m in a.members.items()
@@ -659,35 +664,56 @@ class StatsEngine:
         items = list(items)
         present = {first(e.get("Uniqueid")) for e in items}
         linkeds = {first(e.get("Linkedid")) or first(e.get("Uniqueid")) for e in items}
-        # Callers gone while the link was down: answered or abandoned is unknown here (the
-        # call log has it); they leave the queue uncounted.
+        # Callers gone while the link was down: answered or abandoned is unknown here; the
+        # tracker decides it from the queue snapshot and :meth:`settle` counts its verdict.
         for uid in [u for u in self.qcalls if u not in present]:
-            for qname in self.qcalls.pop(uid):
+            for qname, qc in self.qcalls.pop(uid).items():
                 self.queue(qname).waiting.pop(uid, None)
                 self.dirty_queues.add(qname)
+                if not qc.done:
+                    self._unsettled[uid] = qname
         for uid in [u for u in self.leg_owner if u not in present]:
             self._on_hangup({"Uniqueid": uid, "Linkedid": "-"}, now)
         for linked in [x for x in self.offered_to if x not in linkeds]:
             self._call_ended(linked, now)
         for e in items:
-            uid = first(e.get("Uniqueid"))
-            linked = first(e.get("Linkedid")) or uid
-            if uid == linked and linked not in self.outbound:
-                self.outbound[linked] = bool(self.ext_of(first(e.get("Channel"))))
-            found = self._agent_leg(e, now)
-            if found is None:
-                continue
-            a, leg = found
-            desc = first(e.get("ChannelStateDesc"))
-            if desc in _RINGING:
-                self._ringing(a, leg, now)
-            elif desc == "Up":
-                if first(e.get("BridgeId")):
-                    if leg.state != "held":
-                        leg.state = "bridged"
-                    self._up(a, leg, now, state="bridged")
-                else:
-                    self._up(a, leg, now)
+            self._snapshot_channel(e, now)
+
+    def _snapshot_channel(self, e: Mapping[str, Any], now: float) -> None:
+        """One CoreShowChannel: who began the call; an agent's leg ringing or up."""
+        uid = first(e.get("Uniqueid"))
+        linked = first(e.get("Linkedid")) or uid
+        if uid == linked and linked not in self.outbound:
+            self.outbound[linked] = bool(self.ext_of(first(e.get("Channel"))))
+        found = self._agent_leg(e, now)
+        if found is None:
+            return
+        a, leg = found
+        desc = first(e.get("ChannelStateDesc"))
+        if desc in _RINGING:
+            self._ringing(a, leg, now)
+        elif desc == "Up":
+            self._up(a, leg, now, state="bridged" if first(e.get("BridgeId")) else "up")
+
+    @property
+    def unsettled(self) -> bool:
+        """Callers who left a queue unseen wait for the tracker's verdict (:meth:`settle`)."""
+        return bool(self._unsettled)
+
+    def settle(self, record: CallRecord, now: float) -> bool:
+        """The tracker's call-log record of a caller who left a queue while the link was
+        down (:meth:`resync_channels` / :meth:`resync_queues` let them go uncounted): count
+        the outcome it decided (answered when answered or settled as answered, abandoned),
+        with the record's ``wait_s``, as the call log and the reports have it. True when it
+        counted; any other record is ignored (one dict lookup)."""
+        qname = self._unsettled.get(record.linkedid)
+        if qname is None or record.queue != qname or (
+                record.answered_at is None and record.state not in ("ended", "abandoned")):
+            return False
+        del self._unsettled[record.linkedid]
+        kind = "abandoned" if record.state == "abandoned" else "answered"
+        self._outcome_rebuilt(qname, kind, record.wait_s or 0.0, now)
+        return True
 
     def rebuild(self, records: Iterable[CallRecord], now: float) -> int:
         """Today's figures from the call log after a process restart (before any event).
@@ -768,6 +794,7 @@ class StatsEngine:
         self.day_end = midnight_after(now, self.zone)
         if first_use:
             return
+        self._unsettled.clear()
         for q in self.queues.values():
             q.day = Tally()
             self.dirty_queues.add(q.name)

@@ -509,3 +509,23 @@ def test_the_thresholds_are_inclusive() -> None:
     w = today(eng, end)
     assert (w["answered_within_sl"], w["short_abandoned"]) == (1, 1)
     assert w["service_level"] == 1.0  # 1 / (2 - 1)
+
+
+def test_a_caller_gone_while_the_link_was_down_counts_by_the_trackers_record() -> None:
+    eng = StatsEngine("pbx1")
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
+    eng.feed({"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": "50.1",
+              "Linkedid": "50.1"}, t)
+    eng.resync_channels([], t + 40)  # gone: answered or abandoned? not counted yet
+    assert today(eng, t + 40)["offered"] == 0 and eng.unsettled
+    start = datetime.fromtimestamp(t, UTC)
+    other = record(9, answered_after=None, talk=None, start=start, state="abandoned")
+    assert eng.settle(other, t + 41) is False  # not a caller we let go
+    rec = record(1, answered_after=None, talk=None, start=start, state="abandoned",
+                 agents=())
+    rec = CallRecord(**{**{f: getattr(rec, f) for f in rec.__dataclass_fields__},
+                        "linkedid": "50.1", "wait_s": 31.0})
+    assert eng.settle(rec, t + 41) is True and not eng.unsettled
+    w = today(eng, t + 41)
+    assert (w["offered"], w["abandoned"], w["short_abandoned"]) == (1, 1, 0)  # 31 s > 5
+    assert eng.settle(rec, t + 42) is False  # once

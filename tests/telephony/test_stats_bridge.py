@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -116,3 +117,50 @@ async def test_a_failing_call_log_leaves_the_statistics_at_zero(caplog) -> None:
     with caplog.at_level(logging.WARNING):
         await bridge._rebuild_stats()
     assert bridge.rebuilt is None and "not rebuilt" in caplog.text
+
+
+A = "a_inbound_queue_answered"
+
+
+def _index(rig: Any, name: str, pred: Any, nth: int = 0) -> int:
+    return [i for i, (_, m) in enumerate(rig.server.script(name)) if pred(m)][nth]
+
+
+def _today(rig: Any) -> dict[str, Any]:
+    return dict(rig.bridge.stats.queue_live("support", time.time())["windows"]["today"])
+
+
+async def test_a_call_answered_and_ended_while_down_counts_as_the_tracker_decides(rig):
+    await rig.server.play(A)  # CallsTaken known before the cut
+    cut = _index(rig, A, lambda m: m.get("DialStatus") == "ANSWER")
+    await rig.server.play(A, cut_at=cut, down_events=10_000)
+    await rig.server.wait_logged_in()
+    await rig.wait_idle()
+    w = _today(rig)
+    # The first call live; the second settled by the resync (CallsTaken rose: answered).
+    assert (w["offered"], w["answered"], w["abandoned"]) == (2, 2, 0)
+    assert not rig.bridge.stats.unsettled
+    a1 = rig.bridge.stats.agent_message("6001", time.time())
+    assert a1["state"] == "available" and a1["call_id"] is None
+
+
+async def test_a_call_abandoned_while_down_counts_abandoned(rig):
+    await rig.server.play(A)
+    join = _index(rig, "b_queue_abandon", lambda m: m.get("Event") == "QueueCallerJoin")
+    await rig.server.play("b_queue_abandon", cut_at=join + 2, down_events=10_000)
+    await rig.server.wait_logged_in()
+    await rig.wait_idle()
+    w = _today(rig)
+    assert (w["offered"], w["answered"], w["abandoned"]) == (2, 1, 1)
+    assert rig.bridge.stats.queues["support"].waiting == {}
+
+
+async def test_a_cut_during_talk_counts_the_call_once(rig):
+    cut = _index(rig, A, lambda m: m.get("Event") == "BridgeEnter", 1) + 1
+    await rig.server.play(A, cut_at=cut, down_events=3)
+    await rig.server.wait_logged_in()
+    await rig.wait_idle()
+    w = _today(rig)
+    assert (w["offered"], w["answered"], w["aht_s"]) == (1, 1, 8.0)
+    t1 = rig.bridge.stats.agent_message("6001", time.time())["today"]
+    assert (t1["offered"], t1["answered"]) == (1, 1)
