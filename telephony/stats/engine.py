@@ -97,6 +97,14 @@ class StatsEngine:
     """Live statistics of one PBX. :meth:`feed` every event (wire order), :meth:`tick`
     every few seconds, :meth:`take_changes` after either; views build the messages."""
 
+    #: The AMI events the engine reads (any other costs one dict lookup).
+    EVENTS = frozenset({
+        "QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled",
+        "AgentConnect", "AgentComplete", "AgentRingNoAnswer", "QueueMember",
+        "QueueMemberStatus", "QueueMemberAdded", "QueueMemberPause", "QueueMemberRemoved",
+        "QueueParams", "QueueEntry", "Newchannel", "Newstate", "DialBegin", "DialEnd",
+        "BridgeEnter", "BridgeLeave", "Hold", "Unhold", "Hangup"})
+
     def __init__(self, pbx: str, config: StatsConfig | None = None,
                  agents: AgentInterfaces | None = None) -> None:
         self.pbx = pbx
@@ -119,6 +127,7 @@ class StatsEngine:
         self.dirty_agents: set[str] = set()
         self.day_start: float | None = None
         self.day_end: float | None = None
+        self._day_end = float("-inf")  # day_end for the per-event test
         self._trend_minute: float | None = None
         self._handlers: dict[str, Callable[[Mapping[str, Any], float], None]] = {
             "QueueCallerJoin": self._on_join,
@@ -152,7 +161,7 @@ class StatsEngine:
         handler = self._handlers.get(e.get("Event", ""))
         if handler is None:
             return
-        if self.day_end is None or now >= self.day_end:
+        if now >= self._day_end:
             self._new_day(now)
         handler(e, now)
 
@@ -791,7 +800,7 @@ class StatsEngine:
         start = midnight_before(now, self.zone)
         first_use = self.day_start is None
         self.day_start = start
-        self.day_end = midnight_after(now, self.zone)
+        self.day_end = self._day_end = midnight_after(now, self.zone)
         if first_use:
             return
         self._unsettled.clear()

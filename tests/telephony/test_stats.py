@@ -529,3 +529,7 @@ def test_a_caller_gone_while_the_link_was_down_counts_by_the_trackers_record() -
     w = today(eng, t + 41)
     assert (w["offered"], w["abandoned"], w["short_abandoned"]) == (1, 1, 0)  # 31 s > 5
     assert eng.settle(rec, t + 42) is False  # once
+
+
+def test_the_event_list_names_every_handler() -> None:
+    assert set(StatsEngine("pbx1")._handlers) == StatsEngine.EVENTS
