@@ -3,6 +3,7 @@ back for the statistics' restart (``DbCallDirectory.calls_since``, on both backe
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 from telephony import InMemoryCallDirectory, PbxConfig, Telephony
 from telephony.captures import events
 from telephony.ports import CallRecord
-from tests.conftest import login, make_settings
+from tests.conftest import login, make_settings, running_app
 from tickets.bus import InProcessBus
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from tickets.messages import check
@@ -113,3 +114,20 @@ async def test_calls_since_reads_back_what_the_bridge_wrote(new_db: Any,
         assert got["pbx1:1796000000.5"].ended_at is None
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # calls_since runs on both above
+async def test_the_served_app_rebuilds_today_from_its_call_log(new_db: Any,
+                                                              tmp_path: Path) -> None:
+    """Wiring: ``hotline serve``'s bridge (here the demo PBX's) reads today's call log at
+    start (the demo data has calls of today), so a restarted process shows the day's
+    figures before any new call. (~3 s: an app start with the demo PBX.)"""
+    settings = make_settings(await new_db(), tmp_path, ami_url="demo",
+                             demo_first_call_s=600)
+    async with running_app(settings) as (app, client):
+        bridge = app.state.services.telephony.bridges["demo"]
+        assert bridge.rebuilt is not None and bridge.rebuilt > 0
+        live = (await client.get("/api/v1/stats/live", headers=await login(client, "sue"))
+                ).json()
+        offered = sum(q["windows"]["today"]["offered"] for q in live["queues"])
+        assert offered == bridge.rebuilt
