@@ -3,7 +3,6 @@ back for the statistics' restart (``DbCallDirectory.calls_since``, on both backe
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
