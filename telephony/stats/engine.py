@@ -613,6 +613,7 @@ class StatsEngine:
     def _call_ended(self, linked: str, now: float) -> None:
         """The call's first channel hung up: its offers are settled (missed or answered)."""
         self.outbound.pop(linked, None)
+        self.tickets.pop(f"{self.pbx}:{linked}", None)
         for ext in self.offered_to.pop(linked, ()):
             a = self.agents.get(ext)
             if a is not None and linked in a.offers:
