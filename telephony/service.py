@@ -105,6 +105,28 @@ class Telephony:
         now = time.time()
         return [q for b in self.bridges.values() for q in b.tracker.queue_stats(now)]
 
+    def agent_stats(self) -> list[messages.AgentStats]:
+        """Every agent's live state and day (``agent_stats`` messages), all PBXs."""
+        now = time.time()
+        return [a for b in self.bridges.values() for a in b.stats.agent_messages(now)]
+
+    def trend(self, minutes: int) -> dict[str, list[dict[str, Any]]]:
+        """Per queue, the per-minute samples (waiting, longest wait, 15-minute SL) of the
+        last ``minutes`` minutes, oldest first. A queue name two PBXs share is keyed
+        ``pbx:queue`` for the second."""
+        now = time.time()
+        out: dict[str, list[dict[str, Any]]] = {}
+        for b in self.bridges.values():
+            for name, points in b.stats.trend(minutes, now).items():
+                out[name if name not in out else f"{b.name}:{name}"] = points
+        return out
+
+    def link_ticket(self, call_id: str, ticket_id: int) -> None:
+        """A ticket was made for a live call: the agents on it show it (``agent_stats``)."""
+        for b in self.bridges.values():
+            if call_id.startswith(f"{b.name}:"):
+                b.stats.link_ticket(call_id, ticket_id)
+
     def state(self) -> list[messages.PbxState]:
         return [b.status() for b in self.bridges.values()]
 

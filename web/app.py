@@ -35,6 +35,7 @@ from web.api import (
     relations,
     routing,
     sla,
+    stats,
     tickets,
 )
 from web.bus import make_bus
@@ -131,7 +132,7 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origin_list)
     _error_handlers(app)
     for module in (auth, customers, tickets, relations, admin, calls, kb, pbx, routing,
-                   notify, sla, mail):
+                   notify, sla, mail, stats):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(pages.router)

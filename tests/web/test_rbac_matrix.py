@@ -129,6 +129,8 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /api/v1/calls": STAFF,
     "GET /api/v1/calls/live": STAFF,
     "GET /api/v1/queues": STAFF,
+    "GET /api/v1/stats/live": MGR,
+    "GET /api/v1/stats/trend": MGR,
     "POST /api/v1/calls/originate": STAFF,
     "POST /api/v1/calls/{call_id}/hangup": STAFF,
     "POST /api/v1/calls/{call_id}/transfer": STAFF,
