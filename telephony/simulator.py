@@ -622,7 +622,7 @@ class FakeAsterisk:
                 # app_queue has it *now*: a supervisor's QueuePause before the replayed call
                 # holds, the capture's "Paused: 0" does not undo it. A captured pause
                 # (QueueMemberPause) is the capture's own.
-                mine = ("CallsTaken", "LastCall")
+                mine: tuple[str, ...] = ("CallsTaken", "LastCall")
                 if ev == "QueueMemberStatus":
                     mine += ("Paused", "PausedReason", "LastPause")
                 for k in ("Status", "Paused", "PausedReason", "InCall"):
