@@ -45,6 +45,77 @@ def _stats(waiting: int, longest: float, at: datetime, sl15: tuple[int, int]) ->
                         "today": _window(120, 110, 10, 100, 15.5, 185.0)}}
 
 
+#: Elements reaching past the right edge of the screen (a page that scrolls sideways).
+WIDER_THAN_SCREEN = """() => {
+  const root = document.documentElement;
+  const w = root.clientWidth;
+  const out = [];
+  if (root.scrollWidth > w) out.push(`page ${root.scrollWidth}>${w}`);
+  const shown = "main button, main select, .fig, .agent, .topbar > *";
+  for (const el of document.querySelectorAll(shown)) {
+    const r = el.getBoundingClientRect();
+    const name = el.id || el.className;
+    if (r.width && r.right > w + 1) out.push(`${name} ${Math.round(r.right)}>${w}`);
+  }
+  return out;
+}"""
+
+#: A floor for the TV screenshots: (extension, name, state, reason, seconds in state,
+#: answered, missed).
+AGENTS = [("6001", "Alice 王丽", "on_call", None, 184, 12, 2),
+          ("6002", "Bob 李波", "paused", "lunch", 1310, 9, 0),
+          ("6003", "Carol 陈静", "available", None, 42, 15, 1),
+          ("6004", "Dave 赵强", "wrapup", None, 25, 11, 0),
+          ("6005", "Erin 孙悦", "ringing", None, 6, 8, 3),
+          ("6006", "Frank 周杰", "on_hold", None, 95, 10, 0),
+          ("6007", "Grace 吴敏", "logged_out", None, 5400, 4, 0),
+          ("6008", "Henry 郑浩", "on_call", None, 402, 13, 1)]
+
+
+async def _serve_engine(page: Any) -> None:
+    """Answer the page's /stats/live, /stats/trend and /reports/queues (a busy morning)."""
+    import json
+
+    now = datetime.now(UTC)
+    agents = [{"type": "agent_stats", "pbx": "pbx1", "extension": ext, "name": name,
+               "at": now.isoformat(), "state": state, "reason": reason,
+               "state_since": (now - timedelta(seconds=secs)).isoformat(),
+               "queues": [] if state == "logged_out" else ["support"], "call_id": None,
+               "ticket_id": 27 if ext == "6001" else None,
+               "today": {"offered": ans + miss, "answered": ans, "missed": miss,
+                         "talk_s": ans * 170.0, "hold_s": 30.0, "idle_s": 600.0 + ans * 40}}
+              for ext, name, state, reason, secs, ans, miss in AGENTS]
+    live = {"at": now.isoformat(), "queues": [_stats(6, 48.0, now, (40, 33)),
+                                             {**_stats(1, 12.0, now, (12, 12)),
+                                              "queue": "vip"}],
+            "agents": agents}
+    trend = {"at": now.isoformat(), "step_s": 60, "queues": {
+        q: [{"t": (now - timedelta(minutes=59 - i)).isoformat(),
+             "waiting": (i * 7 + k) % 9 if q == "support" else (i // 9 + k) % 3,
+             "longest_wait_s": 10.0, "service_level": 0.95 - ((i + k) % 13) / 40}
+            for i in range(60)] for k, q in enumerate(("support", "vip"))}}
+
+    async def reply(route: Any) -> None:
+        url = route.request.url
+        if "/stats/live" in url:
+            body: Any = live
+        elif "/stats/trend" in url:
+            body = trend
+        else:
+            day = url.split("from=")[1][:10]
+            rows = [{"bucket_start": f"{day}T{h:02d}:00:00+08:00", "queue": "support",
+                     "offered": max(0, 30 - abs(h - 11) * 4) + (h + len(day)) % 5,
+                     "answered": 0, "abandoned": 0, "short_abandoned": 0,
+                     "answered_within_sl": 0, "service_level": None, "asa_s": None,
+                     "aht_s": None} for h in range(24)]
+            body = {"from": day, "to": day, "bucket": "hour", "rows": rows}
+        await route.fulfill(status=200, content_type="application/json",
+                            body=json.dumps(body))
+
+    for path in ("stats/live", "stats/trend*", "reports/queues*"):
+        await page.route(f"**/api/v1/{path}", reply)
+
+
 async def test_wallboard_moves_and_acts(browser: Any, pbx_server: LiveServer, fake_pbx: Any,
                                         artifacts: Path) -> None:
     started = datetime.now(UTC) - timedelta(minutes=4)
@@ -119,6 +190,7 @@ async def test_wallboard_moves_and_acts(browser: Any, pbx_server: LiveServer, fa
     await expect(card.locator(".agent-state")).to_have_text("Paused (Meeting)")
     await page.screenshot(path=str(artifacts / "wallboard_laptop_en_1366.png"))
     await page.set_viewport_size(PHONE)
+    assert await page.evaluate(WIDER_THAN_SCREEN) == []
     await page.screenshot(path=str(artifacts / "wallboard_laptop_en_390.png"), full_page=True)
     await page.select_option("select.lang", "zh")
     await page.screenshot(path=str(artifacts / "wallboard_laptop_zh_390.png"), full_page=True)
@@ -128,23 +200,36 @@ async def test_wallboard_moves_and_acts(browser: Any, pbx_server: LiveServer, fa
     await expect(row.locator(".badge").first).to_have_text("已联系")
     assert not await row.get_by_role("button", name="回拨").count()
 
-    # TV mode: no controls, large type, the same live data.
+    # TV mode: no controls, large type. Its snapshot, trend and hourly report are served
+    # here as the statistics engine and the reports answer (docs/CONTRACT.md), so the
+    # screenshots show a busy floor whatever this build has merged.
     tv = await page.context.new_page()
     tv.errors = []
     tv.on("pageerror", lambda exc: tv.errors.append(str(exc)))
+    await _serve_engine(tv)
     await tv.goto(f"{pbx_server.url}/wallboard?tv=1")
     await tv.wait_for_selector("body.tv[data-ready='1'][data-ws='online']", timeout=10_000)
-    await expect(tv.locator("#agents .agent[data-extension='6002'] .agent-state")).to_have_text(
-        "暂停（会议）")
+    grid = tv.locator("#agents .agent")
+    await expect(grid).to_have_count(len(AGENTS))
+    on_call = tv.locator("#agents .agent[data-extension='6001']")
+    await expect(on_call.locator(".agent-state")).to_have_text("通话中")
+    await expect(on_call.locator(".agent-today")).to_contain_text("12")
+    await expect(tv.locator("#chart-waiting")).to_have_attribute("data-points", "60")
+    await expect(tv.locator("#chart-hourly")).to_have_attribute("data-points", "24")
     assert await tv.locator("main button:visible, .topbar button:visible").count() == 0
     big = await tv.locator(".fig-value").first.evaluate(
         "el => parseFloat(getComputedStyle(el).fontSize)")
     assert big >= 48, big  # about 6 cm tall on a 55" TV at 1366 px: readable from 5 m
     await tv.screenshot(path=str(artifacts / "wallboard_tv_zh_1366.png"))
+    assert await tv.evaluate(WIDER_THAN_SCREEN) == []
+    # Nothing cut off at the bottom of the screen but a list's tail (the panels clip).
+    assert await tv.evaluate("document.documentElement.scrollHeight") <= DESKTOP["height"]
     await tv.set_viewport_size(PHONE)
+    assert await tv.evaluate(WIDER_THAN_SCREEN) == []
     await tv.screenshot(path=str(artifacts / "wallboard_tv_zh_390.png"), full_page=True)
     await tv.goto(f"{pbx_server.url}/wallboard?tv=1&lang=en")
     await tv.wait_for_selector("body.tv[data-ready='1'][data-ws='online']", timeout=10_000)
+    await expect(on_call.locator(".agent-state")).to_have_text("On a call")
     await tv.screenshot(path=str(artifacts / "wallboard_tv_en_390.png"), full_page=True)
     await tv.set_viewport_size(DESKTOP)
     await tv.screenshot(path=str(artifacts / "wallboard_tv_en_1366.png"))

@@ -95,13 +95,14 @@ function tick() {
 
 function renderQueues() {
   const qs = [...S.queues.values()].sort((a, b) => String(a.queue).localeCompare(String(b.queue)));
+  $("#queues").dataset.count = String(Math.min(qs.length, 3)); // TV: fewer queues, larger figures
   if (!qs.length) { fill($("#queues"), h("p", { class: "muted" }, t("no_queue_data"))); return; }
   fill($("#queues"), qs.map((q) => {
     const figs = queueFigures(q, S.thresholds);
     const today = q.windows && q.windows.today;
     return h("div", { class: "queue", dataset: { queue: q.queue } },
       h("div", { class: "queue-name" }, h("strong", {}, q.queue),
-        today ? h("span", { class: "muted" }, ` · ${t("wb_offered")} ${today.offered} · ${t("wb_answered")} ${today.answered}`) : null),
+        today ? h("span", { class: "muted" }, `${t("wb_offered")} ${today.offered} · ${t("wb_answered")} ${today.answered}`) : null),
       h("div", { class: "figs" }, figs.map((f) => {
         const value = f.key === "longest" && Number(q.waiting) > 0
           ? ticking("span", { class: "fig-value", dataset: { amber: S.thresholds.longest_wait_amber_s, red: S.thresholds.longest_wait_red_s } },
@@ -221,7 +222,8 @@ function renderAgents() {
         h("dt", {}, t("wb_missed")), h("dd", { class: today.missed ? "warn" : "" }, String(today.missed ?? "—")),
         h("dt", {}, t("wb_talk")), h("dd", {}, clock(today.talk_s)),
         h("dt", {}, t("wb_idle")), h("dd", {}, clock(today.idle_s))) : null,
-      a.ticket_id ? h("div", { class: "agent-ticket" }, h("a", { href: `/console#ticket=${a.ticket_id}` }, `${t("wb_ticket")} ${ticketNumber(a.ticket_id)}`)) : null,
+      a.ticket_id ? h("div", { class: "agent-ticket" }, TV ? `${t("wb_ticket")} ${ticketNumber(a.ticket_id)}`
+        : h("a", { href: `/console#ticket=${a.ticket_id}` }, `${t("wb_ticket")} ${ticketNumber(a.ticket_id)}`)) : null,
       TV ? null : h("div", { class: "agent-actions" },
         paused
           ? h("button", { type: "button", class: "small", onclick: () => pause(a, false) }, t("wb_unpause"))
@@ -229,6 +231,18 @@ function renderAgents() {
         h("button", { type: "button", class: "small", disabled: !a.queues.length && a.state === "logged_out", onclick: () => openLogout(a) }, t("wb_log_out")),
         a.ticket_id ? h("button", { type: "button", class: "small", onclick: () => openReassign({ id: a.ticket_id, number: ticketNumber(a.ticket_id) }) }, t("wb_reassign")) : null));
   }));
+  if (TV) fitAgents();
+}
+
+/** TV: a floor larger than the panel gets denser cards (today's figures go, then the
+ * extensions and the type shrink) rather than cards cut off at the bottom. */
+function fitAgents() {
+  const grid = $("#agents");
+  const panel = grid.closest(".panel");
+  grid.classList.remove("dense", "denser");
+  const overflows = () => panel.scrollHeight > panel.clientHeight + 1;
+  if (overflows()) grid.classList.add("dense");
+  if (overflows()) grid.classList.add("denser");
 }
 
 // The action dialog: one <dialog>, its content built fresh for each action.
@@ -586,7 +600,14 @@ async function main() {
   applyStatic();
   let prefs = null;
   if (!TV) {
-    $("#lang-slot").appendChild(langSwitch(() => { applyStatic(); renderAll(); if (prefs) prefs.relabel(); rememberLocale(); }));
+    $("#lang-slot").appendChild(langSwitch(() => {
+      applyStatic();
+      renderAll();
+      if (prefs) prefs.relabel();
+      if (document.body.dataset.ws) showConnection(document.body.dataset.ws); // the pill, relabelled
+      $("#board-status").hidden = true; // said in the other language
+      rememberLocale();
+    }));
     prefs = mountPrefs($("#prefs-slot"));
     $("#logout").addEventListener("click", logout);
     $("#settings-open").addEventListener("click", openSettings);

@@ -28,7 +28,8 @@ function axes(big, yValues) {
   const font = `${big ? 15 : 11}px system-ui, sans-serif`;
   const ax = { stroke: big ? "#9fb0c2" : "#4d5a68", font, grid: { stroke: big ? "#2a3a4b" : "#e6eaef", width: 1 },
                ticks: { show: false } };
-  return [{ ...ax, size: big ? 30 : 24 }, { ...ax, size: big ? 52 : 40, values: yValues }];
+  return [{ ...ax, size: big ? 30 : 24 },
+    { ...ax, size: big ? 52 : 40, values: yValues, incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000] }];
 }
 
 export class Chart {
@@ -94,7 +95,8 @@ export class Chart {
       }
       return { label, stroke: this.kind === "hourly" ? "#6a7785" : stroke, width: big ? 3 : 2,
                dash: this.kind === "hourly" ? [6, 4] : undefined,
-               points: { show: this.kind !== "hourly", size: big ? 7 : 5, fill: stroke },
+               // uPlot's default shows the points only while they are far apart (a few)
+               points: this.kind === "hourly" ? { show: false } : { size: big ? 7 : 5, fill: stroke },
                spanGaps: true };
     });
     const xAxis = this.kind === "hourly"
