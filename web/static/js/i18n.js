@@ -346,7 +346,7 @@ const STRINGS = {
     wb_tv_mode: "TV mode", wb_thresholds: "Thresholds", wb_thresholds_hint: "A figure turns amber or red when it reaches these values.", wb_save: "Save", wb_defaults: "Defaults",
     wb_trend: "Trends", wb_waiting_trend: "Calls waiting (last hour)", wb_sl_trend: "Service level, 15 min (last hour)", wb_hourly: "Calls per hour: today vs. same day last week",
     wb_not_available: "Not available", wb_no_trend: "Waiting for data…", wb_today: "Today", wb_last_week: "Same day last week",
-    wb_sl_15m: "Service level 15 min", wb_abandoned_today: "Abandoned today", wb_asa: "Avg. speed of answer", wb_aht: "Avg. handle time", wb_offered: "Offered", wb_answered: "Answered",
+    wb_sl_15m: "Service level 15 min", wb_abandoned_today: "Abandoned today", wb_asa: "Avg. answer", wb_aht: "Avg. handle", wb_offered: "Offered", wb_answered: "Answered",
     wb_missed: "Missed", wb_talk: "Talk", wb_idle: "Idle", wb_time_in_state: "Time in this state", wb_ticket: "Ticket", wb_no_agents: "No agents in the queues yet",
     ag_available: "Available", ag_ringing: "Ringing", ag_on_call: "On a call", ag_in_call: "On a call", ag_on_hold: "On hold", ag_wrapup: "Wrap-up",
     ag_paused: "Paused", ag_logged_out: "Logged out", ag_unavailable: "Unavailable", ag_unknown: "Unknown",

@@ -218,10 +218,10 @@ function renderAgents() {
         h("span", { class: "agent-state" }, stateLabel(a)),
         ticking("span", { class: "agent-time", title: t("wb_time_in_state") }, since(a))),
       today ? h("dl", { class: "agent-today" },
-        h("dt", {}, t("wb_answered")), h("dd", {}, String(today.answered ?? "—")),
-        h("dt", {}, t("wb_missed")), h("dd", { class: today.missed ? "warn" : "" }, String(today.missed ?? "—")),
-        h("dt", {}, t("wb_talk")), h("dd", {}, clock(today.talk_s)),
-        h("dt", {}, t("wb_idle")), h("dd", {}, clock(today.idle_s))) : null,
+        h("div", {}, h("dt", {}, t("wb_answered")), h("dd", {}, String(today.answered ?? "—"))),
+        h("div", {}, h("dt", {}, t("wb_missed")), h("dd", { class: today.missed ? "warn" : "" }, String(today.missed ?? "—"))),
+        h("div", {}, h("dt", {}, t("wb_talk")), h("dd", {}, clock(today.talk_s))),
+        h("div", {}, h("dt", {}, t("wb_idle")), h("dd", {}, clock(today.idle_s)))) : null,
       a.ticket_id ? h("div", { class: "agent-ticket" }, TV ? `${t("wb_ticket")} ${ticketNumber(a.ticket_id)}`
         : h("a", { href: `/console#ticket=${a.ticket_id}` }, `${t("wb_ticket")} ${ticketNumber(a.ticket_id)}`)) : null,
       TV ? null : h("div", { class: "agent-actions" },
@@ -583,6 +583,8 @@ function onMessage(msg) {
 
 function enterTv() {
   document.body.classList.add("tv");
+  let refit = null;
+  window.addEventListener("resize", () => { cancelAnimationFrame(refit); refit = requestAnimationFrame(fitAgents); });
   const lang = params.get("lang");
   if (lang === "zh" || lang === "en") setLang(lang);
   // Full screen needs a gesture: the first click or key on the TV's page asks for it.
