@@ -311,6 +311,26 @@ class Telephony:
         await self.queue_remove(queue, iface, pbx=b.name)
         return iface
 
+    def memberships(self, extension: str, queue: str | None = None,
+                    pbx: str | None = None) -> list[tuple[str, str]]:
+        """``[(queue, interface)]`` the PBX lists for the agent (all queues, or ``queue``);
+        empty when it lists none (unlike :meth:`member_interfaces`, no fallback guess)."""
+        return self.bridge(pbx).tracker.book.interfaces_of(_check_ext(extension), queue)
+
+    async def log_out_agent(self, extension: str, queue: str | None = None,
+                            pbx: str | None = None) -> list[tuple[str, str]]:
+        """QueueRemove the agent from ``queue``, or from every queue the PBX lists it in,
+        each by the interface it has there; returns the ``(queue, interface)`` removed.
+        Raises :class:`ActionFailed` when the agent is in no such queue (nothing to do)."""
+        b = self.bridge(pbx)
+        found = self.memberships(extension, queue, b.name)
+        if not found:
+            where = f"queue {queue!r}" if queue else "any queue"
+            raise ActionFailed("QueueRemove", f"{extension} is not a member of {where}")
+        for qname, iface in found:
+            await self.queue_remove(qname, iface, pbx=b.name)
+        return found
+
     async def spy_call(self, call_id: str, supervisor_extension: str, agent_extension: str,
                        mode: str = "listen") -> dict[str, Any]:
         """Spy on ``agent_extension``'s channel in *this* call.

@@ -372,6 +372,11 @@ class KbArticle(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+from tickets.floor.models import (  # noqa: E402,F401  (registers their tables)
+    Callback,
+    CallbackAttempt,
+    WallboardSettings,
+)
 from tickets.mail.models import MailMessage  # noqa: E402,F401  (registers its table)
 from tickets.notify.models import (  # noqa: E402,F401  (registers its tables)
     NotificationPref,

@@ -28,6 +28,7 @@ from web.api import (
     auth,
     calls,
     customers,
+    floor,
     kb,
     mail,
     notify,
@@ -132,7 +133,7 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origin_list)
     _error_handlers(app)
     for module in (auth, customers, tickets, relations, admin, calls, kb, pbx, routing,
-                   notify, sla, mail, stats):
+                   notify, sla, mail, stats, floor):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(pages.router)
