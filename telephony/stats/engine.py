@@ -285,6 +285,11 @@ class StatsEngine:
         state, reason = a.derive(now, self.config.wrapup_reasons)
         was_wrap_pause = a.state == "wrapup" and a.reason is not None
         a.set_state(state, reason, now)
+        if state == "paused":  # shown since the PBX's pause began, not since we saw it
+            began = max((m.paused_since for m in a.members.values()
+                         if m.paused and m.paused_since is not None), default=None)
+            if began is not None and began <= now:
+                a.since = began
         if was_wrap_pause and not (state == "wrapup" and reason is not None):
             self._wrap_pause_ended(a, now)
         if state == "wrapup" and reason is not None and a.wrap_pause_from is None and \
@@ -449,6 +454,13 @@ class StatsEngine:
             m.reason = first(e.get("PausedReason", e.get("Reason"))) if m.paused else ""
         if not m.paused:
             m.reason = ""
+            m.paused_since = None
+        else:  # Asterisk's LastPause dates the pause across our reconnects and restarts
+            last = num(e.get("LastPause"))
+            if last is not None and last > 0:
+                m.paused_since = last
+            elif m.paused_since is None:
+                m.paused_since = now
         wrap = num(e.get("Wrapuptime"))
         if wrap is not None:
             m.wrapup_s = wrap

@@ -341,6 +341,23 @@ def test_pause_reasons_wrapup_and_hold() -> None:
     assert agent(eng, "6001", t + 83)["state"] == "available"
 
 
+def test_a_pause_is_dated_by_asterisks_last_pause() -> None:
+    # After a reconnect, QueueStatus says the pause began 12 min before we saw it: the
+    # agent has been paused since then, not since the snapshot (LastPause, Unix seconds).
+    eng = StatsEngine("pbx1")
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
+    eng.feed({**member("6001", paused=True, reason="lunch"), "LastPause": str(int(t0) - 720)},
+             t0)
+    assert agent(eng, "6001", t0)["state_since"] == \
+        datetime.fromtimestamp(t0 - 720, UTC).isoformat()
+    eng.feed({**member("6001", paused=True, reason="lunch"), "LastPause": "0"}, t0 + 5)
+    assert agent(eng, "6001", t0 + 5)["state_since"] == \
+        datetime.fromtimestamp(t0 - 720, UTC).isoformat()  # 0 = unknown: the date stays
+    eng.feed(member("6001"), t0 + 60)
+    assert agent(eng, "6001", t0 + 60)["state_since"] == \
+        datetime.fromtimestamp(t0 + 60, UTC).isoformat()
+
+
 def test_asterisk_wrapuptime_is_wrapup_state_and_handle_time() -> None:
     eng = StatsEngine("pbx1")
     t0 = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
