@@ -58,6 +58,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from panoramisk import Manager
@@ -76,11 +77,14 @@ from .ports import (
     ActionFailed,
     ActionTimeout,
     CallDirectory,
+    CallHistory,
     CallRecord,
     PbxConfig,
     PbxUnavailable,
     TelephonyError,
 )
+from .stats import StatsConfig, StatsEngine
+from .stats.windows import midnight_before
 from .tracker import (
     CallerUpdate,
     CallTracker,
@@ -234,12 +238,22 @@ class PbxBridge:
                  agents: AgentInterfaces | None = None, boot_wait: float = 5.0,
                  effects_high: int = 2000, lookup_slots: int = 2,
                  call_log_queue: int = 5000, call_log_batch: int = 200,
-                 call_log_linger: float = 0.05) -> None:
+                 call_log_linger: float = 0.05, stats: StatsConfig | None = None,
+                 history: CallHistory | None = None, rebuild_timeout: float = 10.0) -> None:
         self.config = config
         self.name = config.name
         self.bus = bus
         self.directory = directory
-        self.tracker = CallTracker(config.name, region=region, agents=agents)
+        stats = stats or StatsConfig()
+        self.tracker = CallTracker(config.name, region=region, agents=agents,
+                                   service_level_s=stats.sl_threshold_s)
+        # The live statistics (issue #13): fed the same events, its queue figures are part
+        # of every queue_stats; messages are built when the coalescer lets one out.
+        self.stats = StatsEngine(config.name, stats, self.tracker.agents)
+        self.tracker.book.live = self.stats.queue_live
+        self.history = history
+        self.rebuild_timeout = rebuild_timeout
+        self.rebuilt: int | None = None  # call-log rows counted at start (None: not done)
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.connect_timeout = connect_timeout
@@ -317,6 +331,7 @@ class PbxBridge:
     async def start(self) -> None:
         self._stopping = False
         self.manager.loop = asyncio.get_running_loop()
+        await self._rebuild_stats()
         self.call_log.start()
         self._consumer = asyncio.create_task(self._consume(), name=f"ami-{self.name}-events")
         self._run_task = asyncio.create_task(self._run(), name=f"ami-{self.name}-link")
@@ -348,6 +363,40 @@ class PbxBridge:
         self._lookups.clear()
         self._lookup_keys.clear()
         self._lookup_done.clear()
+
+    async def _rebuild_stats(self) -> None:
+        """Today's statistics from the call log (a process restart must not zero the
+        wallboard); a failing or slow database leaves them at zero, logged."""
+        if self.history is None:
+            return
+        now = time.time()
+        since = datetime.fromtimestamp(midnight_before(now, self.stats.zone), UTC)
+        try:
+            records = await asyncio.wait_for(self.history.calls_since(self.name, since),
+                                             self.rebuild_timeout)
+        except Exception as exc:  # any failure: start without history
+            log.warning("AMI %s: today's statistics not rebuilt from the call log: %r",
+                        self.name, exc)
+            return
+        self.rebuilt = self.stats.rebuild(records, time.time())
+        self.stats.take_changes()  # nobody listens yet; the first pushes carry them
+
+    def _push_stats(self) -> None:
+        """Offer what the statistics engine saw change to the coalescer (the messages
+        are built when they go out)."""
+        queues, agents = self.stats.take_changes()
+        poke = self._status.poke
+        for q in queues:
+            poke(("queue_stats", self.name, q), TOPIC_QUEUES, partial(self._queue_message, q))
+        for ext in agents:
+            poke(("agent_stats", self.name, ext), TOPIC_QUEUES,
+                 partial(self._agent_message, ext))
+
+    def _queue_message(self, qname: str) -> OutEvent:
+        return self.tracker.book.stats_message(qname, time.time())
+
+    def _agent_message(self, ext: str) -> OutEvent:
+        return self.stats.agent_message(ext, time.time())
 
     async def _salvage_lanes(self) -> None:
         """End the lanes; call-log records still queued in them go to the writer anyway."""
@@ -685,10 +734,18 @@ class PbxBridge:
         """One queued item through the tracker: events, a snapshot, or a failed snapshot."""
         tracker = self.tracker
         if kind == "events":
-            return self._feed(payload, t)
+            effects = self._feed(payload, t)
+            self._push_stats()
+            return effects
         if kind in _RESYNC_ACTIONS:
             effects = (tracker.resync_channels if kind == "resync_channels"
                        else tracker.resync_queues)(payload[1], t)
+            try:
+                (self.stats.resync_channels if kind == "resync_channels"
+                 else self.stats.resync_queues)(payload[1], t)
+            except Exception:
+                log.exception("AMI %s: statistics failed on a %s snapshot", self.name, kind)
+            self._push_stats()
             self._resync_backoff.pop(kind, None)
             self._resync_step(payload[0])
             return effects
@@ -714,16 +771,26 @@ class PbxBridge:
                 effects += self.tracker.feed(event, t)
             except Exception:
                 log.exception("AMI %s: tracker failed on %.300r", self.name, event)
+            try:
+                self.stats.feed(event, t)
+            except Exception:
+                log.exception("AMI %s: statistics failed on %.300r", self.name, event)
         return effects
 
     async def _tick(self) -> None:
-        """Re-publish stats of queues with waiting callers: their longest wait grows."""
+        """Re-publish stats of queues with waiting callers (their longest wait grows), and
+        let the statistics see time pass (windows, wrap-ups, midnight, the trend)."""
         while True:
             await asyncio.sleep(self.stats_interval)
             now = time.time()
-            for stats in self.tracker.queue_stats(now):
-                if stats["waiting"]:
-                    self._publish_nowait(TOPIC_QUEUES, stats)
+            try:
+                self.stats.tick(now)
+            except Exception:
+                log.exception("AMI %s: statistics tick failed", self.name)
+            for name, q in self.tracker.book.queues.items():
+                if q.waiting:
+                    self.stats.dirty_queues.add(name)
+            self._push_stats()
 
     def _resync_step(self, proto: HotlineAMIProtocol) -> None:
         """One snapshot applied. Snapshots of an older connection (still queued when the
@@ -744,13 +811,20 @@ class PbxBridge:
     def _dispatch(self, effects: list[Effect]) -> None:
         for eff in effects:
             key = eff.call_id if not isinstance(eff, Publish) or eff.call_id else "__pbx__"
+            if isinstance(eff, Publish) and eff.event.get("type") == "queue_stats":
+                # Built again when it goes out, with the statistics of that moment.
+                self.stats.dirty_queues.add(eff.event["queue"])
+                continue
             if isinstance(eff, Prefetch):
                 self._lookup(eff.call_id, eff.caller_e164, eff.raw_number, prefetch=True)
                 continue
+            if isinstance(eff, Persist) and self.stats.unsettled:
+                self.stats.settle(eff.record, time.time())  # a call that left unseen
             if self._run_now(key or "__pbx__", eff):
                 self.effects_direct += 1
                 continue
             self._enqueue(key or "__pbx__", eff)
+        self._push_stats()
 
     def _run_now(self, key: str, eff: Effect) -> bool:
         """Carry ``eff`` out now if it needs no waiting and lane ``key`` is idle (nothing of

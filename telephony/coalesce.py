@@ -5,6 +5,10 @@ A queue emits a QueueMemberStatus for every member on every call; each used to b
 20 calls/s in tests/bench/bench_pop.py), competing with screen pops. Here the first event
 for a key goes out at once; later ones within ``window`` collapse into one trailing event
 carrying the latest state, so a wallboard is never more than ``window`` behind.
+
+:meth:`Coalescer.poke` takes a *maker* instead of an event: the live statistics
+(``telephony.stats``) change on nearly every event, and building their messages only when
+one goes out (at most one per key per window) keeps a burst of events cheap.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Coroutine, Hashable
-from typing import Any
+from typing import Any, cast
 
 from tickets.bus import OutEvent
 
 Publish = Callable[[str, OutEvent], Coroutine[Any, Any, None]]
+#: Builds the event when it goes out (:meth:`Coalescer.poke`).
+Maker = Callable[[], OutEvent]
 
 
 class Coalescer:
@@ -24,7 +30,7 @@ class Coalescer:
         self._publish = publish
         self.window = window
         self._last: dict[Hashable, float] = {}
-        self._pending: dict[Hashable, tuple[str, OutEvent]] = {}
+        self._pending: dict[Hashable, tuple[str, OutEvent | Maker]] = {}
         self._timers: dict[Hashable, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.merged = 0  # events replaced by a later one before going out
@@ -47,13 +53,33 @@ class Coalescer:
             delay = max(0.0, self._last.get(key, now) + self.window - now)
             self._timers[key] = loop.call_later(delay, self._fire, key)
 
+    def poke(self, key: Hashable, topic: str, make: Maker) -> None:
+        """:meth:`offer` without waiting, of an event built by ``make`` when it goes out
+        (now if the key's window has passed, else once at the window's end)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if key not in self._pending and now - self._last.get(key, float("-inf")) >= self.window:
+            self._last[key] = now
+            self._spawn(topic, make())
+            return
+        if key in self._pending:
+            self.merged += 1
+        self._pending[key] = (topic, make)
+        if key not in self._timers:
+            delay = max(0.0, self._last.get(key, now) + self.window - now)
+            self._timers[key] = loop.call_later(delay, self._fire, key)
+
     def _fire(self, key: Hashable) -> None:
         self._timers.pop(key, None)
         item = self._pending.pop(key, None)
         if item is None:
             return
         self._last[key] = asyncio.get_running_loop().time()
-        task = asyncio.create_task(self._publish(*item))
+        topic, event = item
+        self._spawn(topic, cast(Maker, event)() if callable(event) else event)
+
+    def _spawn(self, topic: str, event: OutEvent) -> None:
+        task = asyncio.create_task(self._publish(topic, event))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -74,4 +100,6 @@ def status_key(event: OutEvent) -> Hashable | None:
         return (kind, event.get("pbx"), event.get("queue"))
     if kind == "agent_state":
         return (kind, event.get("pbx"), event.get("queue"), event.get("interface"))
+    if kind == "agent_stats":
+        return (kind, event.get("pbx"), event.get("extension"))
     return None

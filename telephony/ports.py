@@ -99,6 +99,16 @@ class CallDirectory(Protocol):
         ...
 
 
+class CallHistory(Protocol):
+    """The call log read back (implemented in ``web/``): today's calls of one PBX, so the
+    live statistics survive a process restart (``telephony.stats``)."""
+
+    async def calls_since(self, pbx: str, since: datetime) -> Sequence[CallRecord]:
+        """Every call of ``pbx`` that started, was answered or ended at or after ``since``
+        (timezone-aware), any state, in no particular order."""
+        ...
+
+
 class InMemoryCallDirectory:
     """A dict-backed :class:`CallDirectory` (tests, benchmark, running without a database).
 
@@ -148,6 +158,11 @@ class InMemoryCallDirectory:
         self.batches.append(len(records))
         for record in records:
             await self.record_call(record)
+
+    async def calls_since(self, pbx: str, since: datetime) -> list[CallRecord]:
+        """:class:`CallHistory`: the stored records of ``pbx`` touching ``since`` or later."""
+        return [r for r in self.calls.values() if r.pbx == pbx and any(
+            t is not None and t >= since for t in (r.started_at, r.answered_at, r.ended_at))]
 
 
 @dataclass(frozen=True, slots=True)

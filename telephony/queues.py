@@ -9,7 +9,8 @@ is the name QueuePause/QueueRemove must use (``Local/6001@from-queue/n`` is not
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from tickets import messages
@@ -21,6 +22,23 @@ from .effects import Effect, Publish
 from .model import Member, Queue, device_status, num
 
 _TRUE = ("1", "true", "yes")
+#: (queue name, now) -> the live-statistics fields of its ``queue_stats`` (telephony.stats).
+LiveFields = Callable[[str, float], messages.QueueLive]
+
+
+def no_live_stats(qname: str, now: float) -> messages.QueueLive:
+    """The live fields when no statistics engine is attached (a bare tracker): zero
+    windows, the default thresholds."""
+    return {"at": datetime.fromtimestamp(now, UTC).isoformat(), "sl_threshold_s": 20.0,
+            "short_abandon_s": 5.0,
+            "windows": {"15m": _empty_window(), "60m": _empty_window(),
+                        "today": _empty_window()}}
+
+
+def _empty_window() -> messages.WindowStats:
+    return {"offered": 0, "answered": 0, "abandoned": 0, "short_abandoned": 0,
+            "answered_within_sl": 0, "service_level": None, "abandon_rate": None,
+            "asa_s": None, "aht_s": None}
 
 
 class QueueBook:
@@ -30,6 +48,8 @@ class QueueBook:
         self.pbx = pbx
         self.agents = agents
         self.queues: dict[str, Queue] = {}
+        #: Where the live-statistics fields come from (the bridge attaches its engine).
+        self.live: LiveFields = no_live_stats
 
     def queue(self, name: str) -> Queue:
         q = self.queues.get(name)
@@ -64,7 +84,8 @@ class QueueBook:
             service_level=round(q.within_sl / finished, 4) if finished else 1.0,
             abandon_rate=round(q.abandoned / finished, 4) if finished else 0.0,
             completed=q.completed, abandoned=q.abandoned,
-            agents=[m.as_dict(qname, self.pbx) for m in q.members.values()])
+            agents=[m.as_dict(qname, self.pbx) for m in q.members.values()],
+            live=self.live(qname, now))
 
     # ------------------------------------------------------------------ event handlers
     def on_member(self, e: Mapping[str, Any], now: float, out: list[Effect]) -> None:

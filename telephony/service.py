@@ -105,6 +105,28 @@ class Telephony:
         now = time.time()
         return [q for b in self.bridges.values() for q in b.tracker.queue_stats(now)]
 
+    def agent_stats(self) -> list[messages.AgentStats]:
+        """Every agent's live state and day (``agent_stats`` messages), all PBXs."""
+        now = time.time()
+        return [a for b in self.bridges.values() for a in b.stats.agent_messages(now)]
+
+    def trend(self, minutes: int) -> dict[str, list[dict[str, Any]]]:
+        """Per queue, the per-minute samples (waiting, longest wait, 15-minute SL) of the
+        last ``minutes`` minutes, oldest first. A queue name two PBXs share is keyed
+        ``pbx:queue`` for the second."""
+        now = time.time()
+        out: dict[str, list[dict[str, Any]]] = {}
+        for b in self.bridges.values():
+            for name, points in b.stats.trend(minutes, now).items():
+                out[name if name not in out else f"{b.name}:{name}"] = points
+        return out
+
+    def link_ticket(self, call_id: str, ticket_id: int) -> None:
+        """A ticket was made for a live call: the agents on it show it (``agent_stats``)."""
+        for b in self.bridges.values():
+            if call_id.startswith(f"{b.name}:"):
+                b.stats.link_ticket(call_id, ticket_id)
+
     def state(self) -> list[messages.PbxState]:
         return [b.status() for b in self.bridges.values()]
 
@@ -288,6 +310,26 @@ class Telephony:
         iface = members[0][1]
         await self.queue_remove(queue, iface, pbx=b.name)
         return iface
+
+    def memberships(self, extension: str, queue: str | None = None,
+                    pbx: str | None = None) -> list[tuple[str, str]]:
+        """``[(queue, interface)]`` the PBX lists for the agent (all queues, or ``queue``);
+        empty when it lists none (unlike :meth:`member_interfaces`, no fallback guess)."""
+        return self.bridge(pbx).tracker.book.interfaces_of(_check_ext(extension), queue)
+
+    async def log_out_agent(self, extension: str, queue: str | None = None,
+                            pbx: str | None = None) -> list[tuple[str, str]]:
+        """QueueRemove the agent from ``queue``, or from every queue the PBX lists it in,
+        each by the interface it has there; returns the ``(queue, interface)`` removed.
+        Raises :class:`ActionFailed` when the agent is in no such queue (nothing to do)."""
+        b = self.bridge(pbx)
+        found = self.memberships(extension, queue, b.name)
+        if not found:
+            where = f"queue {queue!r}" if queue else "any queue"
+            raise ActionFailed("QueueRemove", f"{extension} is not a member of {where}")
+        for qname, iface in found:
+            await self.queue_remove(qname, iface, pbx=b.name)
+        return found
 
     async def spy_call(self, call_id: str, supervisor_extension: str, agent_extension: str,
                        mode: str = "listen") -> dict[str, Any]:

@@ -618,11 +618,18 @@ class FakeAsterisk:
         elif ev in ("QueueMemberStatus", "QueueMemberPause"):
             m = self.members.get(e.get("Queue", ""), {}).get(e.get("Interface", ""))
             if m is not None:
+                # A device-state change (QueueMemberStatus) carries the member's pause as
+                # app_queue has it *now*: a supervisor's QueuePause before the replayed call
+                # holds, the capture's "Paused: 0" does not undo it. A captured pause
+                # (QueueMemberPause) is the capture's own.
+                mine: tuple[str, ...] = ("CallsTaken", "LastCall")
+                if ev == "QueueMemberStatus":
+                    mine += ("Paused", "PausedReason", "LastPause")
                 for k in ("Status", "Paused", "PausedReason", "InCall"):
-                    if k in e:
+                    if k in e and k not in mine:
                         m[k] = e[k]
-                for k in ("CallsTaken", "LastCall"):  # ours, not the capture's
-                    if k in e:
+                for k in mine:  # ours, not the capture's
+                    if k in e and k in m:
                         e[k] = m[k]
 
     # ------------------------------------------------------------------ sessions

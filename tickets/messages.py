@@ -210,17 +210,77 @@ class QueueMember(TypedDict):
     in_call: bool
 
 
-class QueueStats(TypedDict):
+class WindowStats(TypedDict):
+    """A queue's outcomes over one window (``queue_stats.windows``). ``service_level`` =
+    answered_within_sl / (offered - short_abandoned); ``abandon_rate`` = (abandoned -
+    short_abandoned) / (offered - short_abandoned); ``asa_s`` average wait of answered
+    calls; ``aht_s`` average talk + hold + wrap-up of handled calls; null: no calls."""
+
+    offered: int
+    answered: int
+    abandoned: int
+    short_abandoned: int
+    answered_within_sl: int
+    service_level: float | None
+    abandon_rate: float | None
+    asa_s: float | None
+    aht_s: float | None
+
+
+#: ``{"15m": …, "60m": …, "today": …}`` ("today": since the site's midnight).
+QueueWindows = TypedDict("QueueWindows", {"15m": WindowStats, "60m": WindowStats,
+                                          "today": WindowStats})
+
+
+class QueueLive(TypedDict):
+    """The live-statistics part of ``queue_stats`` (``telephony.stats``)."""
+
+    at: str  # ISO 8601 UTC: when computed
+    sl_threshold_s: float  # the queue's T (Asterisk's ServiceLevel, else the setting)
+    short_abandon_s: float
+    windows: QueueWindows
+
+
+class QueueStats(QueueLive):
     type: Literal["queue_stats"]
     pbx: str
     queue: str
     waiting: int
     longest_wait_s: float
-    service_level: float  # 0..1
+    service_level: float  # 0..1 (since Asterisk's counters were reset: see windows)
     abandon_rate: float  # 0..1
     completed: int
     abandoned: int
     agents: list[QueueMember]
+
+
+class AgentToday(TypedDict):
+    """An agent's figures since the site's midnight (seconds for times)."""
+
+    offered: int
+    answered: int
+    missed: int  # rang for a call, did not answer it
+    talk_s: float
+    hold_s: float
+    idle_s: float  # time available (logged in, not paused, no call, no wrap-up)
+
+
+class AgentStats(TypedDict):
+    """One agent's live state and day (supervisors; ``telephony.stats``)."""
+
+    type: Literal["agent_stats"]
+    pbx: str
+    extension: str
+    name: str
+    at: str
+    state: Literal["available", "ringing", "on_call", "on_hold", "wrapup", "paused",
+                   "logged_out"]
+    reason: str | None  # the pause reason (paused, wrapup)
+    state_since: str | None
+    queues: list[str]
+    call_id: str | None
+    ticket_id: int | None
+    today: AgentToday
 
 
 class AgentState(TypedDict):
@@ -351,8 +411,8 @@ class Error(TypedDict):
 
 
 Message = (ScreenPop | CallUpdate | CallLogEntry | Asr | TicketPrefill | AsrLink | QueueStats
-           | AgentState | PbxStatus | TicketChanged | TicketTransfer | TicketNotice | WorkOrder
-           | SessionRevoked | Hello | Ping | Pong | Watching | Error)
+           | AgentState | AgentStats | PbxStatus | TicketChanged | TicketTransfer | TicketNotice
+           | WorkOrder | SessionRevoked | Hello | Ping | Pong | Watching | Error)
 
 
 #: What the hub sends to one socket directly (never through the bus).
@@ -376,6 +436,7 @@ CATALOGUE: dict[str, Spec] = {
     "asr_link": Spec(TOPIC_ASR, AsrLink),
     "queue_stats": Spec(TOPIC_QUEUES, QueueStats),
     "agent_state": Spec(TOPIC_QUEUES, AgentState),
+    "agent_stats": Spec(TOPIC_QUEUES, AgentStats),
     "pbx_status": Spec(TOPIC_PBX, PbxStatus),
     "ticket_created": Spec(TOPIC_TICKETS, TicketChanged),
     "ticket_updated": Spec(TOPIC_TICKETS, TicketChanged),
@@ -466,11 +527,21 @@ def asr_link(*, uuid: str, call_id: str, pbx: str) -> AsrLink:
 
 def queue_stats(*, pbx: str, queue: str, waiting: int, longest_wait_s: float,
                 service_level: float, abandon_rate: float, completed: int, abandoned: int,
-                agents: list[QueueMember]) -> QueueStats:
+                agents: list[QueueMember], live: QueueLive) -> QueueStats:
     return {"type": "queue_stats", "pbx": pbx, "queue": queue, "waiting": waiting,
             "longest_wait_s": longest_wait_s, "service_level": service_level,
             "abandon_rate": abandon_rate, "completed": completed, "abandoned": abandoned,
-            "agents": agents}
+            "agents": agents, "at": live["at"], "sl_threshold_s": live["sl_threshold_s"],
+            "short_abandon_s": live["short_abandon_s"], "windows": live["windows"]}
+
+
+def agent_stats(*, pbx: str, extension: str, name: str, at: str, state: str,
+                reason: str | None, state_since: str | None, queues: list[str],
+                call_id: str | None, ticket_id: int | None, today: AgentToday) -> AgentStats:
+    return {"type": "agent_stats", "pbx": pbx, "extension": extension, "name": name,
+            "at": at, "state": state, "reason": reason,  # type: ignore[typeddict-item]
+            "state_since": state_since, "queues": queues, "call_id": call_id,
+            "ticket_id": ticket_id, "today": today}
 
 
 def member_state(member: QueueMember, *, removed: bool = False) -> AgentState:

@@ -186,7 +186,7 @@ class Ticket(Base):
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
         Index("ix_tickets_group_status", "group_id", "status"),
         Index("ix_tickets_status_created", "status", "created_at"),
-        # a period's tickets (tickets/reports, migration 0011)
+        # a period's tickets (tickets/reports, migration 0012)
         Index("ix_tickets_created_at", "created_at"),
     )
 
@@ -380,6 +380,11 @@ class KbArticle(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+from tickets.floor.models import (  # noqa: E402,F401  (registers their tables)
+    Callback,
+    CallbackAttempt,
+    WallboardSettings,
+)
 from tickets.mail.models import MailMessage  # noqa: E402,F401  (registers its table)
 from tickets.notify.models import (  # noqa: E402,F401  (registers its tables)
     NotificationPref,

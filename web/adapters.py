@@ -1,6 +1,7 @@
 """The ports other domains define, implemented over the ticket database.
 
-``telephony.ports.CallDirectory`` (screen-pop lookups, call log) and
+``telephony.ports.CallDirectory`` (screen-pop lookups, call log), ``telephony.ports.
+CallHistory`` (today's call log read back for the live statistics) and
 ``asr.context.PrefillContext`` (ticket-type phrases, the caller's real orders).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import fields
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -48,6 +50,34 @@ class DbCallDirectory:
         items = [(record.call_id, _call_values(record)) for record in records]
         async with self.db() as session, session.begin():
             await upsert_calls(session, items)
+
+
+    async def calls_since(self, pbx: str, since: datetime) -> list[CallRecord]:
+        """``CallHistory``: the calls of ``pbx`` that started up to 12 hours before
+        ``since`` (a call answered or ended after midnight may have started before it;
+        the statistics keep what falls in their day). One indexed range scan
+        (``started_at``) at bridge start."""
+        stmt = select(CallLog).where(CallLog.pbx == pbx,
+                                     CallLog.started_at >= since - timedelta(hours=12))
+        async with self.db_read() as session:
+            rows = (await session.scalars(stmt)).all()
+        return [_record_of(row) for row in rows]
+
+
+def _record_of(row: CallLog) -> CallRecord:
+    """A call_log row as the bridge wrote it (columns, plus what ``extra`` keeps)."""
+    extra = row.extra or {}
+    return CallRecord(
+        call_id=row.call_id, pbx=row.pbx, linkedid=row.linkedid, direction=row.direction,
+        caller_number=row.caller_number or "", caller_name=str(extra.get("caller_name") or ""),
+        queue=row.queue, agent_extension=row.agent_extension,
+        agents=tuple(extra.get("agents") or ()), state=row.state, started_at=row.started_at,
+        answered_at=row.answered_at, ended_at=row.ended_at, wait_s=row.wait_s,
+        talk_s=row.talk_s, hangup_cause=row.hangup_cause, recording_path=row.recording_path,
+        dtmf=str(extra.get("dtmf") or ""), order_number=extra.get("order_number"),
+        transferred_to=extra.get("transferred_to"), asr_uuid=extra.get("asr_uuid"),
+        variables=dict(extra.get("variables") or {}), callee_number=row.callee_number,
+        rung=tuple(extra.get("rung") or ()))
 
 
 def _call_values(record: CallRecord) -> dict[str, Any]:

@@ -306,12 +306,14 @@ def work_order_engineer(event: Event, calls: CallIndex) -> Audience:
 #: Anything not listed goes to nobody (``session_revoked`` closes sockets instead).
 ROUTES: dict[tuple[str, str], tuple[Rule, ...]] = {
     (TOPIC_CALLS, "screen_pop"): (rung_agent,),
-    (TOPIC_CALLS, "call_update"): (agents_on_call, watchers_of_call),
+    # The floor follows every live call (issue #13's wallboard), the agents their own.
+    (TOPIC_CALLS, "call_update"): (agents_on_call, watchers_of_call, supervisors),
     (TOPIC_ASR, "asr"): (agents_known_on_call, watchers_of_call),
     (TOPIC_ASR, "ticket_prefill"): (agents_known_on_call, watchers_of_call),
     (TOPIC_QUEUES, "queue_stats"): (supervisors,),
     # The floor sees it, and the agent's own consoles follow a change made elsewhere.
     (TOPIC_QUEUES, "agent_state"): (supervisors, own_consoles),
+    (TOPIC_QUEUES, "agent_stats"): (supervisors,),
     (TOPIC_PBX, "pbx_status"): (supervisors,),
     (TOPIC_TICKETS, "ticket_transfer"): (transfer_target,),
     (TOPIC_TICKETS, "ticket_created"): (ticket_visible,),
@@ -427,6 +429,7 @@ PERMITS: dict[str, Permit] = {
     "asr_link": never,
     "queue_stats": may_see_floor,
     "agent_state": may_see_agent_state,
+    "agent_stats": may_see_floor,
     "pbx_status": may_see_floor,
     "ticket_created": may_see_ticket_message,
     "ticket_updated": may_see_ticket_message,

@@ -129,6 +129,17 @@ class Settings(BaseSettings):
     # consumer waits. Asterisk keeps the rest in its TCP buffers.
     ami_event_queue: int = Field(default=2000, ge=10, le=1_000_000)
     ami_effects_max: int = Field(default=1000, ge=10, le=1_000_000)
+    # Live statistics (telephony/stats, issue #13). Service-level threshold T: answered
+    # within T seconds counts within SL (a queue's own ServiceLevel in queues.conf wins).
+    stats_sl_threshold_s: float = Field(default=20.0, gt=0, le=3600)
+    # Callers hanging up within this many seconds are short abandons (out of SL and
+    # abandon-rate denominators).
+    stats_short_abandon_s: float = Field(default=5.0, ge=0, le=600)
+    # Pause reasons that mean after-call work (wrap-up), comma-separated, case-insensitive.
+    stats_wrapup_reasons: str = "wrapup,wrap-up,wrap up,acw"
+    # The queues' wrapuptime in seconds (queues.conf; AMI does not report it; a member's
+    # own Wrapuptime wins): 0 = none, wrap-up is then a wrap-up pause.
+    stats_wrapup_s: float = Field(default=0.0, ge=0, le=3600)
     # Routing: minutes an agent may stay paused in every queue before their unstarted
     # (new/assigned) tickets go back to their groups; 0 = never (web/pausewatch.py).
     routing_release_paused_after: float = Field(default=30.0, ge=0, le=24 * 60)

@@ -20,6 +20,7 @@ from telephony.agents import parse_agent_interfaces
 from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
 from telephony.service import Telephony
+from telephony.stats import StatsConfig
 from tickets.db import make_engine, make_read_sessionmaker, make_sessionmaker, utcnow
 from tickets.notify.delivery import Dispatcher, Ports
 from tickets.notify.outbox import Outbox
@@ -147,6 +148,16 @@ def make_pause_watch(services: Services) -> PauseWatch:
                       notify=services.notify)
 
 
+def stats_config(settings: Settings) -> StatsConfig:
+    """The live statistics' settings (``HOTLINE_STATS_*``, the site's time zone)."""
+    reasons = frozenset(r.strip().lower() for r in settings.stats_wrapup_reasons.split(",")
+                        if r.strip())
+    return StatsConfig(sl_threshold_s=settings.stats_sl_threshold_s,
+                       short_abandon_s=settings.stats_short_abandon_s,
+                       timezone=settings.timezone, wrapup_reasons=reasons,
+                       wrapup_s=settings.stats_wrapup_s)
+
+
 async def _pbx_configs(services: Services) -> list[PbxConfig]:
     """The PBXs to connect to: the demo PBX (started here), none, or ``HOTLINE_AMI_URL``'s."""
     settings = services.settings
@@ -184,7 +195,8 @@ async def start_components(services: Services) -> None:
             agent_interfaces=parse_agent_interfaces(settings.agent_interfaces),
             queue_high=settings.ami_event_queue, effects_high=settings.ami_effects_max,
             lookup_slots=settings.pbx_db_pool - 1, call_log_queue=settings.call_log_queue,
-            call_log_batch=settings.call_log_batch)
+            call_log_batch=settings.call_log_batch, stats=stats_config(settings),
+            history=directory)
         await services.telephony.start()
         services.pause_watch = make_pause_watch(services)
         services.pause_watch.start()

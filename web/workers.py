@@ -74,9 +74,12 @@ CLAIM_INTERVAL_S = 1.0
 ELSEWHERE = ("live call and PBX state is held by another worker process of this server, "
              "which did not answer (hotline serve --workers; see README, 'Several worker "
              "processes'): try again")
-#: The requests that need the live call model (``web/api/calls.py``, ``web/api/pbx.py``).
+#: The requests that need the live call model (``web/api/calls.py``, ``web/api/pbx.py``,
+#: ``web/api/stats.py``, ``web/api/floor.py``'s PBX actions).
 LIVE_PATHS = re.compile(r"/api/v1/(?:calls/live|queues|pbx|calls/originate|"
-                        r"calls/[^/]+/(?:hangup|transfer|spy)|agents/me/state|demo/calls)")
+                        r"calls/[^/]+/(?:hangup|transfer|spy)|agents/me/state|demo/calls|"
+                        r"stats/(?:live|trend)|agents/[0-9]+/(?:pause|logout)|"
+                        r"abandoned/[^/]+/callback)")
 #: Seconds a forwarded request may take (a PBX action waits for Asterisk's answer).
 FORWARD_TIMEOUT_S = 30.0
 #: Headers of one hop only, not forwarded either way (the server adds its own date/server).

@@ -119,14 +119,15 @@ async def test_agent_state_drives_queue_pause_and_the_wallboard(
     await expect(alice.locator("#pause-reason")).to_be_visible()
     await alice.select_option("#pause-reason", "lunch")
     await alice.click("#state-form button[type=submit]")
-    row = sue.locator("#agents tr", has_text="6001")
+    row = sue.locator("#agents .agent[data-extension='6001']")
     await expect(row).to_contain_text("暂停", timeout=5000)
     await expect(row).to_contain_text("午餐")  # the reason, in sue's language
     pauses = [a for a in fake_pbx.actions[before:] if a.get("Action") == "QueuePause"]
     assert pauses and pauses[-1]["Interface"] == "PJSIP/6001"
     assert pauses[-1]["Paused"] == "true" and pauses[-1]["Reason"] == "lunch"
     # Time in pause: the PBX's LastPause dates it (the fake sets it as app_queue does).
-    await expect(row.locator(".agent-state")).to_have_text("暂停 0 分钟（午餐）")
+    await expect(row.locator(".agent-state")).to_have_text("暂停（午餐）")
+    await expect(row.locator(".agent-time")).to_have_text(re.compile(r"^0:[0-5]\d$"))
     member = fake_pbx.members["support"]["PJSIP/6001"]
     assert member["Paused"] == "1" and abs(int(member["LastPause"]) - time.time()) < 30
     # As a QueueStatus after a reconnect would: the pause really began 12 minutes ago.
@@ -137,11 +138,13 @@ async def test_agent_state_drives_queue_pause_and_the_wallboard(
         **{k: member[k] for k in ("StateInterface", "Membership", "Penalty", "CallsTaken",
                                   "LastCall", "LastPause", "InCall", "Status", "Paused",
                                   "PausedReason")}}))
-    await expect(row.locator(".agent-state")).to_have_text("暂停 12 分钟（午餐）", timeout=5000)
+    await expect(row.locator(".agent-time")).to_have_text(re.compile(r"^12:[01]\d$"),
+                                                          timeout=5000)
     await sue.screenshot(path=str(artifacts / "wallboard.png"))
     await sue.screenshot(path="/tmp/pausedrelease-wallboard-zh.png")
     await sue.select_option("select.lang", "en")
-    await expect(row.locator(".agent-state")).to_have_text("paused 12 min (Lunch)")
+    await expect(row.locator(".agent-state")).to_have_text("Paused (Lunch)")
+    await expect(row.locator(".agent-time")).to_have_text(re.compile(r"^12:[01]\d$"))
     await sue.screenshot(path="/tmp/pausedrelease-wallboard-en.png")
     await sue.set_viewport_size({"width": 390, "height": 844})
     await expect(row.locator(".agent-state")).to_be_visible()
@@ -270,7 +273,8 @@ async def test_wallboard_shows_live_calls_and_the_supervisor_steps_in(
         await expect(row).to_contain_text("+8613800138000")
         await expect(row.locator("strong")).to_have_text("陈志强")  # the customer...
         await expect(row.locator(".badge.vip")).to_be_visible()  # ...and a VIP
-        await expect(sue.locator("#agents tr", has_text="6001")).to_contain_text("通话中")
+        await expect(sue.locator("#agents .agent[data-extension='6001']")).to_contain_text(
+            "通话中")
         before = len(fake_pbx.actions)
         await row.get_by_role("button", name="耳语").click()
         await expect(sue.locator("#board-status")).to_contain_text("正在呼叫您的分机")

@@ -38,7 +38,10 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", ws_ping_interval=ws_ping, ws_max_queue=64)
+                                lifespan="on", ws_ping_interval=ws_ping, ws_max_queue=64,
+                                # a connection a test left open must not hold the suite's
+                                # end (uvicorn otherwise waits for it, here up to the join's 15 s)
+                                timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, name="live-server", daemon=True)

@@ -20,8 +20,11 @@ CUSTOMERS = {
 TICKETS = {1: [{"id": 11, "number": "T-11", "title": "Broken kettle", "status": "open",
                 "created_at": "2026-11-20T10:00:00+00:00"}]}
 
-FAST = {"ping_interval": 1.0, "ping_timeout": 1.0, "backoff_min": 0.01, "backoff_max": 0.05,
-        "connect_timeout": 1.0, "login_timeout": 1.0, "resync_timeout": 2.0,
+#: Quick reconnects, but a watchdog and login that a loaded CI machine (tests run two at a
+#: time) cannot trip by being slow for a second: an unexpected reconnect breaks the counts
+#: the fault tests assert. Tests of the watchdog itself set their own timeouts.
+FAST = {"ping_interval": 1.0, "ping_timeout": 3.0, "backoff_min": 0.01, "backoff_max": 0.05,
+        "connect_timeout": 3.0, "login_timeout": 3.0, "resync_timeout": 3.0,
         "action_timeout": 1.0}
 
 

@@ -34,6 +34,13 @@ MEMBER: messages.QueueMember = {
     "name": "alice", "state": "paused", "reason": "lunch", "paused": True,
     "paused_reason": "lunch", "paused_since": "2026-11-30T08:00:00+00:00",
     "status": "not_in_use", "in_call": False}
+WINDOW: messages.WindowStats = {
+    "offered": 10, "answered": 8, "abandoned": 2, "short_abandoned": 1,
+    "answered_within_sl": 7, "service_level": 0.7778, "abandon_rate": 0.1111, "asa_s": 6.5,
+    "aht_s": 181.25}
+LIVE: messages.QueueLive = {
+    "at": "2026-11-30T08:00:05+00:00", "sl_threshold_s": 20.0, "short_abandon_s": 5.0,
+    "windows": {"15m": WINDOW, "60m": WINDOW, "today": {**WINDOW, "service_level": None}}}
 PBX: messages.PbxState = {
     "name": "pbx1", "host": "127.0.0.1", "port": 5038, "connected": True, "state": "connected",
     "last_error": None, "since": "2026-11-30T08:00:00+00:00", "connects": 1,
@@ -60,7 +67,13 @@ SAMPLES: list[messages.Message] = [
     messages.asr_link(uuid="0f0e", call_id="pbx1:1.2", pbx="pbx1"),
     messages.queue_stats(pbx="pbx1", queue="support", waiting=1, longest_wait_s=3.5,
                          service_level=0.9, abandon_rate=0.1, completed=9, abandoned=1,
-                         agents=[MEMBER]),
+                         agents=[MEMBER], live=LIVE),
+    messages.agent_stats(pbx="pbx1", extension="6001", name="alice",
+                         at="2026-11-30T08:00:05+00:00", state="paused", reason="lunch",
+                         state_since="2026-11-30T08:00:00+00:00", queues=["support"],
+                         call_id=None, ticket_id=None,
+                         today={"offered": 3, "answered": 2, "missed": 1, "talk_s": 310.5,
+                                "hold_s": 12.0, "idle_s": 900.25}),
     messages.member_state(MEMBER),
     messages.member_state(MEMBER, removed=True),
     messages.agent_state(extension="6001", user_id=2, state="paused", reason="lunch"),

@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.servers import free_port
+from web.cli import main
 
 HOTLINE = [sys.executable, "-m", "web.cli"]
 
@@ -30,33 +32,56 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_demo_user_add_and_serve_on_embedded_defaults(tmp_path: Path) -> None:
+def in_process(args: list[str], env: dict[str, str], cwd: Path,
+               monkeypatch: pytest.MonkeyPatch,
+               capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``hotline …`` through :func:`web.cli.main` in this process: the same code as the
+    command without a Python start and the app's import (~1-3 s each on CI's machine), for
+    the answers whose point is the message, not the process."""
+    with monkeypatch.context() as m:
+        m.chdir(cwd)
+        for key in [k for k in os.environ if k.startswith("HOTLINE_")]:
+            m.delenv(key)
+        for key, value in env.items():
+            if key.startswith("HOTLINE_"):
+                m.setenv(key, value)
+        capsys.readouterr()
+        code = main(args)
+        out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_demo_user_add_and_serve_on_embedded_defaults(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     env = _env(tmp_path)
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        return in_process(list(args), env, tmp_path, monkeypatch, capsys)
+
+    # The real command, as the README gives it: demo data, a user, serve, a demo call.
     first = run(["demo"], env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert "6 users" in first.stdout and (tmp_path / "hotline.db").exists()
-    again = run(["demo"], env, tmp_path)
-    assert "0 users, 0 groups, 0 types, 0 customers, 0 orders, 0 tickets, 0 kb, 0 products " \
-        "added" in again.stdout
-
     made = run(["user", "add", "carol", "--role", "agent", "--password", PW,
                 "--extension", "6003"], env, tmp_path)
     assert made.returncode == 0 and "created user carol" in made.stdout
-    dup = run(["user", "add", "carol", "--role", "agent", "--password", PW], env,
-              tmp_path)
-    assert dup.returncode == 1 and "taken" in dup.stderr
-    bad = run(["user", "add", "x y", "--role", "agent", "--password", PW], env,
-              tmp_path)
-    assert bad.returncode == 2 and "invalid user" in bad.stderr
-    weak = run(["user", "add", "erin", "--role", "agent", "--password", "1234"], env, tmp_path)
-    assert weak.returncode == 2 and "password" in weak.stderr and "10 characters" in weak.stderr
+
+    code, out, _ = cli("demo")
+    assert code == 0 and "0 users, 0 groups, 0 types, 0 customers, 0 orders, 0 tickets, " \
+        "0 kb, 0 products added" in out
+    code, _, err = cli("user", "add", "carol", "--role", "agent", "--password", PW)
+    assert code == 1 and "taken" in err
+    code, _, err = cli("user", "add", "x y", "--role", "agent", "--password", PW)
+    assert code == 2 and "invalid user" in err
+    code, _, err = cli("user", "add", "erin", "--role", "agent", "--password", "1234")
+    assert code == 2 and "password" in err and "10 characters" in err
     # A customer login belongs to a customer record (the portal shows that customer's tickets).
-    unlinked = run(["user", "add", "li", "--role", "customer", "--password", PW], env,
-                   tmp_path)
-    assert unlinked.returncode == 1 and "customer_id" in unlinked.stderr
-    linked = run(["user", "add", "li", "--role", "customer", "--password", PW,
-                  "--customer", "3"], env, tmp_path)
-    assert linked.returncode == 0 and "role customer" in linked.stdout
+    code, _, err = cli("user", "add", "li", "--role", "customer", "--password", PW)
+    assert code == 1 and "customer_id" in err
+    code, out, _ = cli("user", "add", "li", "--role", "customer", "--password", PW,
+                       "--customer", "3")
+    assert code == 0 and "role customer" in out
 
     port = free_port()
     proc = subprocess.Popen([*HOTLINE, "serve", "--port", str(port)], env=env, cwd=tmp_path,
@@ -83,19 +108,17 @@ def test_demo_user_add_and_serve_on_embedded_defaults(tmp_path: Path) -> None:
                    env, tmp_path)
         assert rung.returncode == 0, rung.stderr
         assert rung.stdout.startswith("ringing: abandoned call from +86")
-        bad = run(["demo", "call", "--url", base, "--scenario", "nope"], env, tmp_path)
-        assert bad.returncode == 1 and "422" in bad.stderr and "scenario" in bad.stderr
+        code, _, err = cli("demo", "call", "--url", base, "--scenario", "nope")
+        assert code == 1 and "422" in err and "scenario" in err
     finally:
         proc.terminate()
         proc.wait(10)
-    gone = run(["demo", "call", "--url", base], env, tmp_path)
-    assert gone.returncode == 1 and "cannot reach" in gone.stderr
+    code, _, err = cli("demo", "call", "--url", base)
+    assert code == 1 and "cannot reach" in err
 
 
 def test_a_bad_setting_is_one_line_naming_it_without_its_value(
         monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from web.cli import main
-
     monkeypatch.setenv("HOTLINE_WORKERS", "0")
     monkeypatch.setenv("HOTLINE_DB_POOL_SIZE", "lots-s3cret")
     assert main(["db", "upgrade"]) == 2

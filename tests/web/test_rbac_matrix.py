@@ -130,11 +130,22 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /api/v1/calls": STAFF,
     "GET /api/v1/calls/live": STAFF,
     "GET /api/v1/queues": STAFF,
+    "GET /api/v1/stats/live": MGR,
+    "GET /api/v1/stats/trend": MGR,
     "POST /api/v1/calls/originate": STAFF,
     "POST /api/v1/calls/{call_id}/hangup": STAFF,
     "POST /api/v1/calls/{call_id}/transfer": STAFF,
     "POST /api/v1/agents/me/state": STAFF,
     "POST /api/v1/calls/{call_id}/spy": MGR,
+    # the floor (web/api/floor.py): supervisors act on agents and abandoned calls
+    "POST /api/v1/agents/{extension}/pause": MGR,
+    "POST /api/v1/agents/{extension}/logout": MGR,
+    "GET /api/v1/abandoned": MGR,
+    "POST /api/v1/abandoned/{call_id}/callback": MGR,
+    "POST /api/v1/abandoned/{call_id}/done": ("401", "403", "403", "403", "404", "404"),
+    "GET /api/v1/wallboard/settings": MGR,
+    "PUT /api/v1/wallboard/settings": MGR,
+    "GET /api/v1/sla/at-risk": MGR,
     "GET /api/v1/pbx": A,
     "POST /api/v1/demo/calls": MGR,
     # knowledge base
@@ -223,7 +234,7 @@ async def _ids(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, st
             "order_id": str(order["id"]), "calendar_id": "1", "policy_id": "4",
             "number": detail["orders"][0]["number"] if detail["orders"] else "none",
             "attachment_id": str(attachment["id"]), "user_id": str(me["alice"]["id"]),
-            "call_id": "rbac-call", "name": "favicon.png", "rel": "js/api.js",
+            "call_id": "rbac-call", "extension": "6001", "name": "favicon.png", "rel": "js/api.js",
             "hook_id": str(hook["id"]), "message_id": str(message["id"])}
 
 

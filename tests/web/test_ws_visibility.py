@@ -95,7 +95,10 @@ NOBODY: set[str] = set()
 #: type → [(scenario, make event addressed at a console, roles that receive it)].
 MATRIX: dict[str, list[tuple[str, Make, set[str]]]] = {
     "screen_pop": [("rung on its extension", _pop, STAFF)],
-    "call_update": [("on the call", _update, STAFF)],
+    "call_update": [("on the call", _update, STAFF),
+                    ("nobody's extension: the floor follows it",
+                     _simple("call_update", call_id="pbx1:1700000000.9", pbx="pbx1",
+                             state="ringing", extensions=[]), FLOOR)],
     "call_log": [("bus only", _simple("call_log", call_id=CALL, extensions=["6001"]), NOBODY)],
     "asr": [("on or watching the call", _asr, STAFF)],
     "ticket_prefill": [("on or watching the call", _prefill, STAFF)],
@@ -106,6 +109,11 @@ MATRIX: dict[str, list[tuple[str, Make, set[str]]]] = {
                                              "reason": None}, STAFF),
                     ("someone else's", _simple("agent_state", extension="6999", user_id=9999,
                                                state="paused", reason=None), FLOOR)],
+    "agent_stats": [("floor", _simple("agent_stats", pbx="pbx1", extension="6001",
+                                      state="on_call"), FLOOR),
+                    ("about the agent's own extension", lambda c: {
+                        "type": "agent_stats", "pbx": "pbx1", "extension": c.extension,
+                        "state": "paused"}, FLOOR)],
     "pbx_status": [("floor", _simple("pbx_status", name="pbx1", host="10.0.0.5", port=5038,
                                      connected=True), FLOOR)],
     "ticket_created": [

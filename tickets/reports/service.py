@@ -1,7 +1,7 @@
 """Reports: SQL aggregates over tickets and the call log, one to three statements each.
 
 Why this shape: a report must stay fast on a million tickets, so each is a range scan on an
-indexed time column (``tickets.created_at``, ``call_log.started_at``: migration 0011) and a
+indexed time column (``tickets.created_at``, ``call_log.started_at``: migration 0012) and a
 GROUP BY, never a row per ticket brought into Python. Statements compute *sums and counts*
 per group; rates and averages are taken in Python from those sums (:class:`TicketSums`,
 :class:`QueueSums`), so totals over buckets are exact and no average of averages appears.

@@ -38,6 +38,7 @@ from web.deps import (
     Staff,
     UowDep,
 )
+from web.services import Services
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
@@ -75,8 +76,17 @@ async def create_ticket(data: TicketIn, principal: PrincipalDep, services: Servi
     ticket = await service.create_ticket(uow.session, data, principal.actor,
                                          services.settings.default_region, services.router,
                                          routed, notify=services.notify)
-    return await _commit(uow, "ticket_created", service.ticket_dict(ticket), 201,
-                         notices=routed, reader=principal.actor)
+    response = await _commit(uow, "ticket_created", service.ticket_dict(ticket), 201,
+                             notices=routed, reader=principal.actor)
+    _link_live_call(services, data.call_id, ticket.id)
+    return response
+
+
+def _link_live_call(services: Services, call_id: str | None, ticket_id: int) -> None:
+    """A ticket for a live call: the agents on it show it on the wallboard
+    (``agent_stats.ticket_id``; only in the worker that runs the PBX bridges)."""
+    if call_id and services.telephony is not None:
+        services.telephony.link_ticket(call_id, ticket_id)
 
 
 @router.get("", response_model=TicketPage)
@@ -188,9 +198,11 @@ async def add_comment(ticket_id: IdPath, data: CommentIn, principal: PrincipalDe
 
 @router.post("/{ticket_id}/calls", status_code=204)
 async def link_call(ticket_id: IdPath, principal: Staff, session: SessionDep,
+                    services: ServicesDep,
                     call_id: Annotated[str, Form(max_length=96)]) -> None:
     await service.link_call(session, ticket_id, call_id, principal.actor)
     await session.commit()
+    _link_live_call(services, call_id, ticket_id)
 
 
 @router.get("/{ticket_id}/attachments", response_model=list[AttachmentOut])

@@ -10,10 +10,10 @@ the period's start: ``ix_ticket_calls_linked_at`` and the partial (``kind =
 'called_back'``) ``ix_ticket_events_called_back`` on ``(at, ticket_id)``, a small index
 instead of every event of the period.
 
-Number 0011: another 0011 may be written at the same time; the lead re-chains at merge.
+Number 0012: written as 0011 beside 0011 (callbacks) and chained after it when main was merged in.
 
-Revision ID: 0011_report_indexes
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01 13:40:00
 """
 
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0011_report_indexes'
-down_revision: str | None = '0010'
+revision: str = '0012'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
