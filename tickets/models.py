@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -185,6 +186,8 @@ class Ticket(Base):
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
         Index("ix_tickets_group_status", "group_id", "status"),
         Index("ix_tickets_status_created", "status", "created_at"),
+        # a period's tickets (tickets/reports, migration 0012)
+        Index("ix_tickets_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -246,13 +249,18 @@ class TicketCall(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
                                            primary_key=True)
     call_id: Mapped[str] = mapped_column(String(96), primary_key=True, index=True)
-    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: indexed: the links made since a time (first-contact resolution, tickets/reports)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class TicketEvent(Base):
     """Append-only history: rows are inserted, never updated or deleted."""
 
     __tablename__ = "ticket_events"
+    #: call-backs since a time: first-contact resolution counts them (tickets/reports)
+    __table_args__ = (Index("ix_ticket_events_called_back", "at", "ticket_id",
+                            postgresql_where=text("kind = 'called_back'"),
+                            sqlite_where=text("kind = 'called_back'")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),

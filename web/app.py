@@ -34,6 +34,7 @@ from web.api import (
     notify,
     pbx,
     relations,
+    reports,
     routing,
     sla,
     stats,
@@ -133,7 +134,7 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origin_list)
     _error_handlers(app)
     for module in (auth, customers, tickets, relations, admin, calls, kb, pbx, routing,
-                   notify, sla, mail, stats, floor):
+                   notify, sla, mail, stats, floor, reports):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(pages.router)

@@ -1,7 +1,8 @@
 """HTML pages and their static assets: ``/login``, ``/console``, ``/wallboard``, ``/engineer``,
 ``/portal``, ``/admin/routing`` (the routing rules: admins edit, supervisors read and try them),
 ``/admin/sla`` (SLA policies and calendars: admins edit, supervisors read),
-``/admin/notifications`` (the outbox with its dead letters, and webhooks: admins only)
+``/admin/notifications`` (the outbox with its dead letters, and webhooks: admins only),
+``/reports`` (charts, tables and exports of the reports: supervisors and admins)
 and ``/static/…``.
 
 The pages are plain HTML shells; their ES modules fetch data from the REST API and the
@@ -50,6 +51,7 @@ PAGES: dict[str, tuple[str, frozenset[str] | None]] = {
     "/admin/routing": ("routing.html", frozenset({"supervisor", "admin"})),
     "/admin/sla": ("sla.html", frozenset({"supervisor", "admin"})),
     "/admin/notifications": ("notifications.html", frozenset({"admin"})),
+    "/reports": ("reports.html", frozenset({"supervisor", "admin"})),
 }
 #: where each role lands after logging in
 HOME_BY_ROLE = {"agent": "/console", "supervisor": "/wallboard", "admin": "/console",
@@ -124,6 +126,11 @@ async def routing_page(request: Request) -> Response:
 @router.get("/admin/sla", response_class=HTMLResponse)
 async def sla_page(request: Request) -> Response:
     return await _page(request, "/admin/sla")
+
+
+@router.get("/reports", response_class=HTMLResponse)
+async def reports_page(request: Request) -> Response:
+    return await _page(request, "/reports")
 
 
 @router.get("/admin/notifications", response_class=HTMLResponse)

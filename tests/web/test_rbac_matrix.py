@@ -56,6 +56,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /wallboard": ("303", "403", "403", "403", "ok", "ok"),
     "GET /admin/routing": ("303", "403", "403", "403", "ok", "ok"),
     "GET /admin/sla": ("303", "403", "403", "403", "ok", "ok"),
+    "GET /reports": ("303", "403", "403", "403", "ok", "ok"),
     "GET /admin/notifications": ("303", "403", "403", "403", "403", "ok"),
     "GET /engineer": ("303", "403", "403", "ok", "ok", "ok"),
     "GET /portal": ("303", "ok", "403", "403", "403", "ok"),
@@ -162,6 +163,11 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "PATCH /api/v1/admin/webhooks/{hook_id}": ADMIN,
     "DELETE /api/v1/admin/webhooks/{hook_id}": ADMIN,
     "GET /api/v1/mail/messages": MGR,
+    # reports (supervisors and admins)
+    "GET /api/v1/reports/tickets": MGR,
+    "GET /api/v1/reports/agents": MGR,
+    "GET /api/v1/reports/queues": MGR,
+    "GET /api/v1/reports/summary": MGR,
 }
 #: Valid bodies where the record's visibility is checked after the body's validation
 #: (anything else gets ``{}``: the roles and the login are checked before the body).
