@@ -309,10 +309,13 @@ class StatsEngine:
         self._record(qname, now, Tally(handle_s=max(0.0, now - completed)))
 
     # ------------------------------------------------------------------ outcomes
-    def _record(self, qname: str, t: float, delta: Tally) -> None:
+    def _record(self, qname: str, t: float, delta: Tally, now: float | None = None) -> None:
+        """Count ``delta`` at ``t``; with ``now`` (a rebuild), only in the windows that
+        still hold ``t`` (a day of out-of-order inserts would re-sort every bucket)."""
         q = self.queue(qname)
-        q.w15.record(t, delta)
-        q.w60.record(t, delta)
+        for w in (q.w15, q.w60):
+            if now is None or int(now) - int(t) < w.span_s:
+                w.record(t, delta)
         if self.day_start is None or t >= self.day_start:
             q.day.add(delta)
         self.dirty_queues.add(qname)
@@ -767,10 +770,10 @@ class StatsEngine:
             "abandoned" if r.state == "abandoned" else "unanswered")
         if ended_at is None:  # still live: its outcome is counted already
             self._stay(r.linkedid, qname).done = True
-        self._outcome_rebuilt(qname, kind, r.wait_s or 0.0, when)
+        self._outcome_rebuilt(qname, kind, r.wait_s or 0.0, when, now)
         if answered_at is not None and ended_at is not None and \
                 self.day_start <= ended_at <= now:
-            self._record(qname, ended_at, Tally(handled=1, handle_s=r.talk_s or 0.0))
+            self._record(qname, ended_at, Tally(handled=1, handle_s=r.talk_s or 0.0), now)
         return True
 
     def _rebuild_agents(self, r: CallRecord, now: float) -> None:
@@ -795,7 +798,8 @@ class StatsEngine:
         if ended_at is not None and r.agent_extension and r.talk_s:
             self.agent(r.agent_extension).today.talk_s += r.talk_s
 
-    def _outcome_rebuilt(self, qname: str, kind: str, wait: float, when: float) -> None:
+    def _outcome_rebuilt(self, qname: str, kind: str, wait: float, when: float,
+                         now: float | None = None) -> None:
         q = self.queue(qname)
         delta = Tally(offered=1)
         if kind == "answered":
@@ -805,7 +809,7 @@ class StatsEngine:
         elif kind == "abandoned":
             delta.abandoned = 1
             delta.short_abandoned = int(wait <= self.config.short_abandon_s)
-        self._record(qname, when, delta)
+        self._record(qname, when, delta, now)
 
     # ------------------------------------------------------------------ the day
     def _new_day(self, now: float) -> None:

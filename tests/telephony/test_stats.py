@@ -550,3 +550,28 @@ def test_a_caller_gone_while_the_link_was_down_counts_by_the_trackers_record() -
 
 def test_the_event_list_names_every_handler() -> None:
     assert set(StatsEngine("pbx1")._handlers) == StatsEngine.EVENTS
+
+
+def test_rebuild_keeps_only_what_the_windows_hold() -> None:
+    """A restart late in a busy day: outcomes older than a window are not put in it (each
+    one out of order, a call answered before the previous one ended, re-sorted the whole
+    day's buckets: 6000 overlapping calls took 40 s of the event loop at start)."""
+    now = datetime(2026, 12, 1, 20, 0, tzinfo=SHANGHAI).timestamp()
+    first = datetime(2026, 12, 1, 8, 0, tzinfo=SHANGHAI)
+    # One call every 60 s from 08:00 to 19:59 (720 calls), answered after 10 s, talk
+    # 300 s: each answer comes before the previous 5 calls ended (out of order).
+    rows = [record(i, answered_after=10, talk=300,
+                   start=datetime.fromtimestamp(first.timestamp() + 60 * i, UTC))
+            for i in range(720)]
+    eng = StatsEngine("pbx1")
+    assert eng.rebuild(rows, now) == 720
+    q = eng.queues["support"]
+    for w in (q.w15, q.w60):
+        assert all(int(now) - s < w.span_s for s, _ in w.buckets)
+    wins = eng.queue_live("support", now)["windows"]
+    # Answers at 19:00:10 .. 19:59:10 (60 calls) are in the last hour; ends (answer + 300 s)
+    # at 19:05:10 .. 19:59:10 (55 calls: the call started 19:54 ends 19:59:10, later ones
+    # have not ended by 20:00).
+    assert (wins["60m"]["offered"], wins["60m"]["aht_s"]) == (60, 300.0)
+    assert wins["15m"]["offered"] == 15  # 19:45:10 .. 19:59:10
+    assert wins["today"]["offered"] == 720
