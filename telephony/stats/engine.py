@@ -31,6 +31,7 @@ QueueStatus and CoreShowChannels snapshots as the tracker.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -362,7 +363,7 @@ class StatsEngine:
     def _on_abandon(self, e: Mapping[str, Any], now: float) -> None:
         qname, uid = first(e.get("Queue")), first(e.get("Uniqueid"))
         if qname and uid:
-            self._outcome(qname, uid, "abandoned", num(e.get("HoldTime")), now)
+            self._outcome(qname, uid, "abandoned", _secs(e.get("HoldTime")), now)
 
     def _on_agent_called(self, e: Mapping[str, Any], now: float) -> None:
         ext = self.ext_of(first(e.get("Interface"))) or \
@@ -382,7 +383,7 @@ class StatsEngine:
     def _on_agent_connect(self, e: Mapping[str, Any], now: float) -> None:
         qname, uid = first(e.get("Queue")), first(e.get("Uniqueid"))
         if qname and uid:
-            self._outcome(qname, uid, "answered", num(e.get("HoldTime")), now)
+            self._outcome(qname, uid, "answered", _secs(e.get("HoldTime")), now)
         ext = self.ext_of(first(e.get("Interface"))) or \
             self.ext_of(first(e.get("DestChannel")))
         if not ext:
@@ -403,7 +404,7 @@ class StatsEngine:
         qname = first(e.get("Queue"))
         ext = self.ext_of(first(e.get("Interface"))) or \
             self.ext_of(first(e.get("DestChannel")))
-        talk = num(e.get("TalkTime")) or 0.0
+        talk = _secs(e.get("TalkTime")) or 0.0
         wrap = 0.0
         a = self.agent(ext) if ext else None
         if a is not None:
@@ -464,7 +465,7 @@ class StatsEngine:
                 m.paused_since = last
             elif m.paused_since is None:
                 m.paused_since = now
-        wrap = num(e.get("Wrapuptime"))
+        wrap = _secs(e.get("Wrapuptime"))
         if wrap is not None:
             m.wrapup_s = wrap
         self._refresh(a, now)
@@ -482,7 +483,7 @@ class StatsEngine:
         if not qname:
             return
         q = self.queue(qname)
-        sl = num(e.get("ServiceLevel"))
+        sl = _secs(e.get("ServiceLevel"))
         if sl is not None:
             q.sl_s = sl if sl > 0 else None
         self.dirty_queues.add(qname)
@@ -491,7 +492,7 @@ class StatsEngine:
         qname, uid = first(e.get("Queue")), first(e.get("Uniqueid"))
         if not qname or not uid:
             return
-        joined = now - (num(e.get("Wait")) or 0.0)
+        joined = now - (_secs(e.get("Wait")) or 0.0)
         qc = self._stay(uid, qname, joined)
         if not qc.done:
             self.queue(qname).waiting.setdefault(uid, qc.joined or joined)
@@ -827,6 +828,14 @@ class StatsEngine:
         for a in self.agents.values():
             a.new_day(start)
             self.dirty_agents.add(a.extension)
+
+
+def _secs(value: Any) -> float | None:
+    """A header of seconds, >= 0; None when absent, no number, or not finite ('nan',
+    'inf' parse as floats). Asterisk takes TalkTime and HoldTime from its wall clock: a
+    step back of the PBX's clock mid-call makes them negative."""
+    n = num(value)
+    return max(0.0, n) if n is not None and math.isfinite(n) else None
 
 
 def _iso(t: float) -> str:

@@ -4,6 +4,7 @@ figures checked against values computed by hand (the arithmetic is written next 
 from __future__ import annotations
 
 import gzip
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -575,3 +576,40 @@ def test_rebuild_keeps_only_what_the_windows_hold() -> None:
     assert (wins["60m"]["offered"], wins["60m"]["aht_s"]) == (60, 300.0)
     assert wins["15m"]["offered"] == 15  # 19:45:10 .. 19:59:10
     assert wins["today"]["offered"] == 720
+
+
+@pytest.mark.parametrize("bad", ["-30", "nan", "inf", "1e999", "abc", ""])
+def test_odd_seconds_in_headers_never_give_odd_figures(bad: str) -> None:
+    """Asterisk computes TalkTime and HoldTime from its wall clock (a step back of the
+    PBX's clock mid-call makes them negative); 'nan' and 'inf' parse as floats. Figures
+    stay finite and >= 0, so the REST answer and the pushes stay valid JSON."""
+    eng = StatsEngine("pbx1")
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
+    eng.resync_queues([{"Event": "QueueParams", "Queue": "support", "ServiceLevel": bad},
+                       {"Event": "QueueEntry", "Queue": "support", "Uniqueid": "1.1",
+                        "Wait": bad}], t)
+    eng.feed(member("6001") | {"Wrapuptime": bad}, t)
+    caller = {"Channel": "PJSIP/trunk-1", "Uniqueid": "1.1", "Linkedid": "1.1",
+              "Queue": "support"}
+    dest = {"DestChannel": "PJSIP/6001-1", "DestUniqueid": "1.2", "Interface": "PJSIP/6001"}
+    eng.feed({"Event": "AgentConnect", **caller, **dest, "HoldTime": bad}, t + 3)
+    eng.feed({"Event": "AgentComplete", **caller, **dest, "HoldTime": bad,
+              "TalkTime": bad}, t + 33)
+    eng.feed({"Event": "Hangup", "Channel": "PJSIP/6001-1", "Uniqueid": "1.2",
+              "Linkedid": "1.1"}, t + 33)
+    eng.feed({"Event": "Hangup", **caller}, t + 33)
+    eng.feed({"Event": "QueueCallerJoin", **caller, "Uniqueid": "2.1"}, t + 40)
+    eng.feed({"Event": "QueueCallerAbandon", **caller, "Uniqueid": "2.1",
+              "HoldTime": bad}, t + 50)
+    eng.tick(t + 60)
+    live = eng.queue_live("support", t + 60)
+    json.dumps([live, eng.agent_message("6001", t + 60), eng.trend(5, t + 60)],
+               allow_nan=False)  # raises on NaN / Infinity
+    w = live["windows"]["today"]
+    assert live["sl_threshold_s"] == 20.0  # the setting: the queue's own is no number
+    # The answer's wait: HoldTime when it is a number >= 0 (clamped), else measured: the
+    # caller was listed waiting since t (Wait unusable: 0), answered at t + 3.
+    assert w["asa_s"] == (0.0 if bad == "-30" else 3.0)
+    assert w["aht_s"] == 0.0  # no usable talk time, no wrap-up
+    assert (w["offered"], w["answered"], w["abandoned"]) == (2, 1, 1)
+    assert agent(eng, "6001", t + 60)["state"] == "available"  # no endless wrap-up
