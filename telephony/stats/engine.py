@@ -354,6 +354,8 @@ class StatsEngine:
 
     def _on_leave(self, e: Mapping[str, Any], now: float) -> None:
         qname, uid = first(e.get("Queue")), first(e.get("Uniqueid"))
+        if not qname or not uid:
+            return
         qc = self.qcalls.get(uid, {}).get(qname)
         self.queue(qname).waiting.pop(uid, None)
         if qc is not None and not qc.done:
@@ -417,7 +419,7 @@ class StatsEngine:
                 a.wrap_until = now + wrap
                 a.last_complete = None
             else:
-                a.last_complete = (qname, now)
+                a.last_complete = (qname, now) if qname else None
             self._refresh(a, now)
 
     def _on_ring_no_answer(self, e: Mapping[str, Any], now: float) -> None:

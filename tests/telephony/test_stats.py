@@ -613,3 +613,20 @@ def test_odd_seconds_in_headers_never_give_odd_figures(bad: str) -> None:
     assert w["aht_s"] == 0.0  # no usable talk time, no wrap-up
     assert (w["offered"], w["answered"], w["abandoned"]) == (2, 1, 1)
     assert agent(eng, "6001", t + 60)["state"] == "available"  # no endless wrap-up
+
+
+def test_events_without_a_queue_name_make_no_queue() -> None:
+    """An empty or missing Queue header: no queue named '' pushed to the wallboards."""
+    eng = StatsEngine("pbx1", StatsConfig(wrapup_reasons=frozenset({"acw"})))
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
+    eng.feed(member("6001"), t)
+    eng.take_changes()
+    eng.feed({"Event": "QueueCallerLeave", "Queue": "", "Uniqueid": "1.1"}, t)
+    eng.feed({"Event": "QueueCallerLeave", "Uniqueid": "1.1"}, t)
+    eng.feed({"Event": "AgentComplete", "Uniqueid": "1.1", "Interface": "PJSIP/6001",
+              "TalkTime": "30"}, t + 30)
+    eng.feed(member("6001", paused=True, reason="ACW"), t + 31)  # its wrap-up pause
+    eng.feed(member("6001"), t + 50)
+    eng.tick(t + 60)
+    assert set(eng.queues) == {"support"}
+    assert "" not in eng.take_changes()[0] and "" not in eng.trend(5, t + 60)
