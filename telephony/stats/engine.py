@@ -773,7 +773,8 @@ class StatsEngine:
             "abandoned" if r.state == "abandoned" else "unanswered")
         if ended_at is None:  # still live: its outcome is counted already
             self._stay(r.linkedid, qname).done = True
-        self._outcome_rebuilt(qname, kind, r.wait_s or 0.0, when, now)
+        wait = r.wait_s if r.wait_s is not None else max(0.0, when - r.started_at.timestamp())
+        self._outcome_rebuilt(qname, kind, wait, when, now)
         if answered_at is not None and ended_at is not None and \
                 self.day_start <= ended_at <= now:
             self._record(qname, ended_at, Tally(handled=1, handle_s=r.talk_s or 0.0), now)

@@ -630,3 +630,23 @@ def test_events_without_a_queue_name_make_no_queue() -> None:
     eng.tick(t + 60)
     assert set(eng.queues) == {"support"}
     assert "" not in eng.take_changes()[0] and "" not in eng.trend(5, t + 60)
+
+
+def test_rebuild_measures_a_missing_wait_from_the_rows_times() -> None:
+    """A call-log row without wait_s (NULL: written by an older version, or by hand) is not
+    a 0 s wait (within SL when answered, a short abandon when not)."""
+    now = datetime(2026, 12, 1, 10, 30, tzinfo=SHANGHAI).timestamp()
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI)
+    base = record(1, answered_after=60, talk=100, start=start)
+    answered = CallRecord(**{**{f: getattr(base, f) for f in base.__dataclass_fields__},
+                             "wait_s": None})
+    base = record(2, answered_after=None, talk=30, start=start, state="abandoned",
+                  agents=())  # ended 30 s after it started
+    abandoned = CallRecord(**{**{f: getattr(base, f) for f in base.__dataclass_fields__},
+                              "wait_s": None})
+    eng = StatsEngine("pbx1")
+    assert eng.rebuild([answered, abandoned], now) == 2
+    w = today(eng, now)
+    # Answered 60 s after it started (> 20 s); abandoned after 30 s (> 5 s).
+    assert (w["answered_within_sl"], w["short_abandoned"], w["asa_s"]) == (0, 0, 60.0)
+    assert w["service_level"] == 0.0  # 0 / (2 - 0)
