@@ -650,3 +650,29 @@ def test_rebuild_measures_a_missing_wait_from_the_rows_times() -> None:
     # Answered 60 s after it started (> 20 s); abandoned after 30 s (> 5 s).
     assert (w["answered_within_sl"], w["short_abandoned"], w["asa_s"]) == (0, 0, 60.0)
     assert w["service_level"] == 0.0  # 0 / (2 - 0)
+
+
+def test_a_ring_across_midnight_is_offered_in_the_day_it_is_answered_or_missed() -> None:
+    """A call ringing an agent at midnight counts in the new day's offered when it is
+    answered (or missed) then: never answered > offered."""
+    eng = StatsEngine("pbx1")
+    midnight = datetime(2026, 12, 2, 0, 0, tzinfo=SHANGHAI).timestamp()
+    eng.feed(member("6001"), midnight - 100)
+    eng.feed(member("6002"), midnight - 100)
+    caller = {"Channel": "PJSIP/trunk-1", "Uniqueid": "1.1", "Linkedid": "1.1",
+              "Queue": "support"}
+    eng.feed({"Event": "QueueCallerJoin", **caller}, midnight - 20)
+    for ext, leg in (("6001", "1.2"), ("6002", "1.3")):  # ring-all
+        eng.feed({"Event": "AgentCalled", **caller, "DestChannel": f"PJSIP/{ext}-1",
+                  "DestUniqueid": leg, "Interface": f"PJSIP/{ext}"}, midnight - 20)
+    eng.tick(midnight + 1)
+    eng.feed({"Event": "AgentConnect", **caller, "DestChannel": "PJSIP/6001-1",
+              "DestUniqueid": "1.2", "Interface": "PJSIP/6001", "HoldTime": "25"},
+             midnight + 5)
+    eng.feed({"Event": "Hangup", "Channel": "PJSIP/6002-1", "Uniqueid": "1.3",
+              "Linkedid": "1.1"}, midnight + 5)
+    t1 = agent(eng, "6001", midnight + 6)["today"]
+    t2 = agent(eng, "6002", midnight + 6)["today"]
+    assert (t1["offered"], t1["answered"], t1["missed"]) == (1, 1, 0)
+    assert (t2["offered"], t2["answered"], t2["missed"]) == (1, 0, 1)
+    assert today(eng, midnight + 6)["offered"] == 1  # the queue counts it today too
