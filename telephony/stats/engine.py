@@ -768,6 +768,10 @@ class StatsEngine:
         answered_at, ended_at = _ts(r.answered_at), _ts(r.ended_at)
         when = answered_at if answered_at is not None else ended_at
         if when is None or not self.day_start <= when <= now:
+            if answered_at is not None and ended_at is not None and \
+                    self.day_start <= ended_at <= now:  # answered yesterday, ended today
+                self._record(qname, ended_at, Tally(handled=1, handle_s=r.talk_s or 0.0),
+                             now)
             return False
         kind = "answered" if answered_at is not None else (
             "abandoned" if r.state == "abandoned" else "unanswered")
@@ -785,6 +789,10 @@ class StatsEngine:
         linked = r.linkedid
         ended_at = _ts(r.ended_at)
         if (_ts(r.started_at) or 0.0) < self.day_start:
+            if ended_at is not None and r.agent_extension and r.talk_s and \
+                    self.day_start < ended_at <= now:  # its talk after midnight is today's
+                self.agent(r.agent_extension).today.talk_s += \
+                    min(r.talk_s, ended_at - self.day_start)
             return
         for ext in dict.fromkeys(r.rung + r.agents):
             a = self.agent(ext)

@@ -676,3 +676,19 @@ def test_a_ring_across_midnight_is_offered_in_the_day_it_is_answered_or_missed()
     assert (t1["offered"], t1["answered"], t1["missed"]) == (1, 1, 0)
     assert (t2["offered"], t2["answered"], t2["missed"]) == (1, 0, 1)
     assert today(eng, midnight + 6)["offered"] == 1  # the queue counts it today too
+
+
+def test_rebuild_counts_today_the_end_of_a_call_answered_yesterday() -> None:
+    """A call answered before midnight and ended after it: live, its AgentComplete adds
+    to today's AHT and the agent's talk is split at midnight; a rebuild does the same."""
+    midnight = datetime(2026, 12, 2, 0, 0, tzinfo=SHANGHAI)
+    now = midnight.timestamp() + 3600
+    row = record(1, answered_after=600, talk=1200,
+                 start=datetime.fromtimestamp(midnight.timestamp() - 1200, UTC))
+    # Started 23:40, answered 23:50 (yesterday's outcome), ended 00:10.
+    eng = StatsEngine("pbx1")
+    assert eng.rebuild([row], now) == 0  # offered yesterday
+    w = today(eng, now)
+    assert (w["offered"], w["aht_s"]) == (0, 1200.0)  # handled today: talk 1200 s
+    t1 = agent(eng, "6001", now)["today"]
+    assert (t1["offered"], t1["answered"], t1["talk_s"]) == (0, 0, 600.0)  # 00:00-00:10
