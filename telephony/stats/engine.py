@@ -704,6 +704,11 @@ class StatsEngine:
             self._on_hangup({"Uniqueid": uid, "Linkedid": "-"}, now)
         for linked in [x for x in self.offered_to if x not in linkeds]:
             self._call_ended(linked, now)
+        for linked in [x for x in self.outbound if x not in linkeds]:
+            del self.outbound[linked]
+        prefix = len(self.pbx) + 1
+        for call_id in [c for c in self.tickets if c[prefix:] not in linkeds]:
+            del self.tickets[call_id]
         for e in items:
             self._snapshot_channel(e, now)
 

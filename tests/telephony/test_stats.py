@@ -692,3 +692,20 @@ def test_rebuild_counts_today_the_end_of_a_call_answered_yesterday() -> None:
     assert (w["offered"], w["aht_s"]) == (0, 1200.0)  # handled today: talk 1200 s
     t1 = agent(eng, "6001", now)["today"]
     assert (t1["offered"], t1["answered"], t1["talk_s"]) == (0, 0, 600.0)  # 00:00-00:10
+
+
+def test_calls_gone_while_the_link_was_down_are_forgotten() -> None:
+    """Who began a call and the ticket linked to it are forgotten at the call's end; a
+    call that ended while the link was down is forgotten at the channel snapshot (they
+    grew by every such call, reconnect after reconnect)."""
+    eng = StatsEngine("pbx1")
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
+    for uid, chan in (("1.1", "PJSIP/6001-1"), ("2.1", "PJSIP/trunk-2")):
+        eng.feed({"Event": "Newchannel", "Channel": chan, "Uniqueid": uid, "Linkedid": uid,
+                  "ChannelStateDesc": "Ring"}, t)
+    eng.link_ticket("pbx1:1.1", 7)
+    eng.link_ticket("pbx1:2.1", 8)
+    live = {"Event": "CoreShowChannel", "Channel": "PJSIP/trunk-2", "Uniqueid": "2.1",
+            "Linkedid": "2.1", "ChannelStateDesc": "Up"}
+    eng.resync_channels([live], t + 60)  # call 1.1 ended unseen; 2.1 goes on
+    assert set(eng.outbound) == {"2.1"} and eng.tickets == {"pbx1:2.1": 8}
