@@ -348,7 +348,14 @@ class StatsEngine:
         qname, uid = first(e.get("Queue")), first(e.get("Uniqueid"))
         if not qname or not uid:
             return
-        self.qcalls.setdefault(uid, {})[qname] = QCall(joined=now)
+        stays = self.qcalls.setdefault(uid, {})
+        qc = stays.get(qname)
+        if qc is not None and not qc.done:
+            if qc.left is None:  # the same join again: the caller waits since the first
+                return
+            # Back in the queue after a timeout exit: no AgentConnect comes for that stay.
+            self._outcome(qname, uid, "unanswered", None, now, qc)
+        stays[qname] = QCall(joined=now)
         self.queue(qname).waiting[uid] = now
         self.dirty_queues.add(qname)
 

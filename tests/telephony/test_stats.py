@@ -709,3 +709,36 @@ def test_calls_gone_while_the_link_was_down_are_forgotten() -> None:
             "Linkedid": "2.1", "ChannelStateDesc": "Up"}
     eng.resync_channels([live], t + 60)  # call 1.1 ended unseen; 2.1 goes on
     assert set(eng.outbound) == {"2.1"} and eng.tickets == {"pbx1:2.1": 8}
+
+
+@pytest.mark.parametrize("gap", [2, 8])
+def test_a_timeout_exit_then_the_same_queue_again_counts_like_any_timeout(gap: int) -> None:
+    """Queue(support,,,,30) -> Playback -> Queue(support) again: the first stay ended
+    unanswered (a timeout exit) whether the announcement took less or more than the 5 s
+    the engine waits for an AgentConnect (a re-join within 5 s replaced it, uncounted)."""
+    eng = StatsEngine("pbx1")
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
+    caller = {"Channel": "PJSIP/trunk-1", "Uniqueid": "1.1", "Linkedid": "1.1",
+              "Queue": "support"}
+    eng.feed({"Event": "QueueCallerJoin", **caller}, t)
+    eng.feed({"Event": "QueueCallerLeave", **caller}, t + 30)
+    eng.tick(t + 30 + gap - 1)
+    eng.feed({"Event": "QueueCallerJoin", **caller}, t + 30 + gap)
+    eng.feed({"Event": "QueueCallerLeave", **caller}, t + 40 + gap)
+    eng.feed({"Event": "AgentConnect", **caller, "Interface": "PJSIP/6001",
+              "HoldTime": "10"}, t + 40 + gap)
+    w = today(eng, t + 50 + gap)
+    assert (w["offered"], w["answered"], w["answered_within_sl"]) == (2, 1, 1)
+    assert w["service_level"] == 0.5  # 1 / (2 - 0)
+
+
+def test_a_repeated_join_keeps_the_callers_first_join() -> None:
+    eng = StatsEngine("pbx1")
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
+    join = {"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": "1.1"}
+    eng.feed(join, t)
+    eng.feed(join, t + 10)  # the same event again
+    assert eng.queues["support"].waiting == {"1.1": t}
+    eng.feed({"Event": "Hangup", "Uniqueid": "1.1", "Linkedid": "1.1"}, t + 30)
+    w = today(eng, t + 30)
+    assert (w["offered"], w["abandoned"], w["short_abandoned"]) == (1, 1, 0)  # 30 s > 5 s
