@@ -12,7 +12,8 @@ Definitions (README "Live statistics", docs/CONTRACT.md):
 
 - A queue call is *offered* when its outcome is known: *answered* (AgentConnect), *abandoned*
   (QueueCallerAbandon, or the caller hung up while waiting), or left unanswered (a
-  QueueCallerLeave without an answer, then a hang-up or 5 s of nothing: a timeout exit).
+  QueueCallerLeave without an answer, then a hang-up, the same queue again, or 5 s of
+  nothing: a timeout exit).
   Outcomes count in the windows at the time they happen.
 - The wait is Asterisk's ``HoldTime`` (whole seconds, as in the call log), else measured from
   QueueCallerJoin. Answered within SL: wait <= T (the queue's ``ServiceLevel`` from
@@ -760,10 +761,12 @@ class StatsEngine:
 
         Each inbound queue call whose outcome is known counts in the day (and in the
         windows it falls in): answered at ``answered_at`` with its ``wait_s``, abandoned
-        at ``ended_at``, else unanswered; an answered call that ended adds ``talk_s`` as
-        its handle time (hold and wrap-up are not in the log). Agents: every agent in
-        ``rung`` was offered the call, those in ``agents`` answered it, the others missed
-        it; ``talk_s`` counts for ``agent_extension``. Returns the queue calls counted.
+        at ``ended_at``, else unanswered; an answered call that ended today (answered
+        today or before midnight) adds ``talk_s`` as its handle time (hold and wrap-up
+        are not in the log); a missing ``wait_s`` is measured from ``started_at``.
+        Agents: every agent in ``rung`` was offered the call, those in ``agents``
+        answered it, the others missed it; ``talk_s`` counts for ``agent_extension`` (of
+        a call from yesterday, its part after midnight). Returns the queue calls counted.
         """
         self._new_day(now)
         counted = 0
