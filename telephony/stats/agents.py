@@ -187,8 +187,9 @@ class AgentLive:
     def new_day(self, midnight: float) -> None:
         """Midnight: the open span up to it belongs to yesterday; start the day's figures."""
         self.accrue(midnight)
-        self.today = Today()
         self.offers = {k: v for k, v in self.offers.items() if v == "ringing"}
+        # Still ringing: offered today, where its answer or miss will count.
+        self.today = Today(offered=len(self.offers))
         if self.acc_from is not None:
             self.acc_from = max(self.acc_from, midnight)
 

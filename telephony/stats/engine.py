@@ -12,7 +12,8 @@ Definitions (README "Live statistics", docs/CONTRACT.md):
 
 - A queue call is *offered* when its outcome is known: *answered* (AgentConnect), *abandoned*
   (QueueCallerAbandon, or the caller hung up while waiting), or left unanswered (a
-  QueueCallerLeave without an answer, then a hang-up or 5 s of nothing: a timeout exit).
+  QueueCallerLeave without an answer, then a hang-up, the same queue again, or 5 s of
+  nothing: a timeout exit).
   Outcomes count in the windows at the time they happen.
 - The wait is Asterisk's ``HoldTime`` (whole seconds, as in the call log), else measured from
   QueueCallerJoin. Answered within SL: wait <= T (the queue's ``ServiceLevel`` from
@@ -31,6 +32,7 @@ QueueStatus and CoreShowChannels snapshots as the tracker.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -309,10 +311,13 @@ class StatsEngine:
         self._record(qname, now, Tally(handle_s=max(0.0, now - completed)))
 
     # ------------------------------------------------------------------ outcomes
-    def _record(self, qname: str, t: float, delta: Tally) -> None:
+    def _record(self, qname: str, t: float, delta: Tally, now: float | None = None) -> None:
+        """Count ``delta`` at ``t``; with ``now`` (a rebuild), only in the windows that
+        still hold ``t`` (a day of out-of-order inserts would re-sort every bucket)."""
         q = self.queue(qname)
-        q.w15.record(t, delta)
-        q.w60.record(t, delta)
+        for w in (q.w15, q.w60):
+            if now is None or int(now) - int(t) < w.span_s:
+                w.record(t, delta)
         if self.day_start is None or t >= self.day_start:
             q.day.add(delta)
         self.dirty_queues.add(qname)
@@ -344,12 +349,21 @@ class StatsEngine:
         qname, uid = first(e.get("Queue")), first(e.get("Uniqueid"))
         if not qname or not uid:
             return
-        self.qcalls.setdefault(uid, {})[qname] = QCall(joined=now)
+        stays = self.qcalls.setdefault(uid, {})
+        qc = stays.get(qname)
+        if qc is not None and not qc.done:
+            if qc.left is None:  # the same join again: the caller waits since the first
+                return
+            # Back in the queue after a timeout exit: no AgentConnect comes for that stay.
+            self._outcome(qname, uid, "unanswered", None, now, qc)
+        stays[qname] = QCall(joined=now)
         self.queue(qname).waiting[uid] = now
         self.dirty_queues.add(qname)
 
     def _on_leave(self, e: Mapping[str, Any], now: float) -> None:
         qname, uid = first(e.get("Queue")), first(e.get("Uniqueid"))
+        if not qname or not uid:
+            return
         qc = self.qcalls.get(uid, {}).get(qname)
         self.queue(qname).waiting.pop(uid, None)
         if qc is not None and not qc.done:
@@ -359,7 +373,7 @@ class StatsEngine:
     def _on_abandon(self, e: Mapping[str, Any], now: float) -> None:
         qname, uid = first(e.get("Queue")), first(e.get("Uniqueid"))
         if qname and uid:
-            self._outcome(qname, uid, "abandoned", num(e.get("HoldTime")), now)
+            self._outcome(qname, uid, "abandoned", _secs(e.get("HoldTime")), now)
 
     def _on_agent_called(self, e: Mapping[str, Any], now: float) -> None:
         ext = self.ext_of(first(e.get("Interface"))) or \
@@ -379,7 +393,7 @@ class StatsEngine:
     def _on_agent_connect(self, e: Mapping[str, Any], now: float) -> None:
         qname, uid = first(e.get("Queue")), first(e.get("Uniqueid"))
         if qname and uid:
-            self._outcome(qname, uid, "answered", num(e.get("HoldTime")), now)
+            self._outcome(qname, uid, "answered", _secs(e.get("HoldTime")), now)
         ext = self.ext_of(first(e.get("Interface"))) or \
             self.ext_of(first(e.get("DestChannel")))
         if not ext:
@@ -400,7 +414,7 @@ class StatsEngine:
         qname = first(e.get("Queue"))
         ext = self.ext_of(first(e.get("Interface"))) or \
             self.ext_of(first(e.get("DestChannel")))
-        talk = num(e.get("TalkTime")) or 0.0
+        talk = _secs(e.get("TalkTime")) or 0.0
         wrap = 0.0
         a = self.agent(ext) if ext else None
         if a is not None:
@@ -413,7 +427,7 @@ class StatsEngine:
                 a.wrap_until = now + wrap
                 a.last_complete = None
             else:
-                a.last_complete = (qname, now)
+                a.last_complete = (qname, now) if qname else None
             self._refresh(a, now)
 
     def _on_ring_no_answer(self, e: Mapping[str, Any], now: float) -> None:
@@ -461,7 +475,7 @@ class StatsEngine:
                 m.paused_since = last
             elif m.paused_since is None:
                 m.paused_since = now
-        wrap = num(e.get("Wrapuptime"))
+        wrap = _secs(e.get("Wrapuptime"))
         if wrap is not None:
             m.wrapup_s = wrap
         self._refresh(a, now)
@@ -479,7 +493,7 @@ class StatsEngine:
         if not qname:
             return
         q = self.queue(qname)
-        sl = num(e.get("ServiceLevel"))
+        sl = _secs(e.get("ServiceLevel"))
         if sl is not None:
             q.sl_s = sl if sl > 0 else None
         self.dirty_queues.add(qname)
@@ -488,7 +502,7 @@ class StatsEngine:
         qname, uid = first(e.get("Queue")), first(e.get("Uniqueid"))
         if not qname or not uid:
             return
-        joined = now - (num(e.get("Wait")) or 0.0)
+        joined = now - (_secs(e.get("Wait")) or 0.0)
         qc = self._stay(uid, qname, joined)
         if not qc.done:
             self.queue(qname).waiting.setdefault(uid, qc.joined or joined)
@@ -698,6 +712,11 @@ class StatsEngine:
             self._on_hangup({"Uniqueid": uid, "Linkedid": "-"}, now)
         for linked in [x for x in self.offered_to if x not in linkeds]:
             self._call_ended(linked, now)
+        for linked in [x for x in self.outbound if x not in linkeds]:
+            del self.outbound[linked]
+        prefix = len(self.pbx) + 1
+        for call_id in [c for c in self.tickets if c[prefix:] not in linkeds]:
+            del self.tickets[call_id]
         for e in items:
             self._snapshot_channel(e, now)
 
@@ -742,10 +761,12 @@ class StatsEngine:
 
         Each inbound queue call whose outcome is known counts in the day (and in the
         windows it falls in): answered at ``answered_at`` with its ``wait_s``, abandoned
-        at ``ended_at``, else unanswered; an answered call that ended adds ``talk_s`` as
-        its handle time (hold and wrap-up are not in the log). Agents: every agent in
-        ``rung`` was offered the call, those in ``agents`` answered it, the others missed
-        it; ``talk_s`` counts for ``agent_extension``. Returns the queue calls counted.
+        at ``ended_at``, else unanswered; an answered call that ended today (answered
+        today or before midnight) adds ``talk_s`` as its handle time (hold and wrap-up
+        are not in the log); a missing ``wait_s`` is measured from ``started_at``.
+        Agents: every agent in ``rung`` was offered the call, those in ``agents``
+        answered it, the others missed it; ``talk_s`` counts for ``agent_extension`` (of
+        a call from yesterday, its part after midnight). Returns the queue calls counted.
         """
         self._new_day(now)
         counted = 0
@@ -762,15 +783,20 @@ class StatsEngine:
         answered_at, ended_at = _ts(r.answered_at), _ts(r.ended_at)
         when = answered_at if answered_at is not None else ended_at
         if when is None or not self.day_start <= when <= now:
+            if answered_at is not None and ended_at is not None and \
+                    self.day_start <= ended_at <= now:  # answered yesterday, ended today
+                self._record(qname, ended_at, Tally(handled=1, handle_s=r.talk_s or 0.0),
+                             now)
             return False
         kind = "answered" if answered_at is not None else (
             "abandoned" if r.state == "abandoned" else "unanswered")
         if ended_at is None:  # still live: its outcome is counted already
             self._stay(r.linkedid, qname).done = True
-        self._outcome_rebuilt(qname, kind, r.wait_s or 0.0, when)
+        wait = r.wait_s if r.wait_s is not None else max(0.0, when - r.started_at.timestamp())
+        self._outcome_rebuilt(qname, kind, wait, when, now)
         if answered_at is not None and ended_at is not None and \
                 self.day_start <= ended_at <= now:
-            self._record(qname, ended_at, Tally(handled=1, handle_s=r.talk_s or 0.0))
+            self._record(qname, ended_at, Tally(handled=1, handle_s=r.talk_s or 0.0), now)
         return True
 
     def _rebuild_agents(self, r: CallRecord, now: float) -> None:
@@ -778,6 +804,10 @@ class StatsEngine:
         linked = r.linkedid
         ended_at = _ts(r.ended_at)
         if (_ts(r.started_at) or 0.0) < self.day_start:
+            if ended_at is not None and r.agent_extension and r.talk_s and \
+                    self.day_start < ended_at <= now:  # its talk after midnight is today's
+                self.agent(r.agent_extension).today.talk_s += \
+                    min(r.talk_s, ended_at - self.day_start)
             return
         for ext in dict.fromkeys(r.rung + r.agents):
             a = self.agent(ext)
@@ -795,7 +825,8 @@ class StatsEngine:
         if ended_at is not None and r.agent_extension and r.talk_s:
             self.agent(r.agent_extension).today.talk_s += r.talk_s
 
-    def _outcome_rebuilt(self, qname: str, kind: str, wait: float, when: float) -> None:
+    def _outcome_rebuilt(self, qname: str, kind: str, wait: float, when: float,
+                         now: float | None = None) -> None:
         q = self.queue(qname)
         delta = Tally(offered=1)
         if kind == "answered":
@@ -805,7 +836,7 @@ class StatsEngine:
         elif kind == "abandoned":
             delta.abandoned = 1
             delta.short_abandoned = int(wait <= self.config.short_abandon_s)
-        self._record(qname, when, delta)
+        self._record(qname, when, delta, now)
 
     # ------------------------------------------------------------------ the day
     def _new_day(self, now: float) -> None:
@@ -823,6 +854,14 @@ class StatsEngine:
         for a in self.agents.values():
             a.new_day(start)
             self.dirty_agents.add(a.extension)
+
+
+def _secs(value: Any) -> float | None:
+    """A header of seconds, >= 0; None when absent, no number, or not finite ('nan',
+    'inf' parse as floats). Asterisk takes TalkTime and HoldTime from its wall clock: a
+    step back of the PBX's clock mid-call makes them negative."""
+    n = num(value)
+    return max(0.0, n) if n is not None and math.isfinite(n) else None
 
 
 def _iso(t: float) -> str:

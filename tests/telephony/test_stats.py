@@ -4,6 +4,7 @@ figures checked against values computed by hand (the arithmetic is written next 
 from __future__ import annotations
 
 import gzip
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -550,3 +551,194 @@ def test_a_caller_gone_while_the_link_was_down_counts_by_the_trackers_record() -
 
 def test_the_event_list_names_every_handler() -> None:
     assert set(StatsEngine("pbx1")._handlers) == StatsEngine.EVENTS
+
+
+def test_rebuild_keeps_only_what_the_windows_hold() -> None:
+    """A restart late in a busy day: outcomes older than a window are not put in it (each
+    one out of order, a call answered before the previous one ended, re-sorted the whole
+    day's buckets: 6000 overlapping calls took 40 s of the event loop at start)."""
+    now = datetime(2026, 12, 1, 20, 0, tzinfo=SHANGHAI).timestamp()
+    first = datetime(2026, 12, 1, 8, 0, tzinfo=SHANGHAI)
+    # One call every 60 s from 08:00 to 19:59 (720 calls), answered after 10 s, talk
+    # 300 s: each answer comes before the previous 5 calls ended (out of order).
+    rows = [record(i, answered_after=10, talk=300,
+                   start=datetime.fromtimestamp(first.timestamp() + 60 * i, UTC))
+            for i in range(720)]
+    eng = StatsEngine("pbx1")
+    assert eng.rebuild(rows, now) == 720
+    q = eng.queues["support"]
+    for w in (q.w15, q.w60):
+        assert all(int(now) - s < w.span_s for s, _ in w.buckets)
+    wins = eng.queue_live("support", now)["windows"]
+    # Answers at 19:00:10 .. 19:59:10 (60 calls) are in the last hour; ends (answer + 300 s)
+    # at 19:05:10 .. 19:59:10 (55 calls: the call started 19:54 ends 19:59:10, later ones
+    # have not ended by 20:00).
+    assert (wins["60m"]["offered"], wins["60m"]["aht_s"]) == (60, 300.0)
+    assert wins["15m"]["offered"] == 15  # 19:45:10 .. 19:59:10
+    assert wins["today"]["offered"] == 720
+
+
+@pytest.mark.parametrize("bad", ["-30", "nan", "inf", "1e999", "abc", ""])
+def test_odd_seconds_in_headers_never_give_odd_figures(bad: str) -> None:
+    """Asterisk computes TalkTime and HoldTime from its wall clock (a step back of the
+    PBX's clock mid-call makes them negative); 'nan' and 'inf' parse as floats. Figures
+    stay finite and >= 0, so the REST answer and the pushes stay valid JSON."""
+    eng = StatsEngine("pbx1")
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
+    eng.resync_queues([{"Event": "QueueParams", "Queue": "support", "ServiceLevel": bad},
+                       {"Event": "QueueEntry", "Queue": "support", "Uniqueid": "1.1",
+                        "Wait": bad}], t)
+    eng.feed(member("6001") | {"Wrapuptime": bad}, t)
+    caller = {"Channel": "PJSIP/trunk-1", "Uniqueid": "1.1", "Linkedid": "1.1",
+              "Queue": "support"}
+    dest = {"DestChannel": "PJSIP/6001-1", "DestUniqueid": "1.2", "Interface": "PJSIP/6001"}
+    eng.feed({"Event": "AgentConnect", **caller, **dest, "HoldTime": bad}, t + 3)
+    eng.feed({"Event": "AgentComplete", **caller, **dest, "HoldTime": bad,
+              "TalkTime": bad}, t + 33)
+    eng.feed({"Event": "Hangup", "Channel": "PJSIP/6001-1", "Uniqueid": "1.2",
+              "Linkedid": "1.1"}, t + 33)
+    eng.feed({"Event": "Hangup", **caller}, t + 33)
+    eng.feed({"Event": "QueueCallerJoin", **caller, "Uniqueid": "2.1"}, t + 40)
+    eng.feed({"Event": "QueueCallerAbandon", **caller, "Uniqueid": "2.1",
+              "HoldTime": bad}, t + 50)
+    eng.tick(t + 60)
+    live = eng.queue_live("support", t + 60)
+    json.dumps([live, eng.agent_message("6001", t + 60), eng.trend(5, t + 60)],
+               allow_nan=False)  # raises on NaN / Infinity
+    w = live["windows"]["today"]
+    assert live["sl_threshold_s"] == 20.0  # the setting: the queue's own is no number
+    # The answer's wait: HoldTime when it is a number >= 0 (clamped), else measured: the
+    # caller was listed waiting since t (Wait unusable: 0), answered at t + 3.
+    assert w["asa_s"] == (0.0 if bad == "-30" else 3.0)
+    assert w["aht_s"] == 0.0  # no usable talk time, no wrap-up
+    assert (w["offered"], w["answered"], w["abandoned"]) == (2, 1, 1)
+    assert agent(eng, "6001", t + 60)["state"] == "available"  # no endless wrap-up
+
+
+def test_events_without_a_queue_name_make_no_queue() -> None:
+    """An empty or missing Queue header: no queue named '' pushed to the wallboards."""
+    eng = StatsEngine("pbx1", StatsConfig(wrapup_reasons=frozenset({"acw"})))
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
+    eng.feed(member("6001"), t)
+    eng.take_changes()
+    eng.feed({"Event": "QueueCallerLeave", "Queue": "", "Uniqueid": "1.1"}, t)
+    eng.feed({"Event": "QueueCallerLeave", "Uniqueid": "1.1"}, t)
+    eng.feed({"Event": "AgentComplete", "Uniqueid": "1.1", "Interface": "PJSIP/6001",
+              "TalkTime": "30"}, t + 30)
+    eng.feed(member("6001", paused=True, reason="ACW"), t + 31)  # its wrap-up pause
+    eng.feed(member("6001"), t + 50)
+    eng.tick(t + 60)
+    assert set(eng.queues) == {"support"}
+    assert "" not in eng.take_changes()[0] and "" not in eng.trend(5, t + 60)
+
+
+def test_rebuild_measures_a_missing_wait_from_the_rows_times() -> None:
+    """A call-log row without wait_s (NULL: written by an older version, or by hand) is not
+    a 0 s wait (within SL when answered, a short abandon when not)."""
+    now = datetime(2026, 12, 1, 10, 30, tzinfo=SHANGHAI).timestamp()
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI)
+    base = record(1, answered_after=60, talk=100, start=start)
+    answered = CallRecord(**{**{f: getattr(base, f) for f in base.__dataclass_fields__},
+                             "wait_s": None})
+    base = record(2, answered_after=None, talk=30, start=start, state="abandoned",
+                  agents=())  # ended 30 s after it started
+    abandoned = CallRecord(**{**{f: getattr(base, f) for f in base.__dataclass_fields__},
+                              "wait_s": None})
+    eng = StatsEngine("pbx1")
+    assert eng.rebuild([answered, abandoned], now) == 2
+    w = today(eng, now)
+    # Answered 60 s after it started (> 20 s); abandoned after 30 s (> 5 s).
+    assert (w["answered_within_sl"], w["short_abandoned"], w["asa_s"]) == (0, 0, 60.0)
+    assert w["service_level"] == 0.0  # 0 / (2 - 0)
+
+
+def test_a_ring_across_midnight_is_offered_in_the_day_it_is_answered_or_missed() -> None:
+    """A call ringing an agent at midnight counts in the new day's offered when it is
+    answered (or missed) then: never answered > offered."""
+    eng = StatsEngine("pbx1")
+    midnight = datetime(2026, 12, 2, 0, 0, tzinfo=SHANGHAI).timestamp()
+    eng.feed(member("6001"), midnight - 100)
+    eng.feed(member("6002"), midnight - 100)
+    caller = {"Channel": "PJSIP/trunk-1", "Uniqueid": "1.1", "Linkedid": "1.1",
+              "Queue": "support"}
+    eng.feed({"Event": "QueueCallerJoin", **caller}, midnight - 20)
+    for ext, leg in (("6001", "1.2"), ("6002", "1.3")):  # ring-all
+        eng.feed({"Event": "AgentCalled", **caller, "DestChannel": f"PJSIP/{ext}-1",
+                  "DestUniqueid": leg, "Interface": f"PJSIP/{ext}"}, midnight - 20)
+    eng.tick(midnight + 1)
+    eng.feed({"Event": "AgentConnect", **caller, "DestChannel": "PJSIP/6001-1",
+              "DestUniqueid": "1.2", "Interface": "PJSIP/6001", "HoldTime": "25"},
+             midnight + 5)
+    eng.feed({"Event": "Hangup", "Channel": "PJSIP/6002-1", "Uniqueid": "1.3",
+              "Linkedid": "1.1"}, midnight + 5)
+    t1 = agent(eng, "6001", midnight + 6)["today"]
+    t2 = agent(eng, "6002", midnight + 6)["today"]
+    assert (t1["offered"], t1["answered"], t1["missed"]) == (1, 1, 0)
+    assert (t2["offered"], t2["answered"], t2["missed"]) == (1, 0, 1)
+    assert today(eng, midnight + 6)["offered"] == 1  # the queue counts it today too
+
+
+def test_rebuild_counts_today_the_end_of_a_call_answered_yesterday() -> None:
+    """A call answered before midnight and ended after it: live, its AgentComplete adds
+    to today's AHT and the agent's talk is split at midnight; a rebuild does the same."""
+    midnight = datetime(2026, 12, 2, 0, 0, tzinfo=SHANGHAI)
+    now = midnight.timestamp() + 3600
+    row = record(1, answered_after=600, talk=1200,
+                 start=datetime.fromtimestamp(midnight.timestamp() - 1200, UTC))
+    # Started 23:40, answered 23:50 (yesterday's outcome), ended 00:10.
+    eng = StatsEngine("pbx1")
+    assert eng.rebuild([row], now) == 0  # offered yesterday
+    w = today(eng, now)
+    assert (w["offered"], w["aht_s"]) == (0, 1200.0)  # handled today: talk 1200 s
+    t1 = agent(eng, "6001", now)["today"]
+    assert (t1["offered"], t1["answered"], t1["talk_s"]) == (0, 0, 600.0)  # 00:00-00:10
+
+
+def test_calls_gone_while_the_link_was_down_are_forgotten() -> None:
+    """Who began a call and the ticket linked to it are forgotten at the call's end; a
+    call that ended while the link was down is forgotten at the channel snapshot (they
+    grew by every such call, reconnect after reconnect)."""
+    eng = StatsEngine("pbx1")
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
+    for uid, chan in (("1.1", "PJSIP/6001-1"), ("2.1", "PJSIP/trunk-2")):
+        eng.feed({"Event": "Newchannel", "Channel": chan, "Uniqueid": uid, "Linkedid": uid,
+                  "ChannelStateDesc": "Ring"}, t)
+    eng.link_ticket("pbx1:1.1", 7)
+    eng.link_ticket("pbx1:2.1", 8)
+    live = {"Event": "CoreShowChannel", "Channel": "PJSIP/trunk-2", "Uniqueid": "2.1",
+            "Linkedid": "2.1", "ChannelStateDesc": "Up"}
+    eng.resync_channels([live], t + 60)  # call 1.1 ended unseen; 2.1 goes on
+    assert set(eng.outbound) == {"2.1"} and eng.tickets == {"pbx1:2.1": 8}
+
+
+@pytest.mark.parametrize("gap", [2, 8])
+def test_a_timeout_exit_then_the_same_queue_again_counts_like_any_timeout(gap: int) -> None:
+    """Queue(support,,,,30) -> Playback -> Queue(support) again: the first stay ended
+    unanswered (a timeout exit) whether the announcement took less or more than the 5 s
+    the engine waits for an AgentConnect (a re-join within 5 s replaced it, uncounted)."""
+    eng = StatsEngine("pbx1")
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
+    caller = {"Channel": "PJSIP/trunk-1", "Uniqueid": "1.1", "Linkedid": "1.1",
+              "Queue": "support"}
+    eng.feed({"Event": "QueueCallerJoin", **caller}, t)
+    eng.feed({"Event": "QueueCallerLeave", **caller}, t + 30)
+    eng.tick(t + 30 + gap - 1)
+    eng.feed({"Event": "QueueCallerJoin", **caller}, t + 30 + gap)
+    eng.feed({"Event": "QueueCallerLeave", **caller}, t + 40 + gap)
+    eng.feed({"Event": "AgentConnect", **caller, "Interface": "PJSIP/6001",
+              "HoldTime": "10"}, t + 40 + gap)
+    w = today(eng, t + 50 + gap)
+    assert (w["offered"], w["answered"], w["answered_within_sl"]) == (2, 1, 1)
+    assert w["service_level"] == 0.5  # 1 / (2 - 0)
+
+
+def test_a_repeated_join_keeps_the_callers_first_join() -> None:
+    eng = StatsEngine("pbx1")
+    t = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI).timestamp()
+    join = {"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": "1.1"}
+    eng.feed(join, t)
+    eng.feed(join, t + 10)  # the same event again
+    assert eng.queues["support"].waiting == {"1.1": t}
+    eng.feed({"Event": "Hangup", "Uniqueid": "1.1", "Linkedid": "1.1"}, t + 30)
+    w = today(eng, t + 30)
+    assert (w["offered"], w["abandoned"], w["short_abandoned"]) == (1, 1, 0)  # 30 s > 5 s
