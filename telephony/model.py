@@ -8,6 +8,7 @@ importing any rule.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -153,11 +154,13 @@ def iso(ts: float | None) -> str | None:
 
 
 def num(value: Any) -> float | None:
-    """A header as a float, or None when absent or not a number."""
+    """A header as a float, or None when absent or not a finite number (``float()`` takes
+    ``nan``, ``inf`` and ``1e999``, which no JSON message may carry)."""
     try:
-        return float(first(value))
+        x = float(first(value))
     except (TypeError, ValueError):
         return None
+    return x if math.isfinite(x) else None
 
 
 def duration(text: str) -> float:

@@ -313,3 +313,12 @@ def test_the_agent_interfaces_setting_is_checked_at_startup() -> None:
     assert Settings(agent_interfaces="SIP/alice=6001").agent_interfaces == "SIP/alice=6001"
     with pytest.raises(ValidationError, match="HOTLINE_AGENT_INTERFACES entry 1"):
         Settings(agent_interfaces="SIP/alice")
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-inf", "1e999", "NaN"])
+def test_a_non_finite_header_is_no_number(raw: str) -> None:
+    # float() accepts these; a queue_stats carrying one would not be JSON (issue #13).
+    from telephony.model import num
+
+    assert num(raw) is None
+    assert num(["7", raw]) == 7.0 and num("12.5") == 12.5
