@@ -7,5 +7,11 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy
-# --durations: the 25 slowest tests, so the suite's time (CI budget: 20 min) can be watched
-echo "== pytest"; .venv/bin/pytest -q -p no:cacheprovider --durations=25 "$@"
+# -n: one test process per core (at most 4; HOTLINE_TEST_WORKERS=1 runs them in this one),
+# each with its own servers; a module's tests stay in one process (--dist loadscope), as
+# its module fixtures assume. --durations: the 25 slowest tests, so the suite's time (CI
+# budget: 20 min) can be watched.
+workers="${HOTLINE_TEST_WORKERS:-auto}"
+par=(-n "$workers" --maxprocesses 4 --dist loadscope)
+[ "$workers" = 1 ] && par=()
+echo "== pytest"; .venv/bin/pytest -q -p no:cacheprovider --durations=25 "${par[@]}" "$@"
