@@ -105,3 +105,22 @@ _END_SCHEMA = {**_SCHEMA, "description": "exclusive bound: a date means the end 
 Moment = Annotated[datetime, BeforeValidator(as_moment), WithJsonSchema(_SCHEMA)]
 #: An exclusive upper bound (``*_to``): a bare date includes that whole day.
 MomentEnd = Annotated[datetime, BeforeValidator(as_moment_end), WithJsonSchema(_END_SCHEMA)]
+
+
+def as_local_date(value: object) -> date:
+    """The :data:`LocalDate` validator: ``YYYY-MM-DD`` (or a ``date``), nothing else — not a
+    number (pydantic would read it as Unix seconds) nor a time."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("expected a date as YYYY-MM-DD")
+
+
+#: A calendar day in the site's time zone (report periods): ``2026-11-30``.
+LocalDate = Annotated[date, BeforeValidator(as_local_date),
+                      WithJsonSchema({"type": "string", "format": "date",
+                                      "examples": ["2026-11-30"]})]

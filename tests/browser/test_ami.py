@@ -264,6 +264,10 @@ async def test_wallboard_shows_live_calls_and_the_supervisor_steps_in(
         browser: Any, pbx_server: LiveServer, fake_pbx: Any, artifacts: Path) -> None:
     sue = await supervisor_login(browser, pbx_server)
     await expect(sue.locator("#calls")).to_contain_text("当前没有通话")
+    # Today's figures as the statistics engine pushes them (telephony/stats, live).
+    today = sue.locator("#queues .queue[data-queue='support'] .queue-name .muted")
+    await expect(today).to_contain_text("来电")
+    offered, answered = (int(n) for n in re.findall(r"\d+", await today.inner_text()))
     task, result = fake_pbx.start_play("a_inbound_queue_answered", speed=2.0,
                                          caller="13800138000")
     try:
@@ -285,6 +289,9 @@ async def test_wallboard_shows_live_calls_and_the_supervisor_steps_in(
         await sue.screenshot(path=str(artifacts / "wallboard_live_call.png"))
         await asyncio.wait_for(result.done.wait(), 30)
         await expect(sue.locator("#calls")).to_contain_text("当前没有通话", timeout=10_000)
+        # The answered call is one more offered and answered today, pushed to the page.
+        await expect(today).to_have_text(
+            re.compile(rf"来电 {offered + 1} · 接听 {answered + 1}$"), timeout=5000)
     finally:
         task.cancel()
     assert sue.errors == []

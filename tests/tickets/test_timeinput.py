@@ -62,6 +62,14 @@ def test_anything_else_is_refused(raw: object) -> None:
         TypeAdapter(Moment).validate_python(raw)
 
 
+@pytest.mark.parametrize("raw", ["2026-11-30T00:00", "1764460800", 1764460800, "2026-02-30",
+                                 "20261130", "", None, datetime(2026, 11, 30)])
+def test_a_local_date_is_a_day_and_nothing_else(raw: object) -> None:
+    assert timeinput.as_local_date("2026-11-30") == date(2026, 11, 30)
+    with pytest.raises(ValueError):
+        timeinput.as_local_date(raw)
+
+
 def test_site_timezone_setting() -> None:
     try:
         timeinput.set_site_timezone("Europe/Berlin")
@@ -76,7 +84,7 @@ def test_site_timezone_setting() -> None:
 
 # --- no route takes a bare datetime -------------------------------------------------------
 
-_OURS = {as_moment, as_moment_end}
+_OURS = {as_moment, as_moment_end, timeinput.as_local_date}
 
 
 def _is_datetime(annotation: Any) -> bool:

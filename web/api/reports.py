@@ -35,7 +35,7 @@ from tickets.reports.schemas import (
     TicketReport,
 )
 from tickets.schemas import Channel
-from tickets.timeinput import zone
+from tickets.timeinput import LocalDate, zone
 from web.deps import Manager, ServicesDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -46,8 +46,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FILES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}, XLSX: {}},
                "description": "the report (JSON), or its tables as CSV / XLSX"}}
 
-From = Annotated[date | None, Query(alias="from", description="first local date (included)")]
-To = Annotated[date | None, Query(alias="to",
+From = Annotated[LocalDate | None, Query(alias="from", description="first local date (included)")]
+To = Annotated[LocalDate | None, Query(alias="to",
                                   description="last local date (included); default today")]
 BucketQ = Annotated[Bucket, Query(description="hour or day buckets (local time)")]
 Key = Annotated[str | None, Query(min_length=1, max_length=64)]
