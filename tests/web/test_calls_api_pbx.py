@@ -32,6 +32,9 @@ async def test_spy_acts_on_the_call_given_and_the_log_shows_what_it_stored(
     try:
         async with httpx.AsyncClient(base_url=pbx_server.url,
                                      headers={"Authorization": f"Bearer {token}"}) as c:
+            # Calls 6010 placed earlier on this shared server (a supervisor's call-back).
+            placed = {x["call_id"] for x in (await c.get("/api/v1/calls?limit=500")).json()
+                      if "6010" in (x["caller_number"] or "")}
             live = await _until(c, "/api/v1/calls/live", lambda calls: [
                 x for x in calls if x["state"] == "answered"])
             call_id = live[0]["call_id"]
@@ -58,7 +61,8 @@ async def test_spy_acts_on_the_call_given_and_the_log_shows_what_it_stored(
             assert row["transferred_to"] is None
             # The spy leg is in no log: only the customer's call was written.
             since = (await c.get("/api/v1/calls?limit=500")).json()
-            assert not [x for x in since if "6010" in (x["caller_number"] or "")]
+            assert not [x for x in since if "6010" in (x["caller_number"] or "")
+                        and x["call_id"] not in placed]
     finally:
         task.cancel()
 

@@ -56,10 +56,11 @@ def test_asr_follows_the_extensions_learned_from_the_call():
     route(TOPIC_CALLS, {"type": "screen_pop", "call_id": "c1", "extension": "6001"}, calls=calls)
     asr = {"type": "asr", "call_id": "c1", "final": True, "text": "订单 123"}
     assert route(TOPIC_ASR, asr, calls=calls) == {1, 2}
-    # After a transfer the call_update names bob too: he gets the rest of the transcript.
+    # After a transfer the call_update names bob too: he gets the rest of the transcript
+    # (and the floor, sue, sees every call change: issue #13).
     upd = {"type": "call_update", "call_id": "c1", "state": "transferred",
            "extensions": ["6001", "PJSIP/6002"]}
-    assert route(TOPIC_CALLS, upd, calls=calls) == {1, 2, 3}
+    assert route(TOPIC_CALLS, upd, calls=calls) == {1, 2, 3, 4}
     assert route(TOPIC_ASR, {**asr, "type": "ticket_prefill"}, calls=calls) == {1, 2, 3}
     # Another call's transcript reaches nobody.
     assert route(TOPIC_ASR, {**asr, "call_id": "c2"}, calls=calls) == set()
@@ -71,7 +72,8 @@ def test_call_update_reaches_watchers_and_tracked_extensions():
     watcher = ConsoleView(9, user_id=12, role="supervisor", extension=None,
                           watched_calls=frozenset({"c1"}))
     upd = {"type": "call_update", "call_id": "c1", "state": "answered"}
-    assert route(TOPIC_CALLS, upd, consoles=[*ALL, watcher], calls=calls) == {1, 2, 9}
+    # sue (4): supervisors see every call change (issue #13)
+    assert route(TOPIC_CALLS, upd, consoles=[*ALL, watcher], calls=calls) == {1, 2, 4, 9}
 
 
 def test_floor_events_go_to_supervisors_and_admins():

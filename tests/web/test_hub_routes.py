@@ -51,7 +51,8 @@ def test_call_update_goes_to_the_calls_agents_and_its_watchers() -> None:
     route(TOPIC_CALLS, {"type": "screen_pop", "call_id": "pbx1:1.1", "extension": "6002"}, calls)
     ev = {"type": "call_update", "call_id": "pbx1:1.1", "state": "answered",
           "extensions": ["6001"]}
-    assert route(TOPIC_CALLS, ev, calls) == {1, 2, 3, 4}  # named, known, watcher
+    # named, known, watcher; and the floor (supervisor, admin: issue #13)
+    assert route(TOPIC_CALLS, ev, calls) == {1, 2, 3, 4, 5, 6}
 
 
 @pytest.mark.parametrize("kind", ["asr", "ticket_prefill"])
