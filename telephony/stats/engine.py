@@ -333,7 +333,10 @@ class StatsEngine:
         q.waiting.pop(uid, None)
         if wait is None:
             wait = now - qc.joined if qc.joined is not None else 0.0
-        wait = max(0.0, wait)
+        self._record(qname, now, self._tally(q, kind, max(0.0, wait)))
+
+    def _tally(self, q: QueueLiveState, kind: str, wait: float) -> Tally:
+        """One offered call's contribution: ``kind`` answered / abandoned / unanswered."""
         delta = Tally(offered=1)
         if kind == "answered":
             delta.answered = 1
@@ -342,7 +345,7 @@ class StatsEngine:
         elif kind == "abandoned":
             delta.abandoned = 1
             delta.short_abandoned = int(wait <= self.config.short_abandon_s)
-        self._record(qname, now, delta)
+        return delta
 
     # ------------------------------------------------------------------ queue events
     def _on_join(self, e: Mapping[str, Any], now: float) -> None:
@@ -827,16 +830,7 @@ class StatsEngine:
 
     def _outcome_rebuilt(self, qname: str, kind: str, wait: float, when: float,
                          now: float | None = None) -> None:
-        q = self.queue(qname)
-        delta = Tally(offered=1)
-        if kind == "answered":
-            delta.answered = 1
-            delta.wait_s = wait
-            delta.within_sl = int(wait <= self.threshold(q))
-        elif kind == "abandoned":
-            delta.abandoned = 1
-            delta.short_abandoned = int(wait <= self.config.short_abandon_s)
-        self._record(qname, when, delta, now)
+        self._record(qname, when, self._tally(self.queue(qname), kind, wait), now)
 
     # ------------------------------------------------------------------ the day
     def _new_day(self, now: float) -> None:
