@@ -51,7 +51,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import sqlalchemy as sa
 from sqlalchemy import (
@@ -170,6 +170,18 @@ def _numbers(cls: type, values: Sequence[Any]) -> dict[str, Any]:
             for f, v in zip(fields(cls), values, strict=True)}
 
 
+class _Sums:
+    """What the sums dataclasses share: made from a result row, added up across buckets."""
+
+    @classmethod
+    def of(cls, values: Sequence[Any]) -> Self:
+        return cls(**_numbers(cls, values))
+
+    def add(self, other: Self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
 # --- tickets --------------------------------------------------------------------------------
 
 def ticket_where(f: Filters, *, with_agent: bool = True) -> list[ColumnElement[bool]]:
@@ -243,7 +255,7 @@ def ticket_sums(facts: Any) -> list[ColumnElement[Any]]:
 
 
 @dataclass
-class TicketSums:
+class TicketSums(_Sums):
     """Counts and sums behind :class:`TicketFigures` (added exactly across groups)."""
 
     created: int = 0
@@ -258,14 +270,6 @@ class TicketSums:
     breached: int = 0
     reopened: int = 0
     ever_solved: int = 0
-
-    @classmethod
-    def of(cls, values: Sequence[Any]) -> TicketSums:
-        return cls(**_numbers(cls, values))
-
-    def add(self, other: TicketSums) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     def figures(self) -> dict[str, Any]:
         return {"created": self.created, "solved": self.solved, "open": self.open,
@@ -355,7 +359,7 @@ def queue_statement(f: Filters, dialect: str) -> Select[Any]:
 
 
 @dataclass
-class QueueSums:
+class QueueSums(_Sums):
     offered: int = 0
     answered: int = 0
     abandoned: int = 0
@@ -365,14 +369,6 @@ class QueueSums:
     wait_sum: float = 0.0
     talk_n: int = 0
     talk_sum: float = 0.0
-
-    @classmethod
-    def of(cls, values: Sequence[Any]) -> QueueSums:
-        return cls(**_numbers(cls, values))
-
-    def add(self, other: QueueSums) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     def row(self, start: datetime, queue: str) -> QueueRow:
         base = self.offered - self.short_abandoned
