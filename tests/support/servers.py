@@ -75,7 +75,22 @@ def postgres_server() -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_later(tmp)
+
+
+def remove_later(path: Path) -> None:
+    """Delete ``path`` in a detached ``rm -rf`` that outlives this process.
+
+    A test server's data directory holds a database per test (~70,000 files after 150 of
+    them): deleting it took 15 s of every test process's end, in CI's time, for nothing the
+    tests look at.
+    """
+    try:
+        subprocess.Popen(["rm", "-rf", "--", str(path)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager
