@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from telephony.simulator import _msg_bytes
@@ -104,6 +105,26 @@ async def test_abandoned_calls_with_their_call_back_status(
     assert (await client.get("/api/v1/abandoned", headers=alice)).status_code == 403
     assert (await client.post(f"/api/v1/abandoned/{came_back}/done", headers=alice,
                               json={})).status_code == 403
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_done_on_a_call_with_over_500_newer_abandoned_calls(
+        app_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    """A busy day: the answer after an action must find *this* call, not the newest 500
+    (the action was committed; a 404 then would make the supervisor try again)."""
+    app, client = app_client
+    sue = await login(client, "sue")
+    t0 = datetime.now(UTC) - timedelta(hours=3)
+    oldest = await _call(app.state.services, "abandoned", "+8613811112222", t0)
+    async with app.state.services.db() as session:
+        session.add_all(CallLog(call_id=f"pbx1:busy.{i}", pbx="pbx1", linkedid=f"busy.{i}",
+                                caller_number="+8613955556666", queue="support",
+                                state="abandoned", started_at=t0 + timedelta(seconds=i + 1))
+                        for i in range(501))
+        await session.commit()
+    r = await client.post(f"/api/v1/abandoned/{oldest}/done", headers=sue, json={})
+    assert r.status_code == 200, r.text
+    assert r.json()["call_id"] == oldest and r.json()["callback_status"] == "done"
 
 
 async def test_wallboard_thresholds(client: httpx.AsyncClient) -> None:
