@@ -159,6 +159,21 @@ async def test_wallboard_thresholds(client: httpx.AsyncClient) -> None:
                              json={"thresholds": {}})).status_code == 403
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_no_control_characters_reach_the_pbx(client: httpx.AsyncClient) -> None:
+    """A reason or queue goes into an AMI header: a line break there would start a second
+    action (``Action: Hangup``…) on the PBX. 422 naming the field, before any PBX check."""
+    sue = await login(client, "sue")
+    for body, field in (({"paused": True, "reason": "lunch\r\nAction: Hangup"}, "reason"),
+                        ({"paused": True, "reason": "a\x00b"}, "reason"),
+                        ({"paused": True, "queue": "support\nAction: Logoff"}, "queue")):
+        r = await client.post("/api/v1/agents/6002/pause", headers=sue, json=body)
+        assert r.status_code == 422 and field in r.text, (body, r.status_code, r.text)
+    r = await client.post("/api/v1/agents/6002/logout", headers=sue,
+                          json={"queue": "support\r\nAction: Logoff"})
+    assert r.status_code == 422 and "queue" in r.text, r.text
+
+
 async def test_tickets_at_sla_risk(client: httpx.AsyncClient) -> None:
     sue = await login(client, "sue")
     urgent = (await client.post("/api/v1/tickets", headers=sue, json={

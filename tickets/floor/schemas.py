@@ -12,9 +12,12 @@ from tickets.schemas import Flag, In, Out, Version
 
 Extension = Annotated[str, StringConstraints(strip_whitespace=True,
                                              pattern=r"^[0-9]{2,10}$")]
+#: No control characters: these go into AMI headers, where a line break starts a new action.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 QueueName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=64)]
-PauseReason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+                                             max_length=64, pattern=_PRINTABLE)]
+PauseReason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64,
+                                               pattern=_PRINTABLE)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 
 
