@@ -147,7 +147,8 @@ async def test_wallboard_thresholds(client: httpx.AsyncClient) -> None:
     for bad, name in (({"waiting_red": -1}, "waiting_red"), ({"sl_red": 1.5}, "sl_red"),
                       ({"waiting_amber": 20}, "waiting_amber"),  # past its red (8)
                       ({"sl_red": 0.95}, "sl_amber"),  # red above amber (0.9)
-                      ({"blink": 1}, "blink"), ({"waiting_red": "many"}, "waiting_red")):
+                      ({"blink": 1}, "blink"), ({"waiting_red": "many"}, "waiting_red"),
+                      ({"sl_red": True}, "sl_red"), ({"abandon_red": "0.2"}, "abandon_red")):
         r = await client.put("/api/v1/wallboard/settings", headers=sue,
                              json={"thresholds": bad})
         assert r.status_code == 422 and f"thresholds.{name}" in r.text, (bad, r.text)

@@ -81,7 +81,7 @@ class AbandonedOut(Out):
 
 Count = Annotated[int, Field(ge=0, le=10_000, strict=True)]
 Seconds = Annotated[int, Field(ge=0, le=86_400, strict=True)]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]  # no "0.5", true
 Minutes = Annotated[int, Field(ge=1, le=10_080, strict=True)]
 
 #: (amber, red) pairs where a *higher* figure is worse: amber must not exceed red.
