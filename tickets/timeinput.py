@@ -17,7 +17,7 @@ The site zone is process-wide state set once by the composition root
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,7 +56,18 @@ def parse_moment(value: object, *, end_of_day: bool = False) -> datetime:
     """An aware datetime from what a client wrote; ``ValueError`` with the accepted forms.
 
     ``end_of_day``: a bare date means the start of the *next* day (an exclusive bound).
+    A time that has no UTC equivalent (``0001-01-01`` east of UTC) is a ``ValueError`` too:
+    stored columns are UTC, and the overflow would otherwise surface as a 500.
     """
+    try:
+        moment = _parse_moment(value, end_of_day)
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"out of range: {value!r}") from None
+    return moment
+
+
+def _parse_moment(value: object, end_of_day: bool) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=_site_zone)
     if isinstance(value, date):

@@ -52,6 +52,17 @@ def test_end_bound_includes_the_whole_day() -> None:
         2026, 11, 30, 18, tzinfo=SHANGHAI)
 
 
+def test_a_time_with_no_utc_equivalent_is_refused() -> None:
+    """Stored columns are UTC: year 1 east of UTC (or 9999 west of it) would overflow
+    there, a 500 on any filter (``/api/v1/abandoned?since=0001-01-01``)."""
+    for raw in ("0001-01-01", "0001-01-01T00:00+08:00", "9999-12-31T23:00-05:00"):
+        with pytest.raises(ValueError, match="out of range"):
+            parse_moment(raw)
+    with pytest.raises(ValueError, match="out of range"):
+        as_moment_end("9999-12-31")
+    assert parse_moment("0001-01-01T12:00Z").year == 1  # representable: kept
+
+
 @pytest.mark.parametrize("raw", ["yesterday", "30/11/2026", "2026-13-01", "2026-02-30",
                                  "2026-11-30T25:00", "1764460800", 1764460800, "", None,
                                  "2026-11-30T09:30+08:00 extra"])

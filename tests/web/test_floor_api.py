@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from telephony.simulator import _msg_bytes
@@ -106,6 +107,26 @@ async def test_abandoned_calls_with_their_call_back_status(
                               json={})).status_code == 403
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_done_on_a_call_with_over_500_newer_abandoned_calls(
+        app_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    """A busy day: the answer after an action must find *this* call, not the newest 500
+    (the action was committed; a 404 then would make the supervisor try again)."""
+    app, client = app_client
+    sue = await login(client, "sue")
+    t0 = datetime.now(UTC) - timedelta(hours=3)
+    oldest = await _call(app.state.services, "abandoned", "+8613811112222", t0)
+    async with app.state.services.db() as session:
+        session.add_all(CallLog(call_id=f"pbx1:busy.{i}", pbx="pbx1", linkedid=f"busy.{i}",
+                                caller_number="+8613955556666", queue="support",
+                                state="abandoned", started_at=t0 + timedelta(seconds=i + 1))
+                        for i in range(501))
+        await session.commit()
+    r = await client.post(f"/api/v1/abandoned/{oldest}/done", headers=sue, json={})
+    assert r.status_code == 200, r.text
+    assert r.json()["call_id"] == oldest and r.json()["callback_status"] == "done"
+
+
 async def test_wallboard_thresholds(client: httpx.AsyncClient) -> None:
     sue = await login(client, "sue")
     got = (await client.get("/api/v1/wallboard/settings", headers=sue)).json()
@@ -126,7 +147,8 @@ async def test_wallboard_thresholds(client: httpx.AsyncClient) -> None:
     for bad, name in (({"waiting_red": -1}, "waiting_red"), ({"sl_red": 1.5}, "sl_red"),
                       ({"waiting_amber": 20}, "waiting_amber"),  # past its red (8)
                       ({"sl_red": 0.95}, "sl_amber"),  # red above amber (0.9)
-                      ({"blink": 1}, "blink"), ({"waiting_red": "many"}, "waiting_red")):
+                      ({"blink": 1}, "blink"), ({"waiting_red": "many"}, "waiting_red"),
+                      ({"sl_red": True}, "sl_red"), ({"abandon_red": "0.2"}, "abandon_red")):
         r = await client.put("/api/v1/wallboard/settings", headers=sue,
                              json={"thresholds": bad})
         assert r.status_code == 422 and f"thresholds.{name}" in r.text, (bad, r.text)
@@ -136,6 +158,21 @@ async def test_wallboard_thresholds(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/wallboard/settings", headers=alice)).status_code == 403
     assert (await client.put("/api/v1/wallboard/settings", headers=alice,
                              json={"thresholds": {}})).status_code == 403
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_no_control_characters_reach_the_pbx(client: httpx.AsyncClient) -> None:
+    """A reason or queue goes into an AMI header: a line break there would start a second
+    action (``Action: Hangup``…) on the PBX. 422 naming the field, before any PBX check."""
+    sue = await login(client, "sue")
+    for body, field in (({"paused": True, "reason": "lunch\r\nAction: Hangup"}, "reason"),
+                        ({"paused": True, "reason": "a\x00b"}, "reason"),
+                        ({"paused": True, "queue": "support\nAction: Logoff"}, "queue")):
+        r = await client.post("/api/v1/agents/6002/pause", headers=sue, json=body)
+        assert r.status_code == 422 and field in r.text, (body, r.status_code, r.text)
+    r = await client.post("/api/v1/agents/6002/logout", headers=sue,
+                          json={"queue": "support\r\nAction: Logoff"})
+    assert r.status_code == 422 and "queue" in r.text, r.text
 
 
 async def test_tickets_at_sla_risk(client: httpx.AsyncClient) -> None:

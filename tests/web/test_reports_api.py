@@ -95,6 +95,11 @@ async def test_bad_parameters_are_422_naming_them(api: Any) -> None:
         if r.status_code != 422 or r.json()["detail"][0]["loc"] != ["query", field]:
             wrong.append(f"{report} {params}: {r.status_code} {r.text[:200]}")
     assert not wrong, "\n".join(wrong)
-    client, _ = api
+    client, auth = api
+    # One end only, at the calendar's edge: the default 7-day span must not overflow (500).
+    for params, field in (({"to": "0001-01-03"}, "to"), ({"from": "9999-12-30"}, "from")):
+        r = await client.get("/api/v1/reports/queues", params=params, headers=auth)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", field], \
+            (params, r.status_code, r.text[:200])
     r = await client.get("/api/v1/reports/queues", headers=await login(client, "alice"))
     assert r.status_code == 403  # agents may not read reports

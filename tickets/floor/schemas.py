@@ -12,9 +12,12 @@ from tickets.schemas import Flag, In, Out, Version
 
 Extension = Annotated[str, StringConstraints(strip_whitespace=True,
                                              pattern=r"^[0-9]{2,10}$")]
+#: No control characters: these go into AMI headers, where a line break starts a new action.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 QueueName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=64)]
-PauseReason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+                                             max_length=64, pattern=_PRINTABLE)]
+PauseReason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64,
+                                               pattern=_PRINTABLE)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 
 
@@ -78,7 +81,7 @@ class AbandonedOut(Out):
 
 Count = Annotated[int, Field(ge=0, le=10_000, strict=True)]
 Seconds = Annotated[int, Field(ge=0, le=86_400, strict=True)]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]  # no "0.5", true
 Minutes = Annotated[int, Field(ge=1, le=10_080, strict=True)]
 
 #: (amber, red) pairs where a *higher* figure is worse: amber must not exceed red.

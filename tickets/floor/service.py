@@ -41,11 +41,11 @@ async def _names(session: AsyncSession, ids: Sequence[int | None]) -> dict[int, 
 # --- abandoned calls ----------------------------------------------------------------------
 
 async def list_abandoned(session: AsyncSession, since: datetime, status: StatusFilter = "open",
-                         limit: int = 100) -> list[dict[str, Any]]:
+                         limit: int = 100, call_id: str | None = None) -> list[dict[str, Any]]:
     """Abandoned inbound calls started at or after ``since``, newest first, each with its
     call-back (``AbandonedOut`` shape). ``status``: ``open`` (no call-back marked done),
     ``done``, or ``all``. ``returned_at``: when the same number later got through to an
-    agent (the earliest such call), else None."""
+    agent (the earliest such call), else None. ``call_id``: only that call."""
     later = aliased(CallLog)
     returned = (select(func.min(later.started_at))
                 .where(later.caller_number == CallLog.caller_number,
@@ -57,6 +57,8 @@ async def list_abandoned(session: AsyncSession, since: datetime, status: StatusF
              .outerjoin(Customer, Customer.id == CallLog.customer_id)
              .where(CallLog.state == "abandoned", CallLog.direction == "inbound",
                     CallLog.started_at >= since))
+    if call_id is not None:
+        query = query.where(CallLog.call_id == call_id)
     if status == "open":
         query = query.where(or_(Callback.id.is_(None), Callback.status == "open"))
     elif status == "done":
@@ -151,7 +153,7 @@ async def mark_done(session: AsyncSession, call: CallLog, *, by_id: int,
 async def abandoned_one(session: AsyncSession, call_id: str) -> dict[str, Any]:
     """One abandoned call in the list's shape (after an action)."""
     call = await abandoned_call(session, call_id)
-    rows = await list_abandoned(session, call.started_at, "all", limit=500)
+    rows = await list_abandoned(session, call.started_at, "all", limit=1, call_id=call_id)
     for row in rows:
         if row["call_id"] == call_id:
             return row

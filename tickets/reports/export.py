@@ -102,6 +102,7 @@ def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
     """Every table as a sheet of one workbook (openpyxl, write-only mode)."""
     from openpyxl import Workbook  # imported when asked: only exports need it
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     book = Workbook(write_only=True)
     for sheet in sheets:
@@ -110,6 +111,8 @@ def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
         for row in sheet.rows:
             cells: list[Any] = []
             for v in row:
+                if isinstance(v, str):  # control characters: XLSX cannot hold them
+                    v = ILLEGAL_CHARACTERS_RE.sub("", v)
                 if isinstance(v, datetime):
                     v = v.replace(tzinfo=None)
                 elif isinstance(v, str) and v.startswith("="):

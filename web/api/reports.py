@@ -67,6 +67,9 @@ def _bad(field: str, message: str) -> NoReturn:
 
 def _period(first: date | None, last: date | None, bucket: Bucket, tz: tzinfo) -> Period:
     """The local dates asked for (default: the 7 days up to today), checked."""
+    for name, day in (("from", first), ("to", last)):  # before any date arithmetic
+        if day is not None and not 2000 <= day.year <= 2099:
+            _bad(name, "dates from 2000 to 2099")
     today = datetime.now(tz).date()
     last = last or (first + timedelta(days=6) if first else today)
     first = first or last - timedelta(days=6)

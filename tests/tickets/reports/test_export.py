@@ -35,3 +35,12 @@ def test_xlsx() -> None:
     assert (ws["B2"].value, ws["C2"].value) == ("李本", 0.5)
     assert ws["B3"].data_type == "s" and ws["B3"].value.startswith("=HYPERLINK")
     assert book["total"]["A2"].value == 3
+
+
+def test_xlsx_drops_control_characters() -> None:
+    """A name with a control character (a display name is free text) must not fail the
+    whole download: XLSX cannot hold them (openpyxl raises), so they are dropped."""
+    sheet = Sheet("agents", ("name", "queue"), [("Bell\x07 王", "=x\x01y")])
+    ws = load_workbook(io.BytesIO(to_xlsx([sheet])))["agents"]
+    assert (ws["A2"].value, ws["B2"].value) == ("Bell 王", "=xy")
+    assert ws["B2"].data_type == "s"
