@@ -183,11 +183,18 @@ def uniqueid_sort_key(uid: str) -> tuple[int, int]:
 
 
 def encode_action(fields: Mapping[str, Any]) -> bytes:
-    """Serialise an action (list values become repeated lines)."""
+    """Serialise an action (list values become repeated lines).
+
+    Raises ValueError for a line break in a name or value: it would end the header, and a
+    blank line the action, letting text from a request send actions of its own (callers
+    validate their inputs; this is the last line of defence).
+    """
     lines: list[str] = []
     for k, v in fields.items():
         if isinstance(v, (list, tuple)):
             lines.extend(f"{k}: {i}" for i in v)
         else:
             lines.append(f"{k}: {v}")
+    if any("\r" in line or "\n" in line for line in lines):
+        raise ValueError("an AMI header may not contain a line break")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()

@@ -322,3 +322,15 @@ def test_a_non_finite_header_is_no_number(raw: str) -> None:
 
     assert num(raw) is None
     assert num(["7", raw]) == 7.0 and num("12.5") == 12.5
+
+
+def test_an_action_with_a_line_break_is_never_sent() -> None:
+    # The last line of defence against AMI injection through text from a request.
+    from telephony.ami import encode_action
+
+    assert encode_action({"Action": "QueuePause", "Reason": "lunch"}) == \
+        b"Action: QueuePause\r\nReason: lunch\r\n\r\n"
+    for bad in ({"Action": "QueuePause", "Reason": "lunch\r\nAction: Hangup"},
+                {"Action": "Originate", "Variable": ["A=1", "B=2\nAction: Logoff"]}):
+        with pytest.raises(ValueError, match="line break"):
+            encode_action(bad)

@@ -173,6 +173,11 @@ async def test_no_control_characters_reach_the_pbx(client: httpx.AsyncClient) ->
     r = await client.post("/api/v1/agents/6002/logout", headers=sue,
                           json={"queue": "support\r\nAction: Logoff"})
     assert r.status_code == 422 and "queue" in r.text, r.text
+    # An agent's own pause reason goes the same way (POST /agents/me/state).
+    alice = await login(client, "alice")
+    r = await client.post("/api/v1/agents/me/state", headers=alice,
+                          json={"state": "paused", "reason": "lunch\r\nAction: Hangup"})
+    assert r.status_code == 422 and "reason" in r.text, r.text
 
 
 async def test_tickets_at_sla_risk(client: httpx.AsyncClient) -> None:

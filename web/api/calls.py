@@ -12,6 +12,7 @@ from tickets import messages
 from tickets import service as ticket_service
 from tickets.bus import TOPIC_QUEUES, TOPIC_TICKETS
 from tickets.errors import Invalid
+from tickets.floor.schemas import PauseReason
 from tickets.models import CallLog
 from tickets.phones import InvalidPhoneNumber, normalize
 from tickets.schemas import CallLogOut, DbId, Flag, In, TicketOut
@@ -41,7 +42,7 @@ class TransferIn(In):
 
 class AgentStateIn(In):
     state: Literal["available", "paused", "wrapup"]
-    reason: Annotated[str, StringConstraints(max_length=64)] | None = None
+    reason: PauseReason | None = None  # sent to the PBX: no control characters
 
 
 class SpyIn(In):
