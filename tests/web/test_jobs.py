@@ -5,6 +5,7 @@ on PostgreSQL (real workers, real time: ticks of one second)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from datetime import timedelta
@@ -103,7 +104,11 @@ async def test_procrastinate_two_workers_one_run_per_tick(pg_factory: object,
         await conn.close()
     assert deferred == [1]
     assert len(runs) >= 3
-    # one run per one-second tick although both workers' deferrers tried every tick
-    seconds = [int(t) for t in runs]  # each runs within a second after its tick
-    assert len(set(seconds)) == len(seconds), runs
+    # One run per one-second tick although both workers' deferrers tried every tick: with
+    # duplicates there would be about twice as many, two at a time. A tick that came due
+    # while the workers were starting may run at once beside the current one (catch-up, not
+    # a duplicate: seen on a loaded CI machine), so the first pair may be close.
+    assert len(runs) <= 7, runs  # 4.5 s of ticks, and the start's catch-up
+    later = runs[1:]
+    assert all(b - a > 0.5 for a, b in itertools.pairwise(later)), runs
     assert left == 0
