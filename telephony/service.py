@@ -33,6 +33,8 @@ from .tracker import Call, Leg
 
 _EXT_RE = re.compile(r"^\d{2,10}$")
 _NUMBER_RE = re.compile(r"^\+?[0-9*#]{2,32}$")
+#: A dialplan context or extension name (no spaces, commas or line breaks: they reach AMI).
+_DIALPLAN_RE = re.compile(r"^[A-Za-z0-9_+*#.-]{1,80}$")
 _SPY_OPTIONS = {"listen": "qE", "whisper": "qwE", "barge": "qBE"}
 _ORIGINATE_REASONS = {"0": "failed (no such extension or number)", "1": "hung up",
                       "3": "no answer", "4": "answered", "5": "busy", "8": "congestion"}
@@ -251,6 +253,17 @@ class Telephony:
         await b.action({"Action": "Atxfer", "Channel": channel,
                         "Context": context or self.agent_context,
                         "Exten": _check_ext(extension)})
+
+    async def redirect(self, target: str, context: str, extension: str,
+                       priority: int = 1) -> None:
+        """Move the caller's channel of ``target`` (a call id or a channel name) to
+        ``context``/``extension``/``priority`` (AMI ``Redirect``): the IVR's "0" hands the
+        caller to the support queue this way; the leg the caller was bridged to hangs up."""
+        if not _DIALPLAN_RE.match(context) or not _DIALPLAN_RE.match(extension):
+            raise ValueError(f"not a dialplan location: {context!r}, {extension!r}")
+        b, channel = self._channel(target, "caller")
+        await b.action({"Action": "Redirect", "Channel": channel, "Context": context,
+                        "Exten": extension, "Priority": str(int(priority))})
 
     async def hangup(self, target: str, cause: int = 16) -> None:
         b, channel = self._channel(target, "caller")

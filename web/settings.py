@@ -70,6 +70,22 @@ class Settings(BaseSettings):
     ivr_sip_port: int = 5080
     ivr_user: str = "ivr"
     ivr_password: str | None = None
+    # The IVR (softphone_bridge/, `hotline ivr`): the only address its SIP and RTP sockets
+    # bind; its RTP port range "low-high"; calls served at once (beyond: a busy prompt, and
+    # beyond twice that 486 Busy Here); the language for callers not known by number; a
+    # folder of recorded prompts overriding the synthesized ones (<dir>/<zh|en>/<key>.wav);
+    # seconds to wait for a key; longest voice message; whether `hotline serve` runs it too.
+    ivr_bind: str = "127.0.0.1"
+    ivr_rtp_ports: str = Field(default="10000-10999", pattern=r"^\d{1,5}-\d{1,5}$")
+    ivr_max_calls: int = Field(default=20, ge=1, le=500)
+    ivr_language: Literal["zh", "en"] = "zh"
+    ivr_prompts_dir: Path | None = None
+    ivr_digit_timeout_s: float = Field(default=6.0, ge=1, le=60)
+    ivr_message_max_s: int = Field(default=120, ge=5, le=600)
+    ivr_in_serve: bool = False
+    # Where the IVR's "0" sends the caller (AMI Redirect of the caller's channel).
+    ivr_agent_context: str = Field(default="hotline-ivr-exit", pattern=r"^[A-Za-z0-9_.-]{1,80}$")
+    ivr_agent_exten: str = Field(default="agent", pattern=r"^[A-Za-z0-9_+*#.-]{1,80}$")
 
     # Not in DESIGN.md's table, but settable the same way.
     data_dir: Path = Path("./var")
@@ -176,6 +192,14 @@ class Settings(BaseSettings):
     def _sweep_tick(cls, v: int) -> int:
         if not (60 % v == 0 if v < 60 else v % 60 == 0 and 3600 % v == 0):
             raise ValueError("a divisor of 60 (1…30 s) or whole minutes dividing an hour")
+        return v
+
+    @field_validator("ivr_rtp_ports")
+    @classmethod
+    def _rtp_range(cls, v: str) -> str:
+        low, high = (int(x) for x in v.split("-"))
+        if not 1024 <= low <= high <= 65535 or high - low < 3:
+            raise ValueError("a range low-high within 1024-65535 with at least 4 ports")
         return v
 
     @field_validator("sms_body")
@@ -303,6 +327,19 @@ class Settings(BaseSettings):
     def audiosocket_host_port(self) -> tuple[str, int]:
         host, _, port = self.audiosocket.rpartition(":")
         return host or "127.0.0.1", int(port)
+
+    @property
+    def ivr_server_host_port(self) -> tuple[str, int]:
+        """``HOTLINE_IVR_SIP_SERVER`` split (port 5060 when not given)."""
+        host, sep, port = self.ivr_sip_server.rpartition(":")
+        if not sep or not port.isdigit():
+            return self.ivr_sip_server, 5060
+        return host, int(port)
+
+    @property
+    def ivr_rtp_range(self) -> tuple[int, int]:
+        low, _, high = self.ivr_rtp_ports.partition("-")
+        return int(low), int(high)
 
 
 def to_async_url(url: str) -> str:

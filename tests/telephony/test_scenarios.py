@@ -194,3 +194,19 @@ async def test_asr_link_published(rig):
                         "call_id": live["call_id"], "pbx": "pbx1"}
     finally:
         task.cancel()
+
+
+async def test_redirect_moves_the_callers_channel(rig):
+    _task, _result = rig.server.start_play("e_queue_blind_transfer")
+    upd = await rig.rec.wait_for(lambda e: e.get("type") == "call_update"
+                                 and e.get("answered_by") == "6001")
+    call_id = upd["call_id"]
+    await rig.tel.redirect(call_id, "hotline-ivr-exit", "agent")
+    sent = [a for a in rig.server.actions if a.get("Action") == "Redirect"]
+    assert sent[-1]["Context"] == "hotline-ivr-exit" and sent[-1]["Exten"] == "agent"
+    assert sent[-1]["Priority"] == "1"
+    assert not sent[-1]["Channel"].startswith("PJSIP/6001-")  # the caller, not the agent
+    for context, exten in (("a,b", "agent"), ("ctx", "agent\r\nAction: Hangup"), ("", "1")):
+        with pytest.raises(ValueError):
+            await rig.tel.redirect(call_id, context, exten)
+    _task.cancel()  # the capture goes on only after a BlindTransfer
