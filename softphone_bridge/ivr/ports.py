@@ -45,6 +45,8 @@ class CallInfo:
     ``pbx`` come from the ``X-Hotline-Linkedid`` / ``X-Hotline-Pbx`` headers the sample
     dialplan adds (``asterisk_conf/extensions.conf``); ``None`` when the INVITE has none
     (direct mode, tests). ``mode`` comes from ``X-Hotline-Ivr-Mode`` (default ``menu``).
+    ``channel`` (``X-Hotline-Channel``) is the caller's Asterisk channel name
+    (``PJSIP/trunk-0000002a``): what a standalone ``hotline ivr`` redirects to the queue.
     """
 
     call_ref: str
@@ -52,6 +54,7 @@ class CallInfo:
     linkedid: str | None = None
     pbx: str | None = None
     mode: Mode = "menu"
+    channel: str | None = None
 
     @property
     def call_id(self) -> str | None:
