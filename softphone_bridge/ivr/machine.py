@@ -4,8 +4,8 @@ Pure like :class:`telephony.tracker.CallTracker`: no I/O, no threads, no clock. 
 (:mod:`softphone_bridge.ivr.session`) carries the actions out on the line, the backend and
 the prompt book, and feeds each result back as an event together with ``at_s``, the seconds
 since the IVR answered (the journey's time base). Keeping every decision here lets the whole
-menu of ``docs``' IVR contract (#12) be tested as tables of events, without SIP or a
-database, and lets the session stay a dumb executor.
+menu agreed for #12 be tested as tables of events, without SIP or a database, and lets the
+session stay a dumb executor.
 
 The protocol, one step at a time: :meth:`IvrMachine.feed` returns a non-empty list of
 actions. Every action but the last is *fire-and-forget* (:class:`RecordJourney`,
@@ -473,7 +473,7 @@ class IvrMachine:
         return [Disconnect(), End()]
 
     def _hung_up(self) -> list[Action]:
-        self.state = "ended"
+        self.state, self._entry = "ended", ""  # (a PIN half-typed is not kept)
         self._playing = False
         return [*self._record("hangup"), End()]
 
