@@ -158,6 +158,8 @@ class Journey:
     steps: tuple[JourneyStep, ...] = field(default_factory=tuple)
     #: ``agent`` (transferred), ``hangup``, ``done`` (the IVR ended the call), ``busy``.
     outcome: str = "hangup"
+    #: The language the caller last heard (``ivr_journeys.language``); ``None`` if unknown.
+    language: Lang | None = None
 
 
 class IvrBackend(Protocol):
