@@ -39,6 +39,7 @@ __all__ = [
 
 LANGS: tuple[Lang, ...] = ("zh", "en")
 _DOUBLE_STOP = re.compile(r"\.\.(?!\.)")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 #: Keys that are a sound, not words (:mod:`softphone_bridge.audio` makes them).
 TONES = frozenset({"beep"})
 
@@ -58,12 +59,15 @@ class _Reading:
 
 def _group(value: object, lang: Lang, _ctx: _Reading) -> str:
     """A group's name: a plain string, or names by language (``{"zh": …, "en": …}``,
-    falling back to the other language)."""
+    falling back to the other language). ``""`` (the clause is left out) when English would
+    have to read Chinese characters: the English voice says "Chinese letter" for each."""
     if isinstance(value, Mapping):
         names = [value.get(lang), *value.values()]
         value = next((n for n in names if isinstance(n, str) and n.strip()), "")
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"not a group name: {value!r}")
+    if lang == "en" and _CJK.search(value):
+        return ""
     # a name is read as it is; keep it to one short line
     return " ".join(value.split())[:40]
 
@@ -119,7 +123,7 @@ class Prompt:
     """One prompt's texts. ``text[lang]``: the segments, each ``(language, template)``.
     ``params``: required parameters (``None`` allowed only where the reader takes it).
     ``optional``: parameter → its clause per language, inserted as ``{<param>_clause}``
-    (empty when the parameter is missing or ``None``)."""
+    (empty when the parameter is missing, ``None``, or has nothing to say in the language)."""
 
     text: Mapping[Lang, tuple[tuple[Lang, str], ...]]
     params: tuple[str, ...] = ()
@@ -253,9 +257,11 @@ def render(key: str, lang: Lang, *, now: datetime | None = None, tz: tzinfo = UT
         if value is None and name in p.optional:
             continue
         try:
-            fields[name] = _READERS[name](value, lang, ctx)
+            said = _READERS[name](value, lang, ctx)
         except ValueError as exc:
             raise PromptParamError(f"prompt {key!r}, {name}: {exc}") from None
+        if said or name not in p.optional:
+            fields[name] = said
     for name, clauses in p.optional.items():
         fields[f"{name}_clause"] = clauses[lang].format(**fields) if name in fields else ""
     if "count" in params:

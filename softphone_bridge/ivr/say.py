@@ -11,7 +11,7 @@ a Chinese or English hotline says it, and the synthesizer only sees words:
 * ticket numbers: ``T-000123`` → 工单幺二三 / "ticket one two three" (leading zeros dropped);
 * hours and clock times: 下午两点, 下午三点半 / "2 p.m.", "3:30 p.m.";
 * moments relative to today in the site's timezone: 今天下午三点半, 明天上午九点,
-  十二月三日下午三点 / "today at 3:30 p.m.", "December 3 at 3 p.m.";
+  十二月三日下午三点 / "today at 3:30 p.m.", "December 3rd at 3 p.m.";
 * durations (最长两分钟 / "two minutes") and ticket status keys.
 
 Everything here is pure (no clock: callers pass ``now``) and raises ``ValueError`` on a value
@@ -231,8 +231,8 @@ def clock(h: int, minute: int, lang: Lang) -> str:
 
 def day(d: date, lang: Lang, *, today: date) -> str:
     """A date relative to ``today``: 今天/明天/后天/昨天 / "today", "tomorrow", "yesterday";
-    otherwise 十二月三日 / "December 3", with the year when it is not ``today``'s
-    (二零二七年一月五日 / "January 5, 2027")."""
+    otherwise 十二月三日 / "December 3rd", with the year when it is not ``today``'s
+    (二零二七年一月五日 / "January 5th, 2027")."""
     lang = _lang(lang)
     offset = (d - today).days
     if lang == "zh":
@@ -244,14 +244,20 @@ def day(d: date, lang: Lang, *, today: date) -> str:
     relative = {-1: "yesterday", 0: "today", 1: "tomorrow"}.get(offset)
     if relative:
         return relative
-    said = f"{_EN_MONTHS[d.month - 1]} {d.day}"
+    said = f"{_EN_MONTHS[d.month - 1]} {_ordinal(d.day)}"
     return said if d.year == today.year else f"{said}, {d.year}"
+
+
+def _ordinal(n: int) -> str:
+    """3 → "3rd": a date is said "December third" (espeak-ng reads "3rd" so)."""
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def when(moment: datetime, lang: Lang, *, now: datetime, tz: tzinfo) -> str:
     """A moment as a caller hears it, in the site's timezone ``tz``, relative to ``now``'s day:
     ``"今天下午三点半"``, ``"明天上午九点"``, ``"十二月三日下午三点"`` / ``"today at 3:30 p.m."``,
-    ``"tomorrow at 9 a.m."``, ``"December 3 at 3 p.m."``. Seconds are dropped.
+    ``"tomorrow at 9 a.m."``, ``"December 3rd at 3 p.m."``. Seconds are dropped.
 
     Raises ``ValueError`` for a naive ``moment`` or ``now`` (their timezone is unknown).
     """

@@ -88,6 +88,11 @@ def test_optional_clauses_are_left_out_when_missing_or_none() -> None:
     # a group's name in the other language when its own is missing
     assert "由Field service负责" in render_text(
         "status_ticket", "zh", number="7", status="new", group={"en": "Field service"})
+    # but English does not read Chinese characters ("Chinese letter, Chinese letter")
+    assert render_text("status_ticket", "en", number="7", status="new",
+                       group={"zh": "售后组"}) == "Ticket seven is new."
+    assert render_text("status_ticket", "en", number="7", status="new",
+                       group="售后组") == "Ticket seven is new."
 
 
 def test_the_menu_offers_the_other_language_in_that_language() -> None:
@@ -110,19 +115,19 @@ def test_unknown_keys_and_languages() -> None:
 
 
 def test_parameter_errors_are_clear() -> None:
-    with pytest.raises(PromptParamError, match="'status_count'.*missing count"):
+    with pytest.raises(PromptParamError, match=r"'status_count'.*missing count"):
         render_text("status_count", "zh")
     with pytest.raises(PromptParamError, match="missing status"):
         render_text("status_ticket", "en", number="T-000001")
     with pytest.raises(PromptParamError, match="unexpected colour"):
         render_text("welcome", "en", colour="red")
-    with pytest.raises(PromptParamError, match="callback_saved.*hour"):
+    with pytest.raises(PromptParamError, match=r"callback_saved.*hour"):
         render_text("callback_saved", "zh", number="T-000001")  # hour=None must be explicit
     with pytest.raises(PromptParamError, match="number: not a ticket number"):
         render_text("rate_intro", "zh", number="abc")
     with pytest.raises(PromptParamError, match="hour: not an hour"):
         render_text("callback_saved", "en", number="T-1", hour=24)
-    with pytest.raises(PromptParamError, match="when: .*timezone-aware"):
+    with pytest.raises(PromptParamError, match=r"when: .*timezone-aware"):
         render_text("status_ticket", "en", number="T-1", status="new",
                     when=datetime(2026, 12, 1, 15, 0))
     with pytest.raises(PromptParamError, match="count: not a count"):

@@ -4,7 +4,9 @@ threads. Only a few prompts are really synthesized; the rest use a recording syn
 from __future__ import annotations
 
 import logging
+import re
 import struct
+import subprocess
 import threading
 import time
 import wave
@@ -18,7 +20,7 @@ from softphone_bridge import audio
 from softphone_bridge.ivr import catalogue
 from softphone_bridge.ivr.catalogue import PromptParamError
 from softphone_bridge.ivr.ports import PromptBook
-from softphone_bridge.ivr.prompts import SEGMENT_GAP_S, EspeakPromptBook
+from softphone_bridge.ivr.prompts import DEFAULT_VOICES, SEGMENT_GAP_S, EspeakPromptBook
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
@@ -230,3 +232,29 @@ def test_an_unwritable_cache_is_logged_and_prompts_still_play(
         assert prompts.prompt("rate_intro", "en", number="2")
     assert caplog.text.count("not writable") == 1
     assert prompts.prompt("goodbye", "en") and len(synth.calls) == 3  # kept in memory
+
+
+def test_each_voice_reads_every_prompt_in_its_own_language() -> None:
+    """espeak-ng's phonemes (``-x``) mark a switch to another language's rules, e.g.
+    ``(en)`` when the Mandarin voice falls back to English: never in our prompts (the plain
+    ``cmn`` voice of espeak-ng 1.51 does it for most characters)."""
+    sample = {"count": 2, "number": "T-000123", "status": "pending_customer",
+              "group": {"zh": "售后组", "en": "After-sales"}, "hour": 14, "max_s": 120,
+              "when": datetime(2026, 12, 5, 7, 30, tzinfo=UTC)}
+    said: dict[str, list[str]] = {"zh": [], "en": []}
+    for key in catalogue.KEYS:
+        if key in catalogue.TONES:
+            continue
+        spec = catalogue.prompt(key)
+        params = {name: sample[name] for name in (*spec.params, *spec.optional)}
+        for lang in catalogue.LANGS:
+            for seg_lang, text in catalogue.render(key, lang, now=NOW, tz=SHANGHAI, **params):
+                said[seg_lang].append(text)
+    for lang, voice in DEFAULT_VOICES.items():
+        done = subprocess.run(["espeak-ng", "-q", "-x", "-v", voice],
+                              input="\n".join(said[lang]).encode(), capture_output=True,
+                              timeout=60, check=True)
+        phonemes = done.stdout.decode()
+        assert phonemes.count("_|") > 300 if lang == "zh" else len(phonemes) > 1000
+        assert not re.search(r"\((en|cmn|zh)\)", phonemes), phonemes
+        assert "tS'aIni:z" not in phonemes  # "Chinese letter"

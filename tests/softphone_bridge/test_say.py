@@ -245,19 +245,22 @@ def test_clock_times(h: int, m: int, zh: str, en: str) -> None:
 
 @pytest.mark.parametrize(("h", "m"), [(24, 0), (-1, 0), (3, 60), (3, -1)])
 def test_bad_times(h: int, m: int) -> None:
-    with pytest.raises(ValueError, match="not an? (hour|minute)"):
+    with pytest.raises(ValueError, match=r"not an? (hour|minute)"):
         say.clock(h, m, "zh")
 
 
 @pytest.mark.parametrize(("d", "zh", "en"), [
     (date(2026, 12, 1), "今天", "today"),
     (date(2026, 12, 2), "明天", "tomorrow"),
-    (date(2026, 12, 3), "后天", "December 3"),
+    (date(2026, 12, 3), "后天", "December 3rd"),
     (date(2026, 11, 30), "昨天", "yesterday"),
-    (date(2026, 12, 25), "十二月二十五日", "December 25"),
-    (date(2026, 2, 10), "二月十日", "February 10"),
-    (date(2027, 1, 5), "二零二七年一月五日", "January 5, 2027"),
-    (date(2031, 11, 21), "二零三一年十一月二十一日", "November 21, 2031"),
+    (date(2026, 12, 25), "十二月二十五日", "December 25th"),
+    (date(2026, 2, 10), "二月十日", "February 10th"),
+    (date(2027, 1, 5), "二零二七年一月五日", "January 5th, 2027"),
+    (date(2031, 11, 21), "二零三一年十一月二十一日", "November 21st, 2031"),
+    (date(2026, 12, 22), "十二月二十二日", "December 22nd"),
+    (date(2026, 12, 13), "十二月十三日", "December 13th"),
+    (date(2026, 5, 31), "五月三十一日", "May 31st"),
 ])
 def test_days_relative_to_today(d: date, zh: str, en: str) -> None:
     today = date(2026, 12, 1)
@@ -271,7 +274,7 @@ def test_moments_are_read_in_the_site_timezone_relative_to_its_today() -> None:
         (datetime(2026, 12, 1, 7, 30, tzinfo=UTC), "今天下午三点半", "today at 3:30 p.m."),
         (datetime(2026, 12, 2, 1, 0, tzinfo=UTC), "明天上午九点", "tomorrow at 9 a.m."),
         (datetime(2026, 12, 4, 7, 0, 59, tzinfo=UTC), "十二月四日下午三点",
-         "December 4 at 3 p.m."),
+         "December 4th at 3 p.m."),
         (datetime(2026, 12, 1, 16, 30, tzinfo=UTC), "明天凌晨零点半", "tomorrow at 12:30 a.m."),
         (datetime(2026, 12, 1, 4, 0, tzinfo=UTC), "今天中午十二点", "today at noon"),
     ]
