@@ -185,7 +185,8 @@ def read_wav(data: bytes) -> Pcm16:
     :class:`AudioError` for anything else (not a WAV, compressed, no channels or rate).
     """
     chunks = _chunks(data)
-    fmt, channels, rate, _byte_rate, block, bits = struct.unpack_from("<HHIIHH", chunks[b"fmt "])
+    fmt, channels, rate, _byte_rate, _block, bits = struct.unpack_from("<HHIIHH",
+                                                                       chunks[b"fmt "])
     if fmt == _EXTENSIBLE:
         if len(chunks[b"fmt "]) < 26:
             raise AudioError("WAVE_FORMAT_EXTENSIBLE without its sub-format")
@@ -193,8 +194,7 @@ def read_wav(data: bytes) -> Pcm16:
     if channels < 1 or rate < 1 or bits < 1:
         raise AudioError(f"WAV with {channels} channels at {rate} Hz, {bits} bits")
     width = (bits + 7) // 8
-    if block != width * channels:
-        block = width * channels  # some writers get it wrong; the sample width decides
+    block = width * channels  # not the header's block align: some writers get it wrong
     raw = chunks[b"data"]
     raw = raw[:len(raw) - len(raw) % block]
     samples = _mono(_decode_samples(raw, fmt, width), channels)
