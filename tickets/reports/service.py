@@ -90,8 +90,8 @@ from tickets.models import (
 from tickets.reports.period import BUCKET_S, Bucket, Period, bucket_start, segments
 from tickets.reports.schemas import (
     AgentReport,
-    CsatFigures,
     AgentRow,
+    CsatFigures,
     Filters,
     QueueReport,
     QueueRow,

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.conftest import DbMaker
 from tests.tickets.reports.seed import local, seed, utc
 from tickets import service as ticket_service
+from tickets.csat.models import TicketRating
 from tickets.db import make_engine, make_sessionmaker
 from tickets.models import CallLog, TicketEvent
-from tickets.csat.models import TicketRating
 from tickets.reports import export, service
 from tickets.reports.period import Period
 from tickets.reports.schemas import CsatFigures, Filters
