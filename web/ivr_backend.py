@@ -21,11 +21,11 @@ import logging
 import tempfile
 import threading
 import wave
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -113,11 +113,11 @@ class LoopIvrBackend:
         self.transcribe_timeout_s = transcribe_timeout_s
 
     # -- running on the loop ---------------------------------------------------------------
-    def _wait(self, coro: Awaitable[T], timeout_s: float, what: str) -> T:
+    def _wait(self, coro: Coroutine[Any, Any, T], timeout_s: float, what: str) -> T:
         if self._on_loop_thread():
-            coro.close()  # type: ignore[attr-defined]
+            coro.close()
             raise RuntimeError("LoopIvrBackend is blocking: call it from a call thread")
-        fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return fut.result(timeout_s)
         except TimeoutError:

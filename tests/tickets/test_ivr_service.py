@@ -268,3 +268,7 @@ def test_summary_words() -> None:
     assert ivr.journey_summary("hangup", [
         {"at_s": 5, "kind": "message", "detail": "T-000009"}]) == "left message T-000009 · hangup"
     assert ivr.journey_summary("busy", []) == "busy"
+    assert ivr.journey_summary("agent", [
+        {"at_s": 3, "kind": "timeout", "detail": ""}, {"at_s": 9, "kind": "invalid", "detail": "7"},
+        {"at_s": 18.6, "kind": "agent", "detail": "strikes"}]) == \
+        "2 invalid/timeout · agent (strikes) after 19 s"

@@ -375,7 +375,9 @@ def journey_summary(outcome: str, steps: Sequence[PopIvrStep]) -> str:
         parts.append(f"{strikes} invalid/timeout")
     agent = next((s for s in steps if s["kind"] == "agent"), None)
     if agent is not None:
-        parts.append(f"pressed {agent['detail'] or '0'} after {agent['at_s']:.0f} s")
+        key = agent["detail"] or "0"
+        how = f"pressed {key}" if len(key) == 1 else f"agent ({key})"  # a key, or why
+        parts.append(f"{how} after {agent['at_s']:.0f} s")
     elif outcome != "agent":
         parts.append(outcome)
     return " · ".join(parts) or outcome
