@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import DbMaker
 from tests.tickets.ivr_world import World, seed, ticket
 from tickets import service
 from tickets.csat import service as csat
+from tickets.csat.models import TicketRating
 from tickets.db import make_engine, make_sessionmaker, utcnow
 from tickets.errors import Conflict, Invalid, NotFound
 from tickets.models import Ticket, TicketEvent
@@ -89,3 +91,11 @@ async def test_summary_counts_a_periods_ratings_once_each(world: World) -> None:
         assert grouped == csat.CsatSummary(3, (5 + 4 + 2) / 3, 2 / 3)
         none = await csat.summary(s, now + timedelta(hours=1), now + timedelta(hours=2))
         assert none == csat.CsatSummary(0, None, None)
+
+
+async def test_the_database_refuses_a_score_outside_1_to_5(world: World) -> None:
+    """The service checks; the table does too (a row written by other means)."""
+    tid = await ticket(world.sm, "t", world.wang, status="resolved")
+    with pytest.raises(IntegrityError):
+        async with world.sm() as s, s.begin():
+            s.add(TicketRating(ticket_id=tid, score=9, channel="ivr"))

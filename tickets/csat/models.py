@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tickets.db import Base, UTCDateTime, utcnow
@@ -22,6 +22,7 @@ class TicketRating(Base):
     """The customer's 1–5 score of how a ticket was handled (5: very satisfied)."""
 
     __tablename__ = "ticket_ratings"
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="score"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('ticket_id'),
+        sa.CheckConstraint('score BETWEEN 1 AND 5', name=op.f('ck_ticket_ratings_score')),
     )
     op.create_index(op.f('ix_ticket_ratings_updated_at'), 'ticket_ratings', ['updated_at'],
                     unique=False)
