@@ -67,7 +67,7 @@ from panoramisk.message import Message
 
 from tickets import messages
 from tickets.bus import TOPIC_CALLS, TOPIC_PBX, TOPIC_QUEUES, Bus, NowaitBus, OutEvent
-from tickets.messages import CallerContext, PopCustomer
+from tickets.messages import CallerContext, PopCustomer, PopIvr
 
 from .agents import AgentInterfaces
 from .ami import DEFAULT_MAX_MESSAGE, AmiMessage, FrameParser, encode_action, first
@@ -99,6 +99,8 @@ from .tracker import (
 log = logging.getLogger(__name__)
 
 _RESYNC_IDS = itertools.count(1)
+#: How long a pop waits for its call's IVR journey beyond the caller lookup (seconds).
+JOURNEY_WAIT_S = 1.0
 #: Snapshot kind (as queued for the consumer) -> the AMI list action that takes it.
 _RESYNC_ACTIONS = {"resync_channels": "CoreShowChannels", "resync_queues": "QueueStatus"}
 Sink = Callable[[tuple[str, float, Any]], None]
@@ -305,6 +307,8 @@ class PbxBridge:
         self._lookups: dict[str, asyncio.Future[CallerContext]] = {}
         self._lookup_done: dict[str, float] = {}
         self._lookup_keys: dict[str, tuple[str | None, str]] = {}  # call -> number looked up
+        #: call -> its IVR journey read (shared by the call's pops; see _journey)
+        self._journeys: dict[str, tuple[float, asyncio.Future[PopIvr | None]]] = {}
         self._resynced = asyncio.Event()
         self._booted = asyncio.Event()  # FullyBooted seen on this connection
         self._resync_booted = False  # the last snapshots were asked after FullyBooted
@@ -843,9 +847,11 @@ class PbxBridge:
             elif isinstance(eff, ScreenPop):
                 fut = self._lookup(eff.call_id, eff.caller_e164, eff.raw_number,
                                    max_age=self.lookup_max_age)
-                if fut is None or not fut.done():
+                journey = self._journey(eff.call_id)
+                if fut is None or not fut.done() or not journey.done():
                     return False  # the lane waits for the lookup
-                publish(TOPIC_CALLS, self._pop_event(eff, fut.result(), None))
+                publish(TOPIC_CALLS, self._pop_event(eff, fut.result(), None,
+                                                     journey.result()))
             elif isinstance(eff, Persist):
                 done = self._logged if eff.record.ended_at is not None else None
                 return self.call_log.put_nowait(eff.record, done)
@@ -1016,16 +1022,43 @@ class PbxBridge:
             self._sink(("events", time.time(), found))
 
     async def _screen_pop(self, eff: ScreenPop) -> None:
+        journey = self._journey(eff.call_id)  # read meanwhile: the caller lookup is slower
         found, error = await self._found(eff.call_id, eff.caller_e164, eff.raw_number)
-        await self.bus.publish(TOPIC_CALLS, self._pop_event(eff, found, error))
+        try:
+            ivr = await asyncio.wait_for(asyncio.shield(journey), JOURNEY_WAIT_S)
+        except TimeoutError:
+            ivr = None  # the pop goes out without it rather than late
+        await self.bus.publish(TOPIC_CALLS, self._pop_event(eff, found, error, ivr))
+
+    def _journey(self, call_id: str) -> asyncio.Future[PopIvr | None]:
+        """The call's IVR journey (``None``: none, or the read failed), read once for all
+        the call's pops (ring-all); a ``None`` older than :data:`JOURNEY_WAIT_S` is read
+        again (a caller may reach the IVR after a first pop)."""
+        cached = self._journeys.get(call_id)
+        if cached is not None:
+            at, fut = cached
+            if not fut.done() or fut.result() is not None \
+                    or time.monotonic() - at < JOURNEY_WAIT_S:
+                return fut
+        fut = asyncio.ensure_future(self._read_journey(call_id))
+        self._journeys[call_id] = (time.monotonic(), fut)
+        return fut
+
+    async def _read_journey(self, call_id: str) -> PopIvr | None:
+        try:
+            return await self.directory.ivr_journey(call_id)
+        except Exception as exc:
+            log.warning("IVR journey of %s: %r", call_id, exc)
+            return None
 
     @staticmethod
     def _pop_event(eff: ScreenPop, found: CallerContext,
-                   error: str | None) -> messages.ScreenPop:
+                   error: str | None, ivr: PopIvr | None = None) -> messages.ScreenPop:
         return messages.screen_pop(
             call_id=eff.call_id, pbx=eff.pbx, extension=eff.extension,
             caller_number=eff.caller_number, caller_name=eff.caller_name, queue=eff.queue,
-            order_number=eff.order_number, dtmf=eff.dtmf, context=found, lookup_error=error)
+            order_number=eff.order_number, dtmf=eff.dtmf, context=found, lookup_error=error,
+            ivr=ivr)
 
     async def _persist(self, eff: Persist) -> None:
         """Queue the record for the call-log writer (waits while its queue is full: that is
@@ -1038,6 +1071,7 @@ class PbxBridge:
         await self.bus.publish(TOPIC_CALLS, call_log_event(record))
         self._lookup_done.pop(record.call_id, None)
         self._lookup_keys.pop(record.call_id, None)
+        self._journeys.pop(record.call_id, None)
         # A lookup still running is left to finish, not cancelled: cancelling a database
         # call midway can leak its pooled connection (the call log's budget is small).
         self._lookups.pop(record.call_id, None)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tickets.messages import CallerContext, PopCall, PopCustomer, PopTicket
+from tickets.messages import CallerContext, PopCall, PopCustomer, PopIvr, PopTicket
 
 
 class TelephonyError(Exception):
@@ -93,6 +93,11 @@ class CallDirectory(Protocol):
         """Idempotent upsert keyed by ``record.call_id``."""
         ...
 
+    async def ivr_journey(self, call_id: str) -> PopIvr | None:
+        """The call's way through Hotline's IVR for the pop (``None``: it never went
+        through it)."""
+        ...
+
     async def record_calls(self, records: Sequence[CallRecord]) -> None:
         """:meth:`record_call` for each record, in order, in one transaction: all of them
         are written or (an exception) none (the call-log writer retries the batch)."""
@@ -123,6 +128,7 @@ class InMemoryCallDirectory:
         self.tickets = tickets or {}
         self.delay = delay
         self.calls: dict[str, CallRecord] = {}
+        self.journeys: dict[str, PopIvr] = {}  # call id -> its IVR journey
         self.writes: list[CallRecord] = []
         self.batches: list[int] = []  # size of each record_calls batch
         self.lookups = 0
@@ -149,6 +155,9 @@ class InMemoryCallDirectory:
                     break
         calls.reverse()
         return {"customer": customer, "tickets": tickets, "calls": calls, "orders": []}
+
+    async def ivr_journey(self, call_id: str) -> PopIvr | None:
+        return self.journeys.get(call_id)
 
     async def record_call(self, record: CallRecord) -> None:
         self.writes.append(record)

@@ -103,6 +103,25 @@ class CallerContext(TypedDict):
     orders: list[PopOrder]
 
 
+class PopIvrStep(TypedDict):
+    """One thing the caller did in the IVR (``softphone_bridge.ivr.ports.JourneyStep``)."""
+
+    at_s: float  # seconds since the IVR answered
+    kind: str  # menu, status, message, callback, rating, invalid, timeout, agent, busy
+    detail: str  # a key, a ticket number; never a PIN
+
+
+class PopIvr(TypedDict):
+    """The caller's way through the IVR before the agent's phone rang (``tickets.ivr``).
+
+    ``summary`` is one English line for logs and tools; the console words it in the
+    agent's language from ``steps``."""
+
+    outcome: str  # agent, hangup, done, busy
+    steps: list[PopIvrStep]
+    summary: str
+
+
 def no_caller() -> CallerContext:
     """The context of an unknown (or not yet looked up) caller."""
     return {"customer": None, "tickets": [], "calls": [], "orders": []}
@@ -124,6 +143,7 @@ class ScreenPop(TypedDict):
     calls: list[PopCall]
     orders: list[PopOrder]
     lookup_error: NotRequired[str]
+    ivr: NotRequired[PopIvr]  # present when the call came through Hotline's IVR
 
 
 class CallChanges(TypedDict, total=False):
@@ -480,9 +500,10 @@ def check(message: Mapping[str, object]) -> Mapping[str, object]:
 # -- builders: the one place messages are made --------------------------------------------
 def screen_pop(*, call_id: str, pbx: str, extension: str | None, caller_number: str,
                caller_name: str | None, queue: str | None, order_number: str | None,
-               dtmf: str, context: CallerContext, lookup_error: str | None = None
-               ) -> ScreenPop:
-    """The pop for one rung agent; ``context`` is the caller lookup's answer."""
+               dtmf: str, context: CallerContext, lookup_error: str | None = None,
+               ivr: PopIvr | None = None) -> ScreenPop:
+    """The pop for one rung agent; ``context`` is the caller lookup's answer, ``ivr`` the
+    call's IVR journey (left out when ``None``)."""
     msg: ScreenPop = {
         "type": "screen_pop", "call_id": call_id, "pbx": pbx, "extension": extension,
         "caller_number": caller_number, "caller_name": caller_name, "queue": queue,
@@ -490,6 +511,8 @@ def screen_pop(*, call_id: str, pbx: str, extension: str | None, caller_number: 
         "tickets": context["tickets"], "calls": context["calls"], "orders": context["orders"]}
     if lookup_error:
         msg["lookup_error"] = lookup_error
+    if ivr is not None:
+        msg["ivr"] = ivr
     return msg
 
 

@@ -230,6 +230,10 @@ class Ticket(Base):
     sla_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Six random digits (``secrets``) set at creation: who is not the ticket's customer
+    #: needs it to hear the ticket in the IVR (tickets.ivr). Staff see it, customers get it
+    #: in their notifications; never logged. NULL for tickets from before migration 0013.
+    pin: Mapped[str | None] = mapped_column(String(6))
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -380,11 +384,13 @@ class KbArticle(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+from tickets.csat.models import TicketRating  # noqa: E402,F401  (registers its table)
 from tickets.floor.models import (  # noqa: E402,F401  (registers their tables)
     Callback,
     CallbackAttempt,
     WallboardSettings,
 )
+from tickets.ivr.models import IvrJourney  # noqa: E402,F401  (registers its table)
 from tickets.mail.models import MailMessage  # noqa: E402,F401  (registers its table)
 from tickets.notify.models import (  # noqa: E402,F401  (registers its tables)
     NotificationPref,

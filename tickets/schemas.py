@@ -443,6 +443,9 @@ class TicketDetailOut(TicketOut):
     children: list[TicketRef] = Field(default_factory=list)
     #: The tickets merged into this one, by number.
     merged: list[TicketRef] = Field(default_factory=list)
+    #: The ticket's six-digit PIN (the IVR asks it of callers who are not its customer):
+    #: staff only; ``null`` for everyone else and for tickets older than PINs.
+    pin: str | None = None
 
 
 #: ``42``, ``"42"``, ``"T-000042"`` or ``"t42"``: a ticket by id or number.

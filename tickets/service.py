@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -86,6 +87,11 @@ class Actor:
 
 
 SYSTEM = Actor(id=None, role="admin")
+
+
+def new_pin() -> str:
+    """A ticket's PIN: six digits from :mod:`secrets` (leading zeros kept: a string)."""
+    return f"{secrets.randbelow(10 ** 6):06d}"
 
 
 def ticket_number(ticket_id: int) -> str:
@@ -248,7 +254,7 @@ _TICKET_KEYS = ("title", "description", "type_id", "priority", "status", "channe
                 "fields", "tags", "call_id", "flow_step", "reopen_count",
                 "first_response_due_at", "due_at", "created_by_id", "created_at",
                 "updated_at", "version", "flow_path", "sla_policy_id", "sla_paused_s",
-                "sla_next_at")
+                "sla_next_at", "pin")
 
 
 def _insert_ticket_with_history(with_call: bool) -> Any:
@@ -366,6 +372,7 @@ async def create_ticket(session: AsyncSession, data: TicketIn, actor: Actor,
         "tags": sorted(set(data.tags)), "call_id": data.call_id, "flow_step": 0,
         "reopen_count": 0,
         "created_by_id": actor.id, "created_at": now, "updated_at": now, "version": 1,
+        "pin": new_pin(),
     }
     if routed is not None:
         values.update(routing_of(routed))

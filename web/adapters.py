@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from asr.context import DEFAULT_TICKET_TYPES, CallContext
 from telephony.ports import CallRecord
 from tickets.calls import caller_context, upsert_calls
-from tickets.messages import CallerContext
+from tickets.ivr.service import journey_for_call
+from tickets.messages import CallerContext, PopIvr
 from tickets.models import CallLog, Customer, Order, TicketType
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ class DbCallDirectory:
     async def lookup_caller(self, caller_e164: str | None, raw_number: str) -> CallerContext:
         async with self.db_read() as session:
             return await caller_context(session, caller_e164)
+
+    async def ivr_journey(self, call_id: str) -> PopIvr | None:
+        async with self.db_read() as session:
+            return await journey_for_call(session, call_id)
 
     async def record_call(self, record: CallRecord) -> None:
         await self.record_calls([record])

@@ -20,9 +20,10 @@ from typing import Any
 
 MASK = "[redacted]"
 # Any key containing one of these words (HOTLINE_SECRET_KEY, ivr_password, access_token…),
-# or a one-time code's usual names.
+# or a one-time code's usual names, or a ticket's PIN (tickets.ivr; exact names only:
+# "pin" inside a word, as in "mapping", is no PIN).
 _SENSITIVE = (r"[A-Za-z0-9_]*(?:token|password|passwd|pwd|secret|api_?key|otp)[A-Za-z0-9_]*|"
-              r"code|one_time_code|verification_code|sms_code")
+              r"code|one_time_code|verification_code|sms_code|pin|ticket_pin")
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # JWTs anywhere (header.payload.signature, the header always starts "eyJ").
     (re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),

@@ -313,3 +313,30 @@ async def test_ticket_detail_queue_assign_status_comment_attachment(
     assert final["group_id"] != ticket["group_id"] and final["flow_step"] == 1
     assert alice.errors == []
     await alice.context.close()
+
+
+async def test_the_pop_shows_the_callers_ivr_journey_as_text(
+        browser: Any, live_server: LiveServer, artifacts: Path) -> None:
+    alice = await login(browser, live_server, "alice", "en-US")
+    call_id = "pbx1:1795400003.9"
+    evil = "<img src=x onerror=window.__pwned=1>"
+    await live_server.publish(TOPIC_CALLS, {
+        "type": "screen_pop", "call_id": call_id, "pbx": "pbx1", "caller_number": "+8613912345678",
+        "queue": "support", "extension": "6001", "customer": None, "tickets": [], "calls": [],
+        "ivr": {"outcome": "agent", "summary": "checked T-000123 · pressed 0 after 40 s",
+                "steps": [{"at_s": 3.0, "kind": "menu", "detail": "1"},
+                          {"at_s": 12.4, "kind": "status", "detail": "T-000123"},
+                          {"at_s": 20.0, "kind": "something_new", "detail": evil},
+                          {"at_s": 40.0, "kind": "agent", "detail": "0"}]}})
+    card = alice.locator(f".call-card[data-call-id='{call_id}']")
+    await card.wait_for(timeout=5000)
+    journey = card.locator(".ivr-journey")
+    assert "Phone menu" in await journey.locator("h3").inner_text()
+    assert "to an agent" in await journey.locator("h3").inner_text()
+    assert await journey.locator("li").all_inner_texts() == [
+        "0:03 pressed 1", "0:12 checked T-000123", f"0:20 something_new {evil}",
+        "0:40 asked for an agent"]
+    assert await card.locator("img").count() == 0
+    assert await alice.evaluate("window.__pwned === undefined")
+    await alice.screenshot(path=str(artifacts / "console_ivr_journey.png"))
+    assert alice.errors == []

@@ -54,6 +54,13 @@ SAMPLES: list[messages.Message] = [
     messages.screen_pop(call_id="pbx1:1.3", pbx="pbx1", extension="6002", caller_number="",
                         caller_name=None, queue=None, order_number="SO-1", dtmf="12",
                         context=messages.no_caller(), lookup_error="lookup failed: Timeout"),
+    messages.screen_pop(call_id="pbx1:1.4", pbx="pbx1", extension="6001",
+                        caller_number="+8613800138000", caller_name=None, queue="support",
+                        order_number=None, dtmf="10", context=CONTEXT, ivr={
+                            "outcome": "agent",
+                            "summary": "checked T-000123 · pressed 0 after 40 s",
+                            "steps": [{"at_s": 5.2, "kind": "status", "detail": "T-000123"},
+                                      {"at_s": 40.0, "kind": "agent", "detail": "0"}]}),
     messages.call_update(call_id="pbx1:1.2", pbx="pbx1", state="answered",
                          extensions=["6001", "6002"], answered_by="6001", closed_for=["6002"],
                          reason="answered_elsewhere"),

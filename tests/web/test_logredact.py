@@ -32,6 +32,8 @@ JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwiZXhwIjoxfQ.c2lnbmF0d
     (f"bare token in text {JWT} end", JWT),
     ("HOTLINE_SECRET_KEY=verysecretkey", "verysecretkey"),
     ("otp=112233 sent", "112233"),
+    ("ivr lookup number=123&pin=042917", "042917"),
+    ('{"number": "T-000123", "pin": "042917"}', "042917"),
 ])
 def test_credentials_are_masked(line: str, secret: str) -> None:
     out = redact(line)
@@ -40,7 +42,8 @@ def test_credentials_are_masked(line: str, secret: str) -> None:
 
 @pytest.mark.parametrize("line", ["GET /api/v1/tickets?q=E21&limit=50 HTTP/1.1 200",
                                   "call pbx1:1795400001.101 answered by 6001",
-                                  "customer +8613911112222 found"])
+                                  "customer +8613911112222 found",
+                                  "mapping=zh spin=3 shipping=2"])
 def test_ordinary_lines_are_untouched(line: str) -> None:
     assert redact(line) == line
 

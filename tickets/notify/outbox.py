@@ -224,8 +224,10 @@ class Outbox:
                              facts: TicketFacts, customer_id: int,
                              now: datetime) -> list[dict[str, Any]]:
         conn = await session.connection()
+        t = Ticket.__table__.c
+        pin = select(t.pin).where(t.id == facts.id).scalar_subquery().label("pin")
         found = (await conn.execute(
-            select(Customer.name, Customer.email, Customer.language, CustomerPhone.e164)
+            select(Customer.name, Customer.email, Customer.language, CustomerPhone.e164, pin)
             .outerjoin(CustomerPhone, CustomerPhone.customer_id == Customer.id)
             .where(Customer.id == customer_id).order_by(CustomerPhone.id))).all()
         if not found:
@@ -237,7 +239,9 @@ class Outbox:
                  if c in self.channels]
         if not chans:
             return []
-        text = render(event.kind, lang, facts, event.data, name, html="email" in chans)
+        # the PIN (tickets.ivr): in the customer's own copy only, never the staff's
+        text = render(event.kind, lang, facts, event.data, name, html="email" in chans,
+                      pin=found[0].pin)
         return [self._row(event, facts, c, str(email if c == "email" else mobile), text, now,
                           language(lang), customer_id=customer_id) for c in chans]
 

@@ -49,15 +49,16 @@ def language(value: str | None) -> str:
 
 
 def render(kind: str, lang: str, ticket: TicketFacts | None, data: dict[str, Any],
-           name: str | None = None, *, html: bool = True) -> Rendered:
+           name: str | None = None, *, html: bool = True, pin: str | None = None) -> Rendered:
     """The message of ``kind`` in ``lang`` about ``ticket`` (``data``: the event's);
-    ``html=False``: no HTML part (``""``; only email has one). Raises
+    ``html=False``: no HTML part (``""``; only email has one). ``pin``: the ticket's PIN,
+    for the ticket's own customer only (the customer-facing texts then say it). Raises
     ``jinja2.TemplateNotFound`` for an unknown kind."""
     lang = language(lang)
     facts = ticket or TicketFacts(0, "", str(data.get("title") or ""), "", "", None, None, None)
     status = str(data.get("status") or facts.status)
     context = {
-        "ticket": facts, "data": data, "lang": lang,
+        "ticket": facts, "data": data, "lang": lang, "pin": pin or "",
         "name_suffix": ((" " if lang == "en" else "") + name) if name else "",
         "status": _STATUS[lang].get(status, status),
         "priority": _PRIORITY[lang].get(facts.priority, facts.priority),

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from tickets.reports.schemas import (
     AgentReport,
     AgentRow,
+    CsatFigures,
     QueueReport,
     QueueRow,
     SummaryReport,
@@ -69,6 +70,8 @@ def tables(report: BaseModel) -> list[Sheet]:
         rows = [("tickets." + k, _cell(k, getattr(report.tickets, k))) for k in FIGURES]
         rows += [("calls." + k, _cell(k, getattr(report.calls, k)))
                  for k in QueueRow.model_fields if k not in ("bucket_start", "queue")]
+        rows += [("csat." + k, _cell(k, getattr(report.csat, k)))
+                 for k in CsatFigures.model_fields]
         return [Sheet("summary", ("figure", "value"), rows)]
     raise TypeError(f"not a report: {type(report).__name__}")
 

@@ -101,7 +101,8 @@ class TicketFigures(BaseModel):
     reopened: int
     #: reopened / tickets ever solved
     reopen_rate: float | None
-    #: customer satisfaction: not collected yet (always None)
+    #: customer satisfaction: the summary's average score (its ``csat`` has the details);
+    #: None in the per-bucket, type and channel tables
     csat: float | None = None
 
 
@@ -161,8 +162,20 @@ class AgentReport(Head):
     rows: list[AgentRow]
 
 
+class CsatFigures(BaseModel):
+    """Customer satisfaction: the 1–5 scores given in the period (each ticket once, its
+    latest score; ``tickets.csat``), of tickets matching the filters."""
+
+    count: int
+    #: mean score (None without ratings)
+    average: float | None
+    #: share of scores 4 or 5 (None without ratings)
+    satisfied_share: float | None
+
+
 class SummaryReport(Head):
-    """The period at a glance: every ticket figure and the calls of every queue."""
+    """The period at a glance: every ticket figure, the calls of every queue and CSAT."""
 
     tickets: TicketFigures
     calls: QueueRow
+    csat: CsatFigures

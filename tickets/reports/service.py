@@ -27,7 +27,10 @@ Definitions (tickets: those *created* in the period, merged duplicates left out)
   as each ``reopened`` history event (``tickets.service.move_status``), so it is read
   instead of joining the history; ``reopen_rate`` = reopened / tickets ever solved (solved
   now, or reopened since).
-* **CSAT**: not collected yet: ``None``.
+* **CSAT** (summary only): the scores *given* in the period (``ticket_ratings.updated_at``,
+  each ticket once with its latest score: :mod:`tickets.csat`) of tickets matching the
+  group / agent / type / channel filters, whenever those were created: count, average,
+  share of 4–5. ``tickets.csat`` is that average; the other reports leave it ``None``.
 
 Calls (``call_log``, inbound, started in the period; the queue report: those with a queue):
 
@@ -74,6 +77,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import lifecycle
+from tickets.csat import service as csat
 from tickets.models import (
     CallLog,
     Ticket,
@@ -87,6 +91,7 @@ from tickets.reports.period import BUCKET_S, Bucket, Period, bucket_start, segme
 from tickets.reports.schemas import (
     AgentReport,
     AgentRow,
+    CsatFigures,
     Filters,
     QueueReport,
     QueueRow,
@@ -186,10 +191,16 @@ class _Sums:
 
 def ticket_where(f: Filters, *, with_agent: bool = True) -> list[ColumnElement[bool]]:
     """The cohort: created in the period (through ``ix_tickets_created_at``), not merged,
-    and the filters."""
+    and the filters (:func:`ticket_filters`)."""
     t = _T
-    where = [t.c.created_at >= f.period.start, t.c.created_at < f.period.end,
-             t.c.merged_into_id.is_(None)]
+    return [t.c.created_at >= f.period.start, t.c.created_at < f.period.end,
+            t.c.merged_into_id.is_(None), *ticket_filters(f, with_agent=with_agent)]
+
+
+def ticket_filters(f: Filters, *, with_agent: bool = True) -> list[ColumnElement[bool]]:
+    """Group, agent (assignee), type and channel, those set."""
+    t = _T
+    where: list[ColumnElement[bool]] = []
     if f.group_id is not None:
         where.append(t.c.group_id == f.group_id)
     if f.agent_id is not None and with_agent:
@@ -513,13 +524,20 @@ async def agent_report(session: AsyncSession, f: Filters, timezone: str) -> Agen
 # --- summary --------------------------------------------------------------------------------
 
 async def summary_report(session: AsyncSession, f: Filters, timezone: str) -> SummaryReport:
-    """Every ticket figure and all queues' calls over the whole period (two statements)."""
+    """Every ticket figure, all queues' calls and CSAT over the whole period (three
+    statements)."""
     dialect = await _dialect(session)
     facts = ticket_facts(f, dialect).subquery("facts")
     row = (await session.execute(select(*ticket_sums(facts)))).one()
     calls = QueueSums()
     for q in (await session.execute(queue_statement(f, dialect))).all():
         calls.add(QueueSums.of(q[2:]))
+    # the rated tickets: the filters, not the creation period (ticket_where's first three)
+    rated = await csat.summary(session, f.period.start, f.period.end,
+                               ticket_filters(f))
+    figures = TicketFigures(**TicketSums.of(row).figures(), csat=rated.average)
     return SummaryReport(from_=f.period.first, to=f.period.last, timezone=timezone,
-                         tickets=TicketFigures(**TicketSums.of(row).figures()),
-                         calls=calls.row(f.period.start.astimezone(f.period.zone), "*"))
+                         tickets=figures,
+                         calls=calls.row(f.period.start.astimezone(f.period.zone), "*"),
+                         csat=CsatFigures(count=rated.count, average=rated.average,
+                                          satisfied_share=rated.satisfied_share))

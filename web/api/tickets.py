@@ -135,10 +135,11 @@ async def list_tickets(
 async def get_ticket(ticket_id: IdPath, principal: PrincipalDep,
                      session: SessionDep) -> dict[str, Any]:
     """The ticket, with its parent incident, its children and the tickets merged into it
-    (each only if the reader may see it)."""
+    (each only if the reader may see it); staff also read its PIN."""
     ticket = await service.get_ticket(session, ticket_id, principal.actor)
     return {**service.ticket_dict(ticket, principal.actor),
-            **await relations.relations(session, ticket, principal.actor)}
+            **await relations.relations(session, ticket, principal.actor),
+            "pin": ticket.pin if principal.actor.is_staff else None}
 
 
 @router.patch("/{ticket_id}", response_model=TicketOut)

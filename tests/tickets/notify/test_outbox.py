@@ -13,10 +13,11 @@ from email.header import decode_header, make_header
 from email.message import Message
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.tickets.notify.conftest import Clock, World
 from tickets.db import make_engine, make_sessionmaker, transaction, utcnow
+from tickets.models import Ticket
 from tickets.notify import delivery
 from tickets.notify.delivery import Dispatcher, Ports
 from tickets.notify.events import NotificationEvent
@@ -63,6 +64,22 @@ async def test_one_row_per_recipient_and_channel_written_once(world: World) -> N
     assert "已解决" in customer_mail.subject and customer_mail.language == "zh"
     assert "resolved" in by[("ws", str(world.alice))].body  # Alice reads English
     assert by[("sms", "+8613812345678")].body.startswith("【Hotline】")
+
+
+async def test_the_customers_copy_says_the_ticket_pin_the_staffs_does_not(
+        world: World) -> None:
+    async with transaction(world.db) as s:
+        await s.execute(update(Ticket).where(Ticket.id == world.ticket).values(pin="042917"))
+    await tell(world, Outbox(), resolved(world))
+    by = {m.channel: m for m in await rows(world)}
+    assert "PIN 042917" in by["email"].body and "PIN 042917" in (by["email"].html or "")
+    assert by["sms"].body.endswith(" PIN 042917")
+    assert "042917" not in by["ws"].body and "042917" not in json.dumps(by["ws"].payload)
+
+
+async def test_a_ticket_without_a_pin_says_none(world: World) -> None:
+    await tell(world, Outbox(), resolved(world))
+    assert all("PIN" not in m.body for m in await rows(world))
 
 
 async def test_rolled_back_change_notifies_nobody(world: World) -> None:

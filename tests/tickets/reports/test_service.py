@@ -17,13 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import DbMaker
-from tests.tickets.reports.seed import seed, utc
+from tests.tickets.reports.seed import local, seed, utc
 from tickets import service as ticket_service
+from tickets.csat.models import TicketRating
 from tickets.db import make_engine, make_sessionmaker
 from tickets.models import CallLog, TicketEvent
-from tickets.reports import service
+from tickets.reports import export, service
 from tickets.reports.period import Period
-from tickets.reports.schemas import Filters
+from tickets.reports.schemas import CsatFigures, Filters
 from tickets.schemas import TicketIn, TicketPatch
 from web.settings import to_async_url
 
@@ -165,6 +166,32 @@ async def test_summary(world: World) -> None:
     async with world[0]() as s:
         r = await service.summary_report(s, BASE, "Asia/Shanghai")
     assert (r.tickets.created, r.calls.offered, r.calls.answered) == (8, 8, 5)
+    assert r.csat == CsatFigures(count=0, average=None, satisfied_share=None)
+    assert r.tickets.csat is None
+
+
+async def test_summary_csat_counts_the_scores_given_in_the_period(world: World) -> None:
+    """T1 5 and T6 3 (support), T3 2 (sales) given in the period; T2's 4 the day before
+    (left out although T2 is of the period); T9 (created the day before) rated in it: counted."""
+    sm, ids = world
+    async with sm() as s, s.begin():
+        for name, score, at in (("T1", 5, "2026-03-02 09:00"), ("T6", 3, "2026-03-03 23:59"),
+                                ("T3", 2, "2026-03-02 12:00"), ("T2", 4, "2026-03-01 23:59"),
+                                ("T9", 4, "2026-03-03 08:00")):
+            when = local(at)
+            s.add(TicketRating(ticket_id=ids[name], score=score, channel="ivr",
+                               created_at=when, updated_at=when))
+    async with sm() as s:
+        everyone = await service.summary_report(s, BASE, "Asia/Shanghai")
+        support = await service.summary_report(s, replace(BASE, group_id=ids["support"]),
+                                               "Asia/Shanghai")
+    assert everyone.csat == CsatFigures(count=4, average=14 / 4, satisfied_share=2 / 4)
+    assert everyone.tickets.csat == 14 / 4
+    assert support.csat.count == 2 and support.csat.average == 4.0
+    assert support.csat.satisfied_share == 0.5
+    [sheet] = export.tables(everyone)
+    assert ("csat.count", 4) in sheet.rows and ("csat.average", 3.5) in sheet.rows
+    assert ("csat.satisfied_share", 0.5) in sheet.rows
 
 
 async def test_buckets_across_a_dst_change(world: World) -> None:

@@ -3,7 +3,7 @@
 // customer of an unknown caller from the card; catching up with live calls on (re)connect.
 import { api, items } from "../api.js";
 import { $, afterPaint, fill, fmtDate, fmtDuration, fmtTime, h } from "../dom.js";
-import { getLang, t, tOr } from "../i18n.js";
+import { getLang, t, tOr, tf } from "../i18n.js";
 import { openTicket, renderDetail } from "./detail.js";
 import { onPrefill, openForm, renderFormCustomer } from "./form.js";
 import { clearHangupAsk, focusedKey, hangupSlot, refocusKey } from "./hangup.js";
@@ -94,6 +94,23 @@ function cardLists(entry) {
   ];
 }
 
+/** One IVR step in the agent's words ("pressed 1", "checked T-000123"); a kind this page
+ * does not know yet reads as it came. Text nodes only: nothing from the call becomes markup. */
+function ivrStep(step) {
+  const key = `ivr_step_${step.kind}`;
+  const detail = String(step.detail ?? "");
+  return t(key) === key ? `${step.kind} ${detail}`.trim() : tf(key, { detail }).trim();
+}
+
+/** What the caller did in the phone menu before this phone rang (pop.ivr), or nothing. */
+function ivrJourney(ivr) {
+  if (!ivr || !Array.isArray(ivr.steps)) return null;
+  return h("section", { class: "mini ivr-journey", title: ivr.summary || "" },
+    h("h3", {}, t("ivr_journey"), " ", h("span", { class: "badge" }, tOr("ivr_out_", ivr.outcome))),
+    h("ol", { class: "ivr-steps" }, ivr.steps.slice(-8).map((s) =>
+      h("li", {}, h("span", { class: "muted" }, fmtDuration(s.at_s)), " ", ivrStep(s)))));
+}
+
 export function renderCard(callId) {
   const entry = S.calls.get(callId);
   const { pop } = entry;
@@ -109,6 +126,7 @@ export function renderCard(callId) {
     pop.caller_name && pop.caller_name !== pop.caller_number ? h("span", {}, pop.caller_name) : null,
     pop.queue ? h("span", { class: "muted" }, ` ${t("queue")}: `, pop.queue) : null),
   pop.lookup_error ? h("p", { class: "error" }, pop.lookup_error) : null,
+  ivrJourney(pop.ivr),
   customerLine(callId, cust, vip),
   h("div", { class: "new-customer-slot" }),
   cardLists(entry),
