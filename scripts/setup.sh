@@ -9,12 +9,13 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 need=()
-want_pkgs=(python3 python3-venv python3-dev gcc)
+# espeak-ng: the IVR's prompts are synthesized with it (softphone_bridge/audio.py)
+want_pkgs=(python3 python3-venv python3-dev gcc espeak-ng)
 if [ "$MODE" = test ]; then
   # real servers and peers the tests talk to: PostgreSQL, Redis, Chromium, speech
   # (fonts-wqy-microhei: Chinese glyphs in Chromium screenshots; wrk: the HTTP load
   # generator of tests/bench/bench_create.py)
-  want_pkgs+=(postgresql redis-server chromium fonts-wqy-microhei espeak-ng sox wrk)
+  want_pkgs+=(postgresql redis-server chromium fonts-wqy-microhei sox wrk)
 fi
 for pkg in "${want_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")

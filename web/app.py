@@ -200,6 +200,9 @@ async def _readiness(services: Services) -> dict[str, Any]:
     report["imap"] = services.imap.state() if services.imap else {"enabled": False}
     if services.imap_error:
         report["imap"]["error"] = services.imap_error
+    report["ivr"] = services.ivr.state() if services.ivr else {"enabled": False}
+    if services.ivr_error:
+        report["ivr"]["error"] = services.ivr_error
     report["websockets"] = services.hub.stats() if services.hub else {}
     report["process"] = {"pid": os.getpid(), "role": services.process_role}
     ok = report["database"]["ok"]

@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--url", default="http://127.0.0.1:8000",
                       help="the running server (default %(default)s)")
 
+    ivr = sub.add_parser("ivr", help="the IVR SIP endpoint (softphone_bridge) on its own: "
+                                     "ticket status, voice messages, call-backs, ratings")
+    ivr.add_argument("--no-migrate", action="store_true",
+                     help="do not bring the database schema up to date first")
+
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", required=True)
     add = user_sub.add_parser("add", help="create a user")
@@ -133,6 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return _serve(settings, args)
+    if args.command == "ivr":
+        from web.ivr_runtime import run_ivr
+
+        if not args.no_migrate:
+            upgrade(settings.database_url)
+        return asyncio.run(run_ivr(settings))
     return 2
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -28,6 +28,9 @@ from web.mailpoll import ImapPoller
 from web.pausewatch import PauseWatch
 from web.settings import Settings
 from web.throttle import LoginThrottle
+
+if TYPE_CHECKING:  # pyVoIP and espeak only where the IVR runs
+    from web.ivr_runtime import IvrRuntime
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Services:
     mail_error: str | None = None  # it could not listen
     imap: ImapPoller | None = None  # IMAP polling (HOTLINE_IMAP_URL)
     imap_error: str | None = None  # HOTLINE_IMAP_URL could not be used
+    ivr: IvrRuntime | None = None  # the IVR beside the web (HOTLINE_IVR_IN_SERVE)
+    ivr_error: str | None = None  # it could not start (SIP port taken, espeak-ng missing)
     # "single": the one process runs everything; with ``--workers`` > 1 (web.workers) the
     # worker running the components is "components", the others "web" (they forward the
     # live-state requests to it: web.workers.ForwardLive).

@@ -219,6 +219,32 @@ async def start_components(services: Services) -> None:
                                                                    pbxs))
             await services.asr.start()
             await _demo_speech(services, host, port)
+    if settings.ivr_in_serve:
+        await _start_ivr(services, pbxs)
+
+
+async def _start_ivr(services: Services, pbxs: list[PbxConfig]) -> None:
+    """The IVR beside the web (``HOTLINE_IVR_IN_SERVE``): same loop, database, ASR engine,
+    router and outbox as the REST API; the bridge of this process moves callers to agents."""
+    from softphone_bridge.audio import AudioError
+
+    from .ivr_backend import LoopIvrBackend
+    from .ivr_runtime import make_transfer, start_ivr
+
+    settings = services.settings
+    loop = asyncio.get_running_loop()
+    backend = LoopIvrBackend(
+        loop, services.db, store=services.attachment_store,
+        max_bytes=settings.attachment_max_bytes, allowed_types=settings.attachment_types,
+        region=settings.default_region, default_language=settings.ivr_language,
+        engine=services.asr.engine if services.asr is not None else None,
+        transfer=make_transfer(loop, settings, services.telephony, pbxs),
+        router=services.router, notify=services.notify, bus=services.bus)
+    try:
+        services.ivr = await start_ivr(settings, backend)
+    except (OSError, AudioError) as exc:
+        log.error("the IVR is off: %s", exc)
+        services.ivr_error = str(exc)
 
 
 async def _start_mail(services: Services) -> None:
@@ -290,6 +316,9 @@ async def _demo_speech(services: Services, host: str, port: int) -> None:
 
 
 async def stop_components(services: Services) -> None:
+    if services.ivr is not None:
+        await services.ivr.stop()
+        services.ivr = None
     if services.imap is not None:
         await services.imap.stop()
         services.imap = None
