@@ -258,13 +258,15 @@ class LoopIvrBackend:
         steps = [{"at_s": s.at_s, "kind": s.kind, "detail": s.detail} for s in journey.steps]
 
         async def work(session: AsyncSession) -> None:
-            known = await ivr.identify(session, info.caller, self.region,
-                                       self.default_language)
-            start: Lang = known.language if known else self.default_language
+            language = journey.language  # the machine knows; else worked out from the keys
+            if language is None:
+                known = await ivr.identify(session, info.caller, self.region,
+                                           self.default_language)
+                start: Lang = known.language if known else self.default_language
+                language = ivr.journey_language(start, steps)
             await ivr.record_journey(
                 session, call_id=info.call_id, call_ref=info.call_ref, caller=info.caller,
                 started_at=journey.started_at, ended_at=datetime.now(UTC),
-                outcome=journey.outcome, steps=steps,
-                language=ivr.journey_language(start, steps))
+                outcome=journey.outcome, steps=steps, language=language)
         self._run(work, "record_journey")
 

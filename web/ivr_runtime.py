@@ -153,7 +153,8 @@ async def run_ivr(settings: Settings) -> int:
     backend = LoopIvrBackend(
         loop, db, store=settings.data_dir / "attachments", max_bytes=settings.attachment_max_bytes,
         allowed_types=settings.attachment_types, region=settings.default_region,
-        default_language=settings.ivr_language, engine=asr,
+        default_language=settings.ivr_language,
+        support_queue=settings.ivr_queue, engine=asr,
         transfer=make_transfer(loop, settings, None, pbx_configs(settings)),
         # presence unknown here: the bridge's process knows who is paused
         router=Router(RuleBook(), settings.timezone), notify=make_outbox(settings))

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     ivr_digit_timeout_s: float = Field(default=6.0, ge=1, le=60)
     ivr_message_max_s: int = Field(default=120, ge=5, le=600)
     ivr_in_serve: bool = False
+    # The Asterisk queue the IVR's callers reach (extensions.conf's HOTLINE_QUEUE): the group
+    # answering it gets the IVR's call-back tickets (routing rules still apply).
+    ivr_queue: str = "support"
     # Where the IVR's "0" sends the caller (AMI Redirect of the caller's channel).
     ivr_agent_context: str = Field(default="hotline-ivr-exit", pattern=r"^[A-Za-z0-9_.-]{1,80}$")
     ivr_agent_exten: str = Field(default="agent", pattern=r"^[A-Za-z0-9_+*#.-]{1,80}$")

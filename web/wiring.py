@@ -237,6 +237,7 @@ async def _start_ivr(services: Services, pbxs: list[PbxConfig]) -> None:
         loop, services.db, store=services.attachment_store,
         max_bytes=settings.attachment_max_bytes, allowed_types=settings.attachment_types,
         region=settings.default_region, default_language=settings.ivr_language,
+        support_queue=settings.ivr_queue,
         engine=services.asr.engine if services.asr is not None else None,
         transfer=make_transfer(loop, settings, services.telephony, pbxs),
         router=services.router, notify=services.notify, bus=services.bus)
