@@ -27,7 +27,8 @@ rest of this module exists because of what that exact version does (read in its 
   previous event ended (the same recording played twice), and cap the queued keys (a DTMF
   storm is dropped with a warning). Key values are never logged (they may be PINs).
 * **Its RTP port bookkeeping never releases an incoming call's port** and, once the range is
-  exhausted, frees ports still in use; we allocate from our own free set.
+  exhausted, frees ports still in use; we allocate from our own free list (least recently
+  freed first) and free a port only once its socket's threads have ended.
 * **``hangup()`` raises when the caller already hung up**; :meth:`PyVoipChannel.hangup` is
   idempotent and never raises.
 * **A malformed INVITE or SDP is silently ignored** (or raises inside its callbacks); we
@@ -241,6 +242,13 @@ class _Media(RTP.RTPClient):
         if self._sock is not None:
             self._sock.close()
 
+    def join(self, timeout_s: float = 1.0) -> None:
+        """Wait for the threads: a socket closed under a blocked ``recvfrom`` keeps its port
+        bound until that call returns (≤ 0.1 s), so the port is free only after this."""
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout_s)
+
     @property
     def running(self) -> bool:
         return self.NSD
@@ -375,6 +383,8 @@ class _Call(VoIP.VoIPCall):
         self.digits: deque[str] = deque()
         self.bye_received = False
         self.rtp_port: int | None = None
+        self.invite_at = phone.sip.received_at if isinstance(phone.sip, _SipClient) \
+            else time.monotonic()
         super().__init__(phone, VoIP.CallState.RINGING, request, session_id, my_ip,
                          sendmode=phone.recvmode)
 
@@ -420,6 +430,7 @@ class _SipClient(SIP.SIPClient):
                          fatalCallback=phone.fatal, **kwargs)
         self.endpoint = endpoint
         self.register_timeout = 5
+        self.received_at = 0.0  # when the datagram being handled arrived (monotonic)
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -463,6 +474,7 @@ class _SipClient(SIP.SIPClient):
 
     def recv(self) -> None:
         raw, addr = self.s.recvfrom(8192)
+        self.received_at = time.monotonic()
         if addr != self.endpoint.server_addr:
             _throttle.warn("sip-addr", "IVR SIP datagram from %s:%s (not the server) dropped",
                            addr[0], addr[1])
@@ -493,21 +505,21 @@ class _Phone(VoIP.VoIPPhone):
         self.endpoint = endpoint
         self.sip = _SipClient(endpoint, self, server=server, port=port, username=user,
                               password=password, myIP=bind, myPort=sip_port)
-        self._free = set(range(rtp_ports[0], rtp_ports[1] + 1))
+        ports = list(range(rtp_ports[0], rtp_ports[1] + 1))
+        random.shuffle(ports)
+        self._free = deque(ports)  # a freed port goes to the back: reused last
         self._ports_lock = threading.Lock()
 
     def request_port(self, blocking: bool = True) -> int:
         with self._ports_lock:
             if not self._free:
                 raise VoIP.NoPortsAvailableError("no RTP port free")
-            port = random.choice(tuple(self._free))
-            self._free.discard(port)
-            return port
+            return self._free.popleft()
 
     def release_ports(self, call: VoIP.VoIPCall | None = None) -> None:
         if isinstance(call, _Call) and call.rtp_port is not None:
             with self._ports_lock:
-                self._free.add(call.rtp_port)
+                self._free.append(call.rtp_port)
             call.rtp_port = None
 
     def callback(self, request: SIP.SIPMessage) -> None:
@@ -769,6 +781,8 @@ class IvrEndpoint:
                             rtp_ports=rtp_ports)
         self.answered = 0
         self.refused = 0
+        #: INVITE datagram read → 200 OK sent, seconds, for the last 10 000 calls.
+        self.answer_times_s: deque[float] = deque(maxlen=10_000)
 
     @property
     def local_port(self) -> int:
@@ -871,7 +885,9 @@ class IvrEndpoint:
                 _log.warning("IVR call %s not answered: %s", call_id, e)
                 self.reply(call.request, 503, "Service Unavailable")
                 return
-            self.answered += 1
+            with self._lock:
+                self.answered += 1
+                self.answer_times_s.append(time.monotonic() - call.invite_at)
             if busy:
                 _log.info("IVR call %s over the limit of %d: busy", call_id, self.max_calls)
                 channel.play(self._busy_audio(info), interruptible=False)
@@ -889,6 +905,9 @@ class IvrEndpoint:
                 channel.hangup()
             for client in call.RTPClients:
                 client.stop()
+            for client in call.RTPClients:
+                if isinstance(client, _Media):
+                    client.join()
             self.phone.release_ports(call)
             with self._lock:
                 self._sessions.pop(call_id, None)

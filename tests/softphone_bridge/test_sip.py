@@ -12,6 +12,7 @@ import random
 import re
 import socket
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from softphone_bridge.sip import (
     parse_port_range,
 )
 from tests.softphone_bridge.sipp_peer import (
+    SCENARIOS,
     RtpSink,
     can_play_pcap,
     espeak_wav,
@@ -180,6 +182,45 @@ def test_record_hears_the_callers_speech(make_ivr: MakeIvr, tmp_path: Path) -> N
     assert len(heard) >= len(said)
     assert mean_abs_diff(heard, said) < 2.0
     assert pcap.exists()
+
+
+@needs_pcap
+def test_a_key_interrupts_play_and_the_next_key_waits(make_ivr: MakeIvr) -> None:
+    seen: dict[str, object] = {}
+
+    def on_call(ch: CallChannel) -> None:
+        t0 = time.monotonic()
+        seen["barge"] = ch.play(bytes([128]) * 8000 * 5)  # interruptible by default
+        seen["after_s"] = time.monotonic() - t0
+        seen["next"] = ch.read_digit(3)
+        ch.hangup()
+
+    ivr, sipp_port = make_ivr(on_call)
+    run = run_sipp("uac_keys.xml", ivr_port=ivr.local_port, sipp_port=sipp_port)
+    assert run.returncode == 0, run.errors
+    assert seen["barge"] == "1" and seen["next"] == "#"
+    assert float(seen["after_s"]) < 1.0  # type: ignore[arg-type]  # "1" comes at ~0.3 s
+
+
+def test_registers_with_a_digest_challenge(tmp_path: Path) -> None:
+    registrar_port = free_udp_port()
+    registrar = subprocess.Popen(
+        ["sipp", "-sf", str(SCENARIOS / "uas_registrar.xml"), "-p", str(registrar_port),
+         "-i", "127.0.0.1", "-m", "2", "-key", "password", "s3cret-pw", "-nostdin",
+         "-timeout", "20s", "-timeout_error", "-trace_err", "-error_file",
+         str(tmp_path / "errors.log")],
+        stdout=subprocess.DEVNULL, cwd=tmp_path)
+    time.sleep(0.3)  # sipp binds its port
+    ivr = IvrEndpoint("127.0.0.1", registrar_port, sip_port=free_udp_port(), user="ivr",
+                      password="s3cret-pw", rtp_ports=(40000, 40099), max_calls=2,
+                      on_call=lambda ch: None)
+    assert not ivr.direct
+    t0 = time.monotonic()
+    ivr.start()
+    assert time.monotonic() - t0 < 3.0
+    assert ivr.phone.get_status().name == "REGISTERED"
+    ivr.stop()  # de-registers: sipp's second "call"
+    assert registrar.wait(20) == 0, (tmp_path / "errors.log").read_text(errors="replace")
 
 
 def test_record_of_silence_has_no_speech_and_ends_at_max(make_ivr: MakeIvr) -> None:
