@@ -33,12 +33,19 @@ rest of this module exists because of what that exact version does (read in its 
   idempotent and never raises.
 * **A malformed INVITE or SDP is silently ignored** (or raises inside its callbacks); we
   answer ``400``/``488`` and go on. A re-INVITE would re-bind the call's RTP socket; we
-  answer it with the same media instead.
+  answer it with the same media instead. It cannot parse ``OPTIONS`` (a PBX's qualify);
+  we answer ``200 OK``. It ACKs every ``200 OK``, one to our BYE included (a peer then
+  aborts the dialog); we never dial, so we ignore responses.
 
 Audio is pyVoIP's: 8 kHz mono unsigned 8-bit PCM (see :mod:`softphone_bridge.ivr.ports`).
 Concurrency: at most ``max_calls`` sessions run ``on_call``; beyond that a call is answered,
 hears ``busy_audio`` and is hung up; beyond ``2 × max_calls`` it gets ``486 Busy Here``
 without being answered.
+
+Trust: SIP is read only from the server's exact ``(address, port)`` (the name is resolved
+once, at construction); RTP only from the SDP's connection address, any port (a PBX need not
+send from the port it announced). ``record``'s speech detector is a stand-in with the
+interface of ``softphone_bridge.audio.SpeechDetector``.
 """
 
 from __future__ import annotations
@@ -162,33 +169,39 @@ ENCODE = {0: bytes(_lin_to_ulaw((b - 128) << 8) for b in range(256)),
 class _SpeechDetector:
     """Energy voice-activity detection on 20 ms u8 frames (RMS above a line-noise floor).
 
-    ``has_speech`` once ``min_speech_s`` of voiced frames were heard; ``quiet_s`` is the
-    unvoiced time since the last voiced frame (0 before any speech).
+    The interface of :class:`softphone_bridge.audio.SpeechDetector` (``feed``,
+    ``speech_heard``, ``finished``), so that one can replace this stand-in as is:
+    ``speech_heard`` once ``min_speech_s`` of voiced frames were heard, ``finished`` when
+    ``silence_s`` of unvoiced audio followed.
     """
 
-    def __init__(self, threshold: float = 6.0, min_speech_s: float = 0.2) -> None:
+    def __init__(self, silence_s: float = 3.0, *, threshold: float = 6.0,
+                 min_speech_s: float = 0.2) -> None:
+        self.silence_s = silence_s
         self._threshold_sq = threshold * threshold
         self._min_frames = max(1, round(min_speech_s / FRAME_S))
         self._voiced = 0
-        self._quiet_frames = 0
+        self.quiet_s = 0.0
 
-    def feed(self, frame: bytes) -> None:
+    def feed(self, frame: bytes) -> bool:
+        """Take the next frame; True when it is speech."""
         if not frame:
-            return
+            return False
         energy = sum((b - 128) * (b - 128) for b in frame) / len(frame)
         if energy >= self._threshold_sq:
             self._voiced += 1
-            self._quiet_frames = 0
-        elif self._voiced:
-            self._quiet_frames += 1
+            self.quiet_s = 0.0
+            return True
+        self.quiet_s += len(frame) / BYTES_PER_SECOND
+        return False
 
     @property
-    def has_speech(self) -> bool:
+    def speech_heard(self) -> bool:
         return self._voiced >= self._min_frames
 
     @property
-    def quiet_s(self) -> float:
-        return self._quiet_frames * FRAME_S
+    def finished(self) -> bool:
+        return self.speech_heard and self.quiet_s >= self.silence_s
 
 
 # ------------------------------------------------------------------------------- RTP
@@ -481,6 +494,9 @@ class _SipClient(SIP.SIPClient):
             return
         if not raw.strip(b"\r\n\x00"):
             return  # keep-alive
+        if raw.startswith(b"OPTIONS "):  # a PBX's qualify: pyVoIP cannot parse the method
+            self.endpoint.reply_raw(raw, 200, "OK")
+            return
         try:
             message = SIP.SIPMessage(raw)
         except Exception as e:  # pyVoIP raises anything from ValueError to UnboundLocalError
@@ -635,7 +651,7 @@ class PyVoipChannel:
         media.take_input()
         with self._call.cond:
             self._call.digits.clear()
-        detector = _SpeechDetector()
+        detector = _SpeechDetector(silence_s=silence_s)
         audio = bytearray()
         pending = b""
         started = time.monotonic()
@@ -658,7 +674,7 @@ class PyVoipChannel:
                 detector.feed(chunk[i:i + FRAME_BYTES])
             audio += chunk[:whole]
             pending = chunk[whole:]
-            if detector.has_speech and detector.quiet_s >= silence_s:
+            if detector.finished:
                 ended = "silence"
                 break
             if len(audio) >= limit or time.monotonic() - started >= max_s + RECORD_JITTER_S:
@@ -667,7 +683,7 @@ class PyVoipChannel:
                 self._call.cond.wait(FRAME_S)
         audio += pending
         return Recording(audio=bytes(audio[:limit]), ended_by=ended,
-                         has_speech=detector.has_speech)
+                         has_speech=detector.speech_heard)
 
     def hangup(self) -> None:
         """End the call (BYE); idempotent, never raises."""

@@ -394,6 +394,11 @@ def test_garbage_is_refused_and_a_later_call_works(make_ivr: MakeIvr) -> None:
     codes = sorted(re.match(r"SIP/2.0 (\d+)", r).group(1) for r in got)  # type: ignore[union-attr]
     assert codes == ["400", "400", "488", "488", "488"], got
 
+    # a PBX's qualify is answered
+    pbx.sendto(_invite("qualify", "", via_port=pbx_port).replace(b"INVITE", b"OPTIONS"),
+               ivr_addr)
+    assert [r.split("\r\n")[0] for r in _replies(pbx, 0.5)] == ["SIP/2.0 200 OK"]
+
     # a valid INVITE from another address is dropped without a word
     other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     other.bind(("127.0.0.2", 0))
