@@ -223,6 +223,41 @@ def test_registers_with_a_digest_challenge(tmp_path: Path) -> None:
     assert registrar.wait(20) == 0, (tmp_path / "errors.log").read_text(errors="replace")
 
 
+@needs_pcap
+def test_caller_hangs_up_while_recording_keeps_the_speech(make_ivr: MakeIvr,
+                                                          tmp_path: Path) -> None:
+    _, speech_s = speech_pcap(tmp_path, "Please call me back tomorrow morning.")
+    seen: dict[str, Recording] = {}
+
+    def on_call(ch: CallChannel) -> None:
+        seen["rec"] = ch.record(max_s=15, silence_s=5.0)
+        ch.hangup()
+
+    ivr, sipp_port = make_ivr(on_call)
+    hang_ms = int(speech_s * 1000) + 300
+    run = run_sipp("uac_speak_hangup.xml", ivr_port=ivr.local_port, sipp_port=sipp_port,
+                   cwd=tmp_path, extra=("-d", str(hang_ms)))
+    assert run.returncode == 0, run.errors
+    rec = seen["rec"]
+    assert rec.ended_by == "hangup" and rec.has_speech
+    assert speech_s - 0.1 <= rec.duration_s <= hang_ms / 1000 + 0.5
+
+
+def test_a_session_that_returns_without_hanging_up_leaves_it_to_the_pbx(
+        make_ivr: MakeIvr) -> None:
+    """A transfer: the PBX moved the caller and hangs up the IVR's leg itself."""
+    returned: list[bool] = []
+
+    def on_call(ch: CallChannel) -> None:
+        returned.append(True)
+
+    ivr, sipp_port = make_ivr(on_call)
+    run = run_sipp("uac_hangup.xml", ivr_port=ivr.local_port, sipp_port=sipp_port)
+    assert run.returncode == 0, run.errors  # the IVR sent no BYE of its own meanwhile
+    wait_idle(ivr)
+    assert returned == [True]
+
+
 def test_record_of_silence_has_no_speech_and_ends_at_max(make_ivr: MakeIvr) -> None:
     seen: dict[str, Recording] = {}
 
@@ -321,6 +356,38 @@ def test_over_the_limit_busy_then_486(make_ivr: MakeIvr) -> None:
 
 
 # ------------------------------------------------------------------------------ garbage
+def test_an_invite_flood_is_refused_beyond_twice_the_limit(make_ivr: MakeIvr) -> None:
+    pbx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    pbx.bind(("127.0.0.1", 0))
+    pbx_port = pbx.getsockname()[1]
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    release = threading.Event()
+    sessions: list[str] = []
+
+    def on_call(ch: CallChannel) -> None:
+        sessions.append(ch.info.call_ref)
+        release.wait(10)
+        ch.hangup()
+
+    ivr, _ = make_ivr(on_call, server_port=pbx_port, max_calls=2,
+                      busy_audio=lambda info: bytes([128]) * 160 * 50)
+    for i in range(100):
+        pbx.sendto(_invite(f"flood{i}", _sdp(sink.getsockname()[1]), via_port=pbx_port),
+                   ("127.0.0.1", ivr.local_port))
+    codes = [r.split(" ")[1] for r in _replies(pbx, 1.5) if r.startswith("SIP/2.0 ")]
+    assert codes.count("486") == 96
+    assert codes.count("200") == 4  # 2 sessions + 2 busy (answered, busy audio, BYE)
+    assert len(sessions) == 2
+    release.set()
+    wait_idle(ivr)
+    pbx.close()
+    sink.close()
+    run = run_sipp("uac_wait_bye.xml", ivr_port=ivr.local_port, sipp_port=pbx_port)
+    assert run.returncode == 0, run.errors
+    assert len(sessions) == 3
+
+
 def _invite(call_id: str, sdp: str, *, via_port: int, extra: str = "") -> bytes:
     head = (f"INVITE sip:ivr@127.0.0.1 SIP/2.0\r\n"
             f"Via: SIP/2.0/UDP 127.0.0.1:{via_port};branch=z9hG4bK{call_id}\r\n"
