@@ -1,7 +1,7 @@
 """IVR SIP endpoint benchmark: answer time, concurrent calls held on this machine, CPU per call.
 
-Issue #12's figures. Run from the repository root (about 2 minutes; ``--quick`` about 40 s):
-    .venv/bin/python -m tests.bench.bench_ivr [--quick]
+Issue #12's figures. Run from the repository root (about 5 minutes; ``--quick`` about 1):
+    .venv/bin/python -m tests.bench.bench_ivr [--quick] [--levels 100,140,180] [--call-s S]
 
 The IVR (``softphone_bridge.sip.IvrEndpoint`` in direct mode, on loopback) runs in this
 process; sipp (Debian ``sip-tester``) plays the callers in its own process
