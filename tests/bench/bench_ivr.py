@@ -1,6 +1,6 @@
 """IVR SIP endpoint benchmark: answer time, concurrent calls held on this machine, CPU per call.
 
-Issue #12's figures. Run from the repository root (about 5 minutes; ``--quick`` about 1):
+Issue #12's figures. Run from the repository root (about 5 minutes; ``--quick`` about 1 minute):
     .venv/bin/python -m tests.bench.bench_ivr [--quick] [--levels 100,140,180] [--call-s S]
 
 The IVR (``softphone_bridge.sip.IvrEndpoint`` in direct mode, on loopback) runs in this
