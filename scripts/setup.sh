@@ -14,8 +14,9 @@ want_pkgs=(python3 python3-venv python3-dev gcc espeak-ng)
 if [ "$MODE" = test ]; then
   # real servers and peers the tests talk to: PostgreSQL, Redis, Chromium, speech
   # (fonts-wqy-microhei: Chinese glyphs in Chromium screenshots; wrk: the HTTP load
-  # generator of tests/bench/bench_create.py)
-  want_pkgs+=(postgresql redis-server chromium fonts-wqy-microhei sox wrk)
+  # generator of tests/bench/bench_create.py; sip-tester: sipp, the SIP peer of
+  # tests/softphone_bridge/test_sip.py and tests/bench/bench_ivr.py)
+  want_pkgs+=(postgresql redis-server chromium fonts-wqy-microhei sox wrk sip-tester)
 fi
 for pkg in "${want_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
