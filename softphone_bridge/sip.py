@@ -44,8 +44,8 @@ without being answered.
 
 Trust: SIP is read only from the server's exact ``(address, port)`` (the name is resolved
 once, at construction); RTP only from the SDP's connection address, any port (a PBX need not
-send from the port it announced). ``record``'s speech detector is a stand-in with the
-interface of ``softphone_bridge.audio.SpeechDetector``.
+send from the port it announced). ``record`` ends on :class:`softphone_bridge.audio.
+SpeechDetector` (energy over the line's own noise floor).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ from typing import Any, Literal
 import pyVoIP.VoIP.VoIP as VoIP
 from pyVoIP import RTP, SIP
 
+from softphone_bridge.audio import SpeechDetector
 from softphone_bridge.ivr.ports import (
     BYTES_PER_SECOND,
     FRAME_BYTES,
@@ -166,44 +167,6 @@ ENCODE = {0: bytes(_lin_to_ulaw((b - 128) << 8) for b in range(256)),
 
 
 # ------------------------------------------------------------------------------- speech
-class _SpeechDetector:
-    """Energy voice-activity detection on 20 ms u8 frames (RMS above a line-noise floor).
-
-    The interface of :class:`softphone_bridge.audio.SpeechDetector` (``feed``,
-    ``speech_heard``, ``finished``), so that one can replace this stand-in as is:
-    ``speech_heard`` once ``min_speech_s`` of voiced frames were heard, ``finished`` when
-    ``silence_s`` of unvoiced audio followed.
-    """
-
-    def __init__(self, silence_s: float = 3.0, *, threshold: float = 6.0,
-                 min_speech_s: float = 0.2) -> None:
-        self.silence_s = silence_s
-        self._threshold_sq = threshold * threshold
-        self._min_frames = max(1, round(min_speech_s / FRAME_S))
-        self._voiced = 0
-        self.quiet_s = 0.0
-
-    def feed(self, frame: bytes) -> bool:
-        """Take the next frame; True when it is speech."""
-        if not frame:
-            return False
-        energy = sum((b - 128) * (b - 128) for b in frame) / len(frame)
-        if energy >= self._threshold_sq:
-            self._voiced += 1
-            self.quiet_s = 0.0
-            return True
-        self.quiet_s += len(frame) / BYTES_PER_SECOND
-        return False
-
-    @property
-    def speech_heard(self) -> bool:
-        return self._voiced >= self._min_frames
-
-    @property
-    def finished(self) -> bool:
-        return self.speech_heard and self.quiet_s >= self.silence_s
-
-
 # ------------------------------------------------------------------------------- RTP
 class _Media(RTP.RTPClient):
     """One call's RTP socket, replacing pyVoIP's receiver and transmitter (module docstring).
@@ -651,7 +614,7 @@ class PyVoipChannel:
         media.take_input()
         with self._call.cond:
             self._call.digits.clear()
-        detector = _SpeechDetector(silence_s=silence_s)
+        detector = SpeechDetector(silence_s=silence_s)
         audio = bytearray()
         pending = b""
         started = time.monotonic()
