@@ -117,8 +117,23 @@ async def start_ivr(settings: Settings, backend: LoopIvrBackend) -> IvrRuntime:
 
 def _serve_call(channel: CallChannel, *, backend: LoopIvrBackend, prompts: EspeakPromptBook,
                 language: str, digit_timeout_s: float, message_max_s: float) -> None:
-    run_call(channel, backend, prompts, language="en" if language == "en" else "zh",
-             digit_timeout_s=digit_timeout_s, message_max_s=message_max_s)
+    info = channel.info
+    log.info("IVR call %s from %s (%s)", info.call_id or info.call_ref[:12],
+             masked(info.caller), info.mode)
+    journey = run_call(channel, backend, prompts, language="en" if language == "en" else "zh",
+                       digit_timeout_s=digit_timeout_s, message_max_s=message_max_s)
+    last = journey.steps[-1].at_s if journey.steps else 0.0
+    log.info("IVR call %s ended: %s after %.0f s, %d steps (%s)",
+             info.call_id or info.call_ref[:12], journey.outcome, last, len(journey.steps),
+             " ".join(step.kind for step in journey.steps[-8:]) or "-")
+
+
+def masked(number: str) -> str:
+    """A caller's number for a log line: ``138****8000`` (who, roughly; not the number)."""
+    digits = number.strip()
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
 
 
 def pbx_configs(settings: Settings) -> list[PbxConfig]:
