@@ -95,6 +95,8 @@ _DTMF_KEYS = "0123456789*#ABCD"
 _NEEDED_HEADERS = ("Via", "From", "To", "CSeq", "Contact")
 _LINKEDID = re.compile(r"\d{1,20}\.\d{1,10}")
 _PBX = re.compile(r"[A-Za-z0-9_-]{1,32}")
+#: An Asterisk channel name (``PJSIP/trunk-0000002a``, ``Local/100@ctx-00000001;2``).
+_CHANNEL = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.@;:+-]{1,100}")
 _CALLER = re.compile(r"[A-Za-z0-9+*#._-]{1,64}")
 
 
@@ -694,7 +696,8 @@ def call_info(request: SIP.SIPMessage) -> CallInfo:
         else "menu"
     return CallInfo(call_ref=str(request.headers["Call-ID"]), caller=caller,
                     linkedid=text("x-hotline-linkedid", _LINKEDID),
-                    pbx=text("x-hotline-pbx", _PBX), mode=mode)
+                    pbx=text("x-hotline-pbx", _PBX), mode=mode,
+                    channel=text("x-hotline-channel", _CHANNEL))
 
 
 def _sdp_problem(request: SIP.SIPMessage) -> str | None:

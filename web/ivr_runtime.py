@@ -89,14 +89,18 @@ def make_transfer(loop: asyncio.AbstractEventLoop, settings: Settings,
     return transfer
 
 
-async def start_ivr(settings: Settings, backend: LoopIvrBackend) -> IvrRuntime:
+async def start_ivr(settings: Settings, backend: LoopIvrBackend,
+                    prompts: EspeakPromptBook | None = None) -> IvrRuntime:
     """Synthesize (or load) every fixed prompt, then open the SIP endpoint.
 
-    Raises ``OSError`` when the SIP port cannot be bound and
+    ``prompts``: the prompt book to use (default: one cached under
+    ``<data_dir>/ivr-prompts`` with ``HOTLINE_IVR_PROMPTS_DIR``'s recordings). Raises
+    ``OSError`` when the SIP port cannot be bound and
     :class:`softphone_bridge.audio.SynthesisError` when espeak-ng is missing.
     """
-    prompts = EspeakPromptBook(settings.data_dir / "ivr-prompts", settings.ivr_prompts_dir,
-                               tz=ZoneInfo(settings.timezone))
+    if prompts is None:
+        prompts = EspeakPromptBook(settings.data_dir / "ivr-prompts", settings.ivr_prompts_dir,
+                                   tz=ZoneInfo(settings.timezone))
     warmed = await asyncio.to_thread(prompts.warm)
     log.info("IVR prompts ready (%d synthesized now)", warmed)
     language = settings.ivr_language

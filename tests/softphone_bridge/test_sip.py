@@ -110,11 +110,13 @@ def test_call_info_ignores_header_values_of_the_wrong_shape() -> None:
         return call_info(SIP.SIPMessage(raw.encode()))
 
     good = invite("X-Hotline-Linkedid: 1700000000.12\r\nX-Hotline-Pbx: pbx-2\r\n"
-                  "X-Hotline-Ivr-Mode: survey\r\n")
-    assert good == CallInfo("abc@pbx", "13800138000", "1700000000.12", "pbx-2", "survey")
+                  "X-Hotline-Ivr-Mode: survey\r\nX-Hotline-Channel: PJSIP/trunk-0000002a\r\n")
+    assert good == CallInfo("abc@pbx", "13800138000", "1700000000.12", "pbx-2", "survey",
+                            "PJSIP/trunk-0000002a")
     assert good.call_id == "pbx-2:1700000000.12"
     bad = invite("X-Hotline-Linkedid: 1700000000.12; DROP\r\nX-Hotline-Pbx: a b\r\n"
-                 "X-Hotline-Ivr-Mode: admin\r\n", from_user="<script>")
+                 "X-Hotline-Ivr-Mode: admin\r\nX-Hotline-Channel: PJSIP/x y,Hangup\r\n",
+                 from_user="<script>")
     assert bad == CallInfo("abc@pbx", "anonymous", None, None, "menu")
 
 
