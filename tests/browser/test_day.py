@@ -327,3 +327,41 @@ async def test_failed_state_change_puts_the_menu_back(browser: Any,
         await expect(page.locator("#pause-reason")).to_be_hidden()
         assert page.errors == []
         await page.context.close()
+
+
+async def test_an_ivr_call_back_request_dials_the_number_the_caller_left(
+        browser: Any, live_server: LiveServer) -> None:
+    """The IVR's "3" leaves a ticket with ``fields.callback_number`` and no customer record:
+    the detail says what was asked for, and the call button dials that number."""
+    from tickets.ivr.service import request_callback
+
+    number = fresh_mobile()
+
+    async def leave_request() -> int:  # what the IVR's backend does, on the server's loop
+        async with live_server.services.db() as s, s.begin():
+            made = await request_callback(s, customer_id=None, caller=number, call_id=None,
+                                          hour=14)
+            return made.ticket_id
+
+    tk = {"id": live_server.call(leave_request())}
+    page = await open_page(browser, live_server, "alice", "zh")
+    sent: list[Any] = []
+
+    async def ok(route: Any) -> None:
+        sent.append(json.loads(route.request.post_data))
+        await route.fulfill(status=202, content_type="application/json",
+                            body=json.dumps({"call_id": "pbx1:1.2", "to": number}))
+
+    await page.route("**/api/v1/calls/originate", ok)
+    await page.evaluate(f"location.hash = '#ticket={tk['id']}'")
+    await expect(page.locator("#tab-detail .callback-request")).to_contain_text(
+        f"{number} · 14:00")
+    button = page.locator("#call-customer")
+    await expect(button).to_have_text(f"回拨 {number}")
+    await button.click()
+    await _until(lambda: len(sent) == 1)
+    assert sent == [{"to": number, "ticket_id": tk["id"]}]
+    await _select_language(page, "en")
+    await expect(button).to_have_text(f"Call back {number}")
+    assert page.errors == []
+    await page.context.close()

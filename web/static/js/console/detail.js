@@ -36,8 +36,16 @@ export async function openTicket(id, transferredFrom) {
   loadTicketCustomer(ticket);
 }
 
-/** The number "Call customer" dials: the first phone of the shown ticket's customer. */
+/** A call-back request's number (the IVR's "3": ``fields.callback_number``), else null. */
+function callbackNumber() {
+  const f = S.ticket && S.ticket.fields;
+  return f && typeof f.callback_number === "string" && f.callback_number ? f.callback_number : null;
+}
+
+/** The number "Call customer" dials: a call-back request's own number, else the first phone
+ * of the shown ticket's customer. */
 function customerPhone() {
+  if (callbackNumber()) return callbackNumber();
   const c = S.ticketCustomer;
   if (!S.ticket || !c || c.id !== S.ticket.customer_id) return null;
   const p = c.phones && c.phones[0];
@@ -154,7 +162,8 @@ export function renderDetail(transferredFrom) {
   const readOnly = !!tk.merged_into_id; // merged: the server refuses every change
   const reload = () => openTicket(tk.id);
   const callButtons = h("div", { class: "row" },
-    h("button", { type: "button", id: "call-customer", dataset: { action: "call-customer" }, disabled: !customerPhone() }, t("call_customer")),
+    h("button", { type: "button", id: "call-customer", dataset: { action: "call-customer" }, disabled: !customerPhone() },
+      callbackNumber() ? `${t("call_back")} ${callbackNumber()}` : t("call_customer")),
     tk.call_id && S.calls.has(tk.call_id) && !isOver(S.calls.get(tk.call_id))
       ? hangupSlot(tk.call_id, "detail") : null);
   fill(box,
@@ -167,6 +176,9 @@ export function renderDetail(transferredFrom) {
     facts(tk, type),
     slaPanel(tk),
     tk.description ? h("p", { class: "description" }, tk.description) : null,
+    callbackNumber() ? h("p", { class: "notice callback-request" }, t("callback_request"), " ",
+      h("strong", {}, callbackNumber()), " · ",
+      Number.isInteger(tk.fields.callback_hour) ? `${String(tk.fields.callback_hour).padStart(2, "0")}:00` : t("callback_asap")) : null,
     fieldFacts(tk, type),
     flowStrip(tk, readOnly),
     readOnly ? h("section", { class: "actions" }, callButtons) : h("section", { class: "actions" },
