@@ -33,7 +33,9 @@ from softphone_bridge.ivr.prompts import EspeakPromptBook
 from softphone_bridge.sip import ENCODE
 from telephony.ports import PbxConfig
 from telephony.simulator import FakeAsterisk
+from tests.conftest import DbMaker, login, make_settings, running_app
 from tests.softphone_bridge.sipp_peer import (
+    SCENARIOS,
     RtpSink,
     can_play_pcap,
     free_udp_port,
@@ -51,9 +53,10 @@ from tickets.models import Attachment, Ticket
 from web.adapters import DbCallDirectory
 from web.ivr_backend import LoopIvrBackend
 from web.ivr_runtime import IvrRuntime, make_transfer, start_ivr
+from web.services import Services
 from web.settings import Settings, to_async_url
 
-pytestmark = pytest.mark.skipif(not can_play_pcap(),
+needs_pcap = pytest.mark.skipif(not can_play_pcap(),
                                 reason="sipp's pcap play needs a raw socket (root/CAP_NET_RAW)")
 T = TypeVar("T")
 KEYS = Path("/usr/share/sip-tester")
@@ -297,6 +300,7 @@ def _journeys(rig: Rig) -> list[IvrJourney]:
     return rig.rows(select(IvrJourney).order_by(IvrJourney.id))
 
 
+@needs_pcap
 def test_status_by_caller_id_plays_real_audio_in_order(rig: Rig) -> None:
     welcome = rig.prompts.prompt("welcome", "zh")
     sink = rig.call([("wait", len(welcome) / 8 + 600), ("keys", "1"), ("wait", 7000),
@@ -319,6 +323,7 @@ def test_status_by_caller_id_plays_real_audio_in_order(rig: Rig) -> None:
     assert ("menu", "1") in kinds and ("status", f"T-{rig.tickets['wang_open']:06d}") in kinds
 
 
+@needs_pcap
 def test_status_by_number_needs_the_pin_of_another_customers_ticket(rig: Rig) -> None:
     number = str(rig.tickets["smith_open"])
     [pin] = rig.rows(select(Ticket.pin).where(Ticket.id == rig.tickets["smith_open"]))
@@ -334,6 +339,7 @@ def test_status_by_number_needs_the_pin_of_another_customers_ticket(rig: Rig) ->
     assert pin not in str(steps)
 
 
+@needs_pcap
 def test_voice_message_becomes_a_ticket_with_transcript_and_recording(rig: Rig) -> None:
     wav = rig.tmp / "ko.wav"
     subprocess.run(["espeak-ng", "-v", "ko", "-w", str(wav), "환불 해 주세요 주문 번호"],
@@ -357,6 +363,7 @@ def test_voice_message_becomes_a_ticket_with_transcript_and_recording(rig: Rig) 
         [(s["kind"], s["detail"]) for s in _journeys(rig)[-1].steps]
 
 
+@needs_pcap
 def test_callback_request_and_ten_calls_at_once(rig: Rig) -> None:
     before = {t.id for t in rig.rows(select(Ticket))}
     rig.call([("wait", 600), ("keys", "3"), ("wait", 600), ("keys", "14#"), ("wait", 2500),
@@ -369,6 +376,7 @@ def test_callback_request_and_ten_calls_at_once(rig: Rig) -> None:
     assert [j.outcome for j in _journeys(rig)[-10:]] == ["hangup"] * 10
 
 
+@needs_pcap
 def test_survey_after_the_call_rates_its_ticket(rig: Rig) -> None:
     welcome = rig.prompts.prompt("welcome_survey", "zh")
     rig.call([("wait", len(welcome) / 8 + 1200), ("keys", "4"), ("wait_bye", 15000)],
@@ -380,6 +388,7 @@ def test_survey_after_the_call_rates_its_ticket(rig: Rig) -> None:
     assert rating.score == 4 and rating.channel == "ivr"
 
 
+@needs_pcap
 def test_zero_hands_the_caller_to_the_queue_and_the_pop_shows_the_path(rig: Rig) -> None:
     async def play() -> asyncio.Task[Any]:
         task, _ = rig.pbx.start_play("e_queue_blind_transfer")  # a live caller channel
@@ -407,3 +416,37 @@ def test_zero_hands_the_caller_to_the_queue_and_the_pop_shows_the_path(rig: Rig)
     pop = rig.run(directory.ivr_journey("pbx1:1700000000.99"))
     assert pop is not None and pop["outcome"] == "agent"
     assert "pressed 0" in pop["summary"]
+
+
+async def test_hotline_serve_runs_the_ivr_on_its_loop_and_database(
+        new_db: DbMaker, tmp_path: Path) -> None:
+    """``HOTLINE_IVR_IN_SERVE``: the app's lifespan starts the IVR beside the web, /readyz
+    reports it, and a call's journey lands in the app's database (SQLite and PostgreSQL)."""
+    require_tools("sipp", "espeak-ng")
+    sipp_port = free_udp_port()
+    base = 20000 + (os.getpid() % 300) * 100 + 50
+    settings = make_settings(await new_db(), tmp_path, ivr_in_serve=True, ivr_sip_port=0,
+                             ivr_sip_server=f"127.0.0.1:{sipp_port}",
+                             ivr_rtp_ports=f"{base}-{base + 49}", ivr_max_calls=4)
+    async with running_app(settings) as (app, client):
+        services: Services = app.state.services
+        assert services.ivr is not None, services.ivr_error
+        admin = await login(client, "admin")
+        ready = (await client.get("/readyz", headers=admin)).json()["ivr"]
+        assert ready == {"enabled": True, "calls": 0, "max_calls": 4, "direct": True}
+        cmd = ["sipp", "-sf", str(SCENARIOS / "uac_hangup.xml"), "-p", str(sipp_port),
+               "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", str(free_udp_port()),
+               "-key", "caller", "13800138000", "-key", "mode", "menu",
+               "-key", "rtp_sink", str(free_udp_port()), "-m", "1", "-timeout", "20s",
+               "-timeout_error", "-nostdin", f"127.0.0.1:{services.ivr.endpoint.local_port}"]
+        proc = await asyncio.to_thread(subprocess.run, cmd, capture_output=True, timeout=40)
+        assert proc.returncode == 0, proc.stdout.decode(errors="replace")[-2000:]
+        for _ in range(100):  # the journey is written as the call thread ends
+            async with services.db() as session:
+                journey = await session.scalar(select(IvrJourney))
+            if journey is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert journey is not None and journey.call_id == "pbx-test:1700000000.1"
+        assert journey.outcome == "hangup" and journey.language == "zh"  # 陈志强's
+    assert services.ivr is None  # stopped with the app
