@@ -240,6 +240,7 @@ def test_caller_hangs_up_while_recording_keeps_the_speech(make_ivr: MakeIvr,
     run = run_sipp("uac_speak_hangup.xml", ivr_port=ivr.local_port, sipp_port=sipp_port,
                    cwd=tmp_path, extra=("-d", str(hang_ms)))
     assert run.returncode == 0, run.errors
+    wait_idle(ivr)  # sipp is done once its BYE is answered; the call thread a moment later
     rec = seen["rec"]
     assert rec.ended_by == "hangup" and rec.has_speech
     assert speech_s - 0.1 <= rec.duration_s <= hang_ms / 1000 + 0.5

@@ -149,7 +149,11 @@ async function loadTrend() {
   try {
     const data = await api("GET", "stats/trend?minutes=60");
     for (const [q, points] of Object.entries(data.queues || {})) {
-      S.trend.set(q, points.map((p) => ({ t: Math.floor(Date.parse(p.t) / 1000), waiting: p.waiting, sl: p.service_level })));
+      const loaded = points.map((p) => ({ t: Math.floor(Date.parse(p.t) / 1000), waiting: p.waiting, sl: p.service_level }));
+      // The snapshot (loaded at the same time) or a push may have landed first: a point newer
+      // than the engine's last minute stays (an engine just started has no minute yet).
+      for (const p of S.trend.get(q) || []) if (!loaded.length || p.t > loaded[loaded.length - 1].t) loaded.push(p);
+      S.trend.set(q, loaded);
     }
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 404)) console.warn("trend", err);
