@@ -96,6 +96,9 @@ _NEEDED_HEADERS = ("Via", "From", "To", "CSeq", "Contact")
 _LINKEDID = re.compile(r"\d{1,20}\.\d{1,10}")
 _PBX = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _CALLER = re.compile(r"[A-Za-z0-9+*#._-]{1,64}")
+#: An Asterisk channel name (``PJSIP/trunk-0000002a``, ``Local/100@ctx-0000;1``): one token,
+#: since a standalone IVR puts it into an AMI ``Redirect``.
+_CHANNEL = re.compile(r"[A-Za-z0-9]{1,16}/[A-Za-z0-9@;:._+/-]{1,120}")
 
 
 class _Throttle:
@@ -675,7 +678,8 @@ def parse_port_range(text: str) -> tuple[int, int]:
 
 
 def call_info(request: SIP.SIPMessage) -> CallInfo:
-    """CallInfo from an INVITE: Call-ID, the From user part, the ``X-Hotline-*`` headers.
+    """CallInfo from an INVITE: Call-ID, the From user part, the ``X-Hotline-*`` headers
+    (``X-Hotline-Channel`` too: without it a standalone ``hotline ivr`` cannot redirect).
 
     Header values that do not match their shape are ignored (``None`` / ``"menu"``).
     """
@@ -694,7 +698,8 @@ def call_info(request: SIP.SIPMessage) -> CallInfo:
         else "menu"
     return CallInfo(call_ref=str(request.headers["Call-ID"]), caller=caller,
                     linkedid=text("x-hotline-linkedid", _LINKEDID),
-                    pbx=text("x-hotline-pbx", _PBX), mode=mode)
+                    pbx=text("x-hotline-pbx", _PBX), mode=mode,
+                    channel=text("x-hotline-channel", _CHANNEL))
 
 
 def _sdp_problem(request: SIP.SIPMessage) -> str | None:
