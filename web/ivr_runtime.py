@@ -129,11 +129,14 @@ def _serve_call(channel: CallChannel, *, backend: LoopIvrBackend, prompts: Espea
 
 
 def masked(number: str) -> str:
-    """A caller's number for a log line: ``138****8000`` (who, roughly; not the number)."""
+    """A caller's number for a log line: ``138****8000`` (who, roughly; not the number):
+    never more than half of it shown (a 7–10 digit local number keeps its last 3–4)."""
     digits = number.strip()
     if len(digits) < 7:
         return "*" * len(digits)
-    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+    head = 3 if len(digits) >= 11 else 0
+    tail = 4 if len(digits) >= 8 else 3
+    return f"{digits[:head]}{'*' * (len(digits) - head - tail)}{digits[-tail:]}"
 
 
 def pbx_configs(settings: Settings) -> list[PbxConfig]:
