@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import partial
 from zoneinfo import ZoneInfo
 
+from softphone_bridge.audio import AudioError, SynthesisError
 from softphone_bridge.ivr.ports import CallChannel, CallInfo
 from softphone_bridge.ivr.prompts import EspeakPromptBook
 from softphone_bridge.ivr.session import run_call
@@ -184,6 +185,10 @@ async def run_ivr(settings: Settings) -> int:
     except OSError as exc:
         log.error("the IVR cannot listen on %s:%d: %s", settings.ivr_bind,
                   settings.ivr_sip_port, exc)
+        await engine.dispose()
+        return 1
+    except (SynthesisError, AudioError) as exc:  # espeak-ng missing, a voice missing
+        log.error("the IVR cannot say its prompts: %s", exc)
         await engine.dispose()
         return 1
     try:
