@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from web import wiring
 from web.ivr_runtime import masked, run_ivr
@@ -49,3 +50,23 @@ def test_masked_never_shows_most_of_a_number() -> None:
     for number in ("6001", "1234567", "62345678", "0105551234"):
         shown = sum(a == b for a, b in zip(masked(number), number, strict=True))
         assert shown <= len(number) // 2, masked(number)
+
+
+@pytest.mark.parametrize("values", [
+    {"ivr_sip_port": 99999},                       # bind() raised OverflowError
+    {"ivr_sip_port": -1},
+    {"ivr_sip_server": "127.0.0.1:99999"},          # no datagram could ever match: deaf
+    {"ivr_sip_server": "127.0.0.1:0"},
+    {"ivr_sip_server": ":5060"},
+    {"ivr_rtp_ports": "31000-31009"},               # < 2 × max_calls (20): a traceback
+])
+def test_ivr_settings_that_cannot_work_are_refused_up_front(values: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        Settings(**values)
+
+
+def test_ivr_settings_that_work() -> None:
+    s = Settings(ivr_sip_server="pbx.example:5070", ivr_sip_port=0, ivr_rtp_ports="31000-31009",
+                 ivr_max_calls=5)
+    assert s.ivr_server_host_port == ("pbx.example", 5070)
+    assert Settings(ivr_sip_server="192.0.2.10").ivr_server_host_port == ("192.0.2.10", 5060)
