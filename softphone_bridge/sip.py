@@ -735,8 +735,9 @@ class IvrEndpoint:
     SIP port (0 = any free one in direct mode; see ``local_port`` after ``start``).
     ``password`` set → register as ``user`` (``start`` blocks up to ~5 s per try); ``None``
     or ``""`` → direct mode. ``rtp_ports``: inclusive range, one port per call.
-    ``max_calls``: sessions running ``on_call`` at once; calls beyond it hear
-    ``busy_audio(info)`` (u8 PCM; default a busy tone) and are hung up, beyond twice it
+    ``max_calls``: sessions running ``on_call`` at once; calls beyond it run
+    ``on_busy(channel)`` when given (the IVR's busy prompt and journey), else hear
+    ``busy_audio(info)`` (u8 PCM; default a busy tone), and are hung up; beyond twice it
     get ``486``. ``on_call`` runs in the call's thread after answering; when it returns
     without hanging up (a transfer) the endpoint waits up to ``TRANSFER_GRACE_S`` for the
     PBX's BYE, then hangs up. Exceptions from ``on_call`` are logged, the call hung up.
@@ -746,7 +747,8 @@ class IvrEndpoint:
                  sip_port: int = 5080, user: str = "ivr", password: str | None = None,
                  rtp_ports: tuple[int, int] = (10000, 10999), max_calls: int = 20,
                  on_call: Callable[[CallChannel], None],
-                 busy_audio: Callable[[CallInfo], bytes] | None = None) -> None:
+                 busy_audio: Callable[[CallInfo], bytes] | None = None,
+                 on_busy: Callable[[CallChannel], None] | None = None) -> None:
         if max_calls < 1:
             raise ValueError("max_calls must be at least 1")
         if rtp_ports[1] - rtp_ports[0] + 1 < 2 * max_calls:
@@ -756,6 +758,7 @@ class IvrEndpoint:
         self.max_calls = max_calls
         self._on_call = on_call
         self._busy_audio = busy_audio or _busy_tone
+        self._on_busy = on_busy
         self._sessions: dict[str, threading.Thread] = {}
         self._channels: dict[str, PyVoipChannel] = {}
         self._lock = threading.Lock()
@@ -874,7 +877,10 @@ class IvrEndpoint:
                 self.answer_times_s.append(time.monotonic() - call.invite_at)
             if busy:
                 _log.info("IVR call %s over the limit of %d: busy", call_id, self.max_calls)
-                channel.play(self._busy_audio(info), interruptible=False)
+                if self._on_busy is not None:
+                    self._on_busy(channel)
+                else:
+                    channel.play(self._busy_audio(info), interruptible=False)
             else:
                 self._on_call(channel)
                 with call.cond:

@@ -373,6 +373,34 @@ def test_over_the_limit_busy_then_486(make_ivr: MakeIvr) -> None:
     assert ivr.answered == 4 and ivr.refused == 2
 
 
+def test_over_the_limit_a_call_goes_to_on_busy(make_ivr: MakeIvr) -> None:
+    """With ``on_busy`` the busy caller runs it (the runtime's busy journey), not busy_audio."""
+    held, busy, tones = [], [], []
+    release = threading.Event()
+
+    def on_call(ch: CallChannel) -> None:
+        held.append(ch.info.call_ref)
+        release.wait(5)
+        ch.hangup()
+
+    def on_busy(ch: CallChannel) -> None:
+        busy.append(ch.info.call_ref)
+        ch.play(bytes([128]) * 800, interruptible=False)
+        ch.hangup()
+
+    ivr, sipp_port = make_ivr(on_call, max_calls=1, on_busy=on_busy,
+                              busy_audio=lambda info: tones.append(info) or b"")
+    done = threading.Timer(1.5, release.set)
+    done.start()
+    run = run_sipp("uac_wait_bye.xml", ivr_port=ivr.local_port, sipp_port=sipp_port,
+                   calls=2, limit=2, rate=100)
+    done.cancel()
+    release.set()
+    assert run.returncode == 0, run.errors
+    wait_idle(ivr)
+    assert len(held) == 1 and len(busy) == 1 and tones == []
+
+
 # ------------------------------------------------------------------------------ garbage
 def test_an_invite_flood_is_refused_beyond_twice_the_limit(make_ivr: MakeIvr) -> None:
     pbx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from softphone_bridge.ivr.fakes import FakeBackend, FakePromptBook, ScriptedChannel
 from web import wiring
-from web.ivr_runtime import masked, run_ivr
+from web.ivr_runtime import _serve_call, masked, run_ivr
 from web.services import Services
 from web.settings import Settings
 
@@ -70,3 +71,14 @@ def test_ivr_settings_that_work() -> None:
                  ivr_max_calls=5)
     assert s.ivr_server_host_port == ("pbx.example", 5070)
     assert Settings(ivr_sip_server="192.0.2.10").ivr_server_host_port == ("192.0.2.10", 5060)
+
+
+def test_a_busy_call_hears_busy_and_leaves_a_busy_journey() -> None:
+    """Over the limit the endpoint played a tone and no journey was kept (outcome busy)."""
+    backend, prompts = FakeBackend(), FakePromptBook()
+    channel = ScriptedChannel()
+    _serve_call(channel, backend=backend, prompts=prompts, language="en", digit_timeout_s=6,
+                message_max_s=120, busy=True)
+    assert prompts.keys() == ["busy"] and channel.hangups >= 1
+    assert [j.outcome for j in backend.journeys] == ["busy"]
+    assert "identify" not in backend.names()
