@@ -95,9 +95,10 @@ _DTMF_KEYS = "0123456789*#ABCD"
 _NEEDED_HEADERS = ("Via", "From", "To", "CSeq", "Contact")
 _LINKEDID = re.compile(r"\d{1,20}\.\d{1,10}")
 _PBX = re.compile(r"[A-Za-z0-9_-]{1,32}")
-#: An Asterisk channel name (``PJSIP/trunk-0000002a``, ``Local/100@ctx-00000001;2``).
-_CHANNEL = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.@;:+-]{1,100}")
 _CALLER = re.compile(r"[A-Za-z0-9+*#._-]{1,64}")
+#: An Asterisk channel name (``PJSIP/trunk-0000002a``, ``Local/100@ctx-0000;1``): one token,
+#: since a standalone IVR puts it into an AMI ``Redirect``.
+_CHANNEL = re.compile(r"[A-Za-z0-9]{1,16}/[A-Za-z0-9@;:._+/-]{1,120}")
 
 
 class _Throttle:
@@ -677,7 +678,8 @@ def parse_port_range(text: str) -> tuple[int, int]:
 
 
 def call_info(request: SIP.SIPMessage) -> CallInfo:
-    """CallInfo from an INVITE: Call-ID, the From user part, the ``X-Hotline-*`` headers.
+    """CallInfo from an INVITE: Call-ID, the From user part, the ``X-Hotline-*`` headers
+    (``X-Hotline-Channel`` too: without it a standalone ``hotline ivr`` cannot redirect).
 
     Header values that do not match their shape are ignored (``None`` / ``"menu"``).
     """
@@ -733,8 +735,9 @@ class IvrEndpoint:
     SIP port (0 = any free one in direct mode; see ``local_port`` after ``start``).
     ``password`` set → register as ``user`` (``start`` blocks up to ~5 s per try); ``None``
     or ``""`` → direct mode. ``rtp_ports``: inclusive range, one port per call.
-    ``max_calls``: sessions running ``on_call`` at once; calls beyond it hear
-    ``busy_audio(info)`` (u8 PCM; default a busy tone) and are hung up, beyond twice it
+    ``max_calls``: sessions running ``on_call`` at once; calls beyond it run
+    ``on_busy(channel)`` when given (the IVR's busy prompt and journey), else hear
+    ``busy_audio(info)`` (u8 PCM; default a busy tone), and are hung up; beyond twice it
     get ``486``. ``on_call`` runs in the call's thread after answering; when it returns
     without hanging up (a transfer) the endpoint waits up to ``TRANSFER_GRACE_S`` for the
     PBX's BYE, then hangs up. Exceptions from ``on_call`` are logged, the call hung up.
@@ -744,7 +747,8 @@ class IvrEndpoint:
                  sip_port: int = 5080, user: str = "ivr", password: str | None = None,
                  rtp_ports: tuple[int, int] = (10000, 10999), max_calls: int = 20,
                  on_call: Callable[[CallChannel], None],
-                 busy_audio: Callable[[CallInfo], bytes] | None = None) -> None:
+                 busy_audio: Callable[[CallInfo], bytes] | None = None,
+                 on_busy: Callable[[CallChannel], None] | None = None) -> None:
         if max_calls < 1:
             raise ValueError("max_calls must be at least 1")
         if rtp_ports[1] - rtp_ports[0] + 1 < 2 * max_calls:
@@ -754,6 +758,7 @@ class IvrEndpoint:
         self.max_calls = max_calls
         self._on_call = on_call
         self._busy_audio = busy_audio or _busy_tone
+        self._on_busy = on_busy
         self._sessions: dict[str, threading.Thread] = {}
         self._channels: dict[str, PyVoipChannel] = {}
         self._lock = threading.Lock()
@@ -872,7 +877,10 @@ class IvrEndpoint:
                 self.answer_times_s.append(time.monotonic() - call.invite_at)
             if busy:
                 _log.info("IVR call %s over the limit of %d: busy", call_id, self.max_calls)
-                channel.play(self._busy_audio(info), interruptible=False)
+                if self._on_busy is not None:
+                    self._on_busy(channel)
+                else:
+                    channel.play(self._busy_audio(info), interruptible=False)
             else:
                 self._on_call(channel)
                 with call.cond:

@@ -11,6 +11,10 @@ port from the loop's own thread would deadlock, so it is refused.
 
 Tickets the IVR creates are announced to the consoles after their commit (``bus``), as the
 REST API does. Transcription runs the ASR engine's file decoder on a temporary 16-bit WAV.
+
+Wrong PINs are counted here, per ticket number, in the memory of the one process that runs
+the IVR (``PIN_TRIES`` within ``PIN_WINDOW_S``): the strikes end a call after three, but
+only a limit across calls stops someone from dialling through a ticket's 10⁶ PINs.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import io
 import logging
 import tempfile
 import threading
+import time
 import wave
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from datetime import UTC, datetime
@@ -54,6 +60,12 @@ from tickets.service import SYSTEM, get_ticket, ticket_dict
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Wrong PINs typed for one ticket number within PIN_WINDOW_S seconds before every PIN,
+#: the right one too, answers "not found" (3 per call, but a caller can call again and again).
+PIN_TRIES = 10
+PIN_WINDOW_S = 3600.0
+#: Ticket numbers whose wrong PINs are remembered (the oldest forgotten first).
+_PIN_NUMBERS = 10_000
 #: u8 PCM → the high byte of 16-bit signed PCM (``b - 128`` as two's complement).
 _U8_TO_S8 = bytes((b ^ 0x80) for b in range(256))
 
@@ -95,7 +107,8 @@ class LoopIvrBackend:
                  transfer: Callable[[CallInfo], bool] | None = None,
                  router: Router | None = None, notify: Notify | None = None,
                  bus: Bus | None = None, timeout_s: float = 5.0,
-                 transcribe_timeout_s: float = 60.0) -> None:
+                 transcribe_timeout_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.loop = loop
         self.db = db
         self.store = store
@@ -111,6 +124,9 @@ class LoopIvrBackend:
         self.bus = bus
         self.timeout_s = timeout_s
         self.transcribe_timeout_s = transcribe_timeout_s
+        self._clock = clock
+        self._wrong_pins: OrderedDict[int, deque[float]] = OrderedDict()
+        self._pins_lock = threading.Lock()
 
     # -- running on the loop ---------------------------------------------------------------
     def _wait(self, coro: Coroutine[Any, Any, T], timeout_s: float, what: str) -> T:
@@ -174,11 +190,36 @@ class LoopIvrBackend:
 
     def ticket_by_number(self, number: str, *, customer_id: int | None,
                          pin: str | None) -> TicketStatus | None:
+        """The port's answer; a ticket number with PIN_TRIES wrong PINs in the last
+        PIN_WINDOW_S seconds is "not found" for any PIN (its own customer needs none)."""
+        ticket_id = ivr.keypad_ticket_id(number)
+        if pin is not None and ticket_id is not None and self._pin_locked(ticket_id):
+            pin = None  # still asked, so a locked number takes as long as any other
+
         async def work(session: AsyncSession) -> ivr.IvrTicket | None:
             return await ivr.ticket_by_number(session, number, customer_id=customer_id,
                                               pin=pin)
         found = self._run(work, "ticket_by_number")
+        if found is None and pin is not None and ticket_id is not None:
+            self._pin_wrong(ticket_id)
         return None if found is None else _status(found)
+
+    def _pin_locked(self, ticket_id: int) -> bool:
+        with self._pins_lock:
+            tries = self._wrong_pins.get(ticket_id)
+            if tries is None:
+                return False
+            while tries and tries[0] <= self._clock() - PIN_WINDOW_S:
+                tries.popleft()
+            return len(tries) >= PIN_TRIES
+
+    def _pin_wrong(self, ticket_id: int) -> None:
+        with self._pins_lock:
+            tries = self._wrong_pins.setdefault(ticket_id, deque(maxlen=PIN_TRIES))
+            tries.append(self._clock())
+            self._wrong_pins.move_to_end(ticket_id)
+            while len(self._wrong_pins) > _PIN_NUMBERS:
+                self._wrong_pins.popitem(last=False)
 
     def needs_pin(self, number: str, *, customer_id: int | None) -> bool:
         async def work(session: AsyncSession) -> bool:

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from softphone_bridge.ivr.ports import CallChannel, CallInfo
+from softphone_bridge.audio import AudioError, SynthesisError
+from softphone_bridge.ivr.ports import CallChannel, CallInfo, IvrBackend, PromptBook
 from softphone_bridge.ivr.prompts import EspeakPromptBook
 from softphone_bridge.ivr.session import run_call
 from softphone_bridge.sip import IvrEndpoint
@@ -111,7 +112,7 @@ async def start_ivr(settings: Settings, backend: LoopIvrBackend,
     endpoint = IvrEndpoint(host, port, bind=settings.ivr_bind, sip_port=settings.ivr_sip_port,
                            user=settings.ivr_user, password=settings.ivr_password,
                            rtp_ports=settings.ivr_rtp_range, max_calls=settings.ivr_max_calls,
-                           on_call=on_call,
+                           on_call=on_call, on_busy=partial(on_call, busy=True),
                            busy_audio=lambda info: prompts.prompt("busy", language))
     await asyncio.to_thread(endpoint.start)
     log.info("IVR listening on %s:%d for %s:%d (%s)", settings.ivr_bind, settings.ivr_sip_port,
@@ -119,13 +120,15 @@ async def start_ivr(settings: Settings, backend: LoopIvrBackend,
     return IvrRuntime(endpoint, prompts, backend)
 
 
-def _serve_call(channel: CallChannel, *, backend: LoopIvrBackend, prompts: EspeakPromptBook,
-                language: str, digit_timeout_s: float, message_max_s: float) -> None:
+def _serve_call(channel: CallChannel, *, backend: IvrBackend, prompts: PromptBook,
+                language: str, digit_timeout_s: float, message_max_s: float,
+                busy: bool = False) -> None:
+    """One call's menu (``busy``: over the limit — the busy prompt, journey ``busy``)."""
     info = channel.info
     log.info("IVR call %s from %s (%s)", info.call_id or info.call_ref[:12],
-             masked(info.caller), info.mode)
+             masked(info.caller), "busy" if busy else info.mode)
     journey = run_call(channel, backend, prompts, language="en" if language == "en" else "zh",
-                       digit_timeout_s=digit_timeout_s, message_max_s=message_max_s)
+                       digit_timeout_s=digit_timeout_s, message_max_s=message_max_s, busy=busy)
     last = journey.steps[-1].at_s if journey.steps else 0.0
     log.info("IVR call %s ended: %s after %.0f s, %d steps (%s)",
              info.call_id or info.call_ref[:12], journey.outcome, last, len(journey.steps),
@@ -133,11 +136,14 @@ def _serve_call(channel: CallChannel, *, backend: LoopIvrBackend, prompts: Espea
 
 
 def masked(number: str) -> str:
-    """A caller's number for a log line: ``138****8000`` (who, roughly; not the number)."""
+    """A caller's number for a log line: ``138****8000`` (who, roughly; not the number):
+    never more than half of it shown (a 7–10 digit local number keeps its last 3–4)."""
     digits = number.strip()
     if len(digits) < 7:
         return "*" * len(digits)
-    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+    head = 3 if len(digits) >= 11 else 0
+    tail = 4 if len(digits) >= 8 else 3
+    return f"{digits[:head]}{'*' * (len(digits) - head - tail)}{digits[-tail:]}"
 
 
 def pbx_configs(settings: Settings) -> list[PbxConfig]:
@@ -185,6 +191,10 @@ async def run_ivr(settings: Settings) -> int:
     except OSError as exc:
         log.error("the IVR cannot listen on %s:%d: %s", settings.ivr_bind,
                   settings.ivr_sip_port, exc)
+        await engine.dispose()
+        return 1
+    except (SynthesisError, AudioError) as exc:  # espeak-ng missing, a voice missing
+        log.error("the IVR cannot say its prompts: %s", exc)
         await engine.dispose()
         return 1
     try:

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from asr.audiosocket import parse_allow
@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     default_area_code: str | None = Field(default=None, pattern=r"^0?[1-9]\d{0,3}$")
     secret_key: str | None = None
     ivr_sip_server: str = "127.0.0.1:5060"
-    ivr_sip_port: int = 5080
+    ivr_sip_port: int = Field(default=5080, ge=0, le=65535)
     ivr_user: str = "ivr"
     ivr_password: str | None = None
     # The IVR (softphone_bridge/, `hotline ivr`): the only address its SIP and RTP sockets
@@ -204,6 +204,24 @@ class Settings(BaseSettings):
         if not 1024 <= low <= high <= 65535 or high - low < 3:
             raise ValueError("a range low-high within 1024-65535 with at least 4 ports")
         return v
+
+    @field_validator("ivr_sip_server")
+    @classmethod
+    def _ivr_server(cls, v: str) -> str:
+        host, sep, port = v.strip().rpartition(":")
+        if not sep:
+            host, port = v.strip(), "5060"
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError("host or host:port with a port in 1-65535")
+        return v.strip()
+
+    @model_validator(mode="after")
+    def _ivr_ports_for_calls(self) -> Settings:
+        low, high = self.ivr_rtp_range
+        if high - low + 1 < 2 * self.ivr_max_calls:
+            raise ValueError(f"HOTLINE_IVR_RTP_PORTS ({self.ivr_rtp_ports}) must hold 2 × "
+                             f"HOTLINE_IVR_MAX_CALLS ({self.ivr_max_calls}) ports")
+        return self
 
     @field_validator("sms_body")
     @classmethod

@@ -226,7 +226,7 @@ async def start_components(services: Services) -> None:
 async def _start_ivr(services: Services, pbxs: list[PbxConfig]) -> None:
     """The IVR beside the web (``HOTLINE_IVR_IN_SERVE``): same loop, database, ASR engine,
     router and outbox as the REST API; the bridge of this process moves callers to agents."""
-    from softphone_bridge.audio import AudioError
+    from softphone_bridge.audio import AudioError, SynthesisError
 
     from .ivr_backend import LoopIvrBackend
     from .ivr_runtime import make_transfer, start_ivr
@@ -243,7 +243,7 @@ async def _start_ivr(services: Services, pbxs: list[PbxConfig]) -> None:
         router=services.router, notify=services.notify, bus=services.bus)
     try:
         services.ivr = await start_ivr(settings, backend)
-    except (OSError, AudioError) as exc:
+    except (OSError, AudioError, SynthesisError) as exc:
         log.error("the IVR is off: %s", exc)
         services.ivr_error = str(exc)
 

@@ -120,6 +120,24 @@ def test_call_info_ignores_header_values_of_the_wrong_shape() -> None:
     assert bad == CallInfo("abc@pbx", "anonymous", None, None, "menu")
 
 
+def test_call_info_reads_the_callers_channel_for_a_standalone_redirect() -> None:
+    from pyVoIP import SIP
+
+    def channel(value: str) -> str | None:
+        raw = ("INVITE sip:ivr@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9\r\n"
+               "From: <sip:13800138000@pbx>;tag=a\r\nTo: <sip:ivr@127.0.0.1>\r\n"
+               f"Call-ID: abc@pbx\r\nCSeq: 1 INVITE\r\nX-Hotline-Channel: {value}\r\n"
+               "Content-Length: 0\r\n\r\n")
+        return call_info(SIP.SIPMessage(raw.encode())).channel
+
+    for name in ("PJSIP/trunk-0000002a", "SIP/1001-00000001", "Local/100@from-internal-0000;1",
+                 "DAHDI/i1/13800138000-1"):
+        assert channel(name) == name
+    # what goes into an AMI Redirect must be one plain token
+    for bad in ("", "PJSIP/a b", "PJSIP/x,Action: Originate", "no-slash", "PJSIP/" + "x" * 200):
+        assert channel(bad) is None
+
+
 # ------------------------------------------------------------------------------ calls
 @needs_pcap
 def test_answer_play_real_audio_and_rfc2833_keys(make_ivr: MakeIvr, tmp_path: Path) -> None:
@@ -356,6 +374,34 @@ def test_over_the_limit_busy_then_486(make_ivr: MakeIvr) -> None:
     wait_idle(ivr)
     assert len(held) == 2 and len(busy) == 2
     assert ivr.answered == 4 and ivr.refused == 2
+
+
+def test_over_the_limit_a_call_goes_to_on_busy(make_ivr: MakeIvr) -> None:
+    """With ``on_busy`` the busy caller runs it (the runtime's busy journey), not busy_audio."""
+    held, busy, tones = [], [], []
+    release = threading.Event()
+
+    def on_call(ch: CallChannel) -> None:
+        held.append(ch.info.call_ref)
+        release.wait(5)
+        ch.hangup()
+
+    def on_busy(ch: CallChannel) -> None:
+        busy.append(ch.info.call_ref)
+        ch.play(bytes([128]) * 800, interruptible=False)
+        ch.hangup()
+
+    ivr, sipp_port = make_ivr(on_call, max_calls=1, on_busy=on_busy,
+                              busy_audio=lambda info: tones.append(info) or b"")
+    done = threading.Timer(1.5, release.set)
+    done.start()
+    run = run_sipp("uac_wait_bye.xml", ivr_port=ivr.local_port, sipp_port=sipp_port,
+                   calls=2, limit=2, rate=100)
+    done.cancel()
+    release.set()
+    assert run.returncode == 0, run.errors
+    wait_idle(ivr)
+    assert len(held) == 1 and len(busy) == 1 and tones == []
 
 
 # ------------------------------------------------------------------------------ garbage

@@ -84,6 +84,19 @@ async def test_open_tickets_newest_first_with_group_names_and_due(world: World) 
         assert [t.ticket_id for t in await ivr.open_tickets(s, world.wang, limit=1)] == [new]
 
 
+async def test_a_done_ticket_has_no_promised_time_to_read(world: World) -> None:
+    """A resolved ticket was read as "resolved, expected by November 8th": its old due time."""
+    done = await ticket(world.sm, "resolved", world.wang, status="resolved")
+    due = datetime(2026, 11, 8, 9, 0, tzinfo=UTC)
+    async with world.sm() as s, s.begin():
+        await s.execute(update(Ticket).where(Ticket.id == done).values(due_at=due))
+    async with world.sm() as s:
+        [found] = await ivr.open_tickets(s, world.wang)
+        assert found.status == "resolved" and found.promised_at is None
+        typed = await ivr.ticket_by_number(s, str(done), customer_id=world.wang, pin=None)
+        assert typed is not None and typed.promised_at is None
+
+
 async def test_the_pin_rule(world: World) -> None:
     mine = await ticket(world.sm, "mine", world.wang)
     theirs = await ticket(world.sm, "theirs", world.smith)

@@ -32,7 +32,7 @@ from tickets.csat.models import TicketRating
 from tickets.db import make_engine, make_sessionmaker
 from tickets.ivr.models import IvrJourney
 from tickets.models import Attachment, Ticket
-from web.ivr_backend import LoopIvrBackend, wav_of
+from web.ivr_backend import PIN_TRIES, PIN_WINDOW_S, LoopIvrBackend, wav_of
 from web.settings import to_async_url
 
 T = TypeVar("T")
@@ -159,6 +159,36 @@ def test_reading_tickets_through_the_port(rig: Rig) -> None:
     found = _in_call_thread(backend.ticket_by_number, str(theirs), customer_id=w.wang,
                             pin=pin)
     assert found is not None and found.number == f"T-{theirs:06d}"
+
+
+def test_guessing_a_tickets_pin_stops_after_a_few_wrong_ones(rig: Rig) -> None:
+    """Three wrong PINs per call, but calls without end: with no limit a caller could try
+    all 10⁶ PINs of a ticket (days at 20 calls at once). After PIN_TRIES wrong ones within
+    PIN_WINDOW_S even the right PIN answers "not found" (the caller cannot tell)."""
+    now = [0.0]
+    backend = _backend(rig, clock=lambda: now[0])
+    w = rig.world
+    theirs = rig.run(ticket(rig.sm, "theirs", w.smith))
+    other = rig.run(ticket(rig.sm, "other", w.smith))
+
+    async def pin_of(tid: int) -> str:
+        async with rig.sm() as s:
+            return str(await s.scalar(select(Ticket.pin).where(Ticket.id == tid)))
+
+    pin, other_pin = rig.run(pin_of(theirs)), rig.run(pin_of(other))
+    wrong = f"{(int(pin) + 1) % 10 ** 6:06d}"
+
+    def lookup(tid: int, given: str | None, customer_id: int | None = None) -> object:
+        return _in_call_thread(backend.ticket_by_number, str(tid), customer_id=customer_id,
+                               pin=given)
+
+    for _ in range(PIN_TRIES):
+        assert lookup(theirs, wrong) is None
+    assert lookup(theirs, pin) is None  # locked
+    assert lookup(other, other_pin) is not None  # only that ticket
+    assert lookup(theirs, None, customer_id=w.smith) is not None  # its customer needs no PIN
+    now[0] += PIN_WINDOW_S + 1
+    assert lookup(theirs, pin) is not None
 
 
 def test_a_message_is_transcribed_and_becomes_a_ticket_announced_after_commit(

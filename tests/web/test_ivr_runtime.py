@@ -1,4 +1,6 @@
-"""The IVR end to end: sipp (a real SIP peer) calls Hotline's IVR as ``web.ivr_runtime`` puts
+"""``web.ivr_runtime``: the IVR end to end, and what an operator sees when it cannot start.
+
+End to end: sipp (a real SIP peer) calls Hotline's IVR as ``web.ivr_runtime`` puts
 it together — the pyVoIP endpoint, the menu, espeak-ng prompts, the database backend on an
 event loop of its own thread (SQLite), the Korean vosk model transcribing voice messages, and
 the one-shot AMI ``Redirect`` against the simulated Asterisk.
@@ -13,6 +15,7 @@ database; the Redirect the PBX received.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import threading
@@ -23,11 +26,13 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from asr.engine import VoskEngine
 from asr.model_store import find_packaged_model
+from softphone_bridge.ivr.fakes import FakeBackend, FakePromptBook, ScriptedChannel
 from softphone_bridge.ivr.ports import Lang
 from softphone_bridge.ivr.prompts import EspeakPromptBook
 from softphone_bridge.sip import ENCODE
@@ -50,9 +55,10 @@ from tickets.csat.models import TicketRating
 from tickets.db import make_engine, make_sessionmaker
 from tickets.ivr.models import IvrJourney
 from tickets.models import Attachment, Ticket
+from web import wiring
 from web.adapters import DbCallDirectory
 from web.ivr_backend import LoopIvrBackend
-from web.ivr_runtime import IvrRuntime, make_transfer, start_ivr
+from web.ivr_runtime import IvrRuntime, _serve_call, make_transfer, masked, run_ivr, start_ivr
 from web.services import Services
 from web.settings import Settings, to_async_url
 
@@ -450,3 +456,70 @@ async def test_hotline_serve_runs_the_ivr_on_its_loop_and_database(
         assert journey is not None and journey.call_id == "pbx-test:1700000000.1"
         assert journey.outcome == "hangup" and journey.language == "zh"  # 陈志强's
     assert services.ivr is None  # stopped with the app
+
+
+# -------------------------------------------------------------- start-up, settings, logs
+def _settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'h.db'}", data_dir=tmp_path / "var",
+                    ami_url="off", ivr_sip_port=0)
+
+
+def test_hotline_ivr_without_espeak_ng_says_so_and_exits_1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no espeak-ng on it
+    with caplog.at_level(logging.ERROR, logger="hotline.ivr"):
+        assert asyncio.run(run_ivr(_settings(tmp_path))) == 1
+    assert "espeak-ng is not installed" in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+def test_serve_without_espeak_ng_runs_with_the_ivr_off(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    settings = _settings(tmp_path)
+    none: Any = None
+    services = Services(settings=settings, engine=none, db=none, db_read=none,
+                        read_engine=none, bus=none, secret_key="k")
+    asyncio.run(wiring._start_ivr(services, []))
+    assert services.ivr is None
+    assert services.ivr_error is not None and "espeak-ng" in services.ivr_error
+
+
+def test_masked_never_shows_most_of_a_number() -> None:
+    assert masked("+8613800138000") == "+86*******8000"
+    assert masked("13800138000") == "138****8000"
+    for number in ("6001", "1234567", "62345678", "0105551234"):
+        shown = sum(a == b for a, b in zip(masked(number), number, strict=True))
+        assert shown <= len(number) // 2, masked(number)
+
+
+@pytest.mark.parametrize("values", [
+    {"ivr_sip_port": 99999},                       # bind() raised OverflowError
+    {"ivr_sip_port": -1},
+    {"ivr_sip_server": "127.0.0.1:99999"},          # no datagram could ever match: deaf
+    {"ivr_sip_server": "127.0.0.1:0"},
+    {"ivr_sip_server": ":5060"},
+    {"ivr_rtp_ports": "31000-31009"},               # < 2 × max_calls (20): a traceback
+])
+def test_ivr_settings_that_cannot_work_are_refused_up_front(values: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        Settings(**values)
+
+
+def test_ivr_settings_that_work() -> None:
+    s = Settings(ivr_sip_server="pbx.example:5070", ivr_sip_port=0, ivr_rtp_ports="31000-31009",
+                 ivr_max_calls=5)
+    assert s.ivr_server_host_port == ("pbx.example", 5070)
+    assert Settings(ivr_sip_server="192.0.2.10").ivr_server_host_port == ("192.0.2.10", 5060)
+
+
+def test_a_busy_call_hears_busy_and_leaves_a_busy_journey() -> None:
+    """Over the limit the endpoint played a tone and no journey was kept (outcome busy)."""
+    backend, prompts = FakeBackend(), FakePromptBook()
+    channel = ScriptedChannel()
+    _serve_call(channel, backend=backend, prompts=prompts, language="en", digit_timeout_s=6,
+                message_max_s=120, busy=True)
+    assert prompts.keys() == ["busy"] and channel.hangups >= 1
+    assert [j.outcome for j in backend.journeys] == ["busy"]
+    assert "identify" not in backend.names()

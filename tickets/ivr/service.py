@@ -50,6 +50,7 @@ RATABLE_DAYS = 14
 #: Statuses a caller hears about (everything but closed, cancelled tickets).
 _HIDDEN_STATUSES = ("closed", "cancelled")
 _SOLVED = ("resolved", "closed")
+_DONE = (*_SOLVED, "cancelled")
 #: Titles of the IVR's tickets when nothing better is known.
 MESSAGE_TITLE = "语音留言 / Voice message"
 CALLBACK_TITLE = "回电请求 / Call-back request"
@@ -69,7 +70,8 @@ class IvrCaller:
 @dataclass(frozen=True)
 class IvrTicket:
     """What the IVR reads out about a ticket. ``group``: its group's name per language
-    (``{"zh": …, "en": …}``) or ``None``; ``promised_at``: the resolution due time."""
+    (``{"zh": …, "en": …}``) or ``None``; ``promised_at``: the resolution due time
+    (``None`` once the ticket is resolved, closed or cancelled)."""
 
     ticket_id: int
     number: str
@@ -121,7 +123,9 @@ _STATUS_QUERY = (select(Ticket.id, Ticket.status, Ticket.title, Ticket.due_at,
 
 def _status(row: Any) -> IvrTicket:
     group = None if row.name is None else {"zh": row.name_zh or row.name, "en": row.name}
-    return IvrTicket(row.id, ticket_number(row.id), row.status, row.title, group, row.due_at)
+    # a done ticket's due time is no promise any more ("resolved, expected by …" misleads)
+    due = None if row.status in _DONE else row.due_at
+    return IvrTicket(row.id, ticket_number(row.id), row.status, row.title, group, due)
 
 
 async def open_tickets(session: AsyncSession, customer_id: int,
