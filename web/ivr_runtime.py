@@ -103,7 +103,7 @@ async def start_ivr(settings: Settings, backend: LoopIvrBackend,
         prompts = EspeakPromptBook(settings.data_dir / "ivr-prompts", settings.ivr_prompts_dir,
                                    tz=ZoneInfo(settings.timezone))
     warmed = await asyncio.to_thread(prompts.warm)
-    log.info("IVR prompts ready (%d synthesized now)", warmed)
+    log.info("IVR prompts ready (%d fixed prompts, zh and en)", warmed)
     language = settings.ivr_language
     on_call = partial(_serve_call, backend=backend, prompts=prompts, language=language,
                       digit_timeout_s=settings.ivr_digit_timeout_s,

@@ -211,6 +211,11 @@ _CATALOGUE: dict[str, Prompt] = {
     "sorry_unavailable": _p("抱歉，系统暂时无法处理您的请求。",
                             "Sorry, we cannot handle your request right now."),
     "goodbye": _p("感谢您的来电，再见。", "Thank you for calling. Goodbye."),
+    "callback_no_number": _p("抱歉，您的号码未显示，无法为您预约回电。",
+                             "Sorry, your number is withheld, so we cannot call you back."),
+    "no_agent_call_later": _p("抱歉，现在没有客服可以接听，请稍后再拨。",
+                              "Sorry, no agent can take your call right now. "
+                              "Please call again later."),
 }
 
 #: Every prompt key, in catalogue order.

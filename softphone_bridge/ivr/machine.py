@@ -29,6 +29,7 @@ Rules the contract asks for and where they live:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,7 +44,8 @@ PROMPT_KEYS: tuple[str, ...] = (
     "status_count", "status_ticket", "status_none", "status_other", "enter_ticket_number",
     "enter_pin", "not_found", "record_prompt", "beep", "message_saved", "message_empty",
     "callback_hour", "callback_saved", "rate_intro", "rate_thanks", "rate_none", "transfer",
-    "no_agent", "busy", "sorry_unavailable", "goodbye",
+    "no_agent", "busy", "sorry_unavailable", "goodbye", "callback_no_number",
+    "no_agent_call_later",
 )
 
 #: Keys a ticket number or PIN may hold at most (a longer entry is taken as typed so far).
@@ -55,6 +57,8 @@ COUNT_TICKETS = 10
 #: The quiet that ends a voice message, in seconds.
 MESSAGE_SILENCE_S = 3.0
 DIGITS = frozenset("0123456789")
+#: A caller ID a call-back can dial (not "anonymous", "unknown", an empty or odd From).
+DIALABLE = re.compile(r"\+?\d{3,20}")
 
 
 class MachineError(RuntimeError):
@@ -343,6 +347,7 @@ class IvrMachine:
         self._info: CallInfo | None = None
         self._started_at: datetime | None = None
         self._caller: Caller | None = None
+        self._dialable = True  # the caller ID can be called back (set at Started)
         self._steps: list[JourneyStep] = []
         self._at = 0.0
         self._queue: list[Play] = []
@@ -489,6 +494,7 @@ class IvrMachine:
         if self.state != "idle":
             raise MachineError("Started twice")
         self._info, self._started_at, self._caller = e.info, e.started_at, e.caller
+        self._dialable = DIALABLE.fullmatch(e.info.caller) is not None
         self.lang = e.caller.language if e.caller is not None else e.language
         if e.busy:
             self._step("busy")
@@ -542,6 +548,8 @@ class IvrMachine:
                               self._play("beep", False)],
                              lambda: [Record(self.message_max_s, MESSAGE_SILENCE_S)])
         if key == "3":
+            if not self._dialable:  # a withheld number: nobody could call it back
+                return self._menu(self._play("callback_no_number"))
             self._entry = ""
             return self._wait("hour", self._play("callback_hour"))
         if key == "4":
@@ -735,6 +743,8 @@ class IvrMachine:
         return self._no_agent()
 
     def _no_agent(self) -> list[Action]:
+        if not self._dialable:  # no number to call back: ask them to call again
+            return self._goodbye(self._play("no_agent_call_later", interruptible=False))
         self.state = "fallback"
         return self._say([self._play("no_agent", interruptible=False)],
                          lambda: [RequestCallback(self._caller, None)])

@@ -22,6 +22,7 @@ CONTRACT = {
     "message_empty": (), "callback_hour": (), "callback_saved": ("number", "hour"),
     "rate_intro": ("number",), "rate_thanks": (), "rate_none": (), "transfer": (),
     "no_agent": (), "busy": (), "sorry_unavailable": (), "goodbye": (),
+    "callback_no_number": (), "no_agent_call_later": (),
 }
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai

@@ -507,6 +507,19 @@ def test_no_agent_and_no_callback_either(failure: Event) -> None:
                          "sorry_unavailable goodbye BYE END")
 
 
+WITHHELD = CallInfo("c2@ivr", "anonymous", "1700000000.2", "pbx1")
+
+
+def test_a_withheld_number_is_not_offered_a_call_back() -> None:
+    """Nobody could dial "anonymous": 3 says so and returns to the menu (no strike, no
+    ticket); no agent free → "call again later", not a call-back promise."""
+    run = drive([key("3"), key("0"), Transferred(False)], info=WITHHELD)
+    assert run.trace == ("welcome menu ? callback_no_number menu ? transfer JOURNEY "
+                         "TRANSFER no_agent_call_later goodbye BYE END")
+    assert not run.of(RequestCallback)
+    assert [s.kind for s in run.journey.steps] == ["menu", "agent"]
+
+
 def test_hang_up_during_no_agent_creates_nothing() -> None:
     run = drive([key("0"), Transferred(False), HungUp()])
     assert run.trace == "welcome menu ? transfer JOURNEY TRANSFER no_agent END"
@@ -633,6 +646,8 @@ def test_every_prompt_key_is_used_and_known() -> None:
     used |= {p.key for p in drive([key("4"), RatableFound(None)]).plays()}
     used |= {p.key for p in drive([key("1"), BackendFailed()], caller=WANG).plays()}
     used |= {p.key for p in drive([], busy=True).plays()}
+    used |= {p.key for p in drive([key("3"), key("0"), Transferred(False)],
+                                  info=WITHHELD).plays()}
     used |= {p.key for p in drive([key("1"), *keys("1#"), PinNeeded(False), TicketNotFound()]
                                   ).plays()}
     assert used == set(PROMPT_KEYS)
