@@ -356,6 +356,8 @@ async def test_an_ivr_call_back_request_dials_the_number_the_caller_left(
     await page.evaluate(f"location.hash = '#ticket={tk['id']}'")
     await expect(page.locator("#tab-detail .callback-request")).to_contain_text(
         f"{number} · 14:00")
+    # the notice says it; the raw field keys are not shown besides
+    await expect(page.locator("#tab-detail")).not_to_contain_text("callback_number")
     button = page.locator("#call-customer")
     await expect(button).to_have_text(f"回拨 {number}")
     await button.click()

@@ -135,9 +135,13 @@ function facts(tk, type) {
     fact(t("updated"), fmtTime(tk.updated_at, getLang())));
 }
 
+/** The IVR's own call-back fields: shown by the call-back notice, not as raw keys. */
+const CALLBACK_FIELDS = new Set(["callback_number", "callback_hour"]);
+
 function fieldFacts(tk, type) {
-  if (!Object.keys(tk.fields || {}).length) return null;
-  return h("dl", { class: "facts" }, Object.entries(tk.fields).map(([k, val]) => {
+  const shown = Object.entries(tk.fields || {}).filter(([k]) => !CALLBACK_FIELDS.has(k));
+  if (!shown.length) return null;
+  return h("dl", { class: "facts" }, shown.map(([k, val]) => {
     const spec = ((type && type.fields) || []).find((x) => x.key === k);
     const label = spec ? (getLang() === "zh" && spec.label_zh) || spec.label || k : k;
     return fact(label, words(val));
