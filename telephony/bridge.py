@@ -89,6 +89,7 @@ from .tracker import (
     CallerUpdate,
     CallTracker,
     Effect,
+    JourneyPrefetch,
     Persist,
     Prefetch,
     Publish,
@@ -308,7 +309,7 @@ class PbxBridge:
         self._lookup_done: dict[str, float] = {}
         self._lookup_keys: dict[str, tuple[str | None, str]] = {}  # call -> number looked up
         #: call -> its IVR journey read (shared by the call's pops; see _journey)
-        self._journeys: dict[str, tuple[float, asyncio.Future[PopIvr | None]]] = {}
+        self._journeys: dict[str, tuple[float, bool, asyncio.Future[PopIvr | None]]] = {}
         self._resynced = asyncio.Event()
         self._booted = asyncio.Event()  # FullyBooted seen on this connection
         self._resync_booted = False  # the last snapshots were asked after FullyBooted
@@ -822,6 +823,9 @@ class PbxBridge:
             if isinstance(eff, Prefetch):
                 self._lookup(eff.call_id, eff.caller_e164, eff.raw_number, prefetch=True)
                 continue
+            if isinstance(eff, JourneyPrefetch):
+                self._journey(eff.call_id, final=True)
+                continue
             if isinstance(eff, Persist) and self.stats.unsettled:
                 self.stats.settle(eff.record, time.time())  # a call that left unseen
             if self._run_now(key or "__pbx__", eff):
@@ -1030,18 +1034,21 @@ class PbxBridge:
             ivr = None  # the pop goes out without it rather than late
         await self.bus.publish(TOPIC_CALLS, self._pop_event(eff, found, error, ivr))
 
-    def _journey(self, call_id: str) -> asyncio.Future[PopIvr | None]:
+    def _journey(self, call_id: str, *, final: bool = False
+                 ) -> asyncio.Future[PopIvr | None]:
         """The call's IVR journey (``None``: none, or the read failed), read once for all
-        the call's pops (ring-all); a ``None`` older than :data:`JOURNEY_WAIT_S` is read
-        again (a caller may reach the IVR after a first pop)."""
+        the call's pops (ring-all). A ``final`` read (started when the call joined a queue:
+        the IVR records before it transfers) is kept whatever it found; any other ``None``
+        older than :data:`JOURNEY_WAIT_S` is read again (a caller may reach the IVR after a
+        first pop)."""
         cached = self._journeys.get(call_id)
-        if cached is not None:
-            at, fut = cached
-            if not fut.done() or fut.result() is not None \
+        if cached is not None and not final:
+            at, was_final, fut = cached
+            if was_final or not fut.done() or fut.result() is not None \
                     or time.monotonic() - at < JOURNEY_WAIT_S:
                 return fut
         fut = asyncio.ensure_future(self._read_journey(call_id))
-        self._journeys[call_id] = (time.monotonic(), fut)
+        self._journeys[call_id] = (time.monotonic(), final, fut)
         return fut
 
     async def _read_journey(self, call_id: str) -> PopIvr | None:

@@ -51,6 +51,15 @@ class Prefetch:
 
 
 @dataclass(frozen=True, slots=True)
+class JourneyPrefetch:
+    """An inbound call joined a queue: read its IVR journey now. Hotline's IVR records the
+    journey before it hands the caller to the queue, so this read is final, and the pops
+    that follow (seconds later) find it done instead of waiting for a query."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallerUpdate:
     """The caller's number or name became known (or changed) after the call appeared.
 
@@ -98,4 +107,5 @@ class Persist:
         return self.record.call_id
 
 
-Effect = Publish | ScreenPop | Prefetch | CallerUpdate | ReadVariables | Persist
+Effect = (Publish | ScreenPop | Prefetch | JourneyPrefetch | CallerUpdate | ReadVariables
+          | Persist)

@@ -26,7 +26,16 @@ from tickets.phones import try_normalize
 from .agents import AgentInterfaces
 from .ami import first
 from .callbook import ASR_VAR, ORDER_VARS, RECORDING_VARS
-from .effects import CallerUpdate, Effect, Persist, Prefetch, Publish, ReadVariables, ScreenPop
+from .effects import (
+    CallerUpdate,
+    Effect,
+    JourneyPrefetch,
+    Persist,
+    Prefetch,
+    Publish,
+    ReadVariables,
+    ScreenPop,
+)
 from .model import (
     FINAL_STATES,
     Call,
@@ -44,6 +53,7 @@ __all__ = [
     "CallTracker",
     "CallerUpdate",
     "Effect",
+    "JourneyPrefetch",
     "Leg",
     "Member",
     "Persist",
@@ -224,6 +234,8 @@ class CallTracker(Snapshots):
         call.was_queued = True
         if call.queued_at is None:
             call.queued_at = now
+            if call.direction == "inbound":
+                out.append(JourneyPrefetch(call.call_id))
         if call.answered_at is None and call.state not in FINAL_STATES:
             call.state = "queued"
             self._update(call, out, queue=qname)

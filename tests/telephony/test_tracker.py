@@ -7,7 +7,14 @@ from typing import Any
 
 from telephony.ami import FrameParser, classify, iter_messages
 from telephony.captures import capture_bytes, events, timed_messages
-from telephony.tracker import CallTracker, Persist, Prefetch, Publish, ScreenPop
+from telephony.tracker import (
+    CallTracker,
+    JourneyPrefetch,
+    Persist,
+    Prefetch,
+    Publish,
+    ScreenPop,
+)
 from tickets.bus import TOPIC_ASR, TOPIC_CALLS
 
 T0 = 1_795_407_600.0
@@ -112,6 +119,9 @@ def test_queue_answered_pops_both_and_closes_loser():
     assert rec.caller_name == "Jane Doe" and rec.direction == "inbound"
     assert tracker.calls == {} and tracker.channels == {}
     assert next(e for e in effects if isinstance(e, Prefetch)).caller_e164 == "+15551230001"
+    # the IVR journey is read once, when the call joins the queue: before any pop
+    kinds = [type(e).__name__ for e in effects if isinstance(e, JourneyPrefetch | ScreenPop)]
+    assert kinds == ["JourneyPrefetch", "ScreenPop", "ScreenPop"]
     stats = tracker.queue_stats(T0 + 100)[0]
     assert stats["completed"] == 1 and stats["waiting"] == 0 and stats["service_level"] == 1.0
 
