@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,23 @@ from .settings import Settings
 log = logging.getLogger("hotline.ivr")
 
 
+class Outcomes:
+    """Calls ended, by journey outcome (``agent``, ``hangup``, ``done``, ``busy``): counted
+    by the call threads, read by ``/readyz`` and ``/metrics``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def add(self, outcome: str) -> None:
+        with self._lock:
+            self._counts[outcome] = self._counts.get(outcome, 0) + 1
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
 @dataclass
 class IvrRuntime:
     """A running IVR: stop it with :meth:`stop` (hangs up calls in progress)."""
@@ -44,14 +62,18 @@ class IvrRuntime:
     endpoint: IvrEndpoint
     prompts: EspeakPromptBook
     backend: LoopIvrBackend
+    outcomes: Outcomes = field(default_factory=Outcomes)
 
     async def stop(self) -> None:
         await asyncio.to_thread(self.endpoint.stop)
 
     def state(self) -> dict[str, object]:
-        """For ``/readyz``: on, the calls in progress, the limit."""
+        """For ``/readyz``: on, the calls in progress and the limit, calls answered and
+        refused (486) since start, calls ended by outcome."""
         return {"enabled": True, "calls": self.endpoint.active_calls,
-                "max_calls": self.endpoint.max_calls, "direct": self.endpoint.direct}
+                "max_calls": self.endpoint.max_calls, "direct": self.endpoint.direct,
+                "answered": self.endpoint.answered, "refused": self.endpoint.refused,
+                "ended": self.outcomes.counts()}
 
 
 def make_transfer(loop: asyncio.AbstractEventLoop, settings: Settings,
@@ -105,9 +127,10 @@ async def start_ivr(settings: Settings, backend: LoopIvrBackend,
     warmed = await asyncio.to_thread(prompts.warm)
     log.info("IVR prompts ready (%d fixed prompts, zh and en)", warmed)
     language = settings.ivr_language
+    outcomes = Outcomes()
     on_call = partial(_serve_call, backend=backend, prompts=prompts, language=language,
                       digit_timeout_s=settings.ivr_digit_timeout_s,
-                      message_max_s=float(settings.ivr_message_max_s))
+                      message_max_s=float(settings.ivr_message_max_s), outcomes=outcomes)
     host, port = settings.ivr_server_host_port
     endpoint = IvrEndpoint(host, port, bind=settings.ivr_bind, sip_port=settings.ivr_sip_port,
                            user=settings.ivr_user, password=settings.ivr_password,
@@ -117,18 +140,20 @@ async def start_ivr(settings: Settings, backend: LoopIvrBackend,
     await asyncio.to_thread(endpoint.start)
     log.info("IVR listening on %s:%d for %s:%d (%s)", settings.ivr_bind, settings.ivr_sip_port,
              host, port, "registering" if settings.ivr_password else "direct mode")
-    return IvrRuntime(endpoint, prompts, backend)
+    return IvrRuntime(endpoint, prompts, backend, outcomes)
 
 
 def _serve_call(channel: CallChannel, *, backend: IvrBackend, prompts: PromptBook,
                 language: str, digit_timeout_s: float, message_max_s: float,
-                busy: bool = False) -> None:
+                busy: bool = False, outcomes: Outcomes | None = None) -> None:
     """One call's menu (``busy``: over the limit — the busy prompt, journey ``busy``)."""
     info = channel.info
     log.info("IVR call %s from %s (%s)", info.call_id or info.call_ref[:12],
              masked(info.caller), "busy" if busy else info.mode)
     journey = run_call(channel, backend, prompts, language="en" if language == "en" else "zh",
                        digit_timeout_s=digit_timeout_s, message_max_s=message_max_s, busy=busy)
+    if outcomes is not None:
+        outcomes.add(journey.outcome)
     last = journey.steps[-1].at_s if journey.steps else 0.0
     log.info("IVR call %s ended: %s after %.0f s, %d steps (%s)",
              info.call_id or info.call_ref[:12], journey.outcome, last, len(journey.steps),

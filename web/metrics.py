@@ -77,6 +77,22 @@ class LiveCollector(Collector):
                            "evicted_unlinked", "rejected"):
                 refused.add_metric([reason], float(asr.get(reason, 0)))
             yield refused
+        if s.ivr is not None:
+            yield from _ivr_metrics(s.ivr.state())
+
+
+def _ivr_metrics(ivr: dict[str, Any]) -> Iterator[Any]:
+    """The IVR beside the web (HOTLINE_IVR_IN_SERVE): calls now, answered, refused, ended."""
+    yield GaugeMetricFamily("hotline_ivr_calls", "IVR calls in progress", value=ivr["calls"])
+    yield CounterMetricFamily("hotline_ivr_answered", "IVR calls answered",
+                              value=ivr["answered"])
+    yield CounterMetricFamily("hotline_ivr_refused", "IVR calls refused (486 Busy Here)",
+                              value=ivr["refused"])
+    ended = CounterMetricFamily("hotline_ivr_calls_ended", "IVR calls ended, by outcome "
+                                "(agent, hangup, done, busy)", labels=["outcome"])
+    for outcome, count in sorted(ivr["ended"].items()):
+        ended.add_metric([outcome], float(count))
+    yield ended
 
 
 def _burst_metrics(s: Services) -> Iterator[Any]:

@@ -439,7 +439,8 @@ async def test_hotline_serve_runs_the_ivr_on_its_loop_and_database(
         assert services.ivr is not None, services.ivr_error
         admin = await login(client, "admin")
         ready = (await client.get("/readyz", headers=admin)).json()["ivr"]
-        assert ready == {"enabled": True, "calls": 0, "max_calls": 4, "direct": True}
+        assert ready == {"enabled": True, "calls": 0, "max_calls": 4, "direct": True,
+                         "answered": 0, "refused": 0, "ended": {}}
         cmd = ["sipp", "-sf", str(SCENARIOS / "uac_hangup.xml"), "-p", str(sipp_port),
                "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", str(free_udp_port()),
                "-key", "caller", "13800138000", "-key", "mode", "menu",
@@ -455,6 +456,15 @@ async def test_hotline_serve_runs_the_ivr_on_its_loop_and_database(
             await asyncio.sleep(0.05)
         assert journey is not None and journey.call_id == "pbx-test:1700000000.1"
         assert journey.outcome == "hangup" and journey.language == "zh"  # 陈志强's
+        for _ in range(100):  # counted as the call thread returns, after the journey
+            ready = (await client.get("/readyz", headers=admin)).json()["ivr"]
+            if ready["ended"]:
+                break
+            await asyncio.sleep(0.02)
+        assert (ready["answered"], ready["ended"]) == (1, {"hangup": 1})
+        metrics = (await client.get("/metrics", headers=admin)).text
+        assert 'hotline_ivr_calls_ended_total{outcome="hangup"} 1.0' in metrics
+        assert "hotline_ivr_answered_total 1.0" in metrics
     assert services.ivr is None  # stopped with the app
 
 
