@@ -15,7 +15,7 @@ LOAD = {"events_queued": 40, "reader_pauses": 3, "effects_in_flight": 20, "effec
 
 
 def _scrape(telephony: object) -> str:
-    services = SimpleNamespace(telephony=telephony, hub=None, asr=None,
+    services = SimpleNamespace(telephony=telephony, hub=None, asr=None, ivr=None,
                                login_throttle=SimpleNamespace(refused=0),
                                password_gate=SimpleNamespace(refused=0),
                                bus=SimpleNamespace(state=lambda: {"kind": "in-process"}))

@@ -12,7 +12,7 @@ from web.metrics import LiveCollector
 
 def _scrape(**parts: Any) -> str:
     services = SimpleNamespace(telephony=None, hub=None, login_throttle=SimpleNamespace(refused=0),
-                               password_gate=SimpleNamespace(refused=0), asr=None,
+                               password_gate=SimpleNamespace(refused=0), asr=None, ivr=None,
                                bus=SimpleNamespace(state=lambda: {"kind": "in-process"}))
     for name, value in parts.items():
         setattr(services, name, value)
