@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
+import dispatch.models  # noqa: F401  (registers the dispatch tables)
 from tests.conftest import DbMaker
 from tickets.db import Base, make_engine
 from web.migrate import alembic_config

@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import dispatch.models  # noqa: F401  (dispatch depends on tickets: registered here)
 import tickets.models  # noqa: F401  (registers every table on the metadata)
 from tickets.db import Base, make_engine
 
