@@ -62,6 +62,12 @@ async def test_create_read_and_bad_input(client: httpx.AsyncClient) -> None:
     history = (await client.get(f"/api/v1/tickets/{ticket['id']}/history",
                                 headers=alice)).json()
     assert "work_order_created" in [e["kind"] for e in history]
+    wang_ticket = next(t for t in (await client.get("/api/v1/tickets", headers=wang)).json()[
+        "items"])
+    await client.post(f"/api/v1/tickets/{wang_ticket['id']}/work_orders", headers=alice, json={})
+    seen = (await client.get(f"/api/v1/tickets/{wang_ticket['id']}/history",
+                             headers=wang)).json()
+    assert not [e for e in seen if e["kind"].startswith("work_order")]  # staff material
     for body, name in [({"lat": 91, "lon": 0}, "lat"), ({"lon": 200, "lat": 0}, "lon"),
                        ({"window_start": "2030-01-08T12:00+08:00",
                          "window_end": "2030-01-08T10:00+08:00"}, "window_end"),
