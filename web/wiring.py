@@ -16,6 +16,7 @@ from asr.audiosocket import LOOPBACK, AsrLimits, AsrServer, Network, parse_allow
 from asr.engine import AsrError, VoskEngine
 from asr.model_store import ModelError
 from asr.synth import utterance
+from dispatch.service import Ctx as DispatchCtx
 from telephony.agents import parse_agent_interfaces
 from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
@@ -64,6 +65,17 @@ def queue_presence(services: Services) -> Presence:
                     out[ext] = m["state"]
         return out if found else None
     return states
+
+
+def dispatch_context(services: Services) -> DispatchCtx:
+    """What a field-dispatch call needs from the process (``dispatch.service.Ctx``): the
+    notification port, the attachment store and limit, and whether a ticket resolves with
+    its last work order (``HOTLINE_DISPATCH_RESOLVE_TICKET``). One per call: it also
+    collects what the call changed, for the handler to announce after its commit."""
+    settings = services.settings
+    return DispatchCtx(notify=services.notify, resolve_ticket=settings.dispatch_resolve_ticket,
+                       store=services.attachment_store,
+                       max_bytes=settings.attachment_max_bytes)
 
 
 def make_router(services: Services) -> Router:
