@@ -66,14 +66,18 @@ def _html(name: str, status: int = 200) -> HTMLResponse:
                         headers=SECURITY_HEADERS)
 
 
-#: the dispatcher board's placeholder for the tile URL template (HOTLINE_MAP_TILES)
+#: the dispatcher board's placeholders: the tile URL template (HOTLINE_MAP_TILES) and the
+#: site's zone (HOTLINE_TIMEZONE: the API's times are UTC, the board shows the site's hours)
 _TILES_META = '<meta name="hotline-map-tiles" content="">'
+_ZONE_META = '<meta name="hotline-timezone" content="">'
 
 
-def dispatch_html(tiles: str | None) -> HTMLResponse:
-    """The board with the configured tile URL in its ``<meta>`` (HTML-escaped) and the
-    tiles' origin allowed as an image source; without tiles, the page as it is."""
+def dispatch_html(tiles: str | None, timezone: str) -> HTMLResponse:
+    """The board with the site's zone and the configured tile URL in its ``<meta>`` tags
+    (HTML-escaped), and the tiles' origin allowed as an image source (none without tiles)."""
     text = (STATIC_DIR / "dispatch.html").read_text(encoding="utf-8")
+    text = text.replace(_ZONE_META, f'<meta name="hotline-timezone" '
+                        f'content="{html.escape(timezone, quote=True)}">')
     headers = dict(SECURITY_HEADERS)
     if tiles:
         parts = urlsplit(tiles)
@@ -105,7 +109,8 @@ async def _page(request: Request, path: str) -> Response:
     if roles is not None and principal.role not in roles:
         return _html("forbidden.html", status=403)
     if path == "/dispatch":
-        return dispatch_html(request.app.state.services.settings.map_tiles)
+        settings = request.app.state.services.settings
+        return dispatch_html(settings.map_tiles, settings.timezone)
     return _html(name)
 
 

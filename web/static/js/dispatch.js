@@ -11,7 +11,7 @@
 //
 // Data: GET /api/v1/dispatch/board?date= → {date, unassigned: [work order], engineers:
 // [{engineer, on_duty, position, plan}]} (docs/CONTRACT.md, "Field dispatch"). Times are
-// placed by the text of their ISO value (the site's local time), never the browser's zone.
+// shown in the site's zone (HOTLINE_TIMEZONE, the page's <meta>), never the browser's.
 //
 // The map is Leaflet from /static/vendor (scripts/vendor.py), never a CDN. Tiles only when
 // HOTLINE_MAP_TILES is set (the page's <meta name="hotline-map-tiles">); without them the
@@ -63,16 +63,31 @@ function status(text) {
 }
 
 const woNumber = (wo) => wo.number || `WO-${String(wo.id).padStart(6, "0")}`;
+/** "#123" for WO-000123: what fits in a timeline block (the full number is its title). */
+const shortNumber = (wo) => `#${woNumber(wo).replace(/^WO-0*/, "")}`;
 const personName = (e) => (e && (e.name || e.display_name || e.username)) || "—";
 const engineerId = (row) => row.engineer && row.engineer.id;
-/** "HH:MM" of an ISO time as written (the site's local time), or "". */
-const hhmm = (iso) => (typeof iso === "string" && iso.length >= 16 ? iso.slice(11, 16) : "");
-/** Minutes after midnight of an ISO time as written. */
-function minutesOf(iso) {
-  const m = /T(\d{2}):(\d{2})/.exec(iso || "");
-  return m ? Number(m[1]) * 60 + Number(m[2]) : null;
+/** The site's zone (HOTLINE_TIMEZONE, from the page's <meta>): the API's times are UTC or
+ * carry an offset; the board shows the site's hours whatever the browser's zone is. */
+const ZONE = (document.querySelector('meta[name="hotline-timezone"]') || {}).content || undefined;
+let PARTS = null;
+try {
+  PARTS = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+} catch { PARTS = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }); }
+/** {day: "YYYY-MM-DD", min: minutes after the site's midnight} of an ISO time, or null. */
+function local(iso) {
+  if (!iso) return null;
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return null;
+  const p = Object.fromEntries(PARTS.formatToParts(d).map((x) => [x.type, x.value]));
+  return { day: `${p.year}-${p.month}-${p.day}`, min: Number(p.hour) * 60 + Number(p.minute) };
 }
-const dayOf = (iso) => (typeof iso === "string" ? iso.slice(0, 10) : "");
+const clockOf = (m) => `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(Math.round(m % 60)).padStart(2, "0")}`;
+/** "HH:MM" of an ISO time in the site's zone, or "". */
+const hhmm = (iso) => { const l = local(iso); return l ? clockOf(l.min) : ""; };
+/** Minutes after the site's midnight of an ISO time. */
+const minutesOf = (iso) => { const l = local(iso); return l ? l.min : null; };
+const dayOf = (iso) => { const l = local(iso); return l ? l.day : ""; };
 const hasPos = (p) => p && Number.isFinite(Number(p.lat)) && Number.isFinite(Number(p.lon)) && p.lat !== null && p.lon !== null;
 
 function windowText(wo) {
@@ -202,7 +217,7 @@ function renderTimeline() {
         if (arrive === null || start === null) return [];
         const travel = Number(s.travel_min || 0);
         const end = start + Number(wo.duration_min || 0);
-        const title = `${s.seq}. ${woNumber(wo)} · ${hhmm(s.start)}–${String(Math.floor(end / 60)).padStart(2, "0")}:${String(end % 60).padStart(2, "0")} · ${wo.address || ""}`;
+        const title = `${s.seq}. ${woNumber(wo)} · ${hhmm(s.start)}–${clockOf(end)} · ${wo.address || ""}`;
         return [
           travel > 0 ? h("span", { class: "dp-travel", dataset: { left: pct(arrive - travel), width: width(arrive - travel, arrive) } }) : null,
           start > arrive ? h("span", { class: "dp-wait", dataset: { left: pct(arrive), width: width(arrive, start) } }) : null,
@@ -211,7 +226,7 @@ function renderTimeline() {
             title, dataset: { wo: String(wo.id), left: pct(start), width: width(start, end), colour },
             ondragstart: (ev) => { ev.stopPropagation(); dragPayload(ev, wo, id); },
             ondragend: () => document.body.classList.remove("dragging"),
-          }, h("b", {}, String(s.seq)), " ", woNumber(wo)),
+          }, h("b", {}, String(s.seq)), " ", shortNumber(wo)),
         ];
       }));
     const who = h("div", { class: "dp-who" },
@@ -438,7 +453,14 @@ async function main() {
   }));
   $("#logout").addEventListener("click", logout);
   $("#reload").addEventListener("click", () => load());
-  $("#day").addEventListener("change", (ev) => { B.date = ev.target.value || null; B.fitted = false; load(); });
+  $("#day").addEventListener("change", (ev) => {
+    B.date = ev.target.value || null;
+    B.fitted = false;
+    history.replaceState(null, "", B.date ? `/dispatch?date=${B.date}` : "/dispatch");
+    load();
+  });
+  const asked = new URLSearchParams(location.search).get("date"); // a bookmarked day
+  if (/^\d{4}-\d{2}-\d{2}$/.test(asked || "")) B.date = asked;
   $("#assign").addEventListener("close", onAssignClosed);
   B.me = await api("GET", "auth/me");
   $("#me").textContent = B.me.display_name || B.me.username;
