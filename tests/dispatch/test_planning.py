@@ -191,6 +191,13 @@ def test_zero_and_one_visit_return_at_once() -> None:
     assert stop.arrival == stop.start == SHIFT_START
 
 
+def test_a_small_day_does_not_use_the_whole_time_limit() -> None:
+    visits = random_day(21, 3, windows=0.0)
+    plan = plan_day(PEOPLES_SQUARE, SHIFT_START, SHIFT_END, visits, time_limit_s=5.0)
+    assert len(plan.stops) == 3
+    assert plan.solve_ms < 2000  # 0.1 s of search for 3 visits (generous for a busy machine)
+
+
 def test_visits_without_a_position_cost_no_travel() -> None:
     visits = [Visit(k, None, 60, None, None) for k in range(1, 4)]
     plan = plan_day(PEOPLES_SQUARE, SHIFT_START, SHIFT_END, visits, time_limit_s=LIMIT_S)
