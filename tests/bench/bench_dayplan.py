@@ -6,24 +6,27 @@ solves, about 1 minute):
     .venv/bin/python -m tests.bench.bench_dayplan [--quick] [--days 20] [--visits 30]
 
 The days: ``days`` engineers' days drawn from a fixed seed, each ``visits`` work orders
-within about ±5 km of a point in Shanghai (the engineer starts there at 09:00, the shift
-ends at 18:00), 10–30 minutes on site, half with a 2- or 3-hour appointment window, mixed
-priorities; travel is the planner's default straight-line estimate (road ≈ 1.3 × great
-circle at 25 km/h). Not every visit fits a day: each plan reports how many it keeps.
+around a point in Shanghai (the engineer starts there at 09:00, the shift ends at 18:00),
+mixed priorities, in two scenarios: **fits** (±3 km, 10–15 minutes on site, 30 % with a 2-
+or 3-hour appointment window: a good plan does the whole day) and **overloaded** (±5 km,
+10–30 minutes, half with a window: more work than a day holds, so the plan also chooses
+what to leave — the lower priorities). Travel is the planner's default straight-line
+estimate (road ≈ 1.3 × great circle at 30 km/h, ``dispatch.travel``).
 
 Figures, per day and then median / p99 over the days:
 
 1. **Solve time** of :func:`plan_day` (wall, as the service calls it: building the model,
    first solution, guided local search, reading the route) at the default time limit (1 s)
-   and at 0.2 s. Guided local search runs until its limit, so the time is the limit plus
-   the model's set-up; the figure shows the set-up and that nothing runs over.
+   and at 0.2 s (``small_day_limit=False``: the whole limit whatever the size). Guided
+   local search runs until its limit, so the time is the limit plus the model's set-up;
+   the figure shows the set-up and that nothing runs over.
 2. **Travel against simpler orders**, each walked with the same rules (a visit whose
    window or the shift's end it would miss is skipped): the order given (the orders as
    created), and a nearest-neighbour dispatcher (from where the engineer is, always the
    visit that can start soonest — the drive plus any wait for its window — among those
    still reachable in their window). Reported: visits kept and total travel
    of each, and the solver's travel per visit kept relative to theirs.
-3. **Reference** (not with ``--quick``): the same days solved for 5 s; the 1 s plan's
+3. **Reference** (not with ``--quick``): the "fits" days solved for 5 s; the 1 s plan's
    travel above it measures how far from converged the default is.
 
 The days are generated before the measured part; the machine's load is printed before and
@@ -40,8 +43,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dispatch.planning import _straight_line_minutes, plan_day
+from dispatch.planning import plan_day
 from dispatch.ports import DayPlan, Point, Visit
+from dispatch.travel import straight_line_minutes
 from tests.bench.common import LoadSampler, machine, pct, settle
 
 SEED = 14
@@ -113,7 +117,7 @@ def walk(start: Point, visits: Sequence[Visit]) -> tuple[list[Visit], float]:
     now, here, kept, travel = SHIFT_START, start, [], 0.0
     for v in visits:
         assert v.position is not None
-        leg = _straight_line_minutes(here, v.position)
+        leg = straight_line_minutes(here, v.position)
         begin = _fits(v, now, leg)
         if begin is None:
             continue
@@ -133,7 +137,7 @@ def nearest_neighbour(start: Point, visits: Sequence[Visit]) -> tuple[list[Visit
         best: tuple[datetime, float, Visit] | None = None
         for v in left:
             assert v.position is not None
-            leg = _straight_line_minutes(here, v.position)
+            leg = straight_line_minutes(here, v.position)
             begin = _fits(v, now, leg)
             if begin is not None and (best is None or (begin, leg) < best[:2]):
                 best = (begin, leg, v)
@@ -149,8 +153,8 @@ def nearest_neighbour(start: Point, visits: Sequence[Visit]) -> tuple[list[Visit
 
 def solve_all(days: list[Day], limit_s: float, label: str) -> list[DayPlan]:
     with LoadSampler(label) as load:
-        plans = [plan_day(d.start, SHIFT_START, SHIFT_END, d.visits, time_limit_s=limit_s)
-                 for d in days]
+        plans = [plan_day(d.start, SHIFT_START, SHIFT_END, d.visits, time_limit_s=limit_s,
+                          small_day_limit=False) for d in days]
     print(load.report(), flush=True)
     ms = [p.solve_ms for p in plans]
     print(f"  solve time at {limit_s:g} s: median {statistics.median(ms):.0f} ms, "

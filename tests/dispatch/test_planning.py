@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dispatch.planning import _straight_line_minutes, plan_day
+from dispatch.planning import plan_day
 from dispatch.ports import DayPlan, Point, Visit
+from dispatch.travel import straight_line_minutes
 
 ZONE = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2026, 12, 2, tzinfo=ZONE)  # a Wednesday; never today's date
@@ -57,7 +58,7 @@ def check_plan(plan: DayPlan, visits: list[Visit], start: Point | None) -> None:
     for s in plan.stops:
         v = by_id[s.work_order_id]
         expected = (0.0 if here is None or v.position is None
-                    else _straight_line_minutes(here, v.position))
+                    else straight_line_minutes(here, v.position))
         assert s.travel_min == pytest.approx(expected, abs=1e-2)
         assert s.arrival <= s.start
         assert s.start >= SHIFT_START
@@ -80,7 +81,7 @@ def given_order_travel(visits: list[Visit], start: Point | None) -> float | None
     here: Point | None = start
     for v in visits:
         leg = (0.0 if v.position is None or here is None
-               else _straight_line_minutes(here, v.position))
+               else straight_line_minutes(here, v.position))
         total += leg
         begin = now + timedelta(minutes=leg)
         if v.window_start is not None:
