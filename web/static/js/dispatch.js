@@ -36,6 +36,8 @@ const B = {
   map: null,
   layers: null,
   fitted: false, // the map was fitted to the day once (later refreshes keep the user's view)
+  autoFit: true, // the user has not moved the map yet: keep the whole day in view
+  bounds: [], // every point drawn
   reloadTimer: null,
   pending: null, // {wo, engineerId, fromId} while the assign dialog is open
 };
@@ -374,7 +376,16 @@ function initMap() {
   else { $("#map").classList.add("no-tiles"); $("#map-note").textContent = t("dp_no_tiles"); }
   L.control.scale({ imperial: false }).addTo(B.map);
   B.layers = L.layerGroup().addTo(B.map);
-  new ResizeObserver(() => B.map.invalidateSize()).observe($("#map"));
+  // Until the user moves the map, it keeps the whole day in view, also when its panel
+  // changes size (the timeline above grows with the engineers' rows).
+  const mine = () => { B.autoFit = false; };
+  B.map.on("dragstart", mine);
+  for (const type of ["wheel", "dblclick"]) $("#map").addEventListener(type, mine, { passive: true });
+  $("#map .leaflet-control-zoom").addEventListener("click", mine);
+  new ResizeObserver(() => {
+    B.map.invalidateSize();
+    if (B.autoFit && B.bounds.length) B.map.fitBounds(B.bounds, { padding: [24, 24], maxZoom: 14 });
+  }).observe($("#map"));
 }
 
 function tip(...lines) {
@@ -419,7 +430,8 @@ function renderMap() {
       .bindTooltip(tip(woNumber(wo), `${t("dp_unassigned_one")} · ${tOr("p_", wo.priority || "normal")}`, windowText(wo), wo.address))
       .addTo(B.layers);
   }
-  if (!B.fitted && bounds.length) {
+  B.bounds = bounds;
+  if ((!B.fitted || B.autoFit) && bounds.length) {
     B.map.fitBounds(bounds, { padding: [24, 24], maxZoom: 14 });
     B.fitted = true;
   }
@@ -456,6 +468,7 @@ async function main() {
   $("#day").addEventListener("change", (ev) => {
     B.date = ev.target.value || null;
     B.fitted = false;
+    B.autoFit = true;
     history.replaceState(null, "", B.date ? `/dispatch?date=${B.date}` : "/dispatch");
     load();
   });
