@@ -7,7 +7,8 @@ supervisor (``sue``) opens the board: the unassigned orders are listed, each eng
 timeline row with their planned stops, the map (no tiles configured) draws their markers.
 She drags an unassigned order onto eric's row: the dialog shows where the ranking puts him
 and why; she confirms, and the order leaves the list and appears on eric's timeline. The
-"best candidate" button assigns another order in one click. In English and in Chinese;
+"best candidate" button assigns another order in one click, and an order another dispatcher
+assigns over the API leaves the list live (websocket). In English and in Chinese;
 screenshots at 1366×768 go to tests/artifacts (dispatch_board_*) and /tmp/board-*.png.
 Its own server and database, so the extra engineers stay out of the shared live server.
 """
@@ -173,6 +174,17 @@ async def test_a_supervisor_drags_an_order_to_an_engineer(
         await expect(page.locator(
             f".dp-row .dp-stop[data-wo='{nxt_id}'], .dp-row .badge.bad")).not_to_have_count(0)
         await _shot(page, artifacts, f"{lang}_after")
+
+        # live: an order assigned elsewhere (another dispatcher, over the API) leaves the
+        # list through the websocket's work_order message (the 30 s re-read is far off)
+        other = page.locator("#orders .dp-order").first
+        other_id = await other.get_attribute("data-wo")
+        wei = day["engineers"]["wei.wang"]
+        async with httpx.AsyncClient(base_url=server.url, headers={
+                "Authorization": f"Bearer {await server.login('admin')}"}) as c:
+            r = await c.post(f"/api/v1/work_orders/{other_id}/assign", json={"engineer_id": wei})
+            assert r.status_code == 200, r.text
+        await expect(page.locator(f"#orders .dp-order[data-wo='{other_id}']")).to_have_count(0)
         assert page.errors == []
     finally:
         await page.context.close()

@@ -7,7 +7,8 @@
 // engineer's row; the dialog that opens shows where the ranking (GET …/candidates) puts that
 // engineer and why, then POST …/assign {engineer_id} — or {"auto": true}, "best candidate".
 // After an assignment the engineers concerned are re-planned (POST engineers/{id}/plan) and
-// the board reloads; every `work_order` message on the websocket reloads it too (debounced).
+// the board reloads; every `work_order` message on the websocket reloads it too (debounced),
+// and it re-reads every 30 s while shown (a new unassigned order sends no message).
 //
 // Data: GET /api/v1/dispatch/board?date= → {date, unassigned: [work order], engineers:
 // [{engineer, on_duty, position, plan}]} (docs/CONTRACT.md, "Field dispatch"). Times are
@@ -481,6 +482,8 @@ async function main() {
   document.documentElement.dataset.lang = getLang();
   initMap();
   await load();
+  // orders nobody holds yet send no message: re-read now and then while the board is seen
+  setInterval(() => { if (!document.hidden && !B.pending) load(); }, 30000);
   let wasOnline = false;
   new HubSocket(onMessage, (st) => {
     showConnection(st);
