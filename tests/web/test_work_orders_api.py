@@ -5,11 +5,13 @@ handing orders on, engineers, day plan and board."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from tests.conftest import login
 
@@ -60,6 +62,12 @@ async def test_create_read_and_bad_input(client: httpx.AsyncClient) -> None:
     history = (await client.get(f"/api/v1/tickets/{ticket['id']}/history",
                                 headers=alice)).json()
     assert "work_order_created" in [e["kind"] for e in history]
+    wang_ticket = next(t for t in (await client.get("/api/v1/tickets", headers=wang)).json()[
+        "items"])
+    await client.post(f"/api/v1/tickets/{wang_ticket['id']}/work_orders", headers=alice, json={})
+    seen = (await client.get(f"/api/v1/tickets/{wang_ticket['id']}/history",
+                             headers=wang)).json()
+    assert not [e for e in seen if e["kind"].startswith("work_order")]  # staff material
     for body, name in [({"lat": 91, "lon": 0}, "lat"), ({"lon": 200, "lat": 0}, "lon"),
                        ({"window_start": "2030-01-08T12:00+08:00",
                          "window_end": "2030-01-08T10:00+08:00"}, "window_end"),
@@ -124,7 +132,9 @@ async def test_erics_day_to_completion_resolves_the_ticket(client: httpx.AsyncCl
     assert big.status_code == 413
 
 
-async def test_sync_decline_duty_engineers_and_board(client: httpx.AsyncClient) -> None:
+async def test_sync_decline_duty_engineers_and_board(
+        app_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    app, client = app_client
     admin, sue, eric = await login(client, "admin"), await login(client, "sue"), \
         await login(client, "eric")
     eric_id = (await _me(client, eric))["id"]
@@ -153,12 +163,31 @@ async def test_sync_decline_duty_engineers_and_board(client: httpx.AsyncClient) 
     again = (await client.post("/api/v1/dispatch/sync", headers=eric,
                                json={"ops": ops})).json()["results"]
     assert [r["outcome"] for r in again] == ["duplicate", "duplicate"]
-    resp = await client.post(f"/api/v1/work_orders/{wid}/decline", headers=eric,
-                             json={"reason": "too far today"})
-    assert resp.status_code == 200, resp.text
+    outbox = (await client.get("/api/v1/admin/outbox", headers=admin,
+                               params={"limit": 200})).json()["items"]
+    assert any(m["kind"] == "work_order" and m["ticket_id"] == ticket["id"] for m in outbox)
+    sub = app.state.services.bus.subscribe("work_orders")
+    got: dict[int, dict[str, Any]] = {}
+    try:
+        resp = await client.post(f"/api/v1/work_orders/{wid}/decline", headers=eric,
+                                 json={"reason": "too far today"})
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["address"] is None and resp.json()["engineer"]["id"] != eric_id
+
+        async def two() -> None:
+            async for _topic, event in sub:
+                if event.get("type") == "work_order":
+                    got[int(event["engineer_id"])] = dict(event["work_order"])
+                if len(got) >= 2:
+                    return
+
+        await asyncio.wait_for(two(), 5)
+    finally:
+        await sub.close()
     now = (await client.get(f"/api/v1/work_orders/{wid}", headers=sue)).json()
     assert now["engineer"] is not None and now["engineer"]["id"] != eric_id
     taker = now["engineer"]["id"]
+    assert got[eric_id]["address"] is None and got[taker]["address"] == now["address"]
     candidates = (await client.get(f"/api/v1/work_orders/{wid}/candidates",
                                    headers=sue)).json()
     assert eric_id in [r["engineer"]["id"] for r in candidates["refused"]]
