@@ -384,8 +384,8 @@ function initMap() {
   for (const type of ["wheel", "dblclick"]) $("#map").addEventListener(type, mine, { passive: true });
   $("#map .leaflet-control-zoom").addEventListener("click", mine);
   new ResizeObserver(() => {
-    B.map.invalidateSize();
-    if (B.autoFit && B.bounds.length) B.map.fitBounds(B.bounds, { padding: [24, 24], maxZoom: 14 });
+    B.map.invalidateSize({ pan: false });
+    if (B.autoFit && B.bounds.length) fitDay();
   }).observe($("#map"));
 }
 
@@ -398,6 +398,7 @@ function renderMap() {
   const L = window.L;
   B.layers.clearLayers();
   const bounds = [];
+  const idle = [];
   (B.data.engineers || []).forEach((row, i) => {
     const colour = COLOURS[i % COLOURS.length];
     const stops = ((row.plan && row.plan.stops) || []).filter((s) => hasPos(s.work_order));
@@ -405,7 +406,7 @@ function renderMap() {
     if (hasPos(row.position)) {
       const ll = [Number(row.position.lat), Number(row.position.lon)];
       path.push(ll);
-      bounds.push(ll);
+      (stops.length ? bounds : idle).push(ll);
       L.circleMarker(ll, { radius: 9, color: "#fff", weight: 2, fillColor: colour, fillOpacity: row.on_duty === false ? 0.35 : 1 })
         .bindTooltip(tip(personName(row.engineer), row.on_duty === false ? t("dp_off_duty") : t("dp_on_duty"),
           row.position.source === "base" ? t("dp_base") : t("dp_position")))
@@ -431,11 +432,21 @@ function renderMap() {
       .bindTooltip(tip(woNumber(wo), `${t("dp_unassigned_one")} · ${tOr("p_", wo.priority || "normal")}`, windowText(wo), wo.address))
       .addTo(B.layers);
   }
+  // the view frames the day's work (visits, waiting orders, the engineers on the road);
+  // engineers with nothing that day only when there is no work to show
+  if (!bounds.length) bounds.push(...idle);
   B.bounds = bounds;
   if ((!B.fitted || B.autoFit) && bounds.length) {
-    B.map.fitBounds(bounds, { padding: [24, 24], maxZoom: 14 });
+    fitDay();
     B.fitted = true;
   }
+}
+
+/** Frame the day (Leaflet caches the container's size: measure it again first, and jump
+ * rather than animate, so a resize in between cannot leave a half-done view). */
+function fitDay() {
+  B.map.invalidateSize({ pan: false });
+  B.map.fitBounds(B.bounds, { padding: [24, 24], maxZoom: 14, animate: false });
 }
 
 function focusEngineer(row) {
