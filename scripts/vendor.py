@@ -48,6 +48,11 @@ PACKAGES = (
             "sha512-KIMVnG68zvu5XXUbC4LQEPnhwOxBuLyW1AHtpm6IKTXImkbLgkMy+jabjLgSLMasNuGGzQm/"
             "ep3tOkyTxpiQIw==",
             ("dist/uPlot.iife.min.js", "dist/uPlot.min.css", "LICENSE")),
+    # maps: the dispatcher board (circle markers and lines only, so no marker images)
+    Package("leaflet", "1.9.4",
+            "sha512-nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQ"
+            "ixURb+FA74PA==",
+            ("dist/leaflet.js", "dist/leaflet.css", "LICENSE")),
 )
 
 
