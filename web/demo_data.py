@@ -584,3 +584,28 @@ KB: list[tuple[str, str, str, str | None]] = [
      "核实客户手机号和订单号后发送重置短信，不得在电话中口述密码。设备被他人绑定：核实购买人"
      "身份后在后台解绑。", "zh", "account"),
 ]
+
+
+# --- field dispatch: installed equipment and a maintenance schedule -------------------------
+@dataclass(frozen=True)
+class DemoEquipment:
+    order: str  # DemoOrder.number: the customer, model, serial, install date and warranty
+    region: str
+    lat: float
+    lon: float
+    address: str
+    usage: int = 0  # running hours so far
+
+
+EQUIPMENT: list[DemoEquipment] = [
+    DemoEquipment("261008417", "浦东", 31.2203, 121.5447, "浦东新区浦江物业 3号楼屋顶", 9800),
+    DemoEquipment("261109352", "浦东", 31.2215, 121.5452, "浦东新区浦江物业 设备机房", 4100),
+    DemoEquipment("261115286", "闵行", 31.1120, 121.3810, "闵行区 Kessler 厂房 B 栋", 1500),
+    DemoEquipment("261027604", "静安", 31.2290, 121.4480, "静安区嘉禾餐饮 中央厨房"),
+    DemoEquipment("260301226", "徐汇", 31.1880, 121.4370, "徐汇区陈志强 住宅"),
+]
+
+#: (name, model, every_months, lead_days, required skills, duration minutes)
+MAINTENANCE_SCHEDULES: list[tuple[str, str, int, int, list[str], int]] = [
+    ("热泵季度保养 / Quarterly heat-pump service", "LT-HP250", 3, 14, ["hvac"], 90),
+]

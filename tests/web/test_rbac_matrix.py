@@ -168,6 +168,13 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /api/v1/reports/agents": MGR,
     "GET /api/v1/reports/queues": MGR,
     "GET /api/v1/reports/summary": MGR,
+    # equipment and preventive maintenance (web/api/equipment.py): staff read, managers write
+    "POST /api/v1/equipment": MGR,
+    "GET /api/v1/equipment": STAFF,
+    "GET /api/v1/equipment/{equipment_id}": STAFF,
+    "PATCH /api/v1/equipment/{equipment_id}": MGR,
+    "POST /api/v1/maintenance_schedules": MGR,
+    "GET /api/v1/maintenance_schedules": STAFF,
 }
 #: Valid bodies where the record's visibility is checked after the body's validation
 #: (anything else gets ``{}``: the roles and the login are checked before the body).
@@ -235,7 +242,8 @@ async def _ids(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, st
             "number": detail["orders"][0]["number"] if detail["orders"] else "none",
             "attachment_id": str(attachment["id"]), "user_id": str(me["alice"]["id"]),
             "call_id": "rbac-call", "extension": "6001", "name": "favicon.png", "rel": "js/api.js",
-            "hook_id": str(hook["id"]), "message_id": str(message["id"])}
+            "hook_id": str(hook["id"]), "message_id": str(message["id"]),
+            "equipment_id": "1"}  # the demo's first equipment
 
 
 def _class(status: int) -> str:
