@@ -239,7 +239,10 @@ def _solve(p: _Problem, candidates: Sequence[int], time_limit_s: float,
     routing.AddDimension(routing.RegisterTransitMatrix(transit), horizon, horizon, True,
                          "time")
     dim = routing.GetDimensionOrDie("time")
-    base = 1 + (n + 1) * max((max(row) for row in cost), default=0)
+    # a dropped visit must cost more than any route could: all travel plus the whole
+    # working day at the span coefficient (visits at one address travel nothing, and
+    # without the span term dropping one would "save" its minutes of the day)
+    base = 1 + (n + 1) * max((max(row) for row in cost), default=0) + horizon
     for node, i in enumerate(candidates, start=1):
         index = manager.NodeToIndex(node)
         lo = math.ceil(p.open_min[i] - 1e-9)

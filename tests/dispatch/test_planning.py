@@ -224,3 +224,15 @@ def test_the_travel_function_is_the_callers() -> None:
 def test_a_shift_that_ends_before_it_starts_is_refused() -> None:
     with pytest.raises(ValueError):
         plan_day(None, SHIFT_END, SHIFT_START, [])
+
+
+def test_visits_at_one_address_are_all_planned() -> None:
+    """Two visits at the same point (no travel between them) both fit a 08:00–18:00 shift:
+    dropping one must never look cheaper than the working minutes it takes."""
+    day = DAY.replace(hour=8)
+    visits = [Visit(1, PEOPLES_SQUARE, 60, day.replace(minute=30), day.replace(hour=9,
+                                                                                minute=30)),
+              Visit(2, PEOPLES_SQUARE, 60, day.replace(hour=10), day.replace(hour=12))]
+    plan = plan_day(PEOPLES_SQUARE, day, DAY.replace(hour=18), visits, time_limit_s=LIMIT_S)
+    assert [s.work_order_id for s in plan.stops] == [1, 2]
+    assert plan.unplanned == []
