@@ -39,6 +39,7 @@ from web.api import (
     sla,
     stats,
     tickets,
+    work_orders,
 )
 from web.bus import make_bus
 from web.deps import MANAGERS, get_principal, optional_principal
@@ -134,7 +135,7 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origin_list)
     _error_handlers(app)
     for module in (auth, customers, tickets, relations, admin, calls, kb, pbx, routing,
-                   notify, sla, mail, stats, floor, reports):
+                   notify, sla, mail, stats, floor, reports, work_orders):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(pages.router)

@@ -162,6 +162,8 @@ class Settings(BaseSettings):
     # Routing: minutes an agent may stay paused in every queue before their unstarted
     # (new/assigned) tickets go back to their groups; 0 = never (web/pausewatch.py).
     routing_release_paused_after: float = Field(default=30.0, ge=0, le=24 * 60)
+    # Field dispatch: the ticket resolves when its last open work order completes.
+    dispatch_resolve_ticket: bool = True
 
     # Notifications (tickets/notify/, delivered by the outbox job, web/jobs.py).
     # SMTP server of outgoing email; empty: the email channel is off.
