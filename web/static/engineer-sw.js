@@ -58,6 +58,12 @@ self.addEventListener("install", (event) => {
         if (res.ok && !res.redirected) await cache.put(url, res);
       } catch { /* offline at install: filled as the page loads */ }
     }));
+    // Who is logged in: the page asked before this worker controlled it, and needs it to
+    // open without signal next time.
+    try {
+      const me = await fetch("/api/v1/auth/me", { credentials: "same-origin", cache: "no-store" });
+      if (me.ok) await (await caches.open(DATA)).put("/api/v1/auth/me", await stamped(me));
+    } catch { /* offline at install */ }
     await self.skipWaiting();
   })());
 });

@@ -106,7 +106,9 @@ function mergeOrders(list, { complete }) {
   if (!complete) return;
   for (const [id, o] of state.server) {
     if (seen.has(id) || queue.forOrder(id).length) continue;
-    if (OPEN.has(o.status) && mine(o) && state.loaded) notice(tf("eng_taken_away", { number: o.number }));
+    // (a change of theirs the server refused on it already says so)
+    const told = state.problems.some((p) => p.op.work_order_id === id);
+    if (OPEN.has(o.status) && mine(o) && state.loaded && !told) notice(tf("eng_taken_away", { number: o.number }));
     state.server.delete(id);
   }
 }
@@ -147,10 +149,7 @@ function onSyncResults(results, sent) {
     if (r.work_order) keep(r.work_order);
     if ((r.outcome === "conflict" || r.outcome === "rejected") && byOp.has(r.op_id)) conflicts = true;
   }
-  if (conflicts) {
-    loadProblems().then(render);
-    refresh();
-  }
+  if (conflicts) loadProblems().then(refresh);
 }
 
 function onSyncState(s, detail = "") {
@@ -195,7 +194,7 @@ function freshPosition() {
 
 async function queueReport(o, d) {
   const parts = d.parts.filter((p) => p.name && p.name.trim())
-    .map((p) => ({ name: p.name.trim(), qty: Math.max(1, Number(p.qty) || 1) }));
+    .map((p) => ({ name: p.name.trim(), qty: Math.max(1, Math.round(Number(p.qty)) || 1) }));
   const payload = { notes: d.notes, parts_used: parts, signed_by: d.signed_by || null };
   if (d.rating) payload.rating = d.rating;
   await queue.add(state.server.get(o.id), "report", payload);
@@ -291,7 +290,10 @@ async function sendPosition(force = false) {
   if (!p || state.net !== "online" || state.duty === false) return;
   if (!force && Date.now() - state.positionSentAt < POSITION_EVERY_MS) return;
   state.positionSentAt = Date.now();
-  try { await api("POST", "engineers/me/position", { lat: p.lat, lon: p.lon }); } catch { /* next fix */ }
+  try {
+    const out = await api("POST", "engineers/me/position", { lat: p.lat, lon: p.lon });
+    if (out && typeof out.on_duty === "boolean" && out.on_duty !== state.duty) { state.duty = out.on_duty; renderBars(); }
+  } catch { /* the next fix tries again */ }
 }
 
 function sharePosition(on) {
@@ -312,6 +314,27 @@ function sharePosition(on) {
 }
 
 // ---- rendering -------------------------------------------------------------------------
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+/** Line icons drawn here (no icon font, no emoji font needed): [tag, attributes] each. */
+const ICONS = {
+  phone: [["rect", { x: 7, y: 2, width: 10, height: 20, rx: 2 }], ["path", { d: "M11 18h2" }]],
+  navigate: [["path", { d: "M12 2 20 21 12 17 4 21Z" }]],
+  map: [["path", { d: "M3 6l6-3 6 3 6-3v15l-6 3-6-3-6 3Z" }], ["path", { d: "M9 3v15M15 6v15" }]],
+  camera: [["rect", { x: 2, y: 7, width: 20, height: 14, rx: 2 }], ["circle", { cx: 12, cy: 14, r: 4 }], ["path", { d: "M8 7l1.5-3h5L16 7" }]],
+};
+
+function icon(name) {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  for (const [k, v] of Object.entries({ viewBox: "0 0 24 24", width: 20, height: 20, fill: "none", stroke: "currentColor",
+    "stroke-width": 2, "stroke-linecap": "round", "stroke-linejoin": "round", "aria-hidden": "true", class: "icon" })) svg.setAttribute(k, String(v));
+  for (const [tag, attrs] of ICONS[name]) {
+    const el = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+    svg.appendChild(el);
+  }
+  return svg;
+}
 
 function timeOf(iso) {
   const d = new Date(iso);
@@ -337,8 +360,13 @@ function arrival(o) {
   return (stop && stop.arrival) || o.planned_arrival || null;
 }
 
+function seqOf(o) {
+  const stop = state.plan && (state.plan.stops || []).find((s) => s.work_order && s.work_order.id === o.id);
+  return o.plan_seq ?? (stop ? stop.seq : null);
+}
+
 function sortKey(o) {
-  return [o.plan_seq ?? 1e9, arrival(o) || o.window_start || "9999", o.id];
+  return [seqOf(o) ?? 1e9, arrival(o) || o.window_start || "9999", o.id];
 }
 
 function byPlan(a, b) {
@@ -356,7 +384,7 @@ function sections() {
   const shown = [...state.server.keys()].map(view).filter((o) => mine(o) || o.pending_ops);
   const open = shown.filter((o) => OPEN.has(o.status)).sort(byPlan);
   const endOfToday = new Date(); endOfToday.setHours(23, 59, 59, 999);
-  const later = (o) => o.plan_seq == null && o.window_start && new Date(o.window_start) > endOfToday;
+  const later = (o) => seqOf(o) == null && o.window_start && new Date(o.window_start) > endOfToday;
   return {
     today: open.filter((o) => !later(o)),
     later: open.filter(later),
@@ -374,13 +402,13 @@ function card(o) {
   return h("a", { class: `wo-card ws-${o.status}${o.id === state.openId ? " open" : ""}`, href: `#wo=${o.id}`,
     dataset: { id: o.id, number: o.number, status: o.status } },
   h("span", { class: "wo-line" },
-    h("span", { class: "wo-seq", "aria-hidden": "true" }, o.plan_seq ?? "·"),
+    h("span", { class: "wo-seq", "aria-hidden": "true" }, seqOf(o) ?? "·"),
     h("strong", { class: "wo-number" }, o.number), badge(o),
     o.priority === "urgent" || o.priority === "high" ? h("span", { class: `badge p-${o.priority}` }, t(`p_${o.priority}`)) : null,
     o.pending_ops ? h("span", { class: "badge wo-waiting", title: t("eng_waiting_badge") }, "⟳ ", String(o.pending_ops)) : null),
   h("span", { class: "wo-when" },
-    o.window_start ? h("span", {}, "🕘 ", windowText(o)) : null,
-    eta && OPEN.has(o.status) ? h("span", { class: "muted" }, ` · ${t("eng_eta")} ${timeOf(eta)}`) : null),
+    o.window_start ? h("span", {}, windowText(o)) : null,
+    eta && OPEN.has(o.status) ? h("span", { class: "muted" }, `${o.window_start ? " · " : ""}${t("eng_eta")} ${timeOf(eta)}`) : null),
   who ? h("span", { class: "wo-who" }, who) : null,
   o.address ? h("span", { class: "wo-addr" }, o.address) : null);
 }
@@ -391,7 +419,7 @@ function renderList() {
   const blocks = [];
   blocks.push(h("h2", { class: "list-head" }, t("eng_today"), " ", h("span", { class: "muted" }, dayOf(today_))));
   if (state.asOf) blocks.push(h("p", { class: "as-of", id: "as-of" }, tf("eng_as_of", { time: timeOf(state.asOf) })));
-  if (state.plan && typeof state.plan.travel_min === "number" && today.length) {
+  if (state.plan && typeof state.plan.travel_min === "number" && state.plan.travel_min >= 1 && today.length) {
     blocks.push(h("p", { class: "muted plan-sum" }, tf("eng_plan_sum", { n: today.length, min: Math.round(state.plan.travel_min) })));
   }
   blocks.push(today.length ? h("div", { class: "wo-list", id: "today-list" }, today.map(card))
@@ -416,7 +444,8 @@ function problemText(group) {
   }
   if (wo && !mine(wo)) return tf("eng_conflict_reassigned", { number, change: changes });
   if (wo && wo.status === "cancelled") return tf("eng_conflict_cancelled", { number, change: changes });
-  return tf("eng_conflict_changed", { number, change: changes, detail: first.detail || "" });
+  if (/^changed by/.test(first.detail || "")) return tf("eng_conflict_changed", { number, change: changes });
+  return tf("eng_rejected", { number, change: changes, detail: first.detail || "" });
 }
 
 function renderNotices() {
@@ -450,6 +479,8 @@ function renderNotices() {
   fill($("#notices"), problemCards, live);
 }
 
+const pendingText = (n) => (n === 1 ? t("eng_pending_one") : tf("eng_pending", { n }));
+
 function dismiss(id) { state.notices = state.notices.filter((n) => n.id !== id); }
 
 function renderBars() {
@@ -463,7 +494,7 @@ function renderBars() {
   if (n === 0) { s.textContent = t("eng_synced"); s.className = "sync-state ok"; }
   else if (state.sync.state === "syncing") { s.textContent = tf("eng_syncing", { n }); s.className = "sync-state busy"; }
   else {
-    s.textContent = tf("eng_pending", { n });
+    s.textContent = pendingText(n);
     if (state.sync.state === "error") s.textContent += ` · ${tf("eng_sync_error", { detail: state.sync.detail })}`;
     s.className = "sync-state waiting";
   }
@@ -503,7 +534,7 @@ function facts(o) {
   }
   add("eng_skills", (o.required_skills || []).join(", "));
   add("eng_parts_planned", (o.parts_planned || []).map((p) => `${p.name} ×${p.qty}`).join(", "));
-  add("eng_notes", o.notes || "");
+  if (!(mine(o) && o.status === "on_site")) add("eng_notes", o.notes || ""); // else edited below
   if (o.status === "failed") add("reason", o.fail_reason || "");
   if (FINAL.has(o.status)) {
     add("eng_parts_used", (o.parts_used || []).map((p) => `${p.name} ×${p.qty}`).join(", "));
@@ -519,19 +550,19 @@ function contactActions(o) {
   const digits = phone ? phone.replace(/[^\d+]/g, "") : "";
   const pbxOk = state.pbx && state.pbx.mode !== "off" && state.pbx.connected;
   const canOriginate = Boolean(phone && state.me.extension && pbxOk);
-  const tel = phone ? h("a", { class: `btn big ${canOriginate ? "" : "primary"}`, id: "call-tel", href: `tel:${digits}` }, "📞 ", t("eng_call"), " ", phone) : null;
+  const tel = phone ? h("a", { class: `btn big ${canOriginate ? "" : "primary"}`, id: "call-tel", href: `tel:${digits}` }, icon("phone"), h("span", {}, t("eng_call"), " ", h("span", { class: "nowrap" }, phone))) : null;
   const desk = canOriginate ? h("button", { type: "button", class: "big primary", id: "call-originate",
-    disabled: state.net !== "online", onclick: () => callCustomer(o, out) }, "📞 ", tf("eng_call_ext", { ext: state.me.extension })) : null;
+    disabled: state.net !== "online", onclick: () => callCustomer(o, out) }, icon("phone"), tf("eng_call_ext", { ext: state.me.extension })) : null;
   const nav = [];
   const label = o.address || o.number;
   if (o.lat !== null && o.lat !== undefined && o.lon !== null && o.lon !== undefined) {
-    nav.push(h("a", { class: "btn big", id: "nav-geo", href: `geo:${o.lat},${o.lon}?q=${o.lat},${o.lon}(${encodeURIComponent(label)})` }, "🧭 ", t("eng_navigate")));
+    nav.push(h("a", { class: "btn big", id: "nav-geo", href: `geo:${o.lat},${o.lon}?q=${o.lat},${o.lon}(${encodeURIComponent(label)})` }, icon("navigate"), t("eng_navigate")));
     nav.push(h("a", { class: "btn", id: "nav-web", target: "_blank", rel: "noopener noreferrer",
-      href: `https://www.openstreetmap.org/?mlat=${o.lat}&mlon=${o.lon}#map=17/${o.lat}/${o.lon}` }, t("eng_map")));
+      href: `https://www.openstreetmap.org/?mlat=${o.lat}&mlon=${o.lon}#map=17/${o.lat}/${o.lon}` }, icon("map"), t("eng_map")));
   } else if (o.address) {
-    nav.push(h("a", { class: "btn big", id: "nav-geo", href: `geo:0,0?q=${encodeURIComponent(o.address)}` }, "🧭 ", t("eng_navigate")));
+    nav.push(h("a", { class: "btn big", id: "nav-geo", href: `geo:0,0?q=${encodeURIComponent(o.address)}` }, icon("navigate"), t("eng_navigate")));
     nav.push(h("a", { class: "btn", id: "nav-web", target: "_blank", rel: "noopener noreferrer",
-      href: `https://www.openstreetmap.org/search?query=${encodeURIComponent(o.address)}` }, t("eng_map")));
+      href: `https://www.openstreetmap.org/search?query=${encodeURIComponent(o.address)}` }, icon("map"), t("eng_map")));
   }
   return h("div", { class: "contact-actions" }, desk, tel, nav, out);
 }
@@ -625,7 +656,7 @@ function buildWork(o) {
     h("label", { class: "field" }, h("span", {}, t("eng_notes")), notes),
     h("div", { class: "field" }, h("span", {}, t("eng_parts_used")), partsBox, addPart),
     h("div", { class: "field" }, h("span", {}, t("eng_photos")),
-      h("label", { class: "btn big photo-btn", for: "photo-input" }, "📷 ", t("eng_take_photo")), photoInput, photoStatus),
+      h("label", { class: "btn big photo-btn", for: "photo-input" }, icon("camera"), t("eng_take_photo")), photoInput, photoStatus),
     h("div", { class: "field" }, h("span", {}, t("eng_signature")),
       h("label", { class: "inline" }, t("eng_signed_by"), " ", signer),
       h("div", { class: "sig-wrap" }, canvas, h("span", { class: "sig-hint", "aria-hidden": "true" }, t("eng_sign_here"))),
@@ -661,7 +692,7 @@ function renderDetail() {
   const o = view(id);
   if (!o) {
     built = null;
-    fill(box, h("a", { class: "back", href: "#" }, "← ", t("eng_back")), h("p", { class: "muted" }, t("err_not_found")));
+    fill(box, h("a", { class: "back", href: "#" }, "← ", t("eng_back")), h("p", { class: "muted", id: "wo-gone" }, t("eng_gone")));
     return;
   }
   const showWork = mine(o) && o.status === "on_site";
@@ -679,7 +710,7 @@ function renderDetail() {
   built.key = key;
   fill(built.live,
     h("header", { class: "detail-top" }, h("h2", { id: "wo-number" }, o.number), badge(o),
-      o.pending_ops ? h("span", { class: "badge wo-waiting" }, "⟳ ", tf("eng_pending", { n: o.pending_ops })) : null),
+      o.pending_ops ? h("span", { class: "badge wo-waiting" }, "⟳ ", pendingText(o.pending_ops)) : null),
     movesBlock(o),
     contactActions(o),
     facts(o),
@@ -706,6 +737,12 @@ function route() {
 async function registerWorker() {
   if (!("serviceWorker" in navigator)) return;
   try {
+    const hadController = Boolean(navigator.serviceWorker.controller);
+    // The first time, the worker takes over a page that already loaded: fetch the orders
+    // again through it, so that its offline copy holds them.
+    navigator.serviceWorker.addEventListener("controllerchange", () => {
+      if (!hadController && state.me) refresh();
+    });
     await navigator.serviceWorker.register("/engineer-sw.js", { scope: "/engineer" });
   } catch (err) {
     console.warn("service worker not registered", err);
@@ -777,7 +814,7 @@ async function main() {
     const known = state.server.get(o.id);
     if (!keep(o)) return;
     if (mine(o) && (!known || !mine(known)) && OPEN.has(o.status)) announceNew(o);
-    else if (known && mine(known) && !mine(o)) notice(tf(o.status === "cancelled" ? "eng_cancelled_notice" : "eng_taken_away", { number: o.number }));
+    else if (known && mine(known) && !mine(o) && !queue.forOrder(o.id).length) notice(tf(o.status === "cancelled" ? "eng_cancelled_notice" : "eng_taken_away", { number: o.number }));
     else if (known && mine(o) && o.status === "cancelled" && known.status !== "cancelled") notice(tf("eng_cancelled_notice", { number: o.number }));
     render();
   }, (status) => {

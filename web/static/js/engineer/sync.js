@@ -68,6 +68,8 @@ export class SyncQueue {
     this.onState = onState || (() => {});
     this.running = null;
     this.again = false;
+    this.retryTimer = null;
+    this.retryDelay = 0;
   }
 
   async load() {
@@ -111,6 +113,14 @@ export class SyncQueue {
     return this.running;
   }
 
+  /** After a failed send: try again in 2 s, doubling up to a minute (the page's own timer,
+   * the `online` event and the websocket coming back try too). */
+  _retrySoon() {
+    if (this.retryTimer) return;
+    this.retryDelay = Math.min((this.retryDelay || 1000) * 2, 60000);
+    this.retryTimer = setTimeout(() => { this.retryTimer = null; this.flush(); }, this.retryDelay);
+  }
+
   async _flushOnce() {
     if (!this.ops.length) { this.onState("idle"); return; }
     if (navigator.onLine === false) { this.onState("offline"); return; }
@@ -135,6 +145,7 @@ export class SyncQueue {
         });
       } catch {
         this.onState("unreachable");
+        this._retrySoon();
         return;
       }
       if (res.status === 401) {
@@ -146,6 +157,7 @@ export class SyncQueue {
         let detail = res.statusText;
         try { const d = await res.json(); detail = d.detail || detail; } catch { /* not JSON */ }
         this.onState("error", `${res.status} ${typeof detail === "string" ? detail : JSON.stringify(detail)}`);
+        this._retrySoon();
         return;
       }
       const data = await res.json();
@@ -168,6 +180,7 @@ export class SyncQueue {
       this.onChange(this.ops);
       if (!done.length) { this.onState("error", "no result"); return; }
     }
+    this.retryDelay = 0;
     this.onState("synced");
   }
 }
