@@ -76,16 +76,17 @@ async def _new_order(c: httpx.AsyncClient, engineer_id: int, tag: str) -> dict[s
 
 
 async def _login_page(browser: Any, live_server: LiveServer, *, viewport: dict[str, int],
-                      locale: str) -> tuple[Any, Page, list[str]]:
+                      locale: str, user: tuple[str, str] = ("eric", "demo"),
+                      **options: Any) -> tuple[Any, Page, list[str]]:
     ctx = await browser.new_context(viewport=viewport, locale=locale, service_workers="allow",
-                                    timezone_id="Asia/Shanghai")
+                                    timezone_id="Asia/Shanghai", **options)
     page = await ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     await page.goto(f"{live_server.url}/login")
     await page.evaluate("lang => localStorage.setItem('hotline_lang', lang)", locale[:2])
-    await page.fill("#username", "eric")
-    await page.fill("#password", "demo")
+    await page.fill("#username", user[0])
+    await page.fill("#password", user[1])
     await page.click("#login-submit")
     await page.wait_for_url("**/engineer")
     await expect(page.locator("body")).to_have_attribute("data-ready", "1", timeout=15000)
@@ -254,7 +255,8 @@ async def test_queued_change_on_a_reassigned_order_is_shown_as_a_conflict(
             pushed = await _new_order(sue, eric, f"push-{tag}")
             notice = page.locator(".notice-card.fresh", has_text=pushed["number"])
             await expect(notice).to_be_visible(timeout=10000)
-            await expect(page.locator(f'a.wo-card[data-number="{pushed["number"]}"]')).to_be_visible()
+            pushed_card = page.locator(f'a.wo-card[data-number="{pushed["number"]}"]')
+            await expect(pushed_card).to_be_visible()
             await page.screenshot(path=str(SHOTS / "engineer-list-390-en.png"))
 
             await _open(page, number)
@@ -319,3 +321,45 @@ async def test_engineer_page_layouts(browser: Any, live_server: LiveServer, loca
             assert errors == []
         finally:
             await ctx.close()
+
+
+async def test_duty_and_position_from_the_phone(browser: Any, live_server: LiveServer) -> None:
+    """Off duty (with a reason) and back, and the phone's position sent when shared: a
+    fresh engineer of its own, so no other test's orders are handed away."""
+    tag = secrets.token_hex(3)
+    password = "copper-kettle-91"
+    async with await _staff(live_server, "admin") as admin:
+        r = await admin.post("/api/v1/users", json={
+            "username": f"gina{tag}", "password": password, "role": "engineer"})
+        assert r.status_code == 201, r.text
+        gina = r.json()["id"]
+    ctx, page, errors = await _login_page(
+        browser, live_server, viewport=PHONE, locale="en-US", user=(f"gina{tag}", password),
+        permissions=["geolocation"], geolocation={"latitude": 31.2304, "longitude": 121.4737})
+    try:
+        async with await _staff(live_server) as sue:
+            async def profile() -> dict[str, Any]:
+                rows = (await sue.get("/api/v1/engineers")).json()
+                return dict(next(e for e in rows if e["id"] == gina))
+
+            await page.click("#duty")
+            await page.select_option("#duty-reason", "sick")
+            await page.click("#duty-confirm")
+            await expect(page.locator("#duty")).to_have_attribute("aria-pressed", "false")
+            me = await profile()
+            assert me["on_duty"] is False and me["off_reason"] == "sick"
+            await page.click("#duty")
+            await expect(page.locator("#duty")).to_have_attribute("aria-pressed", "true")
+            assert (await profile())["on_duty"] is True
+
+            await page.check("#share-pos")
+            for _ in range(50):
+                position = (await profile())["position"]
+                if position:
+                    break
+                await page.wait_for_timeout(100)
+            assert position and abs(position["lat"] - 31.2304) < 1e-6
+            assert abs(position["lon"] - 121.4737) < 1e-6
+        assert errors == []
+    finally:
+        await ctx.close()
