@@ -11,6 +11,7 @@ list, the detail and the offline state at 390×844 and 1366×768, in Chinese and
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 import struct
@@ -103,6 +104,17 @@ async def _controlled(page: Page) -> None:
     raise AssertionError("the service worker never took control")
 
 
+async def _server_has(c: httpx.AsyncClient, oid: int, status: str) -> dict[str, Any]:
+    """The order once the server has it in ``status`` (the page sends its queue in the
+    background: the optimistic view changes before the server does)."""
+    for _ in range(100):
+        order = dict((await c.get(f"/api/v1/work_orders/{oid}")).json())
+        if order["status"] == status:
+            return order
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"work order {oid} is {order['status']}, not {status}")
+
+
 async def _synced(page: Page) -> None:
     await expect(page.locator("body")).to_have_attribute("data-pending", "0", timeout=15000)
 
@@ -168,10 +180,10 @@ async def test_engineer_walks_an_order_with_the_visit_done_offline(
             await page.screenshot(path=str(SHOTS / "engineer-detail-390-zh.png"))
             for move in ("accepted", "en_route"):
                 await page.click(f'button[data-move="{move}"]')
-                await _synced(page)
                 await expect(page.locator("#wo-number + .badge")).to_have_class(
                     f"badge wo-status ws-{move}")
-            assert (await sue.get(f"/api/v1/work_orders/{oid}")).json()["status"] == "en_route"
+                await _server_has(sue, oid, move)
+                await _synced(page)
 
             # --- offline: on site, photo, signature, report, complete: all queued ---------
             await ctx.set_offline(True)
@@ -214,8 +226,7 @@ async def test_engineer_walks_an_order_with_the_visit_done_offline(
             await _synced(page)
             await expect(page.locator("body")).to_have_attribute("data-net", "online")
             await expect(page.locator(".notice-card.problem")).to_have_count(0)
-            done = (await sue.get(f"/api/v1/work_orders/{oid}")).json()
-            assert done["status"] == "completed"
+            done = await _server_has(sue, oid, "completed")
             assert done["rating"] == 5 and done["signed_by"] == "王建军"
             assert "更换压缩机电容" in done["notes"]
             kinds = sorted(f["kind"] for f in done["files"])
@@ -261,6 +272,7 @@ async def test_queued_change_on_a_reassigned_order_is_shown_as_a_conflict(
 
             await _open(page, number)
             await page.click('button[data-move="accepted"]')
+            await _server_has(sue, oid, "accepted")
             await _synced(page)
             await page.screenshot(path=str(SHOTS / "engineer-detail-390-en.png"))
             await ctx.set_offline(True)
