@@ -9,14 +9,14 @@ unknown status of a move) is checked by :mod:`dispatch.service`, which raises
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
 from dispatch.models import WORK_ORDER_KINDS, WORK_ORDER_STATUSES
 from tickets.schemas import DbId, Flag, In, Label, LongText, Priority, Version
-from tickets.timeinput import Moment
+from tickets.timeinput import LocalDate, Moment
 
 Kind = Literal["repair", "maintenance", "install"]
 assert set(WORK_ORDER_KINDS) == {"repair", "maintenance", "install"}
@@ -24,8 +24,8 @@ WorkOrderStatus = Literal["pending", "assigned", "accepted", "en_route", "on_sit
                           "failed", "cancelled"]
 assert set(WORK_ORDER_STATUSES) == set(WorkOrderStatus.__args__)  # type: ignore[attr-defined]
 
-Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)]
 #: time on site: 5 minutes to a 12-hour day
 Duration = Annotated[int, Field(ge=5, le=720, strict=True)]
 Skill = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
@@ -36,6 +36,16 @@ OpId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 #: a ``data:image/png;base64,…`` URL (the size is checked after decoding: 413)
 DataUrl = Annotated[str, StringConstraints(pattern=r"^data:[a-z]+/[a-z0-9.+-]+;base64,",
                                            max_length=30_000_000)]
+
+
+def _plannable(value: date) -> date:
+    if not 2000 <= value.year <= 2999:
+        raise ValueError("date: a day between the years 2000 and 2999")
+    return value
+
+
+#: A site-local day of plans and boards (``2026-11-30``), in a range a day plan can use.
+Day = Annotated[LocalDate, AfterValidator(_plannable)]
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")]
 
 

@@ -571,7 +571,8 @@ async def _ranking(session: AsyncSession, order: WorkOrder,
     states, names = await engineer_states(session)
     # the order's own engineer is not booked twice for it
     states = [_without(s, order) for s in states if s.user_id not in set(exclude)]
-    return rank(job_of(order), states), names
+    day = None if order.window_start is not None else (order_day(order) or today())
+    return rank(job_of(order), states, day=day), names
 
 
 def _without(state: EngineerState, order: WorkOrder) -> EngineerState:
@@ -979,7 +980,7 @@ async def stored_plan(session: AsyncSession, user_id: int, day: date, ctx: Ctx
     (not stored: a read writes nothing)."""
     orders = await _day_orders(session, user_id, day)
     if not orders or any(o.plan_seq is None or o.planned_arrival is None for o in orders):
-        return await _solve(session, user_id, day, min(ctx.plan_time_limit_s, 0.5))
+        return await _solve(session, user_id, day, min(ctx.plan_time_limit_s, 0.1))
     tz = _tz()
     stops = []
     total = 0.0

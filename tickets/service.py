@@ -802,7 +802,11 @@ STAFF_EVENTS = frozenset({"call_linked", "merged_in", "child_linked", "child_unl
                           "sla_reminder", "sla_breached", "sla_escalated",
                           "supervision_ordered", "supervision_reminder",
                           "supervision_overdue", "supervision_closed",
-                          "email_received"})
+                          "email_received",
+                          # field dispatch (dispatch.service): engineers, ranks, reasons
+                          "work_order_created", "work_order_assigned", "work_order_status",
+                          "work_order_declined", "work_order_reassigned",
+                          "work_order_report", "work_order_file", "work_order_updated"})
 #: History kinds that are about one attachment (``data["attachment_id"]``).
 ATTACHMENT_EVENTS = frozenset({"attachment_added", "attachment_visibility"})
 

@@ -24,6 +24,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispatch import service as dispatch
+from dispatch.models import EngineerProfile, WorkOrder
+from dispatch.schemas import WorkOrderIn
 from tickets import service, sla
 from tickets.customers import create_customer, create_order, customer_id_by_e164
 from tickets.db import Base
@@ -57,6 +60,7 @@ from tickets.users import create_group, create_user, hash_password
 from web.demo_data import (
     CUSTOMERS,
     DEMO_CALLER_NUMBERS,
+    ENGINEERS,
     GROUPS,
     KB,
     ORDERS,
@@ -66,6 +70,7 @@ from web.demo_data import (
     TICKETS,
     UNKNOWN_CALLER,
     USERS,
+    WORK_ORDERS,
     DemoOrder,
     DemoTicket,
     serial_number,
@@ -97,8 +102,8 @@ async def load_demo(session: AsyncSession, region: str = "CN") -> dict[str, int]
     Raises ``tickets.errors.DomainError`` if the demo data contradicts the domain rules (a
     bug in ``web/demo_data.py``, which the tests load on every backend)."""
     added = {"users": 0, "groups": 0, "types": 0, "customers": 0, "orders": 0, "tickets": 0,
-             "kb": 0, "products": 0}
-    names = [u[0] for u in USERS] + [PORTAL_USER[0]]
+             "kb": 0, "products": 0, "engineers": 0, "work_orders": 0}
+    names = [u[0] for u in USERS] + [PORTAL_USER[0]] + [e[0] for e in ENGINEERS]
     users = {u.username: u for u in (await session.scalars(
         select(User).where(User.username.in_(names)))).all()}
     # argon2 costs ~0.1 s a hash: the users made now share one hash of the demo password.
@@ -110,6 +115,7 @@ async def load_demo(session: AsyncSession, region: str = "CN") -> dict[str, int]
         await _customers_orders_tickets(session, users, region, added)
     if PORTAL_USER[0] not in users:
         await _portal_user(session, region, password_hash, added)
+    await _dispatch(session, users, password_hash, added)
     return added
 
 
@@ -405,3 +411,65 @@ def _add_months(day: datetime, months: int) -> datetime:
     last = (datetime(year + month // 12, month % 12 + 1, 1, tzinfo=day.tzinfo)
             - timedelta(days=1)).day
     return day.replace(year=year, month=month, day=min(day.day, last))
+
+
+async def _dispatch(session: AsyncSession, users: dict[str, User], password_hash: str | None,
+                    added: dict[str, int]) -> None:
+    """Field dispatch: the engineers (``eric`` and the other demo engineers, password
+    ``demo``) with their profiles, and — once, on a database without work orders — the
+    demo day's orders (today in the site's zone) on open repair tickets: eric's on his own
+    tickets (his day planned), the rest waiting on the board."""
+    missing = [e for e in ENGINEERS if e[0] not in users]
+    if missing:
+        password_hash = password_hash or await asyncio.to_thread(hash_password, PASSWORD)
+        for username, display, *_ in missing:
+            users[username] = await create_user(session, _demo_user(
+                username=username, role="engineer", display_name=display),
+                password_hash=password_hash)
+            added["users"] += 1
+    profiles = set((await session.scalars(select(EngineerProfile.user_id))).all())
+    for username, _display, region, (lat, lon), skills in ENGINEERS:
+        user = users[username]
+        if user.id in profiles:
+            continue
+        user.skills = list(dict.fromkeys([*(user.skills or []), *skills]))
+        session.add(EngineerProfile(user_id=user.id, region=region, base_lat=lat, base_lon=lon,
+                                    work_start_min=540, work_end_min=1080,
+                                    work_days=[1, 2, 3, 4, 5, 6, 7], daily_capacity=6,
+                                    on_duty=True))
+        added["engineers"] += 1
+    await session.flush()
+    if await session.scalar(select(func.count()).select_from(WorkOrder)):
+        return
+    eric = users["eric"].id
+    open_repairs = (await session.scalars(select(Ticket).join(
+        TicketType, TicketType.id == Ticket.type_id).where(
+        TicketType.key == "repair", Ticket.merged_into_id.is_(None),
+        Ticket.status.in_(["new", "assigned", "in_progress", "pending_customer"]))
+        .order_by(Ticket.id))).all()
+    mine = [t for t in open_repairs if t.assignee_id == eric]
+    others = [t for t in open_repairs if t.assignee_id != eric]
+    day = datetime.now(_SITE_TZ).date()
+    actor = service.Actor(id=users["alice"].id, role="agent")
+    ctx = dispatch.Ctx(plan_time_limit_s=0.2)
+    touched: list[Ticket] = []
+    for engineer, start, end, (lat, lon), region, priority, parts in WORK_ORDERS:
+        pool = mine if engineer == "eric" else others
+        if not pool:
+            continue
+        ticket = pool.pop(0)
+        window = [datetime.combine(day, datetime.strptime(t, "%H:%M").time(), _SITE_TZ)
+                  for t in (start, end)]
+        order = await dispatch.create(session, ticket.id, WorkOrderIn.model_validate({
+            "lat": lat, "lon": lon, "region": region, "priority": priority,
+            "window_start": window[0].isoformat(), "window_end": window[1].isoformat(),
+            "required_skills": ["field"], "duration_min": 60, "parts_planned": parts}),
+            actor, ctx)
+        if engineer is not None:
+            await dispatch.assign(session, order.id, actor, ctx, engineer_id=users[engineer].id)
+        added["work_orders"] += 1
+        touched.append(ticket)
+    await dispatch.replan(session, eric, day, ctx)
+    await session.flush()
+    for ticket in touched:  # the ticket changed now (its history ends with the orders)
+        ticket.updated_at = datetime.now(UTC)

@@ -584,3 +584,31 @@ KB: list[tuple[str, str, str, str | None]] = [
      "核实客户手机号和订单号后发送重置短信，不得在电话中口述密码。设备被他人绑定：核实购买人"
      "身份后在后台解绑。", "zh", "account"),
 ]
+
+
+# --- field dispatch (dispatch/) -------------------------------------------------------------
+# Field engineers and their profiles, around Shanghai: (username, display name, region,
+# base (lat, lon), skills). ``eric`` is one of USERS; the others are created by the demo
+# loader with the same password. Regions are matched exactly by the ranking.
+ENGINEERS: list[tuple[str, str, str, tuple[float, float], list[str]]] = [
+    ("eric", "Eric 陈工", "浦西", (31.2286, 121.4480), ["repair", "field", "hvac", "vrf"]),
+    ("liu", "Liu 刘师傅", "浦东", (31.2215, 121.5440), ["repair", "field", "hvac"]),
+    ("zhao", "Zhao 赵工", "浦西", (31.1128, 121.3817), ["repair", "field", "washer", "fridge"]),
+    ("sun", "Sun 孙师傅", "浦西", (31.4050, 121.4890), ["repair", "field", "hvac"]),
+    ("zhou", "Zhou 周工", "浦东", (31.1880, 121.6000), ["repair", "field", "install", "hvac"]),
+]
+
+# Work orders of the demo day (today in the site's zone), on open repair tickets:
+# (engineer or None for the board's "unassigned", window "HH:MM"-"HH:MM", (lat, lon), region,
+# priority, parts planned). The first ones go to eric's own open tickets, the rest to the
+# other open repair tickets.
+WORK_ORDERS: list[tuple[str | None, str, str, tuple[float, float], str, str,
+                        list[dict[str, object]]]] = [
+    ("eric", "09:00", "11:00", (31.2397, 121.4998), "浦西", "urgent",
+     [{"name": "LT-MDV160 通讯板", "qty": 1}]),
+    ("eric", "13:00", "15:00", (31.2165, 121.4420), "浦西", "normal", []),
+    ("eric", "15:30", "17:30", (31.1990, 121.4370), "浦西", "high",
+     [{"name": "加热管 E9", "qty": 1}]),
+    (None, "10:00", "12:00", (31.2330, 121.5270), "浦东", "high", []),
+    (None, "14:00", "16:00", (31.1520, 121.4050), "浦西", "normal", []),
+]

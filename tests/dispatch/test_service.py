@@ -94,14 +94,14 @@ def test_bad_input_names_the_field(field: str, values: dict[str, object]) -> Non
 async def test_an_unknown_skill_or_status_is_invalid_naming_the_field(w: World) -> None:
     tid = await new_ticket(w)
     async with w.sm() as s, s.begin():
-        with pytest.raises(Invalid, match="^required_skills"):
+        with pytest.raises(Invalid, match=r"^required_skills"):
             await dispatch.create(s, tid, order_in(required_skills=["juggling"]), w.agent,
                                   w.ctx())
     oid = await new_order(w, tid)
     async with w.sm() as s, s.begin():
-        with pytest.raises(Invalid, match="^status"):
+        with pytest.raises(Invalid, match=r"^status"):
             await dispatch.move(s, oid, status("teleported"), w.agent, w.ctx())
-        with pytest.raises(Invalid, match="^status"):
+        with pytest.raises(Invalid, match=r"^status"):
             await dispatch.list_orders(s, w.agent, dispatch.OrderFilter(status=["nope"]))
 
 

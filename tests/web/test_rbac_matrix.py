@@ -169,13 +169,46 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /api/v1/reports/agents": MGR,
     "GET /api/v1/reports/queues": MGR,
     "GET /api/v1/reports/summary": MGR,
+    # field dispatch: staff dispatch, an engineer sees and moves only their own orders
+    "POST /api/v1/tickets/{ticket_id}/work_orders": STAFF,
+    "GET /api/v1/tickets/{ticket_id}/work_orders": ("401", "404", "ok", "ok", "ok", "ok"),
+    "GET /api/v1/work_orders": ("401", "404", "ok", "ok", "ok", "ok"),
+    "GET /api/v1/work_orders/{work_order_id}": VISIBLE,
+    "PATCH /api/v1/work_orders/{work_order_id}": STAFF,
+    "GET /api/v1/work_orders/{work_order_id}/candidates": STAFF,
+    "POST /api/v1/work_orders/{work_order_id}/assign": STAFF,
+    "POST /api/v1/work_orders/{work_order_id}/status": VISIBLE,
+    "POST /api/v1/work_orders/{work_order_id}/decline": ("401", "403", "403", "404", "403",
+                                                          "403"),
+    "POST /api/v1/work_orders/{work_order_id}/report": VISIBLE,
+    "POST /api/v1/work_orders/{work_order_id}/photos": VISIBLE,
+    "POST /api/v1/work_orders/{work_order_id}/signature": VISIBLE,
+    "GET /api/v1/work_orders/{work_order_id}/files/{file_id}": VISIBLE,
+    "POST /api/v1/dispatch/sync": ("401", "403", "403", "ok", "403", "403"),
+    "GET /api/v1/dispatch/board": MGR,
+    "GET /api/v1/engineers": STAFF,
+    "PUT /api/v1/engineers/{engineer_id}": MGR,
+    "POST /api/v1/engineers/me/position": ("401", "403", "403", "ok", "403", "403"),
+    "POST /api/v1/engineers/{engineer_id}/duty": MGR,  # another engineer's (liu's)
+    "GET /api/v1/engineers/{engineer_id}/plan": ("401", "403", "ok", "403", "ok", "ok"),
+    "POST /api/v1/engineers/{engineer_id}/plan": ("401", "403", "ok", "403", "ok", "ok"),
 }
+#: A 1×1 PNG as a data URL (work-order photos and signatures).
+PNG_URL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+           "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 #: Valid bodies where the record's visibility is checked after the body's validation
 #: (anything else gets ``{}``: the roles and the login are checked before the body).
 PROBES: dict[str, dict[str, Any]] = {
     "POST /api/v1/tickets/{ticket_id}/comments": {"json": {"body": "rbac probe"}},
     "POST /api/v1/tickets/{ticket_id}/attachments": {
         "files": {"file": ("probe.txt", b"rbac probe", "text/plain")}},
+    "POST /api/v1/work_orders/{work_order_id}/status": {
+        "json": {"status": "cancelled", "reason": "rbac probe"}},
+    "POST /api/v1/work_orders/{work_order_id}/photos": {"json": {"data_url": PNG_URL}},
+    "POST /api/v1/work_orders/{work_order_id}/signature": {"json": {"data_url": PNG_URL}},
+    "POST /api/v1/dispatch/sync": {"json": {"ops": []}},
+    "POST /api/v1/engineers/me/position": {"json": {"lat": 31.2, "lon": 121.4}},
+    "POST /api/v1/engineers/{engineer_id}/duty": {"json": {"on_duty": True}},
 }
 #: Routes the HTTP matrix cannot probe, with where they are covered instead.
 ELSEWHERE = {
@@ -229,7 +262,17 @@ async def _ids(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, st
     order = (await client.post(f"/api/v1/tickets/{other['id']}/supervision", headers=admin,
                                json={"note": "rbac probe",
                                      "deadline_at": "2099-01-01T00:00:00Z"})).json()
+    engineers = (await client.get("/api/v1/engineers", headers=admin)).json()
+    liu = next(e for e in engineers if e["username"] == "liu")  # not eric: his is 404/403
+    work_order = (await client.post(f"/api/v1/tickets/{other['id']}/work_orders",
+                                    headers=admin, json={"lat": 31.23, "lon": 121.47})).json()
+    await client.post(f"/api/v1/work_orders/{work_order['id']}/assign", headers=admin,
+                      json={"engineer_id": liu["id"]})
+    photo = (await client.post(f"/api/v1/work_orders/{work_order['id']}/photos",
+                               headers=admin, json={"data_url": PNG_URL})).json()
     return {"ticket_id": str(other["id"]), "child_id": str(child["id"]),
+            "work_order_id": str(work_order["id"]), "file_id": str(photo["files"][0]["id"]),
+            "engineer_id": str(liu["id"]),
             "customer_id": str(customer),
             "rule_id": str(rule["id"]), "group_id": str(group), "key": "refund",
             "order_id": str(order["id"]), "calendar_id": "1", "policy_id": "4",

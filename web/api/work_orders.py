@@ -25,6 +25,7 @@ from dispatch.schemas import (
     AssignIn,
     BoardOut,
     CandidatesOut,
+    Day,
     DeclineIn,
     DutyIn,
     EngineerIn,
@@ -48,7 +49,6 @@ from tickets import service as tickets
 from tickets.bus import TOPIC_TICKETS, TOPIC_WORK_ORDERS
 from tickets.schemas import TicketOut
 from tickets.service import SYSTEM, Actor
-from tickets.timeinput import LocalDate
 from web.deps import (
     IdPath,
     IdQuery,
@@ -130,7 +130,7 @@ async def list_work_orders(
     status: Annotated[str | None, Query(max_length=200,
                                         description="comma-separated; 'open' = all open")] = None,
     engineer_id: IdQuery = None,
-    date: Annotated[LocalDate | None, Query(description="the site's day of the window")] = None,
+    date: Annotated[Day | None, Query(description="the site's day of the window")] = None,
     unassigned: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: OffsetQuery = 0,
@@ -283,7 +283,7 @@ async def _upload(request: Request, services: Services, uow: UnitOfWork, actor: 
                                                     "properties": {"file": {
                                                         "type": "string",
                                                         "format": "binary"}}}},
-                 "application/json": {"schema": {"$ref": "#/components/schemas/FileIn"}}}}})
+                 "application/json": {"schema": FileIn.model_json_schema()}}}})
 async def add_photo(work_order_id: IdPath, request: Request, principal: PrincipalDep,
                     services: ServicesDep, uow: UowDep) -> Response:
     """A photo of the visit (PNG/JPEG, at most ``HOTLINE_ATTACHMENT_MAX_BYTES``: 413),
@@ -294,7 +294,7 @@ async def add_photo(work_order_id: IdPath, request: Request, principal: Principa
 @router.post("/work_orders/{work_order_id}/signature", status_code=201,
              response_model=WorkOrderOut,
              openapi_extra={"requestBody": {"content": {"application/json": {
-                 "schema": {"$ref": "#/components/schemas/SignatureIn"}}}}})
+                 "schema": SignatureIn.model_json_schema()}}}})
 async def add_signature(work_order_id: IdPath, request: Request, principal: PrincipalDep,
                         services: ServicesDep, uow: UowDep) -> Response:
     """The customer's signature (``{data_url, signed_by, op_id}``)."""
@@ -376,7 +376,7 @@ def _day(value: date | None) -> date:
 @router.get("/engineers/{engineer_id}/plan", response_model=PlanOut)
 async def get_plan(engineer_id: IdPath, principal: PrincipalDep, services: ServicesDep,
                    session: SessionDep,
-                   date: Annotated[LocalDate | None, Query(
+                   date: Annotated[Day | None, Query(
                        description="the site's day; default today")] = None) -> dict[str, Any]:
     """The engineer's day (staff; an engineer their own: 403 otherwise)."""
     return await dispatch.plan_dict(session, engineer_id, _day(date), principal.actor,
@@ -386,7 +386,7 @@ async def get_plan(engineer_id: IdPath, principal: PrincipalDep, services: Servi
 @router.post("/engineers/{engineer_id}/plan", response_model=PlanOut)
 async def post_plan(engineer_id: IdPath, principal: PrincipalDep, services: ServicesDep,
                     uow: UowDep,
-                    date: Annotated[LocalDate | None, Query(
+                    date: Annotated[Day | None, Query(
                         description="the site's day; default today")] = None
                     ) -> dict[str, Any]:
     """Re-plan the engineer's day (OR-Tools) and store each stop's place and arrival."""
@@ -400,7 +400,7 @@ async def post_plan(engineer_id: IdPath, principal: PrincipalDep, services: Serv
 
 @router.get("/dispatch/board", response_model=BoardOut)
 async def get_board(principal: Manager, services: ServicesDep, session: SessionDep,
-                    date: Annotated[LocalDate | None, Query(
+                    date: Annotated[Day | None, Query(
                         description="the site's day; default today")] = None
                     ) -> dict[str, Any]:
     """Orders waiting for an engineer, and every engineer with duty, position and plan."""
