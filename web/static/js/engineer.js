@@ -362,7 +362,7 @@ function arrival(o) {
 
 function seqOf(o) {
   const stop = state.plan && (state.plan.stops || []).find((s) => s.work_order && s.work_order.id === o.id);
-  return o.plan_seq ?? (stop ? stop.seq : null);
+  return stop ? stop.seq : o.plan_seq ?? null; // the plan just read over the one stored
 }
 
 function sortKey(o) {
