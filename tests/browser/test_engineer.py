@@ -299,6 +299,17 @@ async def test_queued_change_on_a_reassigned_order_is_shown_as_a_conflict(
             await page.locator(".notice-card.problem button.primary").click()
             await expect(page.locator(".notice-card.problem")).to_have_count(0)
             await expect(page.locator(f'a.wo-card[data-number="{number}"]')).to_have_count(0)
+
+            # declining (online only) gives the pushed order back to the dispatcher
+            await page.goto(f"{live_server.url}/engineer#wo={pushed['id']}")
+            await expect(page.locator("#wo-number")).to_have_text(pushed["number"])
+            await page.click("#decline")
+            await page.fill("#reason-text", "no spare compressor in the van")
+            await page.click("#reason-confirm")
+            await expect(page.locator(f'a.wo-card[data-number="{pushed["number"]}"]')
+                         ).to_have_count(0)
+            after = (await sue.get(f"/api/v1/work_orders/{pushed['id']}")).json()
+            assert (after["engineer"] or {}).get("id") != eric
             assert errors == []
         finally:
             await ctx.close()
