@@ -202,6 +202,7 @@ async def test_engineer_walks_an_order_with_the_visit_done_offline(
             await expect(page.locator("#sig-thumbs figure.pending")).to_have_count(1)
             await expect(page.locator("body")).to_have_attribute("data-pending", "3")
             await expect(page.locator("#sync-state")).to_contain_text("3")
+            await page.evaluate("() => window.scrollTo(0, 0)")
             await page.screenshot(path=str(SHOTS / "engineer-offline-390-zh.png"))
             await page.click('button[data-move="completed"]')
             # the report (notes, rating, signer) and the move: 5 changes waiting

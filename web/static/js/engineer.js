@@ -705,7 +705,10 @@ function renderDetail() {
       ? h("p", { class: "muted" }, t("eng_work_later")) : null;
     fill(box, h("a", { class: "back", href: "#", id: "back" }, "← ", t("eng_back")), built.live, built.work, later);
   }
-  const key = JSON.stringify([o, state.reason, state.net, state.pbx, state.plan && state.plan.stops]);
+  // what the live part shows (not the whole order: queued photos are large data URLs)
+  const key = JSON.stringify([o.id, o.version, o.status, o.pending_ops, o.updated_at, o.engineer,
+    (o.files || []).map((f) => f.id), o.signed_by, o.rating, o.notes, o.parts_used, o.fail_reason,
+    state.reason, state.net, state.pbx, arrival(o)]);
   if (built.key === key) return;
   built.key = key;
   fill(built.live,
@@ -807,7 +810,7 @@ async function main() {
   setInterval(() => { if (queue.ops.length && navigator.onLine !== false) queue.flush(); }, FLUSH_EVERY_MS);
   setInterval(() => { if (!document.hidden && navigator.onLine !== false) refresh(); }, REFRESH_EVERY_MS);
 
-  new HubSocket((msg) => {
+  const hub = new HubSocket((msg) => {
     if (msg.type !== "work_order") return;
     const o = msg.work_order || msg;
     if (!o || o.id === undefined) return;
@@ -820,7 +823,12 @@ async function main() {
   }, (status) => {
     showConnection(status);
     if (status === "online") { queue.flush(); refresh(); }
-  }).connect();
+  });
+  hub.connect();
+  // The phone lost its network: say so in the live-updates pill at once (the socket would
+  // only notice at the next heartbeat) and reconnect quickly once it is back.
+  window.addEventListener("offline", () => { hub.backoff = 500; if (hub.ws) hub.ws.close(); });
+  window.addEventListener("online", () => { hub.backoff = 500; });
 
   route();
   await queue.flush();
