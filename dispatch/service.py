@@ -99,6 +99,9 @@ NOT_STARTED = frozenset({"assigned", "accepted"})
 EVENT_KINDS = ("work_order_created", "work_order_assigned", "work_order_status",
                "work_order_declined", "work_order_reassigned", "work_order_report",
                "work_order_file", "work_order_updated")
+#: the solver's budget when assigning an urgent order re-plans the engineer's day (a request
+#: waits for it; OR-Tools' guided local search uses all of it)
+URGENT_REPLAN_S = 0.3
 #: what a photo or signature may be
 IMAGE_TYPES = ("image/png", "image/jpeg")
 
@@ -640,7 +643,7 @@ async def _assign(session: AsyncSession, order: WorkOrder, actor: Actor, ctx: Ct
     await _tell_assigned(session, order, actor, ctx)
     if order.priority == "urgent" and engineer_id is not None:
         day = order_day(order) or today()
-        await replan(session, engineer_id, day, ctx)
+        await replan(session, engineer_id, day, ctx, time_limit_s=URGENT_REPLAN_S)
     return order
 
 
@@ -956,11 +959,14 @@ async def _solve(session: AsyncSession, user_id: int, day: date, time_limit_s: f
     return plan, orders
 
 
-async def replan(session: AsyncSession, user_id: int, day: date, ctx: Ctx
-                 ) -> tuple[DayPlan, list[WorkOrder]]:
+async def replan(session: AsyncSession, user_id: int, day: date, ctx: Ctx, *,
+                 time_limit_s: float | None = None) -> tuple[DayPlan, list[WorkOrder]]:
     """Solve the engineer's day and store each order's ``plan_seq``/``planned_arrival``
-    (None for the unplanned ones). Not a version change (derived data)."""
-    plan, orders = await _solve(session, user_id, day, ctx.plan_time_limit_s)
+    (None for the unplanned ones). Not a version change (derived data). ``time_limit_s``:
+    the solver's budget (default ``ctx.plan_time_limit_s``, at most that)."""
+    limit = ctx.plan_time_limit_s if time_limit_s is None \
+        else min(time_limit_s, ctx.plan_time_limit_s)
+    plan, orders = await _solve(session, user_id, day, limit)
     by_id = {o.id: o for o in orders}
     for o in orders:
         o.plan_seq = None

@@ -304,3 +304,20 @@ async def test_assign_override_and_auto_refusals(w: World) -> None:
         assert ranking.ranked[0].user_id == w.eng["near"] and names[w.eng["near"]] == "near"
         with pytest.raises(Forbidden):
             await dispatch.assign(s, oid, w.actor("near"), w.ctx(), auto=True)
+
+
+async def test_an_urgent_assignment_replans_the_engineers_day(w: World) -> None:
+    normal = await new_order(w, engineer="near")
+    assert (await load(w, normal)).plan_seq is None
+    urgent = await new_order(w, priority="urgent", window_start=at(8, 30).isoformat(),
+                             window_end=at(9, 30).isoformat(), lat=31.2400, lon=121.4900)
+    async with w.sm() as s, s.begin():
+        await dispatch.assign(s, urgent, w.agent, w.ctx(), engineer_id=w.eng["near"])
+    assert [(await load(w, o)).plan_seq for o in (urgent, normal)] == [1, 2]
+    async with w.sm() as s:
+        plan = await dispatch.plan_dict(s, w.eng["near"], at(8).date(), w.actor("near"),
+                                        w.ctx())
+        assert plan["solver"] == "stored"
+        assert [st["work_order"]["id"] for st in plan["stops"]] == [urgent, normal]
+        with pytest.raises(Forbidden):
+            await dispatch.plan_dict(s, w.eng["near"], at(8).date(), w.actor("mid"), w.ctx())
