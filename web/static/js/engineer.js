@@ -802,15 +802,24 @@ async function main() {
   if (share.checked) sharePosition(true);
 
   window.addEventListener("hashchange", route);
-  window.addEventListener("online", () => { setNet("online"); queue.flush().then(refresh); });
-  window.addEventListener("offline", () => setNet("offline"));
+  let hub = null;
+  window.addEventListener("online", () => {
+    if (hub) hub.backoff = 500; // reconnect soon
+    setNet("online");
+    queue.flush().then(refresh);
+  });
+  window.addEventListener("offline", () => {
+    setNet("offline");
+    // say so in the live-updates pill at once (the socket would notice at the next heartbeat)
+    if (hub) { hub.backoff = 500; if (hub.ws) hub.ws.close(); }
+  });
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && navigator.onLine !== false) { queue.flush(); refresh(); }
   });
   setInterval(() => { if (queue.ops.length && navigator.onLine !== false) queue.flush(); }, FLUSH_EVERY_MS);
   setInterval(() => { if (!document.hidden && navigator.onLine !== false) refresh(); }, REFRESH_EVERY_MS);
 
-  const hub = new HubSocket((msg) => {
+  hub = new HubSocket((msg) => {
     if (msg.type !== "work_order") return;
     const o = msg.work_order || msg;
     if (!o || o.id === undefined) return;
@@ -825,10 +834,6 @@ async function main() {
     if (status === "online") { queue.flush(); refresh(); }
   });
   hub.connect();
-  // The phone lost its network: say so in the live-updates pill at once (the socket would
-  // only notice at the next heartbeat) and reconnect quickly once it is back.
-  window.addEventListener("offline", () => { hub.backoff = 500; if (hub.ws) hub.ws.close(); });
-  window.addEventListener("online", () => { hub.backoff = 500; });
 
   route();
   await queue.flush();
