@@ -162,9 +162,15 @@ async def test_engineer_walks_an_order_with_the_visit_done_offline(
         ctx, page, errors = await _login_page(browser, live_server, viewport=PHONE,
                                               locale="zh-CN")
         try:
-            # installable: the manifest, and the worker controlling the page
+            # installable: the manifest, the icons, the worker controlling the page
             assert await page.locator('link[rel="manifest"]').count() == 1
             await _controlled(page)
+            cdp = await ctx.new_cdp_session(page)
+            assert (await cdp.send("Page.getAppManifest"))["errors"] == []
+            install = await cdp.send("Page.getInstallabilityErrors")
+            # Chromium's own checks (manifest, icons, worker); a test context is incognito
+            assert [e["errorId"] for e in install["installabilityErrors"]
+                    if e["errorId"] != "in-incognito"] == []
             card = page.locator(f'a.wo-card[data-number="{number}"]')
             await expect(card).to_have_attribute("data-status", "assigned")
             await expect(card).to_contain_text("王建军")
