@@ -26,15 +26,17 @@ Why this shape:
   (the window opens too late to finish within the shift), ``too_long`` (longer than the
   shift), ``no_time_left`` (it fits alone, but not with the visits kept).
 * **Search.** ``PATH_CHEAPEST_ARC`` for the first solution, then ``GUIDED_LOCAL_SEARCH``
-  until ``time_limit_s`` (guided local search does not stop by itself at a local optimum:
-  the limit is the solve time). The objective is the total travel in seconds, plus one per
-  minute of the working day used (a tie-break: of two routes equally short, the one that
-  waits less and finishes earlier). The order the visits were given in (e.g. the
-  engineer's current order) is simulated too; when it is feasible and the solver's plan
-  travels no less, the given order is kept (``solver="given-order"``), so re-planning never
-  makes a feasible day worse.
-* **Travel.** ``travel_min(a, b)`` in minutes; by default the straight-line estimate of
-  :func:`_straight_line_minutes` (a private stand-in until ``dispatch.travel`` exists).
+  until the time limit (guided local search does not stop by itself at a local optimum:
+  the limit is the solve time): ``time_limit_s``, or less for a small day — 0.1 s per
+  three visits (0.1 s up to 3 visits, 0.33 s for 10, the default second from 30; plenty to
+  converge at those sizes, ``tests/bench/bench_dayplan.py``). The objective is the total
+  travel in seconds, plus one per minute of the working day used (a tie-break: of two
+  routes equally short, the one that waits less and finishes earlier). The order the
+  visits were given in (e.g. the engineer's current order) is simulated too; when it is
+  feasible and the solver's plan travels no less, the given order is kept
+  (``solver="given-order"``), so re-planning never makes a feasible day worse.
+* **Travel.** ``travel_min(a, b)`` in minutes; by default the straight-line estimate the
+  ranking uses too (:func:`dispatch.travel.straight_line_minutes`).
   A visit without a position costs no travel to or from it (it is planned by its window and
   duration alone); without a ``start`` position the first leg is free.
 * Times in and out are local tz-aware datetimes (``dispatch.ports``); the reported
@@ -51,24 +53,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dispatch.ports import DayPlan, PlannedStop, Point, Visit
+from dispatch.travel import straight_line_minutes
 
 #: solver names reported in :attr:`DayPlan.solver`
 SOLVER = "ortools-routing"
 #: disjunction penalty multiplier per priority (the base exceeds any total travel)
 PRIORITY_PENALTY = {"low": 1, "normal": 2, "high": 4, "urgent": 8}
-
-#: the straight-line stand-in: road distance ≈ 1.3 × great circle, 25 km/h in town
-_DETOUR, _SPEED_KMH, _EARTH_KM = 1.3, 25.0, 6371.0088
-
-
-def _straight_line_minutes(a: Point, b: Point) -> float:
-    """Minutes from ``a`` to ``b``: haversine km × detour ÷ town speed."""
-    la1, lo1, la2, lo2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
-    h = (math.sin((la2 - la1) / 2) ** 2
-         + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2)
-    km = 2 * _EARTH_KM * math.asin(min(1.0, math.sqrt(h)))
-    return km * _DETOUR / _SPEED_KMH * 60.0
-
 
 def _minutes(t: datetime, origin: datetime) -> float:
     return (t - origin).total_seconds() / 60.0
@@ -148,12 +138,14 @@ def _alone_reason(p: _Problem, i: int) -> str | None:
 def plan_day(start: Point | None, shift_start: datetime, shift_end: datetime,
              visits: Sequence[Visit], *,
              travel_min: Callable[[Point, Point], float] | None = None,
-             time_limit_s: float = 1.0) -> DayPlan:
+             time_limit_s: float = 1.0, small_day_limit: bool = True) -> DayPlan:
     """Order ``visits`` for one engineer's shift, minimising the total travel.
 
     ``start``: where the engineer is at ``shift_start`` (None: unknown, first leg free).
     ``shift_start`` < ``shift_end``, tz-aware local datetimes; visits' windows likewise.
     ``travel_min(a, b)``: minutes from a to b (default: straight line, see the module).
+    ``time_limit_s``: the search's time limit; with ``small_day_limit`` a day of fewer than
+    30 visits searches less (0.1 s per three visits), False: always the whole limit.
     Returns the stops in visiting order (``seq`` from 1; ``arrival`` ≤ ``start``, the work
     starting within the visit's window and finishing by ``shift_end``), the visits left
     out with their reason code, the total travel in minutes, the solver's name and the
@@ -165,7 +157,7 @@ def plan_day(start: Point | None, shift_start: datetime, shift_end: datetime,
         raise ValueError("shift_end must be after shift_start")
     if any(v.duration_min < 0 for v in visits):
         raise ValueError("duration_min must not be negative")
-    p = _problem(start, shift_start, shift_end, visits, travel_min or _straight_line_minutes)
+    p = _problem(start, shift_start, shift_end, visits, travel_min or straight_line_minutes)
 
     unplanned: dict[int, str] = {}
     candidates: list[int] = []
@@ -181,7 +173,9 @@ def plan_day(start: Point | None, shift_start: datetime, shift_end: datetime,
     if len(candidates) == 1:
         order, solver = candidates, "direct"
     elif candidates:
-        order, solver = _solve(p, candidates, time_limit_s)
+        limit_s = min(time_limit_s, 0.1 * max(1.0, len(candidates) / 3)) \
+            if small_day_limit else time_limit_s
+        order, solver = _solve(p, candidates, limit_s)
         given = _simulate(p, candidates)
         if given is not None and (len(order) < len(candidates) or _travel(p, candidates)
                                   < _travel(p, order) - 1e-9):

@@ -53,6 +53,11 @@ PACKAGES = (
             "sha512-q0wO5a+U+AWPVcVmiNXz7FY4Ad1QiE8wto/3Yn41WVqepoVVYMvkb1CTokaWPUUAHWDLLabH3/"
             "acODeWM9jCrg==",
             ("dist/signature_pad.min.js", "LICENSE")),
+    # maps: the dispatcher board (circle markers and lines only, so no marker images)
+    Package("leaflet", "1.9.4",
+            "sha512-nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQ"
+            "ixURb+FA74PA==",
+            ("dist/leaflet.js", "dist/leaflet.css", "LICENSE")),
 )
 
 

@@ -28,6 +28,7 @@ from web.api import (
     auth,
     calls,
     customers,
+    equipment,
     floor,
     kb,
     mail,
@@ -135,7 +136,7 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origin_list)
     _error_handlers(app)
     for module in (auth, customers, tickets, relations, admin, calls, kb, pbx, routing,
-                   notify, sla, mail, stats, floor, reports, work_orders):
+                   notify, sla, mail, stats, floor, reports, work_orders, equipment):
         app.include_router(module.router)
     app.include_router(ws.router)
     app.include_router(pages.router)

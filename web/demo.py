@@ -25,7 +25,9 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import service as dispatch
-from dispatch.models import EngineerProfile, WorkOrder
+from dispatch.equipment import EquipmentIn, create_equipment
+from dispatch.maintenance import ScheduleIn, create_schedule
+from dispatch.models import EngineerProfile, Equipment, MaintenanceSchedule, WorkOrder
 from dispatch.schemas import WorkOrderIn
 from tickets import service, sla
 from tickets.customers import create_customer, create_order, customer_id_by_e164
@@ -35,6 +37,7 @@ from tickets.models import (
     Customer,
     Group,
     KbArticle,
+    Order,
     Product,
     Ticket,
     TicketType,
@@ -61,8 +64,10 @@ from web.demo_data import (
     CUSTOMERS,
     DEMO_CALLER_NUMBERS,
     ENGINEERS,
+    EQUIPMENT,
     GROUPS,
     KB,
+    MAINTENANCE_SCHEDULES,
     ORDERS,
     PORTAL_USER,
     PRODUCTS,
@@ -116,7 +121,42 @@ async def load_demo(session: AsyncSession, region: str = "CN") -> dict[str, int]
     if PORTAL_USER[0] not in users:
         await _portal_user(session, region, password_hash, added)
     await _dispatch(session, users, password_hash, added)
+    await _equipment(session, added)
     return added
+
+
+async def _equipment(session: AsyncSession, added: dict[str, int]) -> None:
+    """Field dispatch's demo: equipment installed from some demo orders and a maintenance
+    schedule; each added once (by serial number, by schedule name)."""
+    added.setdefault("equipment", 0)
+    added.setdefault("schedules", 0)
+    by_number = {o.number: o for o in ORDERS}
+    for spec in EQUIPMENT:
+        demo_order = by_number[spec.order]
+        serial = serial_number(demo_order)
+        if await session.scalar(select(Equipment.id).where(Equipment.serial_number == serial)):
+            continue
+        order = await session.scalar(select(Order).where(Order.number == spec.order))
+        if order is None:  # the customers were loaded by an older demo without this order
+            continue
+        product = await session.scalar(select(Product.id).where(
+            Product.sku == demo_order.sku))
+        await create_equipment(session, EquipmentIn(
+            customer_id=order.customer_id, serial_number=serial, model=demo_order.sku,
+            product_id=product, install_date=order.purchased_at.astimezone(_SITE_TZ).date(),
+            warranty_end=(order.warranty_end.astimezone(_SITE_TZ).date() if order.warranty_end
+                          else None),
+            address=spec.address, region=spec.region, lat=spec.lat, lon=spec.lon,
+            usage=spec.usage))
+        added["equipment"] += 1
+    for name, model, months, lead, skills, minutes in MAINTENANCE_SCHEDULES:
+        if await session.scalar(select(MaintenanceSchedule.id).where(
+                MaintenanceSchedule.name == name)):
+            continue
+        await create_schedule(session, ScheduleIn(
+            name=name, model=model, every_months=months, lead_days=lead,
+            required_skills=skills, duration_min=minutes))
+        added["schedules"] += 1
 
 
 def _demo_user(**fields: object) -> UserIn:

@@ -589,12 +589,13 @@ KB: list[tuple[str, str, str, str | None]] = [
 # --- field dispatch (dispatch/) -------------------------------------------------------------
 # Field engineers and their profiles, around Shanghai: (username, display name, region,
 # base (lat, lon), skills). ``eric`` is one of USERS; the others are created by the demo
-# loader with the same password. Regions are matched exactly by the ranking.
-ENGINEERS: list[tuple[str, str, str, tuple[float, float], list[str]]] = [
-    ("eric", "Eric 陈工", "浦西", (31.2286, 121.4480), ["repair", "field", "hvac", "vrf"]),
+# loader with the same password. Regions are matched exactly by the ranking (None: any; the
+# two 浦东 engineers are refused elsewhere).
+ENGINEERS: list[tuple[str, str, str | None, tuple[float, float], list[str]]] = [
+    ("eric", "Eric 陈工", None, (31.2286, 121.4480), ["repair", "field", "hvac", "vrf"]),
     ("liu", "Liu 刘师傅", "浦东", (31.2215, 121.5440), ["repair", "field", "hvac"]),
-    ("zhao", "Zhao 赵工", "浦西", (31.1128, 121.3817), ["repair", "field", "washer", "fridge"]),
-    ("sun", "Sun 孙师傅", "浦西", (31.4050, 121.4890), ["repair", "field", "hvac"]),
+    ("zhao", "Zhao 赵工", None, (31.1128, 121.3817), ["repair", "field", "washer", "fridge"]),
+    ("sun", "Sun 孙师傅", None, (31.4050, 121.4890), ["repair", "field", "hvac"]),
     ("zhou", "Zhou 周工", "浦东", (31.1880, 121.6000), ["repair", "field", "install", "hvac"]),
 ]
 
@@ -611,4 +612,29 @@ WORK_ORDERS: list[tuple[str | None, str, str, tuple[float, float], str, str,
      [{"name": "加热管 E9", "qty": 1}]),
     (None, "10:00", "12:00", (31.2330, 121.5270), "浦东", "high", []),
     (None, "14:00", "16:00", (31.1520, 121.4050), "浦西", "normal", []),
+]
+
+
+# --- field dispatch: installed equipment and a maintenance schedule -------------------------
+@dataclass(frozen=True)
+class DemoEquipment:
+    order: str  # DemoOrder.number: the customer, model, serial, install date and warranty
+    region: str
+    lat: float
+    lon: float
+    address: str
+    usage: int = 0  # running hours so far
+
+
+EQUIPMENT: list[DemoEquipment] = [
+    DemoEquipment("261008417", "浦东", 31.2203, 121.5447, "浦东新区浦江物业 3号楼屋顶", 9800),
+    DemoEquipment("261109352", "浦东", 31.2215, 121.5452, "浦东新区浦江物业 设备机房", 4100),
+    DemoEquipment("261115286", "闵行", 31.1120, 121.3810, "闵行区 Kessler 厂房 B 栋", 1500),
+    DemoEquipment("261027604", "静安", 31.2290, 121.4480, "静安区嘉禾餐饮 中央厨房"),
+    DemoEquipment("260301226", "徐汇", 31.1880, 121.4370, "徐汇区陈志强 住宅"),
+]
+
+#: (name, model, every_months, lead_days, required skills, duration minutes)
+MAINTENANCE_SCHEDULES: list[tuple[str, str, int, int, list[str], int]] = [
+    ("热泵季度保养 / Quarterly heat-pump service", "LT-HP250", 3, 14, ["hvac"], 90),
 ]

@@ -320,7 +320,8 @@ ROUTES: dict[tuple[str, str], tuple[Rule, ...]] = {
     (TOPIC_TICKETS, "ticket_updated"): (ticket_visible,),
     (TOPIC_TICKETS, "ticket_notice"): (notified_users,),
     (TOPIC_TICKETS, "notification"): (notified_users,),
-    (TOPIC_WORK_ORDERS, "work_order"): (work_order_engineer,),
+    # the engineer's phone, and the floor (the dispatcher board reloads on it)
+    (TOPIC_WORK_ORDERS, "work_order"): (work_order_engineer, supervisors),
 }
 
 

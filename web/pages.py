@@ -3,6 +3,7 @@
 ``/admin/sla`` (SLA policies and calendars: admins edit, supervisors read),
 ``/admin/notifications`` (the outbox with its dead letters, and webhooks: admins only),
 ``/reports`` (charts, tables and exports of the reports: supervisors and admins),
+``/dispatch`` (the dispatcher board of field work orders: supervisors and admins),
 ``/engineer-sw.js`` (the engineer app's service worker) and ``/static/…``.
 
 The pages are plain HTML shells; their ES modules fetch data from the REST API and the
@@ -16,10 +17,11 @@ A page that needs a login checks the ``hotline_token`` cookie server-side and re
 
 from __future__ import annotations
 
+import html
 import logging
 import mimetypes
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -52,6 +54,7 @@ PAGES: dict[str, tuple[str, frozenset[str] | None]] = {
     "/admin/sla": ("sla.html", frozenset({"supervisor", "admin"})),
     "/admin/notifications": ("notifications.html", frozenset({"admin"})),
     "/reports": ("reports.html", frozenset({"supervisor", "admin"})),
+    "/dispatch": ("dispatch.html", frozenset({"supervisor", "admin"})),
 }
 #: where each role lands after logging in
 HOME_BY_ROLE = {"agent": "/console", "supervisor": "/wallboard", "admin": "/console",
@@ -61,6 +64,30 @@ HOME_BY_ROLE = {"agent": "/console", "supervisor": "/wallboard", "admin": "/cons
 def _html(name: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse((STATIC_DIR / name).read_text(encoding="utf-8"), status_code=status,
                         headers=SECURITY_HEADERS)
+
+
+#: the dispatcher board's placeholders: the tile URL template (HOTLINE_MAP_TILES) and the
+#: site's zone (HOTLINE_TIMEZONE: the API's times are UTC, the board shows the site's hours)
+_TILES_META = '<meta name="hotline-map-tiles" content="">'
+_ZONE_META = '<meta name="hotline-timezone" content="">'
+
+
+def dispatch_html(tiles: str | None, timezone: str) -> HTMLResponse:
+    """The board with the site's zone and the configured tile URL in its ``<meta>`` tags
+    (HTML-escaped), and the tiles' origin allowed as an image source (none without tiles)."""
+    text = (STATIC_DIR / "dispatch.html").read_text(encoding="utf-8")
+    text = text.replace(_ZONE_META, f'<meta name="hotline-timezone" '
+                        f'content="{html.escape(timezone, quote=True)}">')
+    headers = dict(SECURITY_HEADERS)
+    if tiles:
+        parts = urlsplit(tiles)
+        host = parts.netloc  # "{s}.tile.example" (subdomains a, b, c): "*.tile.example"
+        origin = f"{parts.scheme}://{'*.' + host[4:] if host.startswith('{s}.') else host}"
+        text = text.replace(_TILES_META, f'<meta name="hotline-map-tiles" '
+                            f'content="{html.escape(tiles, quote=True)}">')
+        headers["Content-Security-Policy"] = CSP.replace(
+            "img-src 'self' data: blob:", f"img-src 'self' data: blob: {origin}")
+    return HTMLResponse(text, headers=headers)
 
 
 async def _cookie_principal(request: Request) -> Principal | None:
@@ -81,6 +108,9 @@ async def _page(request: Request, path: str) -> Response:
         return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
     if roles is not None and principal.role not in roles:
         return _html("forbidden.html", status=403)
+    if path == "/dispatch":
+        settings = request.app.state.services.settings
+        return dispatch_html(settings.map_tiles, settings.timezone)
     return _html(name)
 
 
@@ -131,6 +161,11 @@ async def sla_page(request: Request) -> Response:
 @router.get("/reports", response_class=HTMLResponse)
 async def reports_page(request: Request) -> Response:
     return await _page(request, "/reports")
+
+
+@router.get("/dispatch", response_class=HTMLResponse)
+async def dispatch_page(request: Request) -> Response:
+    return await _page(request, "/dispatch")
 
 
 @router.get("/admin/notifications", response_class=HTMLResponse)

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     # Area code for landlines written without one (e.g. "21": 6552 9988 → +86 21 6552 9988);
     # unset: such a number is refused as missing its area code.
     default_area_code: str | None = Field(default=None, pattern=r"^0?[1-9]\d{0,3}$")
+    # Map tiles of the dispatcher board (/dispatch): an http(s) URL template with {z}, {x},
+    # {y} (and optionally {s}), e.g. http://tiles.local/{z}/{x}/{y}.png. Unset: no tiles,
+    # the map draws markers and routes on a plain background with a scale. Its origin is
+    # added to that page's Content-Security-Policy img-src (web/pages.py).
+    map_tiles: str | None = Field(
+        default=None, pattern=r"^https?://[^\s\"'<>]+$", max_length=500)
     secret_key: str | None = None
     ivr_sip_server: str = "127.0.0.1:5060"
     ivr_sip_port: int = Field(default=5080, ge=0, le=65535)
@@ -191,6 +197,20 @@ class Settings(BaseSettings):
     outbox_lease_s: float = Field(default=120.0, ge=1, le=3600)
     # Sent outbox rows are deleted after this many days (hourly job); dead ones are kept.
     outbox_keep_days: float = Field(default=30.0, gt=0, le=3650)
+
+    @field_validator("map_tiles", mode="before")
+    @classmethod
+    def _tile_template(cls, v: object) -> object:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        if not isinstance(v, str):
+            return v
+        if not all(part in v for part in ("{z}", "{x}", "{y}")):
+            raise ValueError("a tile URL template with {z}, {x} and {y}")
+        host = v.split("/")[2] if v.count("/") >= 2 else ""
+        if "{s}" in host.removeprefix("{s}."):
+            raise ValueError("{s} only as the host's first label ({s}.tiles.example)")
+        return v.strip()
 
     @field_validator("sla_sweep_s")
     @classmethod

@@ -11,11 +11,14 @@ import asyncio
 import ipaddress
 import logging
 import socket
+from zoneinfo import ZoneInfo
 
 from asr.audiosocket import LOOPBACK, AsrLimits, AsrServer, Network, parse_allow, send_call
 from asr.engine import AsrError, VoskEngine
 from asr.model_store import ModelError
 from asr.synth import utterance
+from dispatch.maintenance import generate_due
+from dispatch.service import Ctx as DispatchCtx
 from telephony.agents import parse_agent_interfaces
 from telephony.demo_pbx import DemoPacing, DemoPbx
 from telephony.ports import PbxConfig, parse_ami_urls
@@ -64,6 +67,17 @@ def queue_presence(services: Services) -> Presence:
                     out[ext] = m["state"]
         return out if found else None
     return states
+
+
+def dispatch_context(services: Services) -> DispatchCtx:
+    """What a field-dispatch call needs from the process (``dispatch.service.Ctx``): the
+    notification port, the attachment store and limit, and whether a ticket resolves with
+    its last work order (``HOTLINE_DISPATCH_RESOLVE_TICKET``). One per call: it also
+    collects what the call changed, for the handler to announce after its commit."""
+    settings = services.settings
+    return DispatchCtx(notify=services.notify, resolve_ticket=settings.dispatch_resolve_ticket,
+                       store=services.attachment_store,
+                       max_bytes=settings.attachment_max_bytes)
 
 
 def make_router(services: Services) -> Router:
@@ -119,6 +133,18 @@ def register_jobs(services: Services) -> None:
                 return
 
     services.jobs.periodic("sla_sweep", services.settings.sla_sweep_s, sla_sweep)
+
+    site_tz = ZoneInfo(services.settings.timezone)
+
+    async def maintenance_due() -> None:
+        """Preventive maintenance: the work orders (and tickets) due within each schedule's
+        lead time, once each (``dispatch.maintenance``)."""
+        async with services.db() as session, session.begin():
+            created = await generate_due(session, tz=site_tz)
+        if created:
+            log.info("maintenance: %d work orders generated", created)
+
+    services.jobs.periodic("maintenance_due", 3600, maintenance_due)
 
 
 async def start_jobs(services: Services) -> None:

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dispatch.planning import _straight_line_minutes, plan_day
+from dispatch.planning import plan_day
 from dispatch.ports import DayPlan, Point, Visit
+from dispatch.travel import straight_line_minutes
 
 ZONE = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2026, 12, 2, tzinfo=ZONE)  # a Wednesday; never today's date
@@ -57,7 +58,7 @@ def check_plan(plan: DayPlan, visits: list[Visit], start: Point | None) -> None:
     for s in plan.stops:
         v = by_id[s.work_order_id]
         expected = (0.0 if here is None or v.position is None
-                    else _straight_line_minutes(here, v.position))
+                    else straight_line_minutes(here, v.position))
         assert s.travel_min == pytest.approx(expected, abs=1e-2)
         assert s.arrival <= s.start
         assert s.start >= SHIFT_START
@@ -80,7 +81,7 @@ def given_order_travel(visits: list[Visit], start: Point | None) -> float | None
     here: Point | None = start
     for v in visits:
         leg = (0.0 if v.position is None or here is None
-               else _straight_line_minutes(here, v.position))
+               else straight_line_minutes(here, v.position))
         total += leg
         begin = now + timedelta(minutes=leg)
         if v.window_start is not None:
@@ -189,6 +190,13 @@ def test_zero_and_one_visit_return_at_once() -> None:
     # no start position: the first leg is free
     assert (stop.work_order_id, stop.seq, stop.travel_min) == (7, 1, 0.0)
     assert stop.arrival == stop.start == SHIFT_START
+
+
+def test_a_small_day_does_not_use_the_whole_time_limit() -> None:
+    visits = random_day(21, 3, windows=0.0)
+    plan = plan_day(PEOPLES_SQUARE, SHIFT_START, SHIFT_END, visits, time_limit_s=5.0)
+    assert len(plan.stops) == 3
+    assert plan.solve_ms < 2000  # 0.1 s of search for 3 visits (generous for a busy machine)
 
 
 def test_visits_without_a_position_cost_no_travel() -> None:

@@ -90,8 +90,10 @@ def test_ticket_changes_go_to_the_assignee_and_the_group(kind: str) -> None:
                                  "ticket": {"assignee_id": None, "group_id": None}}) == set()
 
 
-def test_work_order_goes_to_its_engineer() -> None:
-    assert route(TOPIC_WORK_ORDERS, {"type": "work_order", "engineer_id": 30}) == {7}
+def test_work_order_goes_to_its_engineer_and_the_floor() -> None:
+    # the floor: the dispatcher board (/dispatch) reloads on it
+    assert route(TOPIC_WORK_ORDERS, {"type": "work_order", "engineer_id": 30}) == {5, 6, 7}
+    assert route(TOPIC_WORK_ORDERS, {"type": "work_order", "engineer_id": 31}) == {5, 6}
 
 
 @pytest.mark.parametrize(("topic", "kind"), [

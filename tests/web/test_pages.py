@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.support.live import LiveServer
-from web.pages import resolve_static
+from web.pages import CSP, dispatch_html, resolve_static
 
 
 async def cookie_client(server: LiveServer, username: str) -> httpx.AsyncClient:
@@ -33,6 +33,8 @@ async def test_a_bad_cookie_is_anonymous(live_server):
     ("eric", "/console", 403), ("eric", "/engineer", 200), ("alice", "/portal", 403),
     ("alice", "/admin/routing", 403), ("sue", "/admin/routing", 200),
     ("admin", "/admin/routing", 200), ("wang", "/admin/routing", 403),
+    ("sue", "/dispatch", 200), ("admin", "/dispatch", 200), ("eric", "/dispatch", 403),
+    ("alice", "/dispatch", 403),
 ])
 async def test_roles(live_server, user, path, status):
     async with await cookie_client(live_server, user) as c:
@@ -66,6 +68,23 @@ async def test_static_never_leaves_its_folder(http, rel):
     r = await http.get(f"/static/{rel}")
     assert r.status_code == 404
     assert "import" not in r.text
+
+
+def test_the_dispatch_board_carries_the_zone_and_the_tiles_origin():
+    plain = dispatch_html(None, "Asia/Shanghai")
+    text = plain.body.decode()
+    assert '<meta name="hotline-timezone" content="Asia/Shanghai">' in text
+    assert '<meta name="hotline-map-tiles" content="">' in text
+    assert plain.headers["content-security-policy"] == CSP  # no tiles: no other origin
+    tiled = dispatch_html('http://tiles.local:8080/{z}/{x}/{y}.png?a="b"', "Asia/Shanghai")
+    text = tiled.body.decode()
+    assert ('content="http://tiles.local:8080/{z}/{x}/{y}.png?a=&quot;b&quot;"' in text)
+    csp = tiled.headers["content-security-policy"]
+    assert "img-src 'self' data: blob: http://tiles.local:8080;" in csp
+    assert "script-src 'self';" in csp and "connect-src 'self';" in csp
+    sub = dispatch_html("https://{s}.tile.example.org/{z}/{x}/{y}.png", "UTC")
+    assert "img-src 'self' data: blob: https://*.tile.example.org;" in \
+        sub.headers["content-security-policy"]
 
 
 def test_resolve_static_pure():

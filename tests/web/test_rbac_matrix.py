@@ -57,6 +57,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /admin/routing": ("303", "403", "403", "403", "ok", "ok"),
     "GET /admin/sla": ("303", "403", "403", "403", "ok", "ok"),
     "GET /reports": ("303", "403", "403", "403", "ok", "ok"),
+    "GET /dispatch": ("303", "403", "403", "403", "ok", "ok"),
     "GET /admin/notifications": ("303", "403", "403", "403", "403", "ok"),
     "GET /engineer-sw.js": PUBLIC,
     "GET /engineer": ("303", "403", "403", "ok", "ok", "ok"),
@@ -192,6 +193,13 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "POST /api/v1/engineers/{engineer_id}/duty": MGR,  # another engineer's (liu's)
     "GET /api/v1/engineers/{engineer_id}/plan": ("401", "403", "ok", "403", "ok", "ok"),
     "POST /api/v1/engineers/{engineer_id}/plan": ("401", "403", "ok", "403", "ok", "ok"),
+    # equipment and preventive maintenance (web/api/equipment.py): staff read, managers write
+    "POST /api/v1/equipment": MGR,
+    "GET /api/v1/equipment": STAFF,
+    "GET /api/v1/equipment/{equipment_id}": STAFF,
+    "PATCH /api/v1/equipment/{equipment_id}": MGR,
+    "POST /api/v1/maintenance_schedules": MGR,
+    "GET /api/v1/maintenance_schedules": STAFF,
 }
 #: A 1×1 PNG as a data URL (work-order photos and signatures).
 PNG_URL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
@@ -279,7 +287,8 @@ async def _ids(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, st
             "number": detail["orders"][0]["number"] if detail["orders"] else "none",
             "attachment_id": str(attachment["id"]), "user_id": str(me["alice"]["id"]),
             "call_id": "rbac-call", "extension": "6001", "name": "favicon.png", "rel": "js/api.js",
-            "hook_id": str(hook["id"]), "message_id": str(message["id"])}
+            "hook_id": str(hook["id"]), "message_id": str(message["id"]),
+            "equipment_id": "1"}  # the demo's first equipment
 
 
 def _class(status: int) -> str:

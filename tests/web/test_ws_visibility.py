@@ -154,8 +154,9 @@ MATRIX: dict[str, list[tuple[str, Make, set[str]]]] = {
     "work_order": [("to its engineer", lambda c: {"type": "work_order",
                                                   "engineer_id": c.user_id, "work_order": {}},
                     STAFF | {"engineer"}),
+                   # the floor follows every order (the dispatcher board)
                    ("another engineer's", _simple("work_order", engineer_id=9999,
-                                                  work_order={}), NOBODY)],
+                                                  work_order={}), FLOOR)],
     "session_revoked": [("closes sockets", _simple("session_revoked", user_id=101,
                                                    token_id=None, before_ms=None), NOBODY)],
     # Direct replies go to the one socket that asked; never through the bus.

@@ -62,15 +62,13 @@ from web.deps import (
 )
 from web.services import Services
 from web.uow import UnitOfWork
+from web.wiring import dispatch_context
 
 router = APIRouter(prefix="/api/v1", tags=["dispatch"])
 
 
 def _ctx(services: Services) -> dispatch.Ctx:
-    settings = services.settings
-    return dispatch.Ctx(notify=services.notify, resolve_ticket=settings.dispatch_resolve_ticket,
-                        store=services.attachment_store,
-                        max_bytes=settings.attachment_max_bytes)
+    return dispatch_context(services)
 
 
 async def _announce(uow: UnitOfWork, ctx: dispatch.Ctx) -> None:
