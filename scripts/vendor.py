@@ -48,6 +48,11 @@ PACKAGES = (
             "sha512-KIMVnG68zvu5XXUbC4LQEPnhwOxBuLyW1AHtpm6IKTXImkbLgkMy+jabjLgSLMasNuGGzQm/"
             "ep3tOkyTxpiQIw==",
             ("dist/uPlot.iife.min.js", "dist/uPlot.min.css", "LICENSE")),
+    # the customer's signature on the engineer's phone (/engineer); an ES module
+    Package("signature_pad", "5.1.4",
+            "sha512-q0wO5a+U+AWPVcVmiNXz7FY4Ad1QiE8wto/3Yn41WVqepoVVYMvkb1CTokaWPUUAHWDLLabH3/"
+            "acODeWM9jCrg==",
+            ("dist/signature_pad.min.js", "LICENSE")),
     # maps: the dispatcher board (circle markers and lines only, so no marker images)
     Package("leaflet", "1.9.4",
             "sha512-nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQ"

@@ -3,8 +3,8 @@
 ``/admin/sla`` (SLA policies and calendars: admins edit, supervisors read),
 ``/admin/notifications`` (the outbox with its dead letters, and webhooks: admins only),
 ``/reports`` (charts, tables and exports of the reports: supervisors and admins),
-``/dispatch`` (the dispatcher board of field work orders: supervisors and admins)
-and ``/static/…``.
+``/dispatch`` (the dispatcher board of field work orders: supervisors and admins),
+``/engineer-sw.js`` (the engineer app's service worker) and ``/static/…``.
 
 The pages are plain HTML shells; their ES modules fetch data from the REST API and the
 websocket. No build step. Every page is served with a strict Content-Security-Policy (no
@@ -173,6 +173,15 @@ async def notifications_page(request: Request) -> Response:
     return await _page(request, "/admin/notifications")
 
 
+@router.get("/engineer-sw.js")
+async def engineer_worker() -> Response:
+    """The engineer app's service worker. Served from the root rather than ``/static/`` so
+    that its scope may be ``/engineer`` (a worker controls pages at or under its own path);
+    no login needed: it holds no data, only the caching rules (``static/engineer-sw.js``)."""
+    return FileResponse(STATIC_DIR / "engineer-sw.js", media_type="text/javascript", headers={
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})
+
+
 def resolve_static(rel: str) -> Path | None:
     """The file under ``static/`` that ``rel`` names, or None (missing, or outside it)."""
     try:
@@ -193,5 +202,7 @@ async def static_file(rel: str) -> Response:
     media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if path.suffix == ".js":
         media = "text/javascript"
+    elif path.suffix == ".webmanifest":
+        media = "application/manifest+json"
     return FileResponse(path, media_type=media, headers={
         "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"})

@@ -228,13 +228,16 @@ async def test_pages_require_login_and_role(browser: Any, live_server: LiveServe
     await page.wait_for_selector("#conn.online", timeout=5000)
     # A work order assigned to eric appears live; one for another engineer does not.
     eric_id = (await (await page.request.get(f"{live_server.url}/api/v1/auth/me")).json())["id"]
-    await live_server.publish(TOPIC_WORK_ORDERS, {"type": "work_order", "engineer_id": eric_id + 1,
-                                                  "id": 8, "number": "W-8", "title": "not eric's"})
-    await live_server.publish(TOPIC_WORK_ORDERS, {"type": "work_order", "engineer_id": eric_id,
-                                                  "id": 7, "number": "W-7", "status": "assigned",
-                                                  "title": "修空调 <b>AC-900</b>"})
-    await expect(page.locator("#orders")).to_contain_text("修空调 <b>AC-900</b>", timeout=5000)
-    assert "W-8" not in await page.locator("#orders").inner_text()
+    def order(engineer_id: int, number: str, address: str) -> dict[str, Any]:
+        return {"type": "work_order", "engineer_id": engineer_id, "work_order": {
+            "id": 90000 + int(number[-1]), "number": number, "status": "assigned",
+            "engineer": {"id": engineer_id, "name": "x"}, "address": address, "version": 1}}
+
+    await live_server.publish(TOPIC_WORK_ORDERS, order(eric_id + 1, "WO-W8", "not eric's"))
+    await live_server.publish(TOPIC_WORK_ORDERS, order(eric_id, "WO-W7", "修空调 <b>AC-900</b>"))
+    await expect(page.locator("#list-view")).to_contain_text("修空调 <b>AC-900</b>", timeout=5000)
+    await expect(page.locator(".notice-card.fresh")).to_contain_text("WO-W7")
+    assert "WO-W8" not in await page.locator("#list-view").inner_text()
     await ctx.close()
 
 

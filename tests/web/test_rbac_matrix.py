@@ -59,6 +59,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /reports": ("303", "403", "403", "403", "ok", "ok"),
     "GET /dispatch": ("303", "403", "403", "403", "ok", "ok"),
     "GET /admin/notifications": ("303", "403", "403", "403", "403", "ok"),
+    "GET /engineer-sw.js": PUBLIC,
     "GET /engineer": ("303", "403", "403", "ok", "ok", "ok"),
     "GET /portal": ("303", "ok", "403", "403", "403", "ok"),
     "GET /static/{rel}": PUBLIC,
