@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -106,6 +106,12 @@ URGENT_REPLAN_S = 0.3
 IMAGE_TYPES = ("image/png", "image/jpeg")
 
 
+#: ``(start, shift_start, shift_end, visits, time_limit_s) → DayPlan``, awaited: the
+#: arguments of :func:`dispatch.planning.plan_day`
+Planner = Callable[[Point | None, datetime, datetime, Sequence[Visit], float],
+                   Awaitable[DayPlan]]
+
+
 @dataclass
 class Ctx:
     """What a call needs besides the session, and what it leaves for the caller to announce.
@@ -120,6 +126,9 @@ class Ctx:
     store: Path | None = None
     max_bytes: int = 10 * 1024 * 1024
     plan_time_limit_s: float = 1.0
+    #: solves a day plan off the event loop (``web.planner.PlannerPool``: OR-Tools holds the
+    #: GIL while it searches); None: in this process (tests, the command line)
+    planner: Planner | None = None
     touched: dict[int, set[int]] = field(default_factory=dict)
     tickets_changed: set[int] = field(default_factory=set)
 
@@ -943,8 +952,8 @@ def _visit(order: WorkOrder, tz: tzinfo) -> Visit:
                  priority=order.priority)
 
 
-async def _solve(session: AsyncSession, user_id: int, day: date, time_limit_s: float
-                 ) -> tuple[DayPlan, list[WorkOrder]]:
+async def _solve(session: AsyncSession, user_id: int, day: date, time_limit_s: float,
+                 ctx: Ctx) -> tuple[DayPlan, list[WorkOrder]]:
     prof = await profile(session, user_id, create=False)
     orders = await _day_orders(session, user_id, day)
     tz = _tz()
@@ -954,8 +963,11 @@ async def _solve(session: AsyncSession, user_id: int, day: date, time_limit_s: f
     if day != today() and source == "last" and prof.base_lat is not None \
             and prof.base_lon is not None:
         start = Point(prof.base_lat, prof.base_lon)
-    plan = plan_day(start, shift_start, shift_end, [_visit(o, tz) for o in orders],
-                    time_limit_s=time_limit_s)
+    visits = [_visit(o, tz) for o in orders]
+    if ctx.planner is not None and visits:
+        plan = await ctx.planner(start, shift_start, shift_end, visits, time_limit_s)
+    else:
+        plan = plan_day(start, shift_start, shift_end, visits, time_limit_s=time_limit_s)
     return plan, orders
 
 
@@ -966,7 +978,7 @@ async def replan(session: AsyncSession, user_id: int, day: date, ctx: Ctx, *,
     the solver's budget (default ``ctx.plan_time_limit_s``, at most that)."""
     limit = ctx.plan_time_limit_s if time_limit_s is None \
         else min(time_limit_s, ctx.plan_time_limit_s)
-    plan, orders = await _solve(session, user_id, day, limit)
+    plan, orders = await _solve(session, user_id, day, limit, ctx)
     by_id = {o.id: o for o in orders}
     for o in orders:
         o.plan_seq = None
@@ -986,7 +998,7 @@ async def stored_plan(session: AsyncSession, user_id: int, day: date, ctx: Ctx
     (not stored: a read writes nothing)."""
     orders = await _day_orders(session, user_id, day)
     if not orders or any(o.plan_seq is None or o.planned_arrival is None for o in orders):
-        return await _solve(session, user_id, day, min(ctx.plan_time_limit_s, 0.1))
+        return await _solve(session, user_id, day, min(ctx.plan_time_limit_s, 0.1), ctx)
     tz = _tz()
     stops = []
     total = 0.0

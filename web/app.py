@@ -48,6 +48,7 @@ from web.edge import Edge, RouteTable
 from web.hub import Hub
 from web.logredact import install_redaction
 from web.origin import CrossSiteGuard
+from web.planner import PlannerPool
 from web.services import Services
 from web.settings import Settings
 from web.throttle import LoginThrottle
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, *,
         else:
             await start_components(services)
         await start_jobs(services)
+        services.planner = PlannerPool()  # its processes start with the first plan
         # Everything built at start-up lives for the whole process: move it out of the
         # collector's sight, so full GC passes stay short (a 225 ms pass was the fan-out
         # benchmark's p99, tests/bench/bench_ws.py).
@@ -119,6 +121,8 @@ def create_app(settings: Settings | None = None, *,
             yield
         finally:
             await stop_jobs(services)
+            if services.planner is not None:
+                services.planner.close()
             if claim is not None:
                 await claim.stop()
             else:

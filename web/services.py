@@ -26,6 +26,7 @@ from web.jobs import JobEngine, JobRegistry
 from web.mailin import MailReceiver
 from web.mailpoll import ImapPoller
 from web.pausewatch import PauseWatch
+from web.planner import PlannerPool
 from web.settings import Settings
 from web.throttle import LoginThrottle
 
@@ -72,6 +73,9 @@ class Services:
     jobs: JobRegistry = field(default_factory=JobRegistry)
     job_engine: JobEngine | None = None
     dispatcher: Dispatcher | None = None
+    #: Field dispatch's day plans, solved in worker processes (``web.planner``); started
+    #: with the app.
+    planner: PlannerPool | None = None
 
     @property
     def components_elsewhere(self) -> bool:

@@ -77,7 +77,7 @@ def dispatch_context(services: Services) -> DispatchCtx:
     settings = services.settings
     return DispatchCtx(notify=services.notify, resolve_ticket=settings.dispatch_resolve_ticket,
                        store=services.attachment_store,
-                       max_bytes=settings.attachment_max_bytes)
+                       max_bytes=settings.attachment_max_bytes, planner=services.planner)
 
 
 def make_router(services: Services) -> Router:

@@ -88,10 +88,12 @@ def test_floor_events_go_to_supervisors_and_admins():
     assert route(TOPIC_QUEUES, st2, cons) == {1, 2, 4, 7}
 
 
-def test_work_order_goes_to_its_engineer_only():
-    assert route(TOPIC_WORK_ORDERS, {"type": "work_order", "engineer_id": 13}) == {5}
-    assert route(TOPIC_WORK_ORDERS, {"type": "work_order", "engineer_id": "13"}) == {5}
-    assert route(TOPIC_WORK_ORDERS, {"type": "work_order", "engineer_id": True}) == set()
+def test_work_order_goes_to_its_engineer_and_the_floor():
+    """Its engineer (5) and the supervisors' dispatch board (4); never agents, customers or
+    another engineer."""
+    assert route(TOPIC_WORK_ORDERS, {"type": "work_order", "engineer_id": 13}) == {4, 5}
+    assert route(TOPIC_WORK_ORDERS, {"type": "work_order", "engineer_id": "13"}) == {4, 5}
+    assert route(TOPIC_WORK_ORDERS, {"type": "work_order", "engineer_id": True}) == {4}
 
 
 def test_ticket_events():
