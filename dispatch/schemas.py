@@ -349,9 +349,18 @@ class UnplannedOut(BaseModel):
     reason: str
 
 
+class PlanEngineerOut(BaseModel):
+    """The plan's engineer: who, and whether on duty (their phone shows it)."""
+
+    id: int
+    name: str
+    on_duty: bool
+    off_reason: str | None
+
+
 class PlanOut(BaseModel):
     date: str
-    engineer: Ref
+    engineer: PlanEngineerOut
     stops: list[StopOut]
     unplanned: list[UnplannedOut]
     travel_min: float

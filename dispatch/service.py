@@ -1025,13 +1025,15 @@ async def plan_dict(session: AsyncSession, user_id: int, day: date, actor: Actor
     if not (actor.is_staff or (actor.role == "engineer" and actor.id == user_id)):
         raise Forbidden("an engineer reads only their own plan")
     user = await _engineer(session, user_id)
+    prof = await profile(session, user_id, create=False)
     if replanned:
         plan, orders = await replan(session, user_id, day, ctx)
     else:
         plan, orders = await stored_plan(session, user_id, day, ctx)
     shapes = {s["id"]: s for s in await order_dicts(session, orders, actor)}
     return {"date": day.isoformat(),
-            "engineer": {"id": user.id, "name": user.display_name or user.username},
+            "engineer": {"id": user.id, "name": user.display_name or user.username,
+                         "on_duty": prof.on_duty, "off_reason": prof.off_reason},
             "stops": [{"seq": s.seq, "arrival": s.arrival, "start": s.start,
                        "travel_min": s.travel_min, "work_order": shapes[s.work_order_id]}
                       for s in plan.stops if s.work_order_id in shapes],

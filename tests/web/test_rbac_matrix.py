@@ -176,6 +176,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /api/v1/work_orders": ("401", "404", "ok", "ok", "ok", "ok"),
     "GET /api/v1/work_orders/{work_order_id}": VISIBLE,
     "PATCH /api/v1/work_orders/{work_order_id}": STAFF,
+    "POST /api/v1/work_orders/{work_order_id}/call": VISIBLE,
     "GET /api/v1/work_orders/{work_order_id}/candidates": STAFF,
     "POST /api/v1/work_orders/{work_order_id}/assign": STAFF,
     "POST /api/v1/work_orders/{work_order_id}/status": VISIBLE,

@@ -194,6 +194,8 @@ async def test_sync_decline_duty_engineers_and_board(
     resp = await client.post(f"/api/v1/engineers/{taker}/duty", headers=sue,
                              json={"on_duty": False, "reason": "sick"})
     assert resp.status_code == 200 and resp.json()["on_duty"] is False
+    own = (await client.get(f"/api/v1/engineers/{taker}/plan", headers=sue)).json()
+    assert own["engineer"]["on_duty"] is False and own["engineer"]["off_reason"] == "sick"
     moved = (await client.get(f"/api/v1/work_orders/{wid}", headers=sue)).json()
     assert moved["engineer"] is None or moved["engineer"]["id"] not in (taker, eric_id)
     history = [e["kind"] for e in (await client.get(
@@ -211,3 +213,15 @@ async def test_sync_decline_duty_engineers_and_board(
     assert replanned.status_code == 200 and replanned.json()["engineer"]["id"] == eric_id
 
 
+
+
+async def test_calling_the_contact_goes_through_the_order(client: httpx.AsyncClient) -> None:
+    """Click-to-call dials the order's own contact: another engineer gets 404, and without
+    a PBX (the test app has none) the order's engineer gets a 409 saying so."""
+    eric, liu = await login(client, "eric"), await login(client, "liu")
+    mine = (await client.get("/api/v1/work_orders", headers=eric)).json()["items"]
+    open_ = next(o for o in mine if o["status"] not in ("completed", "failed", "cancelled"))
+    url = f"/api/v1/work_orders/{open_['id']}/call"
+    assert (await client.post(url, headers=liu)).status_code == 404
+    resp = await client.post(url, headers=eric)
+    assert resp.status_code == 409 and "PBX" in resp.json()["detail"]

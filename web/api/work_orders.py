@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from dispatch import lifecycle
 from dispatch import service as dispatch
 from dispatch.models import WorkOrder
 from dispatch.schemas import (
@@ -149,6 +150,31 @@ async def get_work_order(work_order_id: IdPath, principal: PrincipalDep,
                          session: SessionDep) -> dict[str, Any]:
     order = await dispatch.get_order(session, work_order_id, principal.actor)
     return (await dispatch.order_dicts(session, [order], principal.actor))[0]
+
+
+@router.post("/work_orders/{work_order_id}/call", status_code=202)
+async def call_work_order_contact(work_order_id: IdPath, principal: PrincipalDep,
+                                  services: ServicesDep, session: SessionDep
+                                  ) -> dict[str, Any]:
+    """Click-to-call the order's contact: ring the caller's own extension, then the
+    contact's number (an engineer: only on an order they hold; staff: any order). 404 as
+    the order's read; 409 without a PBX, an extension, a contact number, or on a final
+    order. The number comes from the order, never from the request: an engineer cannot
+    dial anything else through the PBX."""
+    order = await dispatch.get_order(session, work_order_id, principal.actor)
+    if principal.actor.role not in ("engineer",) and not principal.actor.is_staff:
+        raise HTTPException(403, "only staff and the order's engineer call its contact")
+    if order.status in lifecycle.FINAL:
+        raise HTTPException(409, f"work order {dispatch.number(order.id)} is {order.status}")
+    if not order.contact_phone:
+        raise HTTPException(409, "contact_phone: the work order has no contact number")
+    if services.telephony is None:
+        raise HTTPException(409, "no PBX is configured (set HOTLINE_AMI_URL)")
+    if not principal.extension:
+        raise HTTPException(409, "your user has no phone extension; ask an admin to set one")
+    result: dict[str, Any] = await services.telephony.originate(principal.extension,
+                                                                order.contact_phone)
+    return result
 
 
 @router.patch("/work_orders/{work_order_id}", response_model=WorkOrderOut)

@@ -263,7 +263,7 @@ async function callCustomer(o, out) {
   const number = o.contact_phone;
   out.textContent = t("calling");
   try {
-    await api("POST", "calls/originate", { to: number });
+    await api("POST", `work_orders/${o.id}/call`, {});
     out.textContent = tf("eng_call_ringing", { number });
   } catch (err) {
     const { headline, detail } = describeError(err);
