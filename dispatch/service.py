@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import lifecycle
@@ -173,9 +173,17 @@ def may_see(actor: Actor, order: WorkOrder) -> bool:
 
 async def get_order(session: AsyncSession, order_id: int, actor: Actor, *,
                     lock: bool = False) -> WorkOrder:
-    """The order if ``actor`` may see it (:func:`may_see`), else NotFound."""
+    """The order if ``actor`` may see it (:func:`may_see`), else NotFound. ``lock``: the
+    row stays as read until the commit (``FOR UPDATE``; on SQLite, which ignores it and
+    reads before its transaction starts, a no-op UPDATE first takes the write turn, as
+    :func:`tickets.service.take_write_turn` does: else two requests both pass their checks
+    on the same version and both write)."""
     query = select(WorkOrder).where(WorkOrder.id == order_id)
     if lock:
+        if (await session.connection()).dialect.name == "sqlite":
+            await session.execute(update(WorkOrder).where(WorkOrder.id == order_id)
+                                  .values(id=WorkOrder.id)
+                                  .execution_options(synchronize_session=False))
         query = query.with_for_update()
     order = await session.scalar(query.execution_options(populate_existing=lock))
     if order is None or not may_see(actor, order):
