@@ -1187,6 +1187,17 @@ async def _changed_by_others(session: AsyncSession, order: WorkOrder, base_versi
     return False
 
 
+async def _ever_held(session: AsyncSession, order: WorkOrder, actor: Actor) -> bool:
+    """Whether ``actor`` was ever assigned ``order`` (the history's assignments)."""
+    if actor.id in (order.declined_by or []):
+        return True
+    events = (await session.scalars(select(TicketEvent).where(
+        TicketEvent.ticket_id == order.ticket_id,
+        TicketEvent.kind == "work_order_assigned"))).all()
+    return any((e.data or {}).get("work_order_id") == order.id
+               and (e.data or {}).get("engineer_id") == actor.id for e in events)
+
+
 async def sync(session: AsyncSession, ops: Sequence[SyncOp], actor: Actor,
                ctx: Ctx) -> list[dict[str, Any]]:
     """Apply an engineer's offline queue in order; one result per op (``SyncResultOut``).
@@ -1227,6 +1238,10 @@ async def _apply_op(session: AsyncSession, op: SyncOp, actor: Actor,
                     ctx: Ctx) -> dict[str, Any]:
     order = await session.get(WorkOrder, op.work_order_id, populate_existing=True)
     if order is None:
+        return {"exists": False, "outcome": "rejected", "work_order": None,
+                "detail": f"work order {op.work_order_id} not found"}
+    if order.engineer_id != actor.id and not await _ever_held(session, order, actor):
+        # never theirs: as for GET (404), nothing of it (its notes, window, engineer)
         return {"exists": False, "outcome": "rejected", "work_order": None,
                 "detail": f"work order {op.work_order_id} not found"}
     if order.engineer_id != actor.id:

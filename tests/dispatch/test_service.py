@@ -237,6 +237,12 @@ async def test_sync_conflicts_after_a_dispatcher_change_or_a_reassignment(w: Wor
         [result] = await dispatch.sync(s, [op2], near, w.ctx())
     assert result["outcome"] == "conflict" and result["work_order"]["address"] is None
     assert (await load(w, oid)).engineer_id == w.eng["mid"]
+    # an engineer who never held it learns nothing of it (GET says 404 to them)
+    op3 = SyncOp(op_id="c-3", work_order_id=oid, kind="report", payload={})
+    async with w.sm() as s, s.begin():
+        [result] = await dispatch.sync(s, [op3], w.actor("far"), w.ctx())
+    assert result["outcome"] == "rejected" and result["work_order"] is None
+    assert result["detail"] == f"work order {oid} not found"
 
 
 async def test_the_last_completed_visit_resolves_the_ticket(w: World) -> None:
