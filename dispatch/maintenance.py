@@ -119,9 +119,9 @@ def matches(schedule: MaintenanceSchedule, equipment: Equipment) -> bool:
 
 
 def _month_dates(install: date | None, every: int, today: date, lead_days: int) -> list[date]:
-    if install is None:
-        return []
     horizon = date.fromordinal(today.toordinal() + lead_days)
+    if install is None or install > horizon:  # (an install in 9999: no year 10000 to step to)
+        return []
     months_since = (today.year - install.year) * 12 + today.month - install.month
     k = max(1, months_since // every - 1)  # a step or so before today
     out: list[date] = []

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import lifecycle
@@ -173,9 +173,17 @@ def may_see(actor: Actor, order: WorkOrder) -> bool:
 
 async def get_order(session: AsyncSession, order_id: int, actor: Actor, *,
                     lock: bool = False) -> WorkOrder:
-    """The order if ``actor`` may see it (:func:`may_see`), else NotFound."""
+    """The order if ``actor`` may see it (:func:`may_see`), else NotFound. ``lock``: the
+    row stays as read until the commit (``FOR UPDATE``; on SQLite, which ignores it and
+    reads before its transaction starts, a no-op UPDATE first takes the write turn, as
+    :func:`tickets.service.take_write_turn` does: else two requests both pass their checks
+    on the same version and both write)."""
     query = select(WorkOrder).where(WorkOrder.id == order_id)
     if lock:
+        if (await session.connection()).dialect.name == "sqlite":
+            await session.execute(update(WorkOrder).where(WorkOrder.id == order_id)
+                                  .values(id=WorkOrder.id)
+                                  .execution_options(synchronize_session=False))
         query = query.with_for_update()
     order = await session.scalar(query.execution_options(populate_existing=lock))
     if order is None or not may_see(actor, order):
@@ -1181,6 +1189,17 @@ async def _changed_by_others(session: AsyncSession, order: WorkOrder, base_versi
     return False
 
 
+async def _ever_held(session: AsyncSession, order: WorkOrder, actor: Actor) -> bool:
+    """Whether ``actor`` was ever assigned ``order`` (the history's assignments)."""
+    if actor.id in (order.declined_by or []):
+        return True
+    events = (await session.scalars(select(TicketEvent).where(
+        TicketEvent.ticket_id == order.ticket_id,
+        TicketEvent.kind == "work_order_assigned"))).all()
+    return any((e.data or {}).get("work_order_id") == order.id
+               and (e.data or {}).get("engineer_id") == actor.id for e in events)
+
+
 async def sync(session: AsyncSession, ops: Sequence[SyncOp], actor: Actor,
                ctx: Ctx) -> list[dict[str, Any]]:
     """Apply an engineer's offline queue in order; one result per op (``SyncResultOut``).
@@ -1221,6 +1240,10 @@ async def _apply_op(session: AsyncSession, op: SyncOp, actor: Actor,
                     ctx: Ctx) -> dict[str, Any]:
     order = await session.get(WorkOrder, op.work_order_id, populate_existing=True)
     if order is None:
+        return {"exists": False, "outcome": "rejected", "work_order": None,
+                "detail": f"work order {op.work_order_id} not found"}
+    if order.engineer_id != actor.id and not await _ever_held(session, order, actor):
+        # never theirs: as for GET (404), nothing of it (its notes, window, engineer)
         return {"exists": False, "outcome": "rejected", "work_order": None,
                 "detail": f"work order {op.work_order_id} not found"}
     if order.engineer_id != actor.id:

@@ -88,6 +88,10 @@ def test_month_dates_within_today_and_the_lead_time() -> None:
                      date(2026, 3, 1)) == []
     # no install date: no calendar
     assert due_dates(s, unit(install_date=None), date(2025, 2, 14)) == []
+    # an install date in the far future (a typo for the API's unbounded date): nothing due,
+    # and no step past the year 9999 (ValueError failed the whole hourly job)
+    assert due_dates(schedule(every_months=1), unit(install_date=date(9999, 12, 31)),
+                     date(2026, 12, 1)) == []
 
 
 def test_matching_and_inactive_schedules() -> None:

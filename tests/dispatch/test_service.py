@@ -237,6 +237,12 @@ async def test_sync_conflicts_after_a_dispatcher_change_or_a_reassignment(w: Wor
         [result] = await dispatch.sync(s, [op2], near, w.ctx())
     assert result["outcome"] == "conflict" and result["work_order"]["address"] is None
     assert (await load(w, oid)).engineer_id == w.eng["mid"]
+    # an engineer who never held it learns nothing of it (GET says 404 to them)
+    op3 = SyncOp(op_id="c-3", work_order_id=oid, kind="report", payload={})
+    async with w.sm() as s, s.begin():
+        [result] = await dispatch.sync(s, [op3], w.actor("far"), w.ctx())
+    assert result["outcome"] == "rejected" and result["work_order"] is None
+    assert result["detail"] == f"work order {oid} not found"
 
 
 async def test_the_last_completed_visit_resolves_the_ticket(w: World) -> None:
@@ -321,3 +327,37 @@ async def test_an_urgent_assignment_replans_the_engineers_day(w: World) -> None:
         assert [st["work_order"]["id"] for st in plan["stops"]] == [urgent, normal]
         with pytest.raises(Forbidden):
             await dispatch.plan_dict(s, w.eng["near"], at(8).date(), w.actor("mid"), w.ctx())
+
+
+async def test_a_move_racing_a_decline_reads_the_order_after_the_decline(w: World) -> None:
+    """Two requests on one order at once: the second reads it only after the first commits
+    (SQLite ignores ``FOR UPDATE``: without taking the write turn first, the engineer's
+    accept read the order as still theirs and was written over the decline that had just
+    handed it to someone else)."""
+    import asyncio
+
+    oid = await new_order(w, engineer="near")
+    declined = asyncio.Event()
+
+    async def decline() -> None:
+        async with w.sm() as s, s.begin():
+            await dispatch.decline(s, oid, w.actor("near"), w.ctx(), "van broke down")
+            declined.set()
+            await asyncio.sleep(0.3)  # still uncommitted while the accept comes in
+
+    async def accept() -> str:
+        await declined.wait()
+        try:
+            async with w.sm() as s, s.begin():
+                await dispatch.move(s, oid, status("accepted"), w.actor("near"), w.ctx())
+        except NotFound:
+            return "not found"
+        return "accepted"
+
+    _, outcome = await asyncio.gather(decline(), accept())
+    assert outcome == "not found"
+    order = await load(w, oid)
+    assert order.engineer_id == w.eng["mid"] and order.status == "assigned"
+    kinds = await events(w, order.ticket_id)
+    versions = [d["version"] for _, d in kinds if _ != "work_order_reassigned"]
+    assert versions == sorted(set(versions))  # no two changes made from one version
