@@ -31,12 +31,14 @@ import logging
 from datetime import date, datetime, tzinfo
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.models import Equipment, MaintenanceSchedule, WorkOrder
+from dispatch.schemas import Duration
+from dispatch.service import check_skills
 from tickets import service as tickets
 from tickets.errors import Invalid
 from tickets.models import Customer, CustomerPhone, TicketEvent
@@ -50,13 +52,14 @@ class ScheduleIn(In):
     or ``every_usage`` (not both)."""
 
     name: RequiredLabel
-    model: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=64)] | None = None
     customer_id: DbId | None = None
     every_months: Annotated[int, Field(ge=1, le=120, strict=True)] | None = None
     every_usage: Annotated[int, Field(ge=1, le=1_000_000_000, strict=True)] | None = None
     lead_days: Annotated[int, Field(ge=0, le=365, strict=True)] = 14
     required_skills: list[Tag] = Field(default_factory=list, max_length=20)
-    duration_min: Annotated[int, Field(ge=5, le=24 * 60, strict=True)] = 60
+    duration_min: Duration = 60
     active: Annotated[bool, Field(strict=True)] = True
 
     @model_validator(mode="after")
@@ -136,9 +139,10 @@ def _month_dates(install: date | None, every: int, today: date, lead_days: int) 
 
 # --------------------------------------------------------------------------- service
 async def create_schedule(session: AsyncSession, data: ScheduleIn) -> MaintenanceSchedule:
-    """A new schedule (flushed). Invalid: unknown ``customer_id``."""
+    """A new schedule (flushed). Invalid: unknown ``customer_id``, an unknown skill."""
     if data.customer_id is not None and await session.get(Customer, data.customer_id) is None:
         raise Invalid(f"customer_id: no customer {data.customer_id}")
+    await check_skills(session, data.required_skills)
     row = MaintenanceSchedule(**data.model_dump())
     row.required_skills = sorted(set(data.required_skills))
     session.add(row)

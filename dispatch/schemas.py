@@ -46,6 +46,16 @@ def _plannable(value: date) -> date:
 
 #: A site-local day of plans and boards (``2026-11-30``), in a range a day plan can use.
 Day = Annotated[LocalDate, AfterValidator(_plannable)]
+
+
+def _plannable_moment(value: datetime) -> datetime:
+    if not 2000 <= value.year <= 2999:
+        raise ValueError("a time between the years 2000 and 2999")
+    return value
+
+
+#: An appointment window's bound: a date or time (``tickets.timeinput``) in a usable range.
+WindowMoment = Annotated[Moment, AfterValidator(_plannable_moment)]
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")]
 
 
@@ -59,8 +69,8 @@ Skills = Annotated[list[Skill], Field(max_length=30)]
 
 
 class _Window(In):
-    window_start: Moment | None = None
-    window_end: Moment | None = None
+    window_start: WindowMoment | None = None
+    window_end: WindowMoment | None = None
 
     @model_validator(mode="after")
     def _window(self) -> _Window:
@@ -197,7 +207,8 @@ class EngineerIn(In):
     work_start: HHMM = "09:00"
     work_end: HHMM = "18:00"
     work_days: Annotated[list[Annotated[int, Field(ge=1, le=7, strict=True)]],
-                         Field(max_length=7)] = Field(default_factory=lambda: [1, 2, 3, 4, 5, 6])
+                         Field(min_length=1, max_length=7)] = Field(
+        default_factory=lambda: [1, 2, 3, 4, 5, 6])
     daily_capacity: Annotated[int, Field(ge=0, le=50, strict=True)] = 8
     skills: Skills | None = None
 

@@ -385,9 +385,15 @@ def _bump(order: WorkOrder) -> None:
 
 
 def _stamp(order: WorkOrder, status: str, at: datetime | None = None) -> None:
+    """Enter ``status``; ``at``: when it happened (an offline change's own time), kept
+    between the order's creation and now: a phone's wrong clock cannot put a visit in the
+    future or before the order existed."""
+    now = utcnow()
+    when = min(at, now) if at is not None else now
+    if order.created_at is not None and when < order.created_at:
+        when = order.created_at
     order.status = status
-    order.status_times = {**(order.status_times or {}),
-                          status: (at or utcnow()).isoformat()}
+    order.status_times = {**(order.status_times or {}), status: when.isoformat()}
 
 
 # --- create and change -----------------------------------------------------------------------
@@ -1132,6 +1138,12 @@ async def add_file(session: AsyncSession, order_id: int, actor: Actor, ctx: Ctx,
     base_type = content_type.split(";")[0].strip().lower()
     if base_type not in IMAGE_TYPES:
         raise Invalid(f"file: a PNG or JPEG image, not {base_type!r}")
+    # the bytes decide, not the label: text or HTML called image/png is refused
+    sniffed = ("image/png" if content.startswith(b"\x89PNG\r\n\x1a\n")
+               else "image/jpeg" if content.startswith(b"\xff\xd8\xff") else None)
+    if sniffed is None:
+        raise Invalid("file: the content is not a PNG or JPEG image")
+    base_type = sniffed
     ticket = await session.get(Ticket, order.ticket_id)
     assert ticket is not None
     # The engineer of the order may not be the ticket's assignee (whom ticket visibility
@@ -1214,11 +1226,17 @@ async def sync(session: AsyncSession, ops: Sequence[SyncOp], actor: Actor,
         raise Forbidden("the offline queue is an engineer's")
     results: list[dict[str, Any]] = []
     for op in ops:
+        key = op_key(op.kind, op.work_order_id,
+                     op.payload.get("status") if op.kind == "status" else None)
         seen = await session.get(SyncReceipt, op.op_id)
         if seen is not None:
             if seen.user_id != actor.id:
                 results.append({"op_id": op.op_id, "outcome": "rejected", "work_order": None,
                                 "detail": "op_id: used by another user"})
+                continue
+            if _reused(seen, key):
+                results.append({"op_id": op.op_id, "outcome": "rejected", "work_order": None,
+                                "detail": "op_id: already used for another change"})
                 continue
             first = seen.result or {}
             results.append({"op_id": op.op_id, "outcome": "duplicate",
@@ -1228,7 +1246,8 @@ async def sync(session: AsyncSession, ops: Sequence[SyncOp], actor: Actor,
         result = await _apply_op(session, op, actor, ctx)
         session.add(SyncReceipt(op_id=op.op_id, user_id=actor.id,
                                 work_order_id=op.work_order_id if result["exists"] else None,
-                                result={k: v for k, v in result.items() if k != "exists"},
+                                result={**{k: v for k, v in result.items() if k != "exists"},
+                                        "key": key},
                                 applied_at=utcnow()))
         await session.flush()
         results.append({"op_id": op.op_id, **{k: v for k, v in result.items()
@@ -1302,24 +1321,40 @@ async def _run_op(session: AsyncSession, op: SyncOp, actor: Actor, ctx: Ctx) -> 
                        signed_by=getattr(upload, "signed_by", None))
 
 
-async def seen_op(session: AsyncSession, op_id: str | None, actor: Actor) -> bool:
-    """Whether ``actor`` already sent ``op_id`` (a direct call carrying one: a retry then
-    answers the order as it is and applies nothing)."""
+def op_key(kind: str, work_order_id: int, status: object = None) -> str:
+    """What an ``op_id`` stands for: the kind of change, the order and (a move) its target
+    status. An ``op_id`` sent again for another change is refused, never taken for a
+    retry of the first (which would drop the second change silently)."""
+    return f"{kind}:{work_order_id}:{status if isinstance(status, str) else ''}"
+
+
+def _reused(seen: SyncReceipt, key: str) -> bool:
+    first = (seen.result or {}).get("key")
+    return first is not None and first != key
+
+
+async def seen_op(session: AsyncSession, op_id: str | None, actor: Actor,
+                  key: str) -> bool:
+    """Whether ``actor`` already sent ``op_id`` for the change ``key`` (:func:`op_key`): a
+    retry then answers the order as it is and applies nothing. Conflict: the op_id is
+    another user's, or was used for another change."""
     if op_id is None or actor.id is None:
         return False
     seen = await session.get(SyncReceipt, op_id)
     if seen is not None and seen.user_id != actor.id:
         raise Conflict("op_id: used by another user")
+    if seen is not None and _reused(seen, key):
+        raise Conflict("op_id: already used for another change; send a new op_id")
     return seen is not None
 
 
 async def record_op(session: AsyncSession, op_id: str | None, actor: Actor,
-                    order: WorkOrder) -> None:
+                    order: WorkOrder, key: str) -> None:
     """The receipt of a direct call that carried ``op_id`` (see :func:`seen_op`)."""
     if op_id is None or actor.id is None:
         return
     session.add(SyncReceipt(op_id=op_id, user_id=actor.id, work_order_id=order.id,
-                            result={"outcome": "applied",
+                            result={"outcome": "applied", "key": key,
                                     "work_order": await order_json(session, order, actor),
                                     "detail": None}, applied_at=utcnow()))
     await session.flush()

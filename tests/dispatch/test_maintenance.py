@@ -28,7 +28,7 @@ from dispatch.models import Equipment, MaintenanceSchedule, WorkOrder
 from tests.conftest import DbMaker
 from tickets.customers import create_customer
 from tickets.db import make_engine, make_sessionmaker
-from tickets.models import Ticket, TicketEvent
+from tickets.models import Ticket, TicketEvent, User
 from tickets.schemas import CustomerIn, PhoneIn
 from web.settings import to_async_url
 
@@ -139,6 +139,9 @@ async def world(new_db: DbMaker) -> AsyncIterator[World]:
 
 async def _fleet(w: World) -> None:
     async with w.sm() as s, s.begin():
+        # a known skill: a schedule may only require skills someone has or needs
+        s.add(User(username="hvac-engineer", role="engineer", password_hash="x",
+                   skills=["hvac"]))
         for i, (model, install, usage) in enumerate([
                 ("LT-HP250", date(2025, 11, 30), 0), ("LT-HP250", date(2025, 12, 10), 0),
                 ("LT-HP250", None, 0), ("LT-DW13", date(2025, 11, 30), 0),

@@ -101,11 +101,23 @@ async def test_erics_day_to_completion_resolves_the_ticket(client: httpx.AsyncCl
     assert resp.status_code == 403  # the engineer's move
     for step in ("accepted", "en_route", "on_site"):
         resp = await client.post(f"/api/v1/work_orders/{wid}/status", headers=eric,
-                                 json={"status": step, "op_id": f"api-{wid}-{step}"})
+                                 json={"status": step, "op_id": f"api-{wid}-{step}",
+                                       # a phone's clock far ahead: kept at the server's now
+                                       "at": "2099-01-01T00:00:00+08:00"})
         assert resp.status_code == 200, resp.text
     again = await client.post(f"/api/v1/work_orders/{wid}/status", headers=eric,
                               json={"status": "accepted", "op_id": f"api-{wid}-accepted"})
     assert again.status_code == 200 and again.json()["status"] == "on_site"  # a retry
+    reused = await client.post(f"/api/v1/work_orders/{wid}/status", headers=eric,
+                               json={"status": "completed", "op_id": f"api-{wid}-accepted"})
+    assert reused.status_code == 409 and "op_id" in reused.json()["detail"]
+    fake = await client.post(f"/api/v1/work_orders/{wid}/photos", headers=eric,
+                             files={"file": ("x.png", b"<html><script>1</script>",
+                                             "image/png")})
+    assert fake.status_code == 422 and "not a PNG or JPEG" in fake.text
+    times = (await client.get(f"/api/v1/work_orders/{wid}", headers=eric)).json()
+    assert all(datetime.fromisoformat(t) <= datetime.now(UTC)
+               for t in times["status_times"].values())
     resp = await client.post(f"/api/v1/work_orders/{wid}/photos", headers=eric,
                              files={"file": ("fan.png", PNG, "image/png")})
     assert resp.status_code == 201, resp.text

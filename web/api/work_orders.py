@@ -222,11 +222,12 @@ async def move_work_order(work_order_id: IdPath, data: StatusIn, principal: Prin
     again, it answers the order and applies nothing."""
     ctx = _ctx(services)
     actor = principal.actor
-    if await dispatch.seen_op(uow.session, data.op_id, actor):
+    key = dispatch.op_key("status", work_order_id, data.status)
+    if await dispatch.seen_op(uow.session, data.op_id, actor, key):
         order = await dispatch.get_order(uow.session, work_order_id, actor)
         return await _done(uow, ctx, order, actor)
     order = await dispatch.move(uow.session, work_order_id, data, actor, ctx)
-    await dispatch.record_op(uow.session, data.op_id, actor, order)
+    await dispatch.record_op(uow.session, data.op_id, actor, order, key)
     return await _done(uow, ctx, order, actor)
 
 
@@ -290,14 +291,15 @@ async def _upload(request: Request, services: Services, uow: UnitOfWork, actor: 
         content_type, content = dispatch.decode_data_url(data.data_url)
         filename, op_id = data.filename, data.op_id
         signed_by = getattr(data, "signed_by", None)
-    if await dispatch.seen_op(uow.session, op_id, actor):
+    key = dispatch.op_key(kind, work_order_id)
+    if await dispatch.seen_op(uow.session, op_id, actor, key):
         order = await dispatch.get_order(uow.session, work_order_id, actor)
         return await _done(uow, ctx, order, actor, 201)
     await dispatch.add_file(uow.session, work_order_id, actor, ctx, kind=kind,
                             content=content, content_type=content_type, filename=filename,
                             signed_by=signed_by)
     order = await dispatch.get_order(uow.session, work_order_id, actor)
-    await dispatch.record_op(uow.session, op_id, actor, order)
+    await dispatch.record_op(uow.session, op_id, actor, order, key)
     return await _done(uow, ctx, order, actor, 201)
 
 
