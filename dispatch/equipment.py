@@ -21,6 +21,7 @@ from dispatch.schemas import Lat, Lon
 from tickets.errors import Conflict, Invalid, NotFound
 from tickets.models import Customer, Product
 from tickets.schemas import DbId, In, Out
+from tickets.timeinput import LocalDate
 
 Serial = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Model = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -35,8 +36,8 @@ class EquipmentIn(In):
     serial_number: Serial
     model: Model
     product_id: DbId | None = None
-    install_date: date | None = None
-    warranty_end: date | None = None
+    install_date: LocalDate | None = None
+    warranty_end: LocalDate | None = None
     address: Address = ""
     region: Region | None = None
     lat: Lat | None = None
@@ -52,7 +53,7 @@ class EquipmentPatch(In):
     region: Region | None = None
     lat: Lat | None = None
     lon: Lon | None = None
-    warranty_end: date | None = None
+    warranty_end: LocalDate | None = None
 
 
 class EquipmentOut(Out):

@@ -62,14 +62,14 @@ def test_demo_user_add_and_serve_on_embedded_defaults(
     # The real command, as the README gives it: demo data, a user, serve, a demo call.
     first = run(["demo"], env, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "6 users" in first.stdout and (tmp_path / "hotline.db").exists()
+    assert "10 users" in first.stdout and (tmp_path / "hotline.db").exists()
     made = run(["user", "add", "carol", "--role", "agent", "--password", PW,
                 "--extension", "6003"], env, tmp_path)
     assert made.returncode == 0 and "created user carol" in made.stdout
 
     code, out, _ = cli("demo")
     assert code == 0 and "0 users, 0 groups, 0 types, 0 customers, 0 orders, 0 tickets, " \
-        "0 kb, 0 products added" in out
+        "0 kb, 0 products, 0 engineers, 0 work_orders, 0 equipment, 0 schedules added" in out
     code, _, err = cli("user", "add", "carol", "--role", "agent", "--password", PW)
     assert code == 1 and "taken" in err
     code, _, err = cli("user", "add", "x y", "--role", "agent", "--password", PW)

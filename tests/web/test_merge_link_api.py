@@ -15,10 +15,13 @@ from tickets.messages import check
 
 
 def _drain(sub: Any) -> list[dict[str, Any]]:
+    """The ticket messages published so far (not the outbox's ``notification`` messages,
+    which share the topic and arrive whenever its delivery loop runs: e.g. for the tickets
+    the demo's maintenance schedule opens at start)."""
     out = []
     while not sub.queue.empty():
         item = sub.queue.get_nowait()
-        if item is not None:
+        if item is not None and item[1].get("type") != "notification":
             out.append(item[1])
     return out
 
