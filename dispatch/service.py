@@ -683,11 +683,41 @@ async def _tell_assigned(session: AsyncSession, order: WorkOrder, actor: Actor,
         tz = _tz()
         start, end = order.window_start.astimezone(tz), order.window_end.astimezone(tz)
         when = f"{start:%Y-%m-%d %H:%M}–{end:%H:%M}"
+    engineer = await session.get(User, order.engineer_id)
     await ctx.notify(session, NotificationEvent(
         "work_order", ticket.id, f"work_order:{order.id}:v{order.version}",
         actor_id=actor.id, user_ids=(order.engineer_id,), notify_customer=True,
         data={"ticket": facts_of(ticket), "scheduled_at": when,
-              "work_order": number(order.id), "event": "assigned"}))
+              "work_order": number(order.id), "event": "assigned",
+              "engineer": _name(engineer)}))
+
+
+def _name(user: User | None) -> str:
+    return (user.display_name or user.username) if user is not None else ""
+
+
+async def _tell_on_the_way(session: AsyncSession, order: WorkOrder, actor: Actor,
+                           ctx: Ctx) -> None:
+    """The customer hears that the engineer set off, with an arrival estimate (straight-line
+    travel from the engineer's known position, else the planned arrival)."""
+    if ctx.notify is None or order.engineer_id is None:
+        return
+    ticket = await session.get(Ticket, order.ticket_id)
+    if ticket is None or ticket.customer_id is None:
+        return
+    eta: datetime | None = order.planned_arrival
+    prof = await session.get(EngineerProfile, order.engineer_id)
+    here = position_of(prof)[0] if prof is not None else None
+    if here is not None and order.lat is not None and order.lon is not None:
+        eta = utcnow() + timedelta(minutes=straight_line_minutes(here, Point(order.lat,
+                                                                             order.lon)))
+    await ctx.notify(session, NotificationEvent(
+        "work_order", ticket.id, f"work_order:{order.id}:en_route:v{order.version}",
+        actor_id=actor.id, notify_customer=True,
+        data={"ticket": facts_of(ticket), "work_order": number(order.id),
+              "event": "en_route",
+              "engineer": _name(await session.get(User, order.engineer_id)),
+              "eta": f"{eta.astimezone(_tz()):%H:%M}" if eta is not None else ""}))
 
 
 async def _auto_reassign(session: AsyncSession, order: WorkOrder, actor: Actor, ctx: Ctx,
@@ -757,6 +787,8 @@ async def move(session: AsyncSession, order_id: int, data: StatusIn, actor: Acto
         await set_position(session, actor, data.lat, data.lon, at=data.at)
     ctx.touch(order, previous)
     await session.flush()
+    if target == "en_route":
+        await _tell_on_the_way(session, order, actor, ctx)
     if target == "completed":
         await _maybe_resolve(session, order, ctx)
     return order

@@ -144,7 +144,9 @@ def route_errors(route: APIRoute) -> set[int]:
     """The error statuses ``route`` can give, from what it depends on (module docstring)."""
     codes: set[int] = set()
     dependant = route.dependant
-    has_body = route.body_field is not None
+    # a body declared by hand (a route reading JSON or multipart itself) is a body too
+    has_body = route.body_field is not None or bool((route.openapi_extra or {})
+                                                    .get("requestBody"))
     writes = bool((route.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"})
     if depends_on(dependant, get_principal):
         codes |= {401, 403, 503}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import service as dispatch
 from dispatch.models import SyncReceipt, WorkOrder, WorkOrderFile
@@ -20,6 +21,7 @@ from tickets import service
 from tickets.db import make_engine, make_sessionmaker
 from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from tickets.models import Ticket, TicketEvent
+from tickets.notify.events import NotificationEvent
 from web.settings import to_async_url
 
 #: the smallest PNG (1×1)
@@ -361,3 +363,25 @@ async def test_a_move_racing_a_decline_reads_the_order_after_the_decline(w: Worl
     kinds = await events(w, order.ticket_id)
     versions = [d["version"] for _, d in kinds if _ != "work_order_reassigned"]
     assert versions == sorted(set(versions))  # no two changes made from one version
+
+
+async def test_the_customer_hears_the_engineer_set_off(w: World) -> None:
+    """``en_route`` tells the ticket's customer (the outbox's ``work_order`` event, customer
+    audience, with the engineer's name and an arrival estimate from their position)."""
+    told: list[NotificationEvent] = []
+
+    async def record(_: AsyncSession, event: NotificationEvent) -> None:
+        told.append(event)
+
+    oid = await new_order(w, engineer="near")
+    near = w.actor("near")
+    async with w.sm() as s, s.begin():
+        ctx = w.ctx()
+        ctx.notify = record
+        await dispatch.move(s, oid, status("accepted"), near, ctx)
+        assert told == []
+        await dispatch.move(s, oid, status("en_route", lat=31.2304, lon=121.4737), near, ctx)
+    [event] = told
+    assert event.kind == "work_order" and event.notify_customer and event.user_ids == ()
+    assert event.data["event"] == "en_route" and event.data["engineer"]
+    assert len(str(event.data["eta"])) == 5  # "HH:MM", site time
