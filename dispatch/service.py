@@ -1,6 +1,7 @@
 """Field dispatch's service: work orders from tickets, who goes (ranking), in which order
-(day plans), what the engineer did (status moves, report, photos, signature), and the
-engineer's offline queue.
+(day plans), and the order's life (assignment, status moves, decline, duty). What the
+engineer records at the visit (report, photos, signature) is ``dispatch.records``; the
+phone's offline queue and its ``op_id`` receipts are ``dispatch.sync``.
 
 Why this shape:
 
@@ -27,25 +28,20 @@ Why this shape:
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import lifecycle
 from dispatch.assignment import rank
 from dispatch.models import (
-    FILE_KINDS,
     EngineerProfile,
     Equipment,
-    SyncReceipt,
     WorkOrder,
     WorkOrderFile,
 )
@@ -62,11 +58,7 @@ from dispatch.ports import (
 )
 from dispatch.schemas import (
     EngineerIn,
-    FileIn,
-    ReportIn,
-    SignatureIn,
     StatusIn,
-    SyncOp,
     WorkOrderIn,
     WorkOrderOut,
     WorkOrderPatch,
@@ -75,7 +67,7 @@ from dispatch.travel import straight_line_minutes
 from tickets import lifecycle as ticket_lifecycle
 from tickets import service as tickets
 from tickets.db import utcnow
-from tickets.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from tickets.errors import Conflict, Forbidden, Invalid, NotFound
 from tickets.models import (
     Customer,
     CustomerPhone,
@@ -366,20 +358,20 @@ def _require_staff(actor: Actor) -> None:
         raise Forbidden("only staff may do this")
 
 
-def _check_version(order: WorkOrder, version: int | None) -> None:
+def check_version(order: WorkOrder, version: int | None) -> None:
     if version is not None and version != order.version:
         raise Conflict(f"work order changed since version {version} (now {order.version}); "
                        "reload and retry")
 
 
-def _event(session: AsyncSession, order: WorkOrder, actor: Actor, event_kind: str, /,
-           **data: Any) -> None:
+def record_event(session: AsyncSession, order: WorkOrder, actor: Actor, event_kind: str, /,
+                 **data: Any) -> None:
     session.add(TicketEvent(ticket_id=order.ticket_id, actor_id=actor.id, kind=event_kind,
                             data={"work_order_id": order.id, "number": number(order.id),
                                   "version": order.version, **data}))
 
 
-def _bump(order: WorkOrder) -> None:
+def bump(order: WorkOrder) -> None:
     order.version += 1
     order.updated_at = utcnow()
 
@@ -446,16 +438,16 @@ async def create(session: AsyncSession, ticket_id: int, data: WorkOrderIn, actor
         updated_at=now, version=1, status_times={"pending": now.isoformat()})
     session.add(order)
     await session.flush()
-    _event(session, order, actor, "work_order_created", kind=order.kind,
-           window_start=_iso(order.window_start), window_end=_iso(order.window_end),
-           required_skills=skills)
+    record_event(session, order, actor, "work_order_created", kind=order.kind,
+                 window_start=_iso(order.window_start), window_end=_iso(order.window_end),
+                 required_skills=skills)
     ctx.touch(order)
     if data.auto_assign:
         try:
             await assign(session, order.id, actor, ctx, auto=True)
         except Conflict as exc:
-            _event(session, order, actor, "work_order_reassigned", from_engineer_id=None,
-                   to_engineer_id=None, reason="no_candidate", detail=exc.message)
+            record_event(session, order, actor, "work_order_reassigned", from_engineer_id=None,
+                         to_engineer_id=None, reason="no_candidate", detail=exc.message)
     await session.flush()
     return order
 
@@ -470,7 +462,7 @@ async def patch(session: AsyncSession, order_id: int, data: WorkOrderPatch, acto
     when stale. History ``work_order_updated`` with ``{field: {from, to}}``."""
     _require_staff(actor)
     order = await get_order(session, order_id, actor, lock=True)
-    _check_version(order, data.version)
+    check_version(order, data.version)
     if order.status in lifecycle.FINAL:
         raise Conflict(f"work order {number(order.id)} is {order.status}: it cannot change")
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
@@ -497,8 +489,8 @@ async def patch(session: AsyncSession, order_id: int, data: WorkOrderPatch, acto
     if diff:
         if {"window_start", "window_end", "lat", "lon", "duration_min"} & set(diff):
             order.plan_seq = order.planned_arrival = None
-        _bump(order)
-        _event(session, order, actor, "work_order_updated", changes=diff)
+        bump(order)
+        record_event(session, order, actor, "work_order_updated", changes=diff)
         ctx.touch(order)
     await session.flush()
     return order
@@ -612,7 +604,8 @@ def _without(state: EngineerState, order: WorkOrder) -> EngineerState:
                                              - PRIORITY_WEIGHT.get(order.priority, 1.0))})
 
 
-def _reasons(reasons: Iterable[Any]) -> list[dict[str, Any]]:
+def reasons_json(reasons: Iterable[Any]) -> list[dict[str, Any]]:
+    """Ranking reasons (``dispatch.ports.Reason``) as ``[{"code", "params"}]``."""
     return [{"code": r.code, "params": dict(r.params)} for r in reasons]
 
 
@@ -650,17 +643,17 @@ async def _assign(session: AsyncSession, order: WorkOrder, actor: Actor, ctx: Ct
     order.engineer_id = engineer_id
     order.plan_seq = order.planned_arrival = None
     _stamp(order, "assigned")
-    _bump(order)
+    bump(order)
     data: dict[str, Any] = {"engineer_id": engineer_id, "previous_engineer_id": previous,
                             "auto": auto, "reason": reason}
     if position is not None:
         hit = ranking.ranked[position]
         data.update(rank=position + 1, score=hit.score, distance_km=hit.distance_km,
-                    travel_min=hit.travel_min, reasons=_reasons(hit.reasons))
+                    travel_min=hit.travel_min, reasons=reasons_json(hit.reasons))
     else:
         refused = next((r for r in ranking.refused if r.user_id == engineer_id), None)
-        data.update(rank=None, reasons=_reasons(refused.reasons) if refused else [])
-    _event(session, order, actor, "work_order_assigned", **data)
+        data.update(rank=None, reasons=reasons_json(refused.reasons) if refused else [])
+    record_event(session, order, actor, "work_order_assigned", **data)
     ctx.touch(order, previous)
     await session.flush()
     await _tell_assigned(session, order, actor, ctx)
@@ -730,8 +723,8 @@ async def _auto_reassign(session: AsyncSession, order: WorkOrder, actor: Actor, 
         detail = None
     except Conflict as exc:
         to, detail = None, exc.message
-    _event(session, order, actor, "work_order_reassigned", from_engineer_id=from_engineer,
-           to_engineer_id=to, reason=why, detail=detail)
+    record_event(session, order, actor, "work_order_reassigned", from_engineer_id=from_engineer,
+                 to_engineer_id=to, reason=why, detail=detail)
 
 
 # --- status moves ----------------------------------------------------------------------------
@@ -763,7 +756,7 @@ async def move(session: AsyncSession, order_id: int, data: StatusIn, actor: Acto
         raise Invalid(f"status: unknown work order status {data.status!r}; one of "
                       f"{sorted(lifecycle.TRANSITIONS)}")
     order = await get_order(session, order_id, actor, lock=True)
-    _check_version(order, data.version)
+    check_version(order, data.version)
     target = data.status
     if target == "assigned":
         raise Invalid("status: assign through POST /api/v1/work_orders/{id}/assign")
@@ -780,9 +773,9 @@ async def move(session: AsyncSession, order_id: int, data: StatusIn, actor: Acto
     if target == "pending":
         order.engineer_id = None
         order.plan_seq = order.planned_arrival = None
-    _bump(order)
-    _event(session, order, actor, "work_order_status", **{"from": old, "to": target},
-           reason=data.reason, at=_iso(data.at))
+    bump(order)
+    record_event(session, order, actor, "work_order_status", **{"from": old, "to": target},
+                 reason=data.reason, at=_iso(data.at))
     if actor.role == "engineer" and data.lat is not None and data.lon is not None:
         await set_position(session, actor, data.lat, data.lon, at=data.at)
     ctx.touch(order, previous)
@@ -832,9 +825,9 @@ async def decline(session: AsyncSession, order_id: int, actor: Actor, ctx: Ctx,
     order.declined_by = [*dict.fromkeys([*(order.declined_by or []), actor.id])]
     order.plan_seq = order.planned_arrival = None
     _stamp(order, "pending")
-    _bump(order)
-    _event(session, order, actor, "work_order_declined", engineer_id=actor.id,
-           reason=reason, **{"from": old})
+    bump(order)
+    record_event(session, order, actor, "work_order_declined", engineer_id=actor.id,
+                 reason=reason, **{"from": old})
     ctx.touch(order, actor.id)
     await _auto_reassign(session, order, actor, ctx, from_engineer=actor.id,
                          why="declined")
@@ -889,9 +882,10 @@ async def set_duty(session: AsyncSession, user_id: int, on_duty: bool, actor: Ac
             order.engineer_id = None
             order.plan_seq = order.planned_arrival = None
             _stamp(order, "pending")
-            _bump(order)
-            _event(session, order, actor, "work_order_status", **{"from": old, "to": "pending"},
-                   reason=f"off_duty: {prof.off_reason}")
+            bump(order)
+            record_event(session, order, actor, "work_order_status",
+                               **{"from": old, "to": "pending"},
+                               reason=f"off_duty: {prof.off_reason}")
             ctx.touch(order, user_id)
             await _auto_reassign(session, order, actor, ctx, from_engineer=user_id,
                                  why="off_duty")
@@ -1105,288 +1099,3 @@ async def board(session: AsyncSession, day: date, actor: Actor, ctx: Ctx) -> dic
     return {"date": day.isoformat(),
             "unassigned": await order_dicts(session, waiting, actor),
             "engineers": engineers}
-
-
-# --- report, photos, signature ---------------------------------------------------------------
-
-def _worker(order: WorkOrder, actor: Actor) -> None:
-    """The order's engineer, or staff; final orders only take a report or files when done."""
-    if actor.role == "engineer" and order.engineer_id != actor.id:
-        raise NotFound(f"work order {order.id} not found")
-    if not actor.is_staff and actor.role != "engineer":
-        raise Forbidden("only staff and the order's engineer report on it")
-    if order.status in ("cancelled", "pending"):
-        raise Conflict(f"work order {number(order.id)} is {order.status}")
-
-
-async def report(session: AsyncSession, order_id: int, data: ReportIn, actor: Actor,
-                 ctx: Ctx) -> WorkOrder:
-    """What was done: notes, parts used, the customer's rating and name (history
-    ``work_order_report``). Conflict for a pending or cancelled order, a stale version."""
-    order = await get_order(session, order_id, actor, lock=True)
-    _worker(order, actor)
-    _check_version(order, data.version)
-    changes = data.model_dump(exclude_unset=True, exclude={"version"}, exclude_none=True)
-    if not changes:
-        return order
-    if "parts_used" in changes:
-        changes["parts_used"] = [dict(p) for p in changes["parts_used"]]
-    for name, value in changes.items():
-        setattr(order, name, value)
-    _bump(order)
-    _event(session, order, actor, "work_order_report", **changes)
-    ctx.touch(order)
-    await session.flush()
-    return order
-
-
-def decode_data_url(data_url: str) -> tuple[str, bytes]:
-    """``data:image/png;base64,…`` → (content type, bytes); Invalid naming ``data_url``
-    for another type or bad base64."""
-    head, _, payload = data_url.partition(",")
-    content_type = head.removeprefix("data:").split(";")[0].strip().lower()
-    if content_type not in IMAGE_TYPES:
-        raise Invalid(f"data_url: a PNG or JPEG image, not {content_type!r}")
-    try:
-        content = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise Invalid("data_url: not valid base64") from None
-    return content_type, content
-
-
-async def add_file(session: AsyncSession, order_id: int, actor: Actor, ctx: Ctx, *,
-                   kind: str, content: bytes, content_type: str, filename: str | None = None,
-                   signed_by: str | None = None) -> WorkOrderFile:
-    """A photo or the signature, stored as a ticket attachment (the ticket's store, size
-    limit and types: TooLarge over ``ctx.max_bytes``, Invalid for a type other than PNG or
-    JPEG) plus its :class:`WorkOrderFile`; history ``work_order_file``. The engineer's
-    upload is visible to the customer, as any non-staff upload is."""
-    if kind not in FILE_KINDS:
-        raise Invalid(f"kind: one of {list(FILE_KINDS)}")
-    order = await get_order(session, order_id, actor, lock=True)
-    _worker(order, actor)
-    if ctx.store is None:
-        raise Conflict("no attachment store configured")
-    base_type = content_type.split(";")[0].strip().lower()
-    if base_type not in IMAGE_TYPES:
-        raise Invalid(f"file: a PNG or JPEG image, not {base_type!r}")
-    # the bytes decide, not the label: text or HTML called image/png is refused
-    sniffed = ("image/png" if content.startswith(b"\x89PNG\r\n\x1a\n")
-               else "image/jpeg" if content.startswith(b"\xff\xd8\xff") else None)
-    if sniffed is None:
-        raise Invalid("file: the content is not a PNG or JPEG image")
-    base_type = sniffed
-    ticket = await session.get(Ticket, order.ticket_id)
-    assert ticket is not None
-    # The engineer of the order may not be the ticket's assignee (whom ticket visibility
-    # follows): the upload is made in the ticket service's name for them, public as any
-    # non-staff upload, and signed with their id.
-    uploader = actor if tickets.can_see(actor, ticket) else Actor(id=actor.id, role="agent")
-    ext = "png" if base_type == "image/png" else "jpg"
-    name = filename or f"{number(order.id)}-{kind}.{ext}"
-    attachment = await tickets.add_attachment(
-        session, order.ticket_id, uploader, filename=name, content_type=base_type,
-        content=content, store=ctx.store, max_bytes=ctx.max_bytes,
-        allowed_types=list(IMAGE_TYPES), public=True)
-    row = WorkOrderFile(work_order_id=order.id, attachment_id=attachment.id, kind=kind,
-                        created_at=utcnow())
-    session.add(row)
-    if kind == "signature" and signed_by:
-        order.signed_by = signed_by
-    _bump(order)
-    await session.flush()
-    _event(session, order, actor, "work_order_file", kind=kind, attachment_id=attachment.id,
-           file_id=row.id, signed_by=signed_by)
-    ctx.touch(order)
-    await session.flush()
-    return row
-
-
-async def get_file(session: AsyncSession, order_id: int, file_id: int,
-                   actor: Actor) -> tuple[WorkOrderFile, Any]:
-    """A file of a visible order with its attachment row (NotFound otherwise)."""
-    from tickets.models import Attachment
-
-    await get_order(session, order_id, actor)
-    row = await session.get(WorkOrderFile, file_id)
-    if row is None or row.work_order_id != order_id:
-        raise NotFound(f"file {file_id} not found")
-    attachment = await session.get(Attachment, row.attachment_id)
-    if attachment is None:
-        raise NotFound(f"file {file_id} not found")
-    return row, attachment
-
-
-# --- the offline queue -----------------------------------------------------------------------
-
-async def _changed_by_others(session: AsyncSession, order: WorkOrder, base_version: int,
-                             actor: Actor) -> bool:
-    """Whether someone other than ``actor`` changed the order after ``base_version``."""
-    events = (await session.scalars(select(TicketEvent).where(
-        TicketEvent.ticket_id == order.ticket_id,
-        TicketEvent.kind.in_(EVENT_KINDS)))).all()
-    for e in events:
-        data = e.data or {}
-        if data.get("work_order_id") == order.id and int(data.get("version") or 0) \
-                > base_version and e.actor_id != actor.id:
-            return True
-    return False
-
-
-async def _ever_held(session: AsyncSession, order: WorkOrder, actor: Actor) -> bool:
-    """Whether ``actor`` was ever assigned ``order`` (the history's assignments)."""
-    if actor.id in (order.declined_by or []):
-        return True
-    events = (await session.scalars(select(TicketEvent).where(
-        TicketEvent.ticket_id == order.ticket_id,
-        TicketEvent.kind == "work_order_assigned"))).all()
-    return any((e.data or {}).get("work_order_id") == order.id
-               and (e.data or {}).get("engineer_id") == actor.id for e in events)
-
-
-async def sync(session: AsyncSession, ops: Sequence[SyncOp], actor: Actor,
-               ctx: Ctx) -> list[dict[str, Any]]:
-    """Apply an engineer's offline queue in order; one result per op (``SyncResultOut``).
-
-    An ``op_id`` seen before: ``duplicate`` with the first result's order and nothing
-    applied. An order reassigned or cancelled meanwhile, or whose ``base_version`` is behind
-    a change made by someone else: ``conflict`` with the order as it is now (without the
-    address, contact and customer once it is no longer theirs). A domain error (an illegal
-    move, a bad payload): ``conflict`` (Conflict) or ``rejected``. Each op runs in a
-    savepoint: a refused one leaves nothing behind; each leaves a receipt."""
-    if actor.role != "engineer" or actor.id is None:
-        raise Forbidden("the offline queue is an engineer's")
-    results: list[dict[str, Any]] = []
-    for op in ops:
-        key = op_key(op.kind, op.work_order_id,
-                     op.payload.get("status") if op.kind == "status" else None)
-        seen = await session.get(SyncReceipt, op.op_id)
-        if seen is not None:
-            if seen.user_id != actor.id:
-                results.append({"op_id": op.op_id, "outcome": "rejected", "work_order": None,
-                                "detail": "op_id: used by another user"})
-                continue
-            if _reused(seen, key):
-                results.append({"op_id": op.op_id, "outcome": "rejected", "work_order": None,
-                                "detail": "op_id: already used for another change"})
-                continue
-            first = seen.result or {}
-            results.append({"op_id": op.op_id, "outcome": "duplicate",
-                            "work_order": first.get("work_order"),
-                            "detail": f"already {first.get('outcome', 'applied')}"})
-            continue
-        result = await _apply_op(session, op, actor, ctx)
-        session.add(SyncReceipt(op_id=op.op_id, user_id=actor.id,
-                                work_order_id=op.work_order_id if result["exists"] else None,
-                                result={**{k: v for k, v in result.items() if k != "exists"},
-                                        "key": key},
-                                applied_at=utcnow()))
-        await session.flush()
-        results.append({"op_id": op.op_id, **{k: v for k, v in result.items()
-                                              if k != "exists"}})
-    return results
-
-
-async def _apply_op(session: AsyncSession, op: SyncOp, actor: Actor,
-                    ctx: Ctx) -> dict[str, Any]:
-    order = await session.get(WorkOrder, op.work_order_id, populate_existing=True)
-    if order is None:
-        return {"exists": False, "outcome": "rejected", "work_order": None,
-                "detail": f"work order {op.work_order_id} not found"}
-    if order.engineer_id != actor.id and not await _ever_held(session, order, actor):
-        # never theirs: as for GET (404), nothing of it (its notes, window, engineer)
-        return {"exists": False, "outcome": "rejected", "work_order": None,
-                "detail": f"work order {op.work_order_id} not found"}
-    if order.engineer_id != actor.id:
-        return {"exists": True, "outcome": "conflict",
-                "work_order": await order_json(session, order, actor, redact=True),
-                "detail": "reassigned: the order is no longer yours"}
-    if order.status == "cancelled":
-        return {"exists": True, "outcome": "conflict",
-                "work_order": await order_json(session, order, actor),
-                "detail": f"cancelled: {order.fail_reason or ''}".strip()}
-    if op.base_version is not None and op.base_version < order.version \
-            and await _changed_by_others(session, order, op.base_version, actor):
-        return {"exists": True, "outcome": "conflict",
-                "work_order": await order_json(session, order, actor),
-                "detail": f"changed by the dispatcher since version {op.base_version} "
-                          f"(now {order.version})"}
-    try:
-        async with session.begin_nested():
-            await _run_op(session, op, actor, ctx)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
-        return {"exists": True, "outcome": "rejected",
-                "work_order": await _fresh_json(session, op.work_order_id, actor),
-                "detail": f"payload.{where}: {first.get('msg')}"}
-    except DomainError as exc:
-        outcome = "conflict" if isinstance(exc, Conflict) else "rejected"
-        return {"exists": True, "outcome": outcome,
-                "work_order": await _fresh_json(session, op.work_order_id, actor),
-                "detail": exc.message}
-    return {"exists": True, "outcome": "applied",
-            "work_order": await _fresh_json(session, op.work_order_id, actor), "detail": None}
-
-
-async def _fresh_json(session: AsyncSession, order_id: int, actor: Actor
-                      ) -> dict[str, Any] | None:
-    order = await session.get(WorkOrder, order_id, populate_existing=True)
-    if order is None:
-        return None
-    return await order_json(session, order, actor, redact=not may_see(actor, order))
-
-
-async def _run_op(session: AsyncSession, op: SyncOp, actor: Actor, ctx: Ctx) -> None:
-    payload = dict(op.payload)
-    if op.kind == "status":
-        data = StatusIn.model_validate({**payload, "at": payload.get("at") or op.at})
-        await move(session, op.work_order_id, data, actor, ctx)
-    elif op.kind == "report":
-        await report(session, op.work_order_id, ReportIn.model_validate(payload), actor, ctx)
-    else:
-        model = SignatureIn if op.kind == "signature" else FileIn
-        upload = model.model_validate(payload)
-        content_type, content = decode_data_url(upload.data_url)
-        await add_file(session, op.work_order_id, actor, ctx, kind=op.kind, content=content,
-                       content_type=content_type, filename=upload.filename,
-                       signed_by=getattr(upload, "signed_by", None))
-
-
-def op_key(kind: str, work_order_id: int, status: object = None) -> str:
-    """What an ``op_id`` stands for: the kind of change, the order and (a move) its target
-    status. An ``op_id`` sent again for another change is refused, never taken for a
-    retry of the first (which would drop the second change silently)."""
-    return f"{kind}:{work_order_id}:{status if isinstance(status, str) else ''}"
-
-
-def _reused(seen: SyncReceipt, key: str) -> bool:
-    first = (seen.result or {}).get("key")
-    return first is not None and first != key
-
-
-async def seen_op(session: AsyncSession, op_id: str | None, actor: Actor,
-                  key: str) -> bool:
-    """Whether ``actor`` already sent ``op_id`` for the change ``key`` (:func:`op_key`): a
-    retry then answers the order as it is and applies nothing. Conflict: the op_id is
-    another user's, or was used for another change."""
-    if op_id is None or actor.id is None:
-        return False
-    seen = await session.get(SyncReceipt, op_id)
-    if seen is not None and seen.user_id != actor.id:
-        raise Conflict("op_id: used by another user")
-    if seen is not None and _reused(seen, key):
-        raise Conflict("op_id: already used for another change; send a new op_id")
-    return seen is not None
-
-
-async def record_op(session: AsyncSession, op_id: str | None, actor: Actor,
-                    order: WorkOrder, key: str) -> None:
-    """The receipt of a direct call that carried ``op_id`` (see :func:`seen_op`)."""
-    if op_id is None or actor.id is None:
-        return
-    session.add(SyncReceipt(op_id=op_id, user_id=actor.id, work_order_id=order.id,
-                            result={"outcome": "applied", "key": key,
-                                    "work_order": await order_json(session, order, actor),
-                                    "detail": None}, applied_at=utcnow()))
-    await session.flush()

@@ -493,7 +493,7 @@ async def _dispatch(session: AsyncSession, users: dict[str, User], password_hash
     actor = service.Actor(id=users["alice"].id, role="agent")
     ctx = dispatch.Ctx(plan_time_limit_s=0.2)
     touched: list[Ticket] = []
-    for engineer, start, end, (lat, lon), region, priority, parts in WORK_ORDERS:
+    for engineer, start, end, (lat, lon), region, address, priority, parts in WORK_ORDERS:
         pool = mine if engineer == "eric" else others
         if not pool:
             continue
@@ -501,7 +501,8 @@ async def _dispatch(session: AsyncSession, users: dict[str, User], password_hash
         window = [datetime.combine(day, datetime.strptime(t, "%H:%M").time(), _SITE_TZ)
                   for t in (start, end)]
         order = await dispatch.create(session, ticket.id, WorkOrderIn.model_validate({
-            "lat": lat, "lon": lon, "region": region, "priority": priority,
+            "lat": lat, "lon": lon, "region": region, "address": address,
+            "priority": priority,
             "window_start": window[0].isoformat(), "window_end": window[1].isoformat(),
             "required_skills": ["field"], "duration_min": 60, "parts_planned": parts}),
             actor, ctx)

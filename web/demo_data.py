@@ -601,17 +601,21 @@ ENGINEERS: list[tuple[str, str, str | None, tuple[float, float], list[str]]] = [
 
 # Work orders of the demo day (today in the site's zone), on open repair tickets:
 # (engineer or None for the board's "unassigned", window "HH:MM"-"HH:MM", (lat, lon), region,
-# priority, parts planned). The first ones go to eric's own open tickets, the rest to the
-# other open repair tickets.
-WORK_ORDERS: list[tuple[str | None, str, str, tuple[float, float], str, str,
+# the visit's address (the site in Shanghai where the unit is, whatever the customer's own
+# address), priority, parts planned). The first ones go to eric's own open tickets, the rest
+# to the other open repair tickets.
+WORK_ORDERS: list[tuple[str | None, str, str, tuple[float, float], str, str, str,
                         list[dict[str, object]]]] = [
-    ("eric", "09:00", "11:00", (31.2397, 121.4998), "浦西", "urgent",
-     [{"name": "LT-MDV160 通讯板", "qty": 1}]),
-    ("eric", "13:00", "15:00", (31.2165, 121.4420), "浦西", "normal", []),
-    ("eric", "15:30", "17:30", (31.1990, 121.4370), "浦西", "high",
-     [{"name": "加热管 E9", "qty": 1}]),
-    (None, "10:00", "12:00", (31.2330, 121.5270), "浦东", "high", []),
-    (None, "14:00", "16:00", (31.1520, 121.4050), "浦西", "normal", []),
+    ("eric", "09:00", "11:00", (31.2397, 121.4998), "浦西", "上海市黄浦区南京东路 299 号 12 楼",
+     "urgent", [{"name": "LT-MDV160 通讯板", "qty": 1}]),
+    ("eric", "13:00", "15:00", (31.2165, 121.4420), "浦西", "上海市静安区常德路 800 号 3 号楼",
+     "normal", []),
+    ("eric", "15:30", "17:30", (31.1990, 121.4370), "浦西", "上海市徐汇区天钥桥路 580 号",
+     "high", [{"name": "加热管 E9", "qty": 1}]),
+    (None, "10:00", "12:00", (31.2330, 121.5270), "浦东", "上海市浦东新区陆家嘴环路 1000 号",
+     "high", []),
+    (None, "14:00", "16:00", (31.1520, 121.4050), "浦西", "上海市闵行区虹梅路 3000 号",
+     "normal", []),
 ]
 
 

