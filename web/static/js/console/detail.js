@@ -18,6 +18,7 @@ import { keepRelations, mergeBanners, mergeForm, relationsPanel } from "./relati
 import { slaPanel } from "./sla.js";
 import { S, fail, isOver, nameOf, options, quiet, toast, typeByKey, userLabel, userName, words } from "./state.js";
 import { showTab } from "./tabs.js";
+import { customerLoaded, describeWorkOrderEvent, workOrdersPanel } from "./workorders.js";
 import { setActiveCall } from "./transcript.js";
 
 let openSeq = 0;
@@ -68,6 +69,7 @@ async function loadTicketCustomer(tk) {
   if (!c || !S.ticket || S.ticket.customer_id !== c.id) return;
   S.ticketCustomer = c;
   renderCustomerFact();
+  customerLoaded();
 }
 
 function renderCustomerFact() {
@@ -189,6 +191,7 @@ export function renderDetail(transferredFrom) {
       h("h3", {}, t("route")),
       statusForm(tk), assignForm(tk), callButtons, transferForm(tk), mergeForm(tk, reload)),
     relationsPanel(tk, openTicket, reload),
+    workOrdersPanel(tk, readOnly, () => loadDetailExtras(tk.id)),
     h("div", { class: "detail-cols" },
       h("section", {}, h("h3", {}, t("comments")), h("div", { id: "comments" }), readOnly ? null : commentForm()),
       h("section", {}, h("h3", {}, t("attachments")), h("div", { id: "attachments" }), readOnly ? null : uploadForm(),
@@ -280,7 +283,7 @@ function renderExtras() {
   const names = namer(S.groups, S.users, getLang());
   fill($("#history"), x.history.map((e) => h("li", { dataset: { kind: e.kind } },
     h("span", { class: "muted" }, fmtTime(e.at, getLang()), " · ", e.actor_id ? userName(e.actor_id) : e.kind === "email_received" ? e.data.sender : t("routing_rules"), " · "),
-    h("strong", {}, tOr("ev_", e.kind)), " ", describeEvent(e.kind, e.data, names) ?? summarize(e.data))));
+    h("strong", {}, tOr("ev_", e.kind)), " ", describeEvent(e.kind, e.data, names) ?? describeWorkOrderEvent(e.kind, e.data) ?? summarize(e.data))));
 }
 
 /** Publish an attachment to the customer, or make it internal again. */
