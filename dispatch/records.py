@@ -16,6 +16,7 @@ import base64
 import binascii
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import service as svc
@@ -42,11 +43,17 @@ def _worker(order: WorkOrder, actor: Actor) -> None:
 async def report(session: AsyncSession, order_id: int, data: ReportIn, actor: Actor,
                  ctx: Ctx) -> WorkOrder:
     """What was done: notes, parts used, the customer's rating and name (history
-    ``work_order_report``). Conflict for a pending or cancelled order, a stale version."""
+    ``work_order_report``). ``signed_by`` is kept only once the order has a signature: a
+    name alone (the phone pre-fills the contact's) must not read as "signed". Conflict for a
+    pending or cancelled order, a stale version."""
     order = await svc.get_order(session, order_id, actor, lock=True)
     _worker(order, actor)
     svc.check_version(order, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version"}, exclude_none=True)
+    if "signed_by" in changes and not await session.scalar(
+            select(WorkOrderFile.id).where(WorkOrderFile.work_order_id == order.id,
+                                           WorkOrderFile.kind == "signature").limit(1)):
+        del changes["signed_by"]
     if not changes:
         return order
     if "parts_used" in changes:

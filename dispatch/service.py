@@ -29,7 +29,7 @@ Why this shape:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -992,6 +992,43 @@ def _visit(order: WorkOrder, tz: tzinfo) -> Visit:
                  priority=order.priority)
 
 
+#: visits already under way: they keep the head of the plan, the rest is planned after them
+UNDER_WAY = ("on_site", "en_route")
+
+
+def _entered(order: WorkOrder, status: str) -> datetime | None:
+    """When the order entered ``status`` (``status_times``), or None."""
+    raw = (order.status_times or {}).get(status)
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+
+
+def _under_way(orders: Sequence[WorkOrder], start: Point | None, begin: datetime,
+               tz: tzinfo) -> tuple[list[PlannedStop], Point | None, datetime]:
+    """The visits under way as the plan's first stops (on site first, then en route), and
+    where and when the engineer is free after them: an on-site visit ends its duration
+    after arrival (or now, if that is later), an en-route one after the drive and its
+    duration. A re-plan never moves the visit the engineer is at or driving to."""
+    now = utcnow().astimezone(tz)
+    stops: list[PlannedStop] = []
+    here, free = start, begin
+    for o in sorted(orders, key=lambda o: (o.status != "on_site", o.id)):
+        there = Point(o.lat, o.lon) if o.lat is not None and o.lon is not None else None
+        since = (_entered(o, o.status) or now).astimezone(tz)
+        if o.status == "on_site":
+            travel, arrival = 0.0, since
+        else:
+            travel = straight_line_minutes(here, there) if here and there else 0.0
+            arrival = max(now, since + timedelta(minutes=travel))
+        stops.append(PlannedStop(work_order_id=o.id, seq=len(stops) + 1, arrival=arrival,
+                                 start=arrival, travel_min=round(travel, 3)))
+        free = max(free, arrival + timedelta(minutes=o.duration_min), now)
+        here = there or here
+    return stops, here, free
+
+
 async def _solve(session: AsyncSession, user_id: int, day: date, time_limit_s: float,
                  ctx: Ctx) -> tuple[DayPlan, list[WorkOrder]]:
     prof = await profile(session, user_id, create=False)
@@ -1003,11 +1040,25 @@ async def _solve(session: AsyncSession, user_id: int, day: date, time_limit_s: f
     if day != today() and source == "last" and prof.base_lat is not None \
             and prof.base_lon is not None:
         start = Point(prof.base_lat, prof.base_lon)
-    visits = [_visit(o, tz) for o in orders]
-    if ctx.planner is not None and visits:
-        plan = await ctx.planner(start, shift_start, shift_end, visits, time_limit_s)
+    going = [o for o in orders if o.status in UNDER_WAY]
+    rest = [o for o in orders if o.status not in UNDER_WAY]
+    fixed: list[PlannedStop] = []
+    begin = shift_start
+    if going:
+        fixed, start, free = _under_way(going, start, shift_start, tz)
+        begin = max(shift_start, free)
+    visits = [_visit(o, tz) for o in rest]
+    if begin >= shift_end:
+        plan = DayPlan(stops=[], unplanned=[(v.work_order_id, "no_time_left") for v in visits],
+                       travel_min=0.0, solver="none", solve_ms=0.0)
+    elif ctx.planner is not None and visits:
+        plan = await ctx.planner(start, begin, shift_end, visits, time_limit_s)
     else:
-        plan = plan_day(start, shift_start, shift_end, visits, time_limit_s=time_limit_s)
+        plan = plan_day(start, begin, shift_end, visits, time_limit_s=time_limit_s)
+    if fixed:
+        later = [replace(s, seq=s.seq + len(fixed)) for s in plan.stops]
+        plan = replace(plan, stops=[*fixed, *later],
+                       travel_min=round(plan.travel_min + sum(s.travel_min for s in fixed), 3))
     return plan, orders
 
 

@@ -40,7 +40,7 @@ async def test_alice_sends_an_engineer_from_the_ticket(
 
     page = await open_page(browser, live_server, "alice", "zh", DESKTOP)
     await _open(page, ticket)
-    await expect(page.locator("#work-orders")).to_contain_text("还没有上门工单")
+    await expect(page.locator("#work-orders")).to_contain_text("还没有派工单")
     await page.click("#wo-new")
     form = page.locator("#wo-form")
     await expect(form.locator("input[name=address]")).to_have_value("上海市徐汇区漕溪北路 88 号")

@@ -16,7 +16,7 @@ from dispatch import records
 from dispatch import service as dispatch
 from dispatch import sync as offline
 from dispatch.models import SyncReceipt, WorkOrder, WorkOrderFile
-from dispatch.schemas import StatusIn, SyncOp, WorkOrderIn, WorkOrderPatch
+from dispatch.schemas import ReportIn, StatusIn, SyncOp, WorkOrderIn, WorkOrderPatch
 from tests.conftest import DbMaker
 from tests.dispatch.world import World, at, new_order, new_ticket, order_in, seed
 from tickets import service
@@ -387,3 +387,31 @@ async def test_the_customer_hears_the_engineer_set_off(w: World) -> None:
     assert event.kind == "work_order" and event.notify_customer and event.user_ids == ()
     assert event.data["event"] == "en_route" and event.data["engineer"]
     assert len(str(event.data["eta"])) == 5  # "HH:MM", site time
+
+
+async def test_a_replan_keeps_the_visit_under_way_first(w: World) -> None:
+    """The engineer is on site at one visit when an urgent one with an earlier window comes
+    in: the re-plan keeps the visit they are at as stop 1 and plans the rest after it."""
+    current = await new_order(w, engineer="near")
+    near = w.actor("near")
+    async with w.sm() as s, s.begin():
+        for step in ("accepted", "en_route", "on_site"):
+            await dispatch.move(s, current, status(step), near, w.ctx())
+    urgent = await new_order(w, priority="urgent", window_start=at(8, 30).isoformat(),
+                             window_end=at(9, 30).isoformat(), lat=31.2400, lon=121.4900)
+    async with w.sm() as s, s.begin():
+        await dispatch.assign(s, urgent, w.agent, w.ctx(), engineer_id=w.eng["near"])
+    assert [(await load(w, o)).plan_seq for o in (current, urgent)] == [1, 2]
+
+
+async def test_a_name_without_a_signature_is_not_recorded_as_signed(w: World) -> None:
+    oid = await new_order(w, engineer="near")
+    near = w.actor("near")
+    async with w.sm() as s, s.begin():
+        await records.report(s, oid, ReportIn(notes="换电容", signed_by="王伟"), near, w.ctx())
+    assert (await load(w, oid)).signed_by is None
+    async with w.sm() as s, s.begin():
+        await records.add_file(s, oid, near, w.ctx(), kind="signature", content=PNG,
+                               content_type="image/png")
+        await records.report(s, oid, ReportIn(signed_by="王伟"), near, w.ctx())
+    assert (await load(w, oid)).signed_by == "王伟"

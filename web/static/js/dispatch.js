@@ -236,7 +236,7 @@ function renderTimeline() {
       h("button", { type: "button", class: "dp-name", title: t("dp_show_on_map"), onclick: () => focusEngineer(row) },
         h("span", { class: "dp-dot", dataset: { colour } }), personName(row.engineer)),
       h("span", { class: `badge ${onDuty ? "ok" : "bad"}` }, onDuty ? t("dp_on_duty") : t("dp_off_duty")),
-      h("span", { class: "muted dp-sum" }, tf("dp_stops", { n: stops.length, m: Math.round(Number(plan.travel_min || 0)) })),
+      h("span", { class: "muted dp-sum" }, tf(stops.length === 1 ? "dp_stops_one" : "dp_stops", { n: stops.length, m: Math.round(Number(plan.travel_min || 0)) })),
       unplanned.length
         ? h("span", { class: "badge bad", title: unplanned.map((u) => `${woNumber(u.work_order || {})}: ${reasonText(u.reason)}`).join("\n") },
           tf("dp_unplanned_n", { n: unplanned.length }))

@@ -23,6 +23,8 @@ import { FINAL, OPEN, SyncQueue, applyOps, nextMoves } from "./engineer/sync.js"
 
 const FLUSH_EVERY_MS = 20000;
 const REFRESH_EVERY_MS = 60000;
+/** after a work_order message: read the day plan again (the order may have moved it) */
+const REPLAN_AFTER_MS = 800;
 const POSITION_EVERY_MS = 120000;
 const POSITION_FRESH_MS = 300000;
 
@@ -819,6 +821,7 @@ async function main() {
   setInterval(() => { if (queue.ops.length && navigator.onLine !== false) queue.flush(); }, FLUSH_EVERY_MS);
   setInterval(() => { if (!document.hidden && navigator.onLine !== false) refresh(); }, REFRESH_EVERY_MS);
 
+  let replanTimer = 0;
   hub = new HubSocket((msg) => {
     if (msg.type !== "work_order") return;
     const o = msg.work_order || msg;
@@ -829,6 +832,10 @@ async function main() {
     else if (known && mine(known) && !mine(o) && !queue.forOrder(o.id).length) notice(tf(o.status === "cancelled" ? "eng_cancelled_notice" : "eng_taken_away", { number: o.number }));
     else if (known && mine(o) && o.status === "cancelled" && known.status !== "cancelled") notice(tf("eng_cancelled_notice", { number: o.number }));
     render();
+    // a change of one order may re-plan the day (visit order, arrival times): read the plan
+    // again once the burst of messages is over
+    clearTimeout(replanTimer);
+    replanTimer = setTimeout(() => { if (navigator.onLine !== false) refresh(); }, REPLAN_AFTER_MS);
   }, (status) => {
     showConnection(status);
     if (status === "online") { queue.flush(); refresh(); }
